@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both create .venv (Python 3.10) when it is missing or stale and install the package once.
+VENV    ?= .venv
+PYTHON  := $(VENV)/bin/python
+STAMP   := $(VENV)/.loihi-snn-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv bench clean help
+
+help:
+	@echo "make demo   - set up .venv if needed, then run the end-to-end demo (prints a report)"
+	@echo "make test   - set up .venv if needed, then run the whole test suite"
+	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make venv   - only create/refresh .venv"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml tools/bootstrap-venv.sh
+	@VENV=$(VENV) bash tools/bootstrap-venv.sh
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PYTHON) -m loihi_snn.demo --out demo_out
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PYTHON) bench/bench_runtime.py
+
+clean:
+	rm -rf demo_out .pytest_cache .hypothesis

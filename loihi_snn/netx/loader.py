@@ -1,0 +1,271 @@
+"""Load a NetX HDF5 file into a Lava process graph.
+
+``load(path)`` validates the file (:func:`loihi_snn.netx.schema.read_netx`) and
+builds one block per layer from lava's processes.  It loads what lava-dl's netx
+loads (input, dense, dense with axonal delays, dense_rec, conv, flatten; CUBA/LOIHI
+and SDNN neurons) plus ``pool`` and ``average`` layers, and wires the input layer's
+port to its neuron.  For CUBA layers the processes and parameters are the ones stock
+netx builds, so fixed-point spikes are identical to stock netx.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from loihi_snn.errors import NetxFormatError
+from loihi_snn.netx.schema import LayerSpec, NetSpec, read_netx
+
+PRECISIONS = ("fixed", "float")
+GRADED_MESSAGE_BITS = 24    # Loihi 2 graded spikes carry up to 24 bits
+
+
+def chw_to_whc(shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    """File order (C, H, W) -> Lava order (W, H, C); vectors unchanged."""
+    return tuple(int(s) for s in shape[::-1])
+
+
+def per_neuron(values: Optional[np.ndarray], shape_chw: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """Broadcast a scalar, per-channel or per-neuron array (file order) to Lava order.
+
+    Returns an array of shape ``chw_to_whc(shape_chw)``, or None if ``values`` is None.
+    """
+    if values is None:
+        return None
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    n = int(np.prod(shape_chw))
+    if v.size == 1:
+        full = np.full(shape_chw, v[0])
+    elif v.size == n:
+        full = v.reshape(shape_chw)
+    else:  # per channel (validated by the schema)
+        full = np.broadcast_to(v.reshape((-1,) + (1,) * (len(shape_chw) - 1)), shape_chw)
+    return np.ascontiguousarray(np.transpose(full, tuple(range(len(shape_chw)))[::-1]))
+
+
+# ----------------------------------------------------------------------------- neurons
+
+class NeuronBuild:
+    """What a neuron builder returns: the Lava process and its output message bits."""
+
+    def __init__(self, process, out_bits: int = 0) -> None:
+        self.process = process
+        self.out_bits = out_bits
+
+
+NeuronBuilder = Callable[..., NeuronBuild]
+NEURON_BUILDERS: Dict[str, NeuronBuilder] = {}
+
+
+def register_neuron_builder(*names: str) -> Callable[[NeuronBuilder], NeuronBuilder]:
+    """Decorator: register how a NetX neuron type becomes a Lava process.
+
+    The builder is called as ``fn(layer, shape, bias, precision, reset, is_input)``
+    with ``shape`` in Lava order, ``bias`` already broadcast to it (or None),
+    ``precision`` ``"fixed"``/``"float"`` and ``reset`` ``(interval, offset)`` or None.
+    """
+    def deco(fn: NeuronBuilder) -> NeuronBuilder:
+        for n in names:
+            NEURON_BUILDERS[n.upper()] = fn
+        return fn
+    return deco
+
+
+@register_neuron_builder("CUBA", "LOIHI")
+def _cuba(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
+    """CUBA-LIF as lava's LIF, with stock netx's parameter mapping.
+
+    fixed: du = iDecay - 1, dv = vDecay, vth = vThMant, bias_mant = bias, bias_exp = 6.
+    float: the same dynamics in weight units: du = iDecay / 4096, dv = vDecay / 4096,
+    vth = vThMant, bias = bias (lava's float LIF does not scale a_in by 2**6).
+    """
+    from lava.proc.lif.process import LIF, LIFReset
+    p = layer.neuron.params
+    kw: Dict[str, Any] = {"shape": shape}
+    if precision == "fixed":
+        kw.update(vth=p["vThMant"], du=p["iDecay"] - 1, dv=p["vDecay"], bias_exp=6)
+        if bias is not None:
+            kw["bias_mant"] = bias.astype(np.int32)
+    else:
+        kw.update(vth=float(p["vThMant"]), du=p["iDecay"] / 4096.0,
+                  dv=p["vDecay"] / 4096.0, bias_exp=0)
+        if bias is not None:
+            kw["bias_mant"] = bias.astype(np.float64)
+    if reset is not None:
+        return NeuronBuild(LIFReset(reset_interval=reset[0], reset_offset=reset[1], **kw))
+    return NeuronBuild(LIF(**kw))
+
+
+@register_neuron_builder("SDNN")
+def _sdnn(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
+    """Sigma-delta neurons as lava-dl netx builds them (Delta for the input layer,
+    Sigma for a ``sigma_output`` layer, SigmaDelta otherwise)."""
+    from lava.proc.sdn.process import Delta, Sigma, SigmaDelta
+    p = layer.neuron.params
+    bits = int(p.get("messageBits", 16))
+    if is_input:
+        return NeuronBuild(Delta(shape=shape, vth=p["vThMant"], spike_exp=6, state_exp=6), bits)
+    kw: Dict[str, Any] = {"shape": shape}
+    if bias is not None:
+        kw["bias"] = bias.astype(np.int32)
+    if p.get("sigma_output"):
+        return NeuronBuild(Sigma(**kw), bits)
+    return NeuronBuild(SigmaDelta(vth=p["vThMant"], spike_exp=6, state_exp=6, **kw), bits)
+
+
+def _build_neuron(path: str, layer: LayerSpec, shape, precision, reset,
+                  is_input) -> NeuronBuild:
+    if layer.neuron is None:
+        # a synapse without neurons: a non-leaky integrator that never fires, as netx
+        from loihi_snn.netx.schema import NeuronSpec
+        layer = LayerSpec(layer.index, layer.type, layer.shape, layer.in_shape, layer.fields,
+                          NeuronSpec("CUBA", {"iDecay": 0, "vDecay": 4096,
+                                              "vThMant": (1 << 17) - 1}))
+    ntype = layer.neuron.type
+    if ntype not in NEURON_BUILDERS:
+        raise NetxFormatError(path, f"neuron type '{ntype}' has no Lava "
+                              f"process in this version", layer=layer.index,
+                              field="neuron/type")
+    if precision == "float" and ntype == "SDNN":
+        raise NetxFormatError(path, "sigma-delta (SDNN) layers run only in "
+                              "fixed point; use backend 'lava-fixed'", layer=layer.index,
+                              field="neuron/type")
+    bias = per_neuron(layer.fields.get("bias"), layer.shape)
+    return NEURON_BUILDERS[ntype](layer, shape, bias, precision, reset, is_input)
+
+
+# ----------------------------------------------------------------------------- synapses
+
+def _dense_weights(w: np.ndarray, precision: str):
+    """(weight, num_weight_bits, weight_exp) as lava-dl netx optimises them."""
+    if precision == "float":
+        return w.astype(np.float64), 8, 0
+    from lava.lib.dl.netx.utils import optimize_weight_bits
+    w_opt, bits, exp, _sign = optimize_weight_bits(w.astype(np.int64))
+    return w_opt, int(bits), int(exp)
+
+
+def _conv_weight_to_lava(w: np.ndarray) -> np.ndarray:
+    """SLAYER (Cout, Cin/g, kH, kW) -> Lava (Cout, kW, kH, Cin/g), kernel flipped as netx does."""
+    return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+
+
+def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
+         reset_interval: Optional[int] = None, reset_offset: int = 0):
+    """Load a NetX HDF5 network as a Lava process.
+
+    Parameters
+    ----------
+    path : str
+        NetX ``.net`` file.
+    precision : {"fixed", "float"}
+        ``"fixed"`` builds integer (Loihi) parameters, to be run with
+        ``Loihi2SimCfg(select_tag="fixed_pt")``; ``"float"`` builds the same network in
+        float units for ``select_tag="floating_pt"``.
+    input_message_bits : int
+        0 when the input is binary spikes; >0 (up to 24) for graded input values.
+    reset_interval, reset_offset : int, optional
+        reset every CUBA layer's state every ``reset_interval`` steps, staggered by one
+        step per layer as lava-dl netx does (layer i resets when
+        ``t % reset_interval == reset_offset + 1 + i``).
+
+    Returns
+    -------
+    loihi_snn.procs.blocks.process.Network
+        a Lava process with ``inp`` (shape ``net.input_shape``, Lava order (W, H, C)
+        or (N,)), ``out`` and ``layers``.
+
+    Raises
+    ------
+    NetxFormatError
+        for a missing, unreadable or inconsistent file (names file, layer, field).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if not 0 <= int(input_message_bits) <= GRADED_MESSAGE_BITS:
+        raise ValueError(f"input_message_bits must be in 0..{GRADED_MESSAGE_BITS}")
+    path = os.fspath(path)
+    spec = read_netx(path)
+    return build_network(spec, precision=precision, input_message_bits=input_message_bits,
+                         reset_interval=reset_interval, reset_offset=reset_offset)
+
+
+def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits: int = 0,
+                  reset_interval: Optional[int] = None, reset_offset: int = 0):
+    """Build the Lava process graph of an already validated :class:`NetSpec`."""
+    from loihi_snn.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock, InputBlock,
+                                       Network)
+    blocks = []
+    in_bits = int(input_message_bits)
+    flatten_next = False
+    next_reset = reset_offset + 1      # lava time starts at 1, as in netx
+
+    def reset_cfg():
+        return None if reset_interval is None else (int(reset_interval), next_reset)
+
+    for layer in spec.layers:
+        shape = chw_to_whc(layer.shape)
+        name = f"layer{layer.index}_{layer.type}"
+        if layer.type == "flatten":
+            flatten_next = True
+            continue
+        if layer.type == "input":
+            if layer.neuron is None:
+                continue            # shape only: the next layer receives the input
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=True)
+            block = InputBlock(shape=shape, neuron=nb.process, out_bits=nb.out_bits, name=name)
+        elif layer.type in ("dense", "dense_rec"):
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False)
+            w = layer.fields["weight"]
+            wr = layer.fields.get("weight_rec")
+            if wr is not None:
+                both, bits, exp = _dense_weights(np.hstack([w, wr]), precision)
+                w, wr = both[:, :w.shape[1]], both[:, w.shape[1]:]
+            else:
+                w, bits, exp = _dense_weights(w, precision)
+            block = DenseBlock(shape=shape, neuron=nb.process, weight=w, weight_exp=exp,
+                               num_weight_bits=bits, input_message_bits=in_bits,
+                               delay=layer.fields.get("delay"), weight_rec=wr,
+                               out_bits=nb.out_bits, name=name)
+        elif layer.type in ("conv", "pool"):
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False)
+            f = layer.fields
+            if layer.type == "conv":
+                weight, groups = _conv_weight_to_lava(f["weight"]), f["groups"]
+            else:
+                c = layer.shape[0]
+                weight = _conv_weight_to_lava(np.broadcast_to(f["weight"], (c, 1) + f["weight"].shape))
+                groups = c
+            if precision == "float":
+                weight = weight.astype(np.float64)
+            block = ConvBlock(shape=shape, neuron=nb.process, weight=weight,
+                              input_shape=chw_to_whc(layer.in_shape),
+                              stride=np.array(f["stride"][::-1]),
+                              padding=np.array(f["padding"][::-1]),
+                              dilation=np.array(f["dilation"][::-1]), groups=int(groups),
+                              input_message_bits=in_bits, out_bits=nb.out_bits,
+                              kind=layer.type, name=name)
+        elif layer.type == "average":
+            block = AverageBlock(shape=shape, group_size=layer.fields["group_size"], name=name)
+        else:  # pragma: no cover - the schema rejects unknown types
+            raise NetxFormatError(spec.path, f"unsupported layer type {layer.type}",
+                                  layer=layer.index, field="type")
+        block.layer_index = layer.index
+        block.spec = layer
+        if blocks:
+            src = blocks[-1].out
+            if flatten_next or (len(src.shape) != len(block.inp.shape)):
+                src = src.transpose([2, 1, 0]).flatten() if len(src.shape) == 3 else src
+            src.connect(block.inp)
+        flatten_next = False
+        if block.neuron is not None and layer.type != "average":
+            next_reset += 1
+        blocks.append(block)
+        in_bits = block.output_message_bits
+
+    if not blocks:
+        raise NetxFormatError(spec.path, "the network has no layer with neurons or synapses",
+                              field="layer")
+    return Network(layers=blocks, spec=spec, precision=precision,
+                   name=os.path.splitext(os.path.basename(spec.path))[0])

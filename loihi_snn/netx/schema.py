@@ -1,0 +1,534 @@
+"""NetX HDF5 schema: read a ``.net`` file into plain dataclasses and validate it.
+
+The layout is lava-dl's NetX format (a superset: our own layer and neuron types
+and extension groups live beside the stock ones, and a file that only uses stock
+CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
+
+    /layer/<i>/type        bytes: input | dense | dense_rec | conv | pool | flatten | average
+    /layer/<i>/shape       output shape of the layer, (C, H, W) or (N,)
+    /layer/<i>/weight      dense: (out, in); conv: (Cout, Cin/groups, kH, kW[, 1]);
+                           pool: scalar or (1, 1, kH, kW); input: scalar
+    /layer/<i>/bias        optional, per neuron, per channel or scalar
+    /layer/<i>/delay       optional (dense): axonal delays, integer steps
+    /layer/<i>/weight_rec  dense_rec only: (out, out)
+    /layer/<i>/neuron/...  type (CUBA | LOIHI | SDNN | ...), iDecay, vDecay, vThMant, ...
+
+Nothing here imports Lava: ``read_netx`` is cheap and is what ``loihi-snn info`` and
+the loader use to report errors before any process is built.  All shapes in a
+:class:`LayerSpec` are in the file's (SLAYER) order: (C, H, W) for images, (N,) for
+vectors.  Lava processes use the reverse (W, H, C); the loader converts.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from loihi_snn.errors import NetxFormatError
+
+LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
+MAX_DELAY = 62              # Loihi 2 synaptic delay limit used by lava's DelayDense
+WEIGHT_MIN, WEIGHT_MAX = -256, 255   # 8-bit weight mantissa range (SLAYER exports even ints)
+DECAY_UNITY = 4096          # 12-bit decay constants
+VTH_MAX = (1 << 17) - 1     # 17-bit threshold mantissa (lava LIF fixed_pt)
+
+
+@dataclass
+class NeuronSpec:
+    """Neuron description of one layer.
+
+    ``type`` is the upper-cased NetX neuron type (``CUBA``, ``LOIHI``, ``SDNN``, ...);
+    ``params`` holds the raw fields of ``/layer/<i>/neuron`` (scalars as Python
+    numbers, arrays as numpy arrays, strings decoded).
+    """
+    type: str
+    params: Dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+
+@dataclass
+class LayerSpec:
+    """One validated layer.
+
+    Attributes
+    ----------
+    index : int
+        position in the file (``/layer/<index>``).
+    type : str
+        layer type (one of ``LAYER_TYPES``).
+    shape : tuple of int
+        output shape in file order, (C, H, W) or (N,).
+    in_shape : tuple of int
+        shape of what the layer receives, same order; for ``input`` equal to ``shape``.
+    fields : dict
+        the layer's arrays (``weight``, ``bias``, ``delay``, ``weight_rec``, ...) and
+        geometry (``kernel``, ``stride``, ``padding``, ``dilation``, ``groups`` as
+        (H, W) pairs / ints).
+    neuron : NeuronSpec or None
+        ``None`` for layers without neurons (flatten, average) or an input layer
+        given without one.
+    """
+    index: int
+    type: str
+    shape: Tuple[int, ...]
+    in_shape: Tuple[int, ...]
+    fields: Dict[str, Any] = field(default_factory=dict)
+    neuron: Optional[NeuronSpec] = None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def num_synapses(self) -> int:
+        """Number of non-zero synapses (feed-forward plus recurrent)."""
+        n = 0
+        w = self.fields.get("weight")
+        if self.type in ("dense", "dense_rec") and w is not None:
+            n += int(np.count_nonzero(w))
+        elif self.type == "conv" and w is not None:
+            # every output neuron sees Cin/groups * kH * kW weights (ignoring borders)
+            n += int(np.count_nonzero(w)) * int(np.prod(self.shape[1:]))
+        elif self.type == "pool":
+            kh, kw = self.fields["kernel"]
+            n += self.size * kh * kw
+        wr = self.fields.get("weight_rec")
+        if wr is not None:
+            n += int(np.count_nonzero(wr))
+        return n
+
+
+@dataclass
+class NetSpec:
+    """A whole validated network file.
+
+    ``input_shape`` and ``output_shape`` are in file order ((C, H, W) or (N,)).
+    ``extensions`` maps names of non-layer top-level groups (e.g. ``cutoff``,
+    ``loihi_snn``) to their contents as nested dicts.
+    """
+    path: str
+    layers: List[LayerSpec]
+    input_shape: Tuple[int, ...]
+    output_shape: Tuple[int, ...]
+    extensions: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def neuron_types(self) -> List[str]:
+        return sorted({l.neuron.type for l in self.layers if l.neuron is not None})
+
+
+# --------------------------------------------------------------------------- reading
+
+def _decode(value: Any) -> Any:
+    """h5py value -> Python str / number / numpy array."""
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "SO":
+            flat = [v.decode("ascii", "replace") if isinstance(v, bytes) else str(v)
+                    for v in value.ravel()]
+            return flat[0] if len(flat) == 1 else flat
+        if value.shape == ():
+            return value.item()
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _group_to_dict(group) -> Dict[str, Any]:
+    import h5py
+    out: Dict[str, Any] = {}
+    for key, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[key] = _group_to_dict(item)
+        else:
+            out[key] = _decode(item[()])
+    for key, value in group.attrs.items():
+        out.setdefault(f"@{key}", _decode(value))
+    return out
+
+
+def _open(path: str):
+    """Open an HDF5 file for reading or raise a one-line NetxFormatError."""
+    import h5py
+    if not os.path.exists(path):
+        raise NetxFormatError(path, "file not found; check the path "
+                              "(NetX networks are HDF5 files, usually named *.net)")
+    if os.path.isdir(path):
+        raise NetxFormatError(path, "is a directory, expected a NetX HDF5 file (*.net)")
+    if not h5py.is_hdf5(path):
+        raise NetxFormatError(path, "not an HDF5 file; NetX networks are HDF5 files "
+                              "written by lava-dl's export_hdf5 or loihi_snn.netx.export")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:  # truncated or locked files
+        raise NetxFormatError(path, f"cannot be opened as HDF5 ({exc})") from None
+
+
+# --------------------------------------------------------------------------- validation
+
+class _Checker:
+    """Helpers that raise NetxFormatError naming file, layer and field."""
+
+    def __init__(self, path: str, index: Optional[int] = None) -> None:
+        self.path, self.index = path, index
+
+    def fail(self, field_name: Optional[str], message: str) -> None:
+        raise NetxFormatError(self.path, message, layer=self.index, field=field_name)
+
+    def require(self, raw: Dict[str, Any], key: str, what: str) -> Any:
+        if key not in raw:
+            self.fail(key, f"missing (required for {what})")
+        return raw[key]
+
+    def array(self, raw: Dict[str, Any], key: str, *, required: bool = True,
+              integer: bool = False, lo: Optional[float] = None,
+              hi: Optional[float] = None, what: str = "this layer") -> Optional[np.ndarray]:
+        if key not in raw:
+            if required:
+                self.fail(key, f"missing (required for {what})")
+            return None
+        value = raw[key]
+        if isinstance(value, (dict, str, list)):
+            self.fail(key, f"expected a numeric array, found {type(value).__name__}")
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            self.fail(key, "expected a numeric array")
+        if not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            self.fail(key, f"contains NaN or infinite values (first at index "
+                           f"{tuple(int(b) for b in bad)}); re-export the network from a "
+                           f"trained model with finite parameters")
+        if integer and not np.all(arr == np.round(arr)):
+            bad = np.argwhere(arr != np.round(arr))[0]
+            self.fail(key, f"must be integers (quantized fixed-point mantissas); found "
+                           f"{arr[tuple(bad)]:g} at index {tuple(int(b) for b in bad)}; "
+                           f"export with the block's quantizing pre_hook_fx")
+        if lo is not None and arr.size and arr.min() < lo:
+            self.fail(key, f"value {arr.min():g} is below the allowed minimum {lo:g}")
+        if hi is not None and arr.size and arr.max() > hi:
+            self.fail(key, f"value {arr.max():g} is above the allowed maximum {hi:g}")
+        return arr
+
+    def scalar(self, raw: Dict[str, Any], key: str, *, required: bool = True,
+               default: Any = None, lo: Optional[float] = None, hi: Optional[float] = None,
+               integer: bool = True, what: str = "this layer") -> Any:
+        arr = self.array(raw, key, required=required, integer=integer, lo=lo, hi=hi,
+                         what=what)
+        if arr is None:
+            return default
+        if arr.size != 1:
+            self.fail(key, f"expected a scalar, found an array of shape {arr.shape}")
+        value = arr.reshape(-1)[0]
+        return int(value) if integer else float(value)
+
+    def pair(self, raw: Dict[str, Any], key: str, default: int, lo: int = 0) -> Tuple[int, int]:
+        """A (H, W) geometry pair; a scalar means both."""
+        if key not in raw:
+            return (default, default)
+        arr = self.array(raw, key, integer=True, lo=lo)
+        flat = arr.reshape(-1)
+        if flat.size == 1:
+            return (int(flat[0]), int(flat[0]))
+        if flat.size < 2:
+            self.fail(key, f"expected 1 or 2 values, found {flat.size}")
+        return (int(flat[0]), int(flat[1]))
+
+    def shape(self, raw: Dict[str, Any], key: str = "shape") -> Tuple[int, ...]:
+        arr = self.array(raw, key, integer=True, lo=1)
+        shape = tuple(int(s) for s in arr.reshape(-1))
+        if len(shape) == 0 or len(shape) > 3:
+            self.fail(key, f"expected 1 to 3 dimensions (C, H, W), found {shape}")
+        return shape
+
+
+# neuron validators: NetX type -> function(checker, raw_neuron_dict) -> params dict.
+# Later modules register their own neuron types here (see register_neuron_type).
+NeuronValidator = Callable[[_Checker, Dict[str, Any]], Dict[str, Any]]
+NEURON_TYPES: Dict[str, NeuronValidator] = {}
+
+
+def register_neuron_type(name: str) -> Callable[[NeuronValidator], NeuronValidator]:
+    """Decorator: register a validator for a NetX neuron type (upper-case name)."""
+    def deco(fn: NeuronValidator) -> NeuronValidator:
+        NEURON_TYPES[name.upper()] = fn
+        return fn
+    return deco
+
+
+def _validate_cuba(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
+    what = "CUBA neurons"
+    out = dict(raw)
+    out["iDecay"] = c.scalar(raw, "iDecay", lo=0, hi=DECAY_UNITY, what=what)
+    out["vDecay"] = c.scalar(raw, "vDecay", lo=0, hi=DECAY_UNITY, what=what)
+    out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=VTH_MAX, what=what)
+    out["refDelay"] = c.scalar(raw, "refDelay", required=False, default=1, lo=0)
+    out["gradedSpike"] = bool(raw.get("gradedSpike", False))
+    return out
+
+
+register_neuron_type("CUBA")(_validate_cuba)
+register_neuron_type("LOIHI")(_validate_cuba)
+
+
+@register_neuron_type("SDNN")
+def _validate_sdnn(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(raw)
+    out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=(1 << 24) - 1, what="SDNN neurons")
+    out["sigma_output"] = bool(raw.get("sigma_output", False))
+    out["activation"] = str(raw.get("activation", "relu"))
+    if out["activation"] not in ("relu", "identity", "none"):
+        c.fail("neuron/activation", f"unknown SDNN activation '{out['activation']}'; "
+                                     f"supported: relu, identity")
+    return out
+
+
+def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
+    if "neuron" not in raw:
+        return None
+    nraw = raw["neuron"]
+    if not isinstance(nraw, dict):
+        c.fail("neuron", "expected a group with the neuron's parameters")
+    if "type" not in nraw:
+        c.fail("neuron/type", "missing; expected one of " + ", ".join(sorted(NEURON_TYPES)))
+    ntype = str(nraw["type"]).upper()
+    if ntype not in NEURON_TYPES:
+        c.fail("neuron/type", f"unknown neuron type '{nraw['type']}'; this version "
+                              f"supports " + ", ".join(sorted(NEURON_TYPES)))
+    sub = _Checker(c.path, c.index)
+    # errors inside the neuron group name 'neuron/<field>'
+    orig_fail = sub.fail
+    sub.fail = lambda f, m: orig_fail(f"neuron/{f}" if f and not f.startswith("neuron/")
+                                      else f, m)
+    return NeuronSpec(type=ntype, params=NEURON_TYPES[ntype](sub, nraw))
+
+
+def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
+                    prev_shape: Optional[Tuple[int, ...]]) -> LayerSpec:
+    index = c.index
+    shape = c.shape(raw)
+    fields: Dict[str, Any] = {}
+    neuron = _neuron(c, raw)
+
+    if ltype == "input":
+        in_shape = shape
+        w = c.array(raw, "weight", required=False)
+        b = c.array(raw, "bias", required=False)
+        if w is not None:
+            if w.size != 1:
+                c.fail("weight", f"input layer weight must be a scalar, found shape {w.shape}")
+            fields["weight"] = float(w.reshape(-1)[0])
+        if b is not None:
+            if b.size not in (1, int(np.prod(shape)), shape[0]):
+                c.fail("bias", f"cannot broadcast bias of shape {b.shape} to layer shape {shape}")
+            fields["bias"] = b
+        return LayerSpec(index, ltype, shape, in_shape, fields, neuron)
+
+    if prev_shape is None:
+        if ltype == "dense" or ltype == "dense_rec":
+            nin = raw.get("inFeatures")
+            if nin is None:
+                w = c.array(raw, "weight")
+                nin = w.shape[-1] if w.ndim >= 2 else None
+            if nin is None:
+                c.fail("inFeatures", "first layer needs inFeatures (or an input layer)")
+            prev_shape = (int(np.asarray(nin).reshape(-1)[0]),)
+        else:
+            c.fail("shape", f"a '{ltype}' layer cannot be the first layer: add an input "
+                            f"layer that states the input shape (C, H, W)")
+    in_shape = prev_shape
+    in_size = int(np.prod(in_shape))
+
+    if ltype == "flatten":
+        if int(np.prod(shape)) != in_size:
+            c.fail("shape", f"flatten of an input of shape {in_shape} gives {in_size} "
+                            f"values, but the layer declares shape {shape}")
+        return LayerSpec(index, ltype, (in_size,), in_shape, fields, neuron)
+
+    if ltype in ("dense", "dense_rec"):
+        out = int(np.prod(shape))
+        w = c.array(raw, "weight", integer=True, lo=WEIGHT_MIN, hi=WEIGHT_MAX,
+                    what="dense layers")
+        if w.ndim == 1:
+            if w.size != out * in_size:
+                c.fail("weight", f"has {w.size} values, expected {out}x{in_size}")
+            w = w.reshape(out, in_size)
+        w = w.reshape(w.shape[:2]) if w.ndim > 2 and np.prod(w.shape[2:]) == 1 else w
+        if w.shape != (out, in_size):
+            c.fail("weight", f"expected shape ({out}, {in_size}) = (outputs of this layer, "
+                             f"size of the previous layer's output {in_shape}), found {w.shape}")
+        for key, expect in (("inFeatures", in_size), ("outFeatures", out)):
+            if key in raw:
+                val = c.scalar(raw, key, lo=1)
+                if val != expect:
+                    c.fail(key, f"is {val} but the weight/previous layer imply {expect}")
+        fields["weight"] = w.astype(np.int64)
+        if ltype == "dense_rec":
+            wr = c.array(raw, "weight_rec", integer=True, lo=WEIGHT_MIN, hi=WEIGHT_MAX,
+                         what="dense_rec layers")
+            wr = wr.reshape(out, -1) if wr.ndim == 1 else wr
+            if wr.shape != (out, out):
+                c.fail("weight_rec", f"expected shape ({out}, {out}), found {wr.shape}")
+            fields["weight_rec"] = wr.astype(np.int64)
+        d = c.array(raw, "delay", required=False, integer=False, lo=0)
+        if d is not None:
+            d = np.floor(d).astype(np.int64)
+            if d.max(initial=0) > MAX_DELAY:
+                c.fail("delay", f"maximum delay {int(d.max())} exceeds the Loihi 2 limit "
+                                f"of {MAX_DELAY} steps")
+            if d.size == 1:
+                d = np.full((out, in_size), int(d.reshape(-1)[0]))
+            elif d.ndim == 1 and d.size == out:
+                d = np.repeat(d.reshape(-1, 1), in_size, axis=1)
+            elif d.ndim == 1 and d.size == in_size:
+                d = np.repeat(d.reshape(1, -1), out, axis=0)
+            elif d.shape != (out, in_size):
+                c.fail("delay", f"shape {d.shape} matches neither the outputs ({out},), "
+                                f"the inputs ({in_size},) nor the weight ({out}, {in_size})")
+            fields["delay"] = d
+        shape = (out,)
+    elif ltype in ("conv", "pool"):
+        if len(in_shape) != 3:
+            c.fail("shape", f"'{ltype}' needs a (C, H, W) input, but the previous layer "
+                            f"gives {in_shape}; a dense layer cannot feed a conv layer")
+        cin, hin, win = in_shape
+        stride = c.pair(raw, "stride", 1, lo=1)
+        padding = c.pair(raw, "padding", 0, lo=0)
+        dilation = c.pair(raw, "dilation", 1, lo=1)
+        if ltype == "conv":
+            w = c.array(raw, "weight", integer=True, lo=WEIGHT_MIN, hi=WEIGHT_MAX,
+                        what="conv layers")
+            if w.ndim == 5 and w.shape[-1] == 1:
+                w = w[..., 0]
+            if w.ndim != 4:
+                c.fail("weight", f"expected 4 dimensions (Cout, Cin/groups, kH, kW), "
+                                 f"found shape {w.shape}")
+            groups = c.scalar(raw, "groups", required=False, default=1, lo=1)
+            cout = w.shape[0]
+            if cin % groups or cout % groups:
+                c.fail("groups", f"{groups} groups do not divide Cin={cin} and Cout={cout}")
+            if w.shape[1] * groups != cin:
+                c.fail("weight", f"expects {w.shape[1] * groups} input channels but the "
+                                 f"previous layer gives {cin} (input shape {in_shape})")
+            for key, expect in (("inChannels", cin), ("outChannels", cout)):
+                if key in raw and c.scalar(raw, key, lo=1) != expect:
+                    c.fail(key, f"is {c.scalar(raw, key)} but the weight implies {expect}")
+            kernel = (int(w.shape[2]), int(w.shape[3]))
+            if "kernelSize" in raw and c.pair(raw, "kernelSize", 1, lo=1) != kernel:
+                c.fail("kernelSize", f"is {c.pair(raw, 'kernelSize', 1)} but the weight "
+                                     f"has kernel {kernel}")
+            fields.update(weight=w.astype(np.int64), groups=groups)
+        else:
+            kernel = c.pair(raw, "kernelSize", 1, lo=1)
+            w = c.array(raw, "weight", integer=True, lo=WEIGHT_MIN, hi=WEIGHT_MAX,
+                        what="pool layers")
+            if w.size == 1:
+                w = np.full(kernel, w.reshape(-1)[0])
+            else:
+                w = w.reshape(w.shape[-2:]) if np.prod(w.shape[:-2]) == 1 else w
+                if w.shape != kernel:
+                    c.fail("weight", f"pool weight must be a scalar or a {kernel} kernel "
+                                     f"shared by all channels, found shape {w.shape}")
+            cout = cin
+            fields.update(weight=w.astype(np.int64))
+        hout = _conv_out(hin, kernel[0], stride[0], padding[0], dilation[0])
+        wout = _conv_out(win, kernel[1], stride[1], padding[1], dilation[1])
+        if hout < 1 or wout < 1:
+            c.fail("kernelSize", f"kernel {kernel} does not fit the input {in_shape}")
+        expect = (cout, hout, wout)
+        if tuple(shape) != expect:
+            c.fail("shape", f"declares {tuple(shape)} but a {ltype} of input {in_shape} "
+                            f"with kernel {kernel}, stride {stride}, padding {padding}, "
+                            f"dilation {dilation} gives {expect}")
+        fields.update(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    elif ltype == "average":
+        num = int(shape[0])
+        if int(np.prod(shape)) != num:
+            c.fail("shape", f"average layer shape must be (num_outputs,) or "
+                            f"(num_outputs, 1, 1), found {shape}")
+        if in_size % num:
+            c.fail("shape", f"cannot average {in_size} inputs into {num} equal groups")
+        fields["group_size"] = in_size // num
+        return LayerSpec(index, ltype, (num,), in_shape, fields, None)
+    else:  # pragma: no cover - filtered before
+        c.fail("type", f"unknown layer type '{ltype}'")
+
+    if "bias" in raw:
+        b = c.array(raw, "bias")
+        n_ch = shape[0]
+        if b.size not in (1, int(np.prod(shape)), n_ch):
+            c.fail("bias", f"cannot broadcast bias of shape {b.shape} to layer shape {shape}")
+        fields["bias"] = b
+    if neuron is None and ltype in ("conv", "pool", "dense_rec"):
+        c.fail("neuron", f"missing: a '{ltype}' layer needs a neuron group")
+    return LayerSpec(index, ltype, tuple(int(s) for s in shape), in_shape, fields, neuron)
+
+
+def read_netx(path: str) -> NetSpec:
+    """Read and validate a NetX HDF5 file.
+
+    Parameters
+    ----------
+    path : str
+        path to a ``.net`` file.
+
+    Returns
+    -------
+    NetSpec
+        validated layers with shapes in file order (C, H, W).
+
+    Raises
+    ------
+    NetxFormatError
+        one line naming the file, the layer index and the field that is wrong.
+    """
+    path = os.fspath(path)
+    with _open(path) as f:
+        if "layer" not in f:
+            raise NetxFormatError(path, "no '/layer' group: not a NetX network file",
+                                  field="layer")
+        try:
+            raw_layers = _group_to_dict(f["layer"])
+            extensions = {k: _group_to_dict(f[k]) for k in f.keys()
+                          if k != "layer" and hasattr(f[k], "keys")}
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise NetxFormatError(path, f"corrupt HDF5 content ({exc})") from None
+
+    keys = list(raw_layers.keys())
+    if not keys:
+        raise NetxFormatError(path, "the '/layer' group is empty", field="layer")
+    if not all(k.isdigit() for k in keys) or sorted(int(k) for k in keys) != list(range(len(keys))):
+        raise NetxFormatError(path, f"layers must be numbered 0..{len(keys) - 1}, found "
+                                    f"{sorted(keys)}", field="layer")
+
+    layers: List[LayerSpec] = []
+    prev_shape: Optional[Tuple[int, ...]] = None
+    for i in range(len(keys)):
+        raw = raw_layers[str(i)]
+        c = _Checker(path, i)
+        if not isinstance(raw, dict):
+            c.fail(None, "expected a group")
+        if "type" not in raw:
+            c.fail("type", "missing; expected one of " + ", ".join(LAYER_TYPES))
+        ltype = str(raw["type"])
+        if ltype not in LAYER_TYPES:
+            c.fail("type", f"unknown layer type '{ltype}'; supported: " + ", ".join(LAYER_TYPES))
+        if ltype == "input" and i != 0:
+            c.fail("type", "an input layer must be layer 0")
+        layer = _validate_layer(c, ltype, raw, prev_shape)
+        layers.append(layer)
+        prev_shape = layer.shape
+
+    input_shape = layers[0].in_shape
+    return NetSpec(path=path, layers=layers, input_shape=tuple(input_shape),
+                   output_shape=tuple(layers[-1].shape), extensions=extensions)

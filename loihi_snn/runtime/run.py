@@ -1,0 +1,195 @@
+"""Run a loaded network (or a .net file) on Lava for one input.
+
+The input ``x`` is in the network's file order with time last: (N, T) for a
+dense input, (C, H, W, T) for an image input -- the layout SLAYER uses, without the
+batch dimension.  The output comes back the same way: (N_out, T_out) or
+(C, H, W, T_out).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Optional, Union
+
+import numpy as np
+
+from loihi_snn.errors import BackendError, RunError, ShapeError
+
+BACKENDS = {
+    "lava-fixed": "Lava CPU simulation, bit-accurate fixed point (Loihi2SimCfg fixed_pt)",
+    "lava-float": "Lava CPU simulation, floating point models (Loihi2SimCfg floating_pt)",
+}
+
+
+def precision_of(backend: str) -> str:
+    """Backend name -> network precision used when loading ("fixed"/"float")."""
+    check_backend(backend)
+    return "float" if backend == "lava-float" else "fixed"
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend '{backend}'; choose one of: "
+                           + ", ".join(f"{k} ({v})" for k, v in BACKENDS.items()))
+
+
+def run_config(backend: str):
+    """The Lava run configuration for a backend name."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    check_backend(backend)
+    return Loihi2SimCfg(select_tag="floating_pt" if backend == "lava-float" else "fixed_pt")
+
+
+@contextmanager
+def stopping(process) -> Iterator[None]:
+    """Context manager: always ``stop()`` the Lava runtime that ``process`` belongs to.
+
+    Use around every ``run``: it stops the child processes even when the run raised,
+    and never masks the original error with a failure of ``stop`` itself.
+    """
+    try:
+        yield
+    finally:
+        runtime = getattr(process, "runtime", None)
+        if runtime is not None:
+            try:
+                process.stop()
+            except Exception:  # noqa: BLE001 - the run's own error matters more
+                pass
+
+
+def to_lava_layout(x: np.ndarray, lava_shape) -> np.ndarray:
+    """(C, H, W, T) or (N, T) in file order -> Lava order (W, H, C, T) / (N, T).
+
+    A (C, H, W, T) input for a network whose first layer is a dense layer (after a
+    shape-only input layer and a flatten) is flattened in C-order, as torch does.
+    """
+    lava_shape = tuple(lava_shape)
+    if x.ndim == 4 and len(lava_shape) == 3:
+        return np.ascontiguousarray(x.transpose(2, 1, 0, 3))
+    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+
+def from_lava_layout(y: np.ndarray) -> np.ndarray:
+    """Lava (W, H, C, T) -> file order (C, H, W, T); (N, T) unchanged."""
+    if y.ndim == 4:
+        return np.ascontiguousarray(y.transpose(2, 1, 0, 3))
+    return y
+
+
+def _want_progress(progress: Optional[bool], steps: int) -> bool:
+    if progress is not None:
+        return progress
+    return steps >= 500 and sys.stderr.isatty()
+
+
+def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
+        steps: Optional[int] = None, backend: str = "lava-fixed", *,
+        progress: Optional[bool] = None) -> np.ndarray:
+    """Run a network on one input and return its output spikes.
+
+    Parameters
+    ----------
+    net_or_path : str or Network
+        a NetX ``.net`` path (loaded for ``backend``) or a Network from
+        :func:`loihi_snn.netx.load` that has not been run yet.
+    x : np.ndarray
+        input with time last, in the network's file order: (N, T) or (C, H, W, T).
+        Binary spikes, or integer graded values (sent as graded spikes).
+    steps : int, optional
+        number of time steps to run; defaults to T.  Input beyond T is zero.
+    backend : {"lava-fixed", "lava-float"}
+        see ``BACKENDS``.
+    progress : bool, optional
+        show a progress bar; default: when stderr is a terminal and steps >= 500.
+
+    Returns
+    -------
+    np.ndarray
+        output of the last layer, file order, time last: (N_out, steps) or
+        (C, H, W, steps).  Spikes are 0/1 (or signed/graded values for graded
+        layers); an ``average`` output layer returns the population mean.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    from loihi_snn.netx.loader import load
+
+    check_backend(backend)
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ShapeError(f"input must have time as its last axis, e.g. (N, T) or "
+                         f"(C, H, W, T); got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ShapeError("input contains NaN or infinite values")
+    T = int(x.shape[-1])
+    steps = T if steps is None else int(steps)
+    if steps < 1:
+        raise ShapeError(f"steps must be >= 1, got {steps}")
+    graded = not np.isin(x, (0, 1)).all()
+
+    if isinstance(net_or_path, (str, os.PathLike)):
+        from loihi_snn.netx.loader import GRADED_MESSAGE_BITS
+        net = load(net_or_path, precision=precision_of(backend),
+                   input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+    else:
+        net = net_or_path
+        if getattr(net, "_loihi_snn_used", False):
+            raise RunError("this Network object was already run; Lava processes run once. "
+                           "Load it again (or pass the .net path) for another run")
+        if getattr(net, "precision", "fixed") != precision_of(backend):
+            raise BackendError(f"network was loaded with precision '{net.precision}' but "
+                               f"backend '{backend}' needs '{precision_of(backend)}'")
+    net._loihi_snn_used = True
+
+    expected = tuple(net.spec.input_shape)
+    given = tuple(x.shape[:-1])
+    flat_ok = len(net.input_shape) == 1 and int(np.prod(given)) == int(np.prod(expected))
+    if given != expected and not flat_ok:
+        raise ShapeError(f"{net.filename}: input shape {given} + (T={T},) does not match "
+                         f"the network input {expected} + (T,); time must be the last axis")
+    data = to_lava_layout(x, net.input_shape)
+    if steps > T:
+        data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
+    if backend == "lava-fixed":
+        if not np.all(data == np.round(data)):
+            raise ShapeError("lava-fixed needs integer input (spikes or graded integers); "
+                             "scale and round real-valued input first")
+        data = data.astype(np.int32)
+
+    source = Source(data=data)
+    sink = Sink(shape=net.out.shape, buffer=steps)
+    source.s_out.connect(net.inp)
+    net.out.connect(sink.a_in)
+
+    cfg = run_config(backend)
+    show = _want_progress(progress, steps)
+    chunks = _chunks(steps, 20 if show else 1)
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(net.filename)}")
+    with stopping(source):
+        try:
+            for n in chunks:
+                source.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+                if bar is not None:
+                    bar.update(n)
+            out = sink.data.get()
+        except Exception as exc:  # noqa: BLE001 - re-raised with context
+            raise RunError(f"Lava run of {net.filename} failed: {exc}") from exc
+        finally:
+            if bar is not None:
+                bar.close()
+    out = from_lava_layout(np.asarray(out))
+    if getattr(net.out_layer, "kind", "") == "average":
+        out = out / float(net.out_layer.group_size)
+    return out
+
+
+def _chunks(total: int, parts: int):
+    base, extra = divmod(total, parts)
+    sizes = [base + (1 if i < extra else 0) for i in range(parts)]
+    return [s for s in sizes if s > 0]

@@ -1,0 +1,1 @@
+"""Training side of loihi_snn: data sets and spike encoders (time-last tensors for lava-dl SLAYER)."""

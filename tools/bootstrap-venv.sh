@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Create (or repair) .venv with Python 3.10 and install loihi-snn editable with its dev extra.
+# Called by the Makefile only when .venv is missing, was built by another Python, or
+# pyproject.toml changed since the last install.
+set -euo pipefail
+VENV=${VENV:-.venv}
+
+find_py310() {
+    local c
+    for c in "$HOME"/.pyenv/versions/3.10.*/bin/python3.10 "$(command -v python3.10 2>/dev/null || true)"; do
+        [ -n "$c" ] && [ -x "$c" ] || continue
+        if "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' 2>/dev/null; then
+            echo "$c"; return 0
+        fi
+    done
+    return 1
+}
+
+if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' 2>/dev/null; then
+    echo "bootstrap: $VENV was made with another Python (Lava needs 3.10); recreating it" >&2
+    rm -rf "$VENV"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! PY=$(find_py310); then
+        echo "error: Python 3.10 not found. Lava (lava-nc 0.10.0) needs exactly Python 3.10." >&2
+        echo "       Install it (e.g. 'pyenv install 3.10') so that ~/.pyenv/versions/3.10.*/bin/python3.10" >&2
+        echo "       or 'python3.10' on PATH exists, then run make again." >&2
+        exit 1
+    fi
+    echo "bootstrap: creating $VENV with $PY"
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+
+echo "bootstrap: installing loihi-snn (editable, dev extra) into $VENV; the first time takes a few minutes (torch)"
+"$VENV/bin/python" -m pip install -q -e ".[dev]"
