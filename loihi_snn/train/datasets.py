@@ -22,20 +22,35 @@ import logging
 import os
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from . import encoders
-from .events import (RECORDED_LAYOUTS, ceil_div, downsample_events, events_to_frames,
-                     moving_dot_events, open_recorded_split)
+from .events import (
+    RECORDED_LAYOUTS,
+    ceil_div,
+    downsample_events,
+    events_to_frames,
+    moving_dot_events,
+    open_recorded_split,
+)
 
-__all__ = ["EncodedDataset", "DatasetSpec", "load_dataset", "list_datasets",
-           "register_dataset", "get_dataset_spec", "SPLITS", "default_cache_dir"]
+__all__ = [
+    "SPLITS",
+    "DatasetSpec",
+    "EncodedDataset",
+    "default_cache_dir",
+    "get_dataset_spec",
+    "list_datasets",
+    "load_dataset",
+    "register_dataset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +286,7 @@ def digits_split_indices(split: str, test_fraction: float = 0.2) -> np.ndarray:
     rows of each split are then shuffled with the same fixed generator.
 
     Returns:
-        int64 array of row indices (train: 1437, test: 360 of the 1797 rows).
+        int64 array of row indices (train: 1438, test: 359 of the 1797 rows).
     """
     from sklearn.datasets import load_digits
 
@@ -280,7 +295,7 @@ def digits_split_indices(split: str, test_fraction: float = 0.2) -> np.ndarray:
     test = []
     for c in np.unique(target):
         rows = rng.permutation(np.flatnonzero(target == c))
-        test.append(rows[:int(round(test_fraction * rows.size))])
+        test.append(rows[:round(test_fraction * rows.size)])
     test_rows = np.concatenate(test)
     rows = test_rows if split == "test" else np.setdiff1d(np.arange(target.size), test_rows)
     return rng.permutation(np.sort(rows)).astype(np.int64)
@@ -343,7 +358,7 @@ def mnist1d_arrays(num_samples: int = 5000, seq_len: int = 40,
     states, which ``make_dataset`` reseeds, are restored afterwards.
 
     The result is cached in ``cache_dir`` (default :func:`default_cache_dir`)
-    as ``mnist1d-<hash of the arguments>.npz``, written atomically (temporary
+    as ``mnist1d-<hash of the arguments and mnist1d version>.npz``, written atomically (temporary
     file + rename), so concurrent processes are safe.
 
     Returns:
@@ -356,7 +371,8 @@ def mnist1d_arrays(num_samples: int = 5000, seq_len: int = 40,
     args = get_dataset_args(as_dict=True)
     args.pop("url", None)
     args.update(num_samples=int(num_samples), final_seq_length=int(seq_len))
-    key = json.dumps({"v": _MNIST1D_CACHE_VERSION, **args}, sort_keys=True)
+    key = json.dumps({"v": _MNIST1D_CACHE_VERSION, "mnist1d": _package_version("mnist1d"), **args},
+                     sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"mnist1d-{digest}.npz"
@@ -378,6 +394,15 @@ def mnist1d_arrays(num_samples: int = 5000, seq_len: int = 40,
             os.unlink(tmp)
         raise
     return arrays
+
+
+def _package_version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:  # pragma: no cover - e.g. a source checkout
+        return "unknown"
 
 
 def _generate_mnist1d(args: dict) -> dict[str, np.ndarray]:
@@ -503,6 +528,10 @@ def build_recorded(name: str, split: str, T: int, encoding: str, seed: int, limi
     if limit is not None:
         order = order[:limit]
     frame_shape = (sensor[2], sensor[1], sensor[0], T)
+    gib = len(order) * int(np.prod(frame_shape)) * 4 / 2**30
+    if gib > 4:
+        log.warning("%s %s: %d samples of %s float32 frames need %.1f GiB; consider limit=, "
+                    "downsample= or a smaller T", name, split, len(order), frame_shape, gib)
     inputs = np.zeros((len(order),) + frame_shape, dtype=np.float32)
     labels = np.zeros(len(order), dtype=np.int64)
     for i, idx in enumerate(tqdm(order, desc=f"reading {name} {split}", disable=len(order) < 2000)):

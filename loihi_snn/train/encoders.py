@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rate_encode", "latency_encode", "direct_encode", "delta_encode"]
+__all__ = ["delta_encode", "direct_encode", "latency_encode", "rate_encode"]
 
 
 def _check_T(T: int) -> int:

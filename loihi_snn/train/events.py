@@ -11,22 +11,22 @@ Sensor sizes are ``(W, H, P)`` tuples, also as in tonic; frames come out
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 __all__ = [
     "EVENT_DTYPE",
-    "make_events",
-    "events_to_frames",
-    "downsample_events",
-    "moving_dot_events",
-    "RecordedSplit",
-    "open_recorded_split",
     "RECORDED_LAYOUTS",
+    "RecordedSplit",
     "ceil_div",
+    "downsample_events",
+    "events_to_frames",
+    "make_events",
+    "moving_dot_events",
+    "open_recorded_split",
 ]
 
 #: Structured dtype of the events this package produces (t in microseconds).

@@ -1,0 +1,122 @@
+"""Loihi 2 fixed-point arithmetic, defined once for numpy and torch.
+
+These functions are the single definition of the integer neuron arithmetic that
+the trainer's quantized forward, our Lava fixed-point process models and the
+emulator call.  They reproduce lava's bit-accurate LIF model
+(``lava/proc/lif/models.py``, ``PyLifModelBitAcc``) exactly:
+
+- decay constants are 12-bit: ``x * (4096 - d) >> 12`` with the shift applied to
+  the magnitude, i.e. rounded toward zero;
+- the current decays by ``du + 1`` (Loihi's ``ds_offset``), the voltage by ``dv``;
+- synaptic input and threshold are MSB-aligned by 6 bits (``a_in << 6``,
+  ``vth << 6``);
+- the current ``u`` wraps at 24 bits, the voltage ``v`` saturates to +-(2**23 - 1);
+- a neuron spikes when ``v > vth << 6``.
+
+Every function takes integer arrays (``np.ndarray`` or ``torch.Tensor``, int64
+recommended) of any shape and returns the same kind.  Units: raw Loihi integers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+DECAY_SHIFT = 12
+DECAY_UNITY = 1 << DECAY_SHIFT          # 4096
+STATE_BITS = 24
+STATE_MAX = 1 << (STATE_BITS - 1)       # 2**23
+V_LIMIT = STATE_MAX - 1                 # voltage saturates to +-(2**23 - 1)
+ACT_SHIFT = 6                           # synaptic input MSB alignment
+VTH_SHIFT = 6                           # threshold MSB alignment
+BIAS_EXP = 6                            # netx uses bias_exp = 6 for CUBA layers
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def where(cond, a, b):
+    """``np.where`` / ``torch.where`` for whichever library ``cond`` belongs to."""
+    if _is_torch(cond):
+        import torch
+        return torch.where(cond, a, b)
+    import numpy as np
+    return np.where(cond, a, b)
+
+
+def sign(x):
+    if _is_torch(x):
+        import torch
+        return torch.sign(x)
+    import numpy as np
+    return np.sign(x)
+
+
+def clip(x, lo: int, hi: int):
+    if _is_torch(x):
+        return x.clamp(lo, hi)
+    import numpy as np
+    return np.clip(x, lo, hi)
+
+
+def shift_toward_zero(x, shift: int):
+    """``x >> shift`` applied to the magnitude (rounds toward zero), as Loihi does."""
+    return sign(x) * (abs(x) >> shift)
+
+
+def decay(x, d):
+    """One 12-bit decay step: ``x * (4096 - d) >> 12``, rounded toward zero.
+
+    ``d`` is the effective decay constant in 0..4096 (scalar or broadcastable).
+    """
+    return shift_toward_zero(x * (DECAY_UNITY - d), DECAY_SHIFT)
+
+
+def wrap_current(u):
+    """Wrap a current that left the 24-bit range, exactly as lava's LIF model does."""
+    wrapped = where(u > STATE_MAX, u - 2 * STATE_MAX, u)
+    return where(wrapped <= -STATE_MAX, u + 2 * STATE_MAX, wrapped)
+
+
+def saturate_voltage(v):
+    """Clip a voltage to the 24-bit signed range +-(2**23 - 1)."""
+    return clip(v, -V_LIMIT, V_LIMIT)
+
+
+def scale_bias(bias_mant, bias_exp: int = BIAS_EXP):
+    """Effective bias ``bias_mant << bias_exp`` (``>>`` for a negative exponent)."""
+    return bias_mant << bias_exp if bias_exp >= 0 else bias_mant >> (-bias_exp)
+
+
+def current_update(u, a_in, du):
+    """CUBA current: ``u <- wrap(decay(u, du + 1) + (a_in << 6))``.
+
+    ``du`` is lava's register value (netx sets ``du = iDecay - 1``; -1 means no decay).
+    ``a_in`` is the integer synaptic input (weight mantissas summed, after the
+    weight exponent).
+    """
+    return wrap_current(decay(u, du + 1) + (a_in << ACT_SHIFT))
+
+
+def voltage_update(v, u, dv, bias=0):
+    """CUBA voltage: ``v <- saturate(decay(v, dv) + u + bias)`` (bias already scaled)."""
+    return saturate_voltage(decay(v, dv) + u + bias)
+
+
+def lif_step(u, v, a_in, du, dv, vth, bias=0):
+    """One step of lava's bit-accurate LIF (hard reset of v to 0 on a spike).
+
+    Parameters are raw Loihi integers: ``vth`` is the threshold mantissa (compared as
+    ``vth << 6``), ``bias`` the effective bias (see :func:`scale_bias`).
+
+    Returns ``(spike, u, v)`` with ``spike`` a boolean array.
+    """
+    u = current_update(u, a_in, du)
+    v = voltage_update(v, u, dv, bias)
+    spike = v > (vth << VTH_SHIFT)
+    v = where(spike, v * 0, v)
+    return spike, u, v
+
+
+def accumulate_weight_exp(a, weight_exp: int):
+    """Apply a shared weight exponent to accumulated synaptic input, as lava's Dense."""
+    return a << weight_exp if weight_exp > 0 else a >> (-weight_exp)

@@ -1,0 +1,105 @@
+"""Random SLAYER CUBA networks exported by stock blocks: loihi_snn == stock netx == SLAYER.
+
+SLAYER's quantized eval forward with ``delay_shift`` (on by default) already models the
+one-step latency of every Lava synapse, so its spikes line up with Lava's at shift 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import loihi_snn
+from loihi_snn.netx import load
+from loihi_snn.netx.export import export_blocks
+from loihi_snn.runtime.run import to_lava_layout
+
+from conftest import run_stock_netx
+
+NEURON = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03,
+          "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
+T = 48
+
+
+def _slayer_forward(blocks, x):
+    blocks.eval()
+    with torch.no_grad():
+        for b in blocks:
+            x = b(x)
+    return x[0].numpy()
+
+
+def _net_dense(seed):
+    from lava.lib.dl import slayer
+    torch.manual_seed(seed)
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Dense(NEURON, 30, 40, weight_scale=2),
+        slayer.block.cuba.Dense(dict(NEURON, current_decay=1.0, voltage_decay=0.1), 40, 12,
+                                weight_scale=2)])
+    return blocks, (torch.rand(1, 30, T) < 0.3).float(), None
+
+
+def _net_dense_delay(seed):
+    from lava.lib.dl import slayer
+    torch.manual_seed(seed)
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Dense(NEURON, 30, 40, weight_scale=2, delay=True),
+        slayer.block.cuba.Dense(NEURON, 40, 12, weight_scale=2)])
+    blocks[0].delay.delay.data = torch.randint(0, 7, blocks[0].delay.delay.shape).float()
+    return blocks, (torch.rand(1, 30, T) < 0.3).float(), None
+
+
+def _net_conv(seed):
+    from lava.lib.dl import slayer
+    torch.manual_seed(seed)
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Conv(NEURON, 2, 4, 3, padding=1, weight_scale=3),
+        slayer.block.cuba.Conv(NEURON, 4, 6, 3, stride=2, weight_scale=3),
+        slayer.block.cuba.Flatten(),
+        slayer.block.cuba.Dense(NEURON, 6 * 5 * 5, 10, weight_scale=3)])
+    return blocks, (torch.rand(1, 2, 12, 12, T) < 0.3).float(), (2, 12, 12)
+
+
+def _net_pool(seed):
+    from lava.lib.dl import slayer
+    torch.manual_seed(seed)
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Conv(NEURON, 2, 4, 3, padding=1, weight_scale=3),
+        slayer.block.cuba.Pool(NEURON, 2, weight_scale=3),
+        slayer.block.cuba.Flatten(),
+        slayer.block.cuba.Dense(NEURON, 4 * 6 * 6, 10, weight_scale=3)])
+    return blocks, (torch.rand(1, 2, 12, 12, T) < 0.3).float(), (2, 12, 12)
+
+
+@pytest.mark.parametrize("make,stock_loads", [
+    (_net_dense, True), (_net_dense_delay, True), (_net_conv, True), (_net_pool, False)],
+    ids=["dense", "dense-delay", "conv", "conv-pool"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_slayer_network_parity(make, stock_loads, seed, tmp_path):
+    blocks, x, input_shape = make(seed)
+    path = tmp_path / "net.net"
+    expect = _slayer_forward(blocks, x)          # also sets SLAYER's lazy shapes
+    export_blocks(blocks, path, input_shape=input_shape)
+    ours = loihi_snn.run(path, x[0].numpy())
+    assert expect.sum() > 10, "test network too quiet to be a meaningful comparison"
+    np.testing.assert_array_equal(ours.reshape(expect.shape), expect)
+    if stock_loads:
+        net_in_shape = load(path).input_shape    # Lava order of the stock input port
+        stock = run_stock_netx(path, to_lava_layout(x[0].numpy(), net_in_shape), steps=T)
+        np.testing.assert_array_equal(ours.reshape(stock.shape), stock)
+
+
+def test_float_backend_is_close_to_fixed(tmp_path):
+    """lava-float runs the same network in float units; spikes agree closely (not exactly:
+    fixed point rounds the decays toward zero)."""
+    blocks, x, _ = _net_dense(3)
+    path = tmp_path / "net.net"
+    _slayer_forward(blocks, x)
+    export_blocks(blocks, path)
+    fixed = loihi_snn.run(path, x[0].numpy(), backend="lava-fixed")
+    flt = loihi_snn.run(path, x[0].numpy(), backend="lava-float")
+    assert flt.shape == fixed.shape
+    rate_fixed, rate_float = fixed.mean(), flt.astype(float).mean()
+    assert rate_fixed > 0
+    assert abs(rate_float - rate_fixed) <= 0.1 * rate_fixed
+    assert (flt.astype(bool) == fixed.astype(bool)).mean() > 0.95
