@@ -103,3 +103,24 @@ def test_float_backend_is_close_to_fixed(tmp_path):
     assert rate_fixed > 0
     assert abs(rate_float - rate_fixed) <= 0.1 * rate_fixed
     assert (flt.astype(bool) == fixed.astype(bool)).mean() > 0.95
+
+
+@pytest.mark.parametrize("make", [_net_dense, _net_conv], ids=["dense", "conv"])
+def test_streaming_many_samples_equals_slayer_per_sample(make, tmp_path):
+    """run_many resets every layer between samples: each sample's output equals SLAYER's
+    single-sample forward (and so a fresh single-sample Lava run)."""
+    from loihi_snn.runtime.stream import run_many
+    blocks, x, input_shape = make(5)
+    torch.manual_seed(7)
+    X = (torch.rand((4,) + tuple(x.shape[1:])) < 0.3).float()
+    path = tmp_path / "net.net"
+    _slayer_forward(blocks, x)
+    export_blocks(blocks, path, input_shape=input_shape)
+    blocks.eval()
+    with torch.no_grad():
+        expect = X
+        for b in blocks:
+            expect = b(expect)
+    ours = run_many(path, X.numpy())
+    assert expect.sum() > 10
+    np.testing.assert_array_equal(ours.reshape(expect.shape), expect.numpy())

@@ -141,8 +141,8 @@ def _dense_weights(w: np.ndarray, precision: str):
     """(weight, num_weight_bits, weight_exp) as lava-dl netx optimises them."""
     if precision == "float":
         return w.astype(np.float64), 8, 0
-    from lava.lib.dl.netx.utils import optimize_weight_bits
-    w_opt, bits, exp, _sign = optimize_weight_bits(w.astype(np.int64))
+    from loihi_snn.lavadl import lava_dl
+    w_opt, bits, exp, _sign = lava_dl().netx.utils.optimize_weight_bits(w.astype(np.int64))
     return w_opt, int(bits), int(exp)
 
 

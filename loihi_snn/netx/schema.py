@@ -140,14 +140,25 @@ def _decode(value: Any) -> Any:
     return value
 
 
+class _BrokenEntry(Exception):
+    """An entry of the file that cannot be read (dangling link, bad object)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def _group_to_dict(group) -> Dict[str, Any]:
     import h5py
     out: Dict[str, Any] = {}
-    for key, item in group.items():
+    for key in group.keys():
+        item = group.get(key)
         if isinstance(item, h5py.Group):
             out[key] = _group_to_dict(item)
-        else:
+        elif isinstance(item, h5py.Dataset):
             out[key] = _decode(item[()])
+        else:   # dangling soft/external link or an unsupported object
+            raise _BrokenEntry(f"{group.name}/{key}")
     for key, value in group.attrs.items():
         out.setdefault(f"@{key}", _decode(value))
     return out
@@ -336,13 +347,16 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
 
     if prev_shape is None:
         if ltype == "dense" or ltype == "dense_rec":
-            nin = raw.get("inFeatures")
+            nin = c.scalar(raw, "inFeatures", required=False, lo=1)
+            w = c.array(raw, "weight", what="dense layers")
             if nin is None:
-                w = c.array(raw, "weight")
-                nin = w.shape[-1] if w.ndim >= 2 else None
-            if nin is None:
-                c.fail("inFeatures", "first layer needs inFeatures (or an input layer)")
-            prev_shape = (int(np.asarray(nin).reshape(-1)[0]),)
+                if w.ndim < 2:
+                    c.fail("inFeatures", "missing: a first dense layer with a flat weight "
+                                         "needs inFeatures (or an input layer before it)")
+                nin = int(w.shape[-1])
+            elif w.ndim >= 2 and int(w.shape[1]) != nin:
+                c.fail("inFeatures", f"is {nin} but the weight has {w.shape[1]} columns")
+            prev_shape = (int(nin),)
         else:
             c.fail("shape", f"a '{ltype}' layer cannot be the first layer: add an input "
                             f"layer that states the input shape (C, H, W)")
@@ -494,14 +508,24 @@ def read_netx(path: str) -> NetSpec:
     """
     path = os.fspath(path)
     with _open(path) as f:
+        import h5py
         if "layer" not in f:
             raise NetxFormatError(path, "no '/layer' group: not a NetX network file",
                                   field="layer")
+        if not isinstance(f.get("layer"), h5py.Group):
+            raise NetxFormatError(path, "'/layer' must be a group of numbered layer groups, "
+                                        "found a dataset", field="layer")
         try:
             raw_layers = _group_to_dict(f["layer"])
             extensions = {k: _group_to_dict(f[k]) for k in f.keys()
-                          if k != "layer" and hasattr(f[k], "keys")}
-        except (OSError, KeyError, RuntimeError) as exc:
+                          if k != "layer" and isinstance(f.get(k), h5py.Group)}
+        except _BrokenEntry as exc:
+            parts = exc.name.strip("/").split("/")
+            layer = int(parts[1]) if len(parts) > 1 and parts[0] == "layer" and parts[1].isdigit() else None
+            field_name = "/".join(parts[2:]) if layer is not None else exc.name
+            raise NetxFormatError(path, "cannot be read (dangling link or unsupported HDF5 "
+                                        "object)", layer=layer, field=field_name) from None
+        except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise NetxFormatError(path, f"corrupt HDF5 content ({exc})") from None
 
     keys = list(raw_layers.keys())

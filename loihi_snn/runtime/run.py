@@ -132,6 +132,9 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
 
     if isinstance(net_or_path, (str, os.PathLike)):
         from loihi_snn.netx.loader import GRADED_MESSAGE_BITS
+        from loihi_snn.netx.schema import read_netx
+        spec = read_netx(net_or_path)         # cheap: validates before any Lava import
+        _check_input_shape(x, spec.input_shape, _flat_input(spec), spec.path)
         net = load(net_or_path, precision=precision_of(backend),
                    input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
     else:
@@ -144,12 +147,7 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
                                f"backend '{backend}' needs '{precision_of(backend)}'")
     net._loihi_snn_used = True
 
-    expected = tuple(net.spec.input_shape)
-    given = tuple(x.shape[:-1])
-    flat_ok = len(net.input_shape) == 1 and int(np.prod(given)) == int(np.prod(expected))
-    if given != expected and not flat_ok:
-        raise ShapeError(f"{net.filename}: input shape {given} + (T={T},) does not match "
-                         f"the network input {expected} + (T,); time must be the last axis")
+    _check_input_shape(x, net.spec.input_shape, len(net.input_shape) == 1, net.filename)
     data = to_lava_layout(x, net.input_shape)
     if steps > T:
         data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
@@ -187,6 +185,23 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
     if getattr(net.out_layer, "kind", "") == "average":
         out = out / float(net.out_layer.group_size)
     return out
+
+
+def _flat_input(spec) -> bool:
+    """True when the network's input port is a flat vector (dense first layer)."""
+    first = next(l for l in spec.layers if not (l.type == "input" and l.neuron is None))
+    return first.type in ("dense", "dense_rec", "flatten") or len(first.in_shape) == 1
+
+
+def _check_input_shape(x: np.ndarray, expected, flat_ok: bool, name: str) -> None:
+    expected = tuple(expected)
+    given = tuple(x.shape[:-1])
+    if given == expected:
+        return
+    if flat_ok and int(np.prod(given)) == int(np.prod(expected)) and len(given) in (1, len(expected)):
+        return
+    raise ShapeError(f"{name}: input shape {given} + (T={x.shape[-1]},) does not match the "
+                     f"network input {expected} + (T,); time must be the last axis")
 
 
 def _chunks(total: int, parts: int):
