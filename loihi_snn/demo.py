@@ -16,13 +16,16 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
 
 def _build(hidden: int):
     import torch
-    from lava.lib.dl import slayer
+
+    from loihi_snn.lavadl import lava_dl
+    slayer = lava_dl().slayer
     neuron = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
               "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
     return torch.nn.ModuleList([
@@ -42,8 +45,10 @@ def _forward(blocks, x, hidden_out=None):
 def train(args) -> tuple:
     """Train the SLAYER network; returns (blocks, test inputs, test labels, history)."""
     import torch
-    from lava.lib.dl import slayer
     from tqdm.auto import tqdm
+
+    from loihi_snn.lavadl import lava_dl
+    slayer = lava_dl().slayer
 
     from loihi_snn.train.datasets import load_dataset
 
@@ -147,8 +152,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = p.parse_args(argv)
 
+    from loihi_snn.lavadl import ensure_lava_runtime
     from loihi_snn.netx.export import export_blocks
     from loihi_snn.runtime.stream import run_many
+
+    ensure_lava_runtime()
+    warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
 
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()

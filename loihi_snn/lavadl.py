@@ -28,3 +28,14 @@ def lava_dl():
             import lava.lib.dl.slayer  # noqa: F401
     import lava.lib.dl as dl
     return dl
+
+
+def ensure_lava_runtime() -> None:
+    """Import Lava's runtime before anything touches ``multiprocessing``.
+
+    Lava calls ``multiprocessing.set_start_method('fork')`` when its message
+    infrastructure is first imported, which raises if the default context was already
+    created (tqdm's lock, torch data loaders and others create it).  Call this once
+    before training or progress bars in a process that will also run Lava.
+    """
+    import lava.magma.core.process.process  # noqa: F401
