@@ -49,6 +49,15 @@ def _net_dense_delay(seed):
     return blocks, (torch.rand(1, 30, T) < 0.3).float(), None
 
 
+def _net_recurrent(seed):
+    from lava.lib.dl import slayer
+    torch.manual_seed(seed)
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Recurrent(NEURON, 20, 30, weight_scale=2),
+        slayer.block.cuba.Dense(NEURON, 30, 8, weight_scale=2)])
+    return blocks, (torch.rand(1, 20, T) < 0.3).float(), None
+
+
 def _net_conv(seed):
     from lava.lib.dl import slayer
     torch.manual_seed(seed)
@@ -72,8 +81,8 @@ def _net_pool(seed):
 
 
 @pytest.mark.parametrize("make,stock_loads", [
-    (_net_dense, True), (_net_dense_delay, True), (_net_conv, True), (_net_pool, False)],
-    ids=["dense", "dense-delay", "conv", "conv-pool"])
+    (_net_dense, True), (_net_dense_delay, True), (_net_recurrent, True), (_net_conv, True),
+    (_net_pool, False)], ids=["dense", "dense-delay", "dense_rec", "conv", "conv-pool"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_random_slayer_network_parity(make, stock_loads, seed, tmp_path):
     blocks, x, input_shape = make(seed)
