@@ -97,6 +97,29 @@ def _cuba(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBu
     return NeuronBuild(LIF(**kw))
 
 
+@register_neuron_builder("LIF")
+def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
+    """Our LIF family as :class:`loihi_snn.procs.lif.process.LIFVariant`.
+
+    fixed: du = iDecay, dv = vDecay (effective 12-bit decays), vth = vThMant,
+    bias_exp = 6; float: fractions of 4096 and weight units, as for CUBA.
+    """
+    from loihi_snn.procs.lif.process import LIFVariant
+    p = layer.neuron.params
+    kw: Dict[str, Any] = {"shape": shape, "reset_mode": p["resetMode"]}
+    if reset is not None:
+        kw.update(reset_interval=reset[0], reset_offset=reset[1])
+    if precision == "fixed":
+        kw.update(du=p["iDecay"], dv=p["vDecay"], vth=p["vThMant"], bias_exp=6)
+        if bias is not None:
+            kw["bias_mant"] = bias.astype(np.int32)
+    else:
+        kw.update(du=p["iDecay"] / 4096.0, dv=p["vDecay"] / 4096.0, vth=float(p["vThMant"]))
+        if bias is not None:
+            kw["bias_mant"] = bias.astype(np.float64)
+    return NeuronBuild(LIFVariant(**kw))
+
+
 @register_neuron_builder("SDNN")
 def _sdnn(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
     """Sigma-delta neurons as lava-dl netx builds them (Delta for the input layer,

@@ -288,6 +288,22 @@ register_neuron_type("CUBA")(_validate_cuba)
 register_neuron_type("LOIHI")(_validate_cuba)
 
 
+@register_neuron_type("LIF")
+def _validate_lif_variant(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
+    """Our LIF family (loihi_snn.neurons.lif): CUBA fields + resetMode + leak."""
+    from loihi_snn.neurons.dynamics import RESET_MODES
+    out = _validate_cuba(c, raw)
+    mode = raw.get("resetMode", "hard")
+    if not isinstance(mode, str) or mode not in RESET_MODES:
+        c.fail("resetMode", f"unknown reset mode {mode!r}; expected one of {RESET_MODES}")
+    out["resetMode"] = mode
+    leak = raw.get("leak", True)
+    if not isinstance(leak, (bool, int, np.bool_)):
+        c.fail("leak", f"expected a boolean, found {leak!r}")
+    out["leak"] = bool(leak)
+    return out
+
+
 @register_neuron_type("SDNN")
 def _validate_sdnn(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(raw)

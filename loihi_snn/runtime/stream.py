@@ -52,9 +52,9 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
         raise ShapeError(f"{path}: expected samples of shape (N, {', '.join(map(str, spec.input_shape))}, T), "
                          f"got {X.shape}")
-    bad = [l.index for l in spec.layers if l.neuron is not None and l.neuron.type not in ("CUBA", "LOIHI")]
+    bad = [l.index for l in spec.layers if l.neuron is not None and l.neuron.type not in ("CUBA", "LOIHI", "LIF")]
     if bad:
-        raise ShapeError(f"{path}: streaming resets CUBA neurons only; layers {bad} are not CUBA")
+        raise ShapeError(f"{path}: streaming resets CUBA and LIF neurons only; layers {bad} are neither")
     N, T = X.shape[0], X.shape[-1]
     graded = not np.isin(X, (0, 1)).all()
     # count blocks to size the gap (every synapse adds one step)

@@ -1,0 +1,2 @@
+"""Layer blocks built on loihi_snn's neuron families (SLAYER-compatible)."""
+from loihi_snn.blocks.lif import Conv, Dense, Flatten, Pool, Recurrent  # noqa: F401

@@ -1,0 +1,88 @@
+"""Step arithmetic of the LIF family (leak on/off, reset hard/soft/none), defined once.
+
+Two forms of the same current-based (CUBA) dynamics, both usable with numpy arrays
+and torch tensors:
+
+- :func:`lif_fixed_step` -- Loihi 2 integer arithmetic (built on :mod:`loihi_snn.fixed`),
+  used by the torch quantized (eval) forward, the Lava ``fixed_pt`` model and the
+  emulator.  Units: raw Loihi integers; decays are 12-bit (0..4096), ``vth`` is the
+  threshold mantissa compared as ``vth << 6``, ``a_in`` the integer synaptic input.
+- :func:`lif_float_step` -- the same dynamics in floating point, in weight units
+  (``a_in`` is the weighted input sum, ``vth`` the threshold in weight units,
+  decays are fractions in [0, 1]), used by the torch training forward (with a
+  surrogate spike function) and the Lava ``floating_pt`` model.
+
+Dynamics (per step)::
+
+    u <- u * (1 - du) + a_in                     (current; du = current decay)
+    v <- v * (1 - dv) + u + bias                 (voltage; dv = 0 when leak is off)
+    s <- v > vth
+    v <- 0 if s            (reset "hard", stock Loihi CUBA)
+         v - vth if s      (reset "soft", subtract threshold)
+         v                 (reset "none")
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from loihi_snn import fixed
+
+RESET_MODES = ("hard", "soft", "none")
+
+
+def check_reset_mode(reset: str) -> str:
+    if reset not in RESET_MODES:
+        raise ValueError(f"unknown reset mode {reset!r}; choose one of {RESET_MODES}")
+    return reset
+
+
+def _apply_reset(v, spike, vth_eff, reset: str):
+    if reset == "hard":
+        return fixed.where(spike, v * 0, v)
+    if reset == "soft":
+        return fixed.where(spike, v - vth_eff, v)
+    return v
+
+
+def lif_fixed_step(u, v, a_in, du, dv, vth, bias=0, reset: str = "hard"):
+    """One integer step.  Returns ``(spike, u, v)``; ``spike`` is boolean.
+
+    ``du``/``dv`` are the *effective* 12-bit decay constants (0 = no decay, 4096 = full
+    decay); for ``reset="hard"`` the result equals lava's bit-accurate LIF with
+    ``du_lava = du - 1`` (see :func:`loihi_snn.fixed.lif_step`).  ``bias`` is the
+    effective bias (``bias_mant << bias_exp``).
+    """
+    u = fixed.wrap_current(fixed.decay(u, du) + (a_in << fixed.ACT_SHIFT))
+    v = fixed.voltage_update(v, u, dv, bias)
+    vth_eff = vth << fixed.VTH_SHIFT
+    spike = v > vth_eff
+    return spike, u, _apply_reset(v, spike, vth_eff, reset)
+
+
+def heaviside(x):
+    """Spike function of inference: ``x > 0``."""
+    return x > 0
+
+
+def lif_float_step(u, v, a_in, du, dv, vth, bias=0.0, reset: str = "hard",
+                   spike_fn: Optional[Callable] = None):
+    """One floating-point step in weight units.  Returns ``(spike, u, v)``.
+
+    ``spike_fn(v - vth)`` makes the spike (default :func:`heaviside`, returning bool);
+    training passes a surrogate-gradient function returning a float tensor.  The
+    reset uses the spike without gradient (``detach`` when it has one).
+    """
+    u = u * (1 - du) + a_in
+    v = v * (1 - dv) + u + bias
+    spike = (spike_fn or heaviside)(v - vth)
+    s = spike.detach() if hasattr(spike, "detach") else spike
+    if reset == "hard":
+        v = v * (1 - s) if not _is_bool(s) else fixed.where(s, v * 0, v)
+    elif reset == "soft":
+        v = v - s * vth
+    return spike, u, v
+
+
+def _is_bool(x) -> bool:
+    dt = getattr(x, "dtype", None)
+    return dt is not None and str(dt) in ("bool", "torch.bool")
