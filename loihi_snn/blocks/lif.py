@@ -105,7 +105,7 @@ class Recurrent(torch.nn.Module):
     def recurrent_weight(self) -> torch.Tensor:
         """Quantized recurrent weight (out, out) in weight units."""
         w = self.recurrent_synapse.weight.reshape(self.out_neurons, self.out_neurons)
-        return self.neuron.quantize_8bit(w)
+        return self.recurrent_synapse.pre_hook_fx(w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.input_synapse(x)

@@ -74,7 +74,9 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
     ----------
     blocks : sequence
         objects with ``export_hdf5(h5py.Group)``, e.g. lava-dl ``slayer.block.cuba.Dense``
-        / ``Conv`` / ``Pool`` / ``Flatten`` / ``Affine`` blocks, in order.
+        / ``Conv`` / ``Pool`` / ``Flatten`` / ``Affine`` blocks, in order.  Ternary
+        amplitudes are folded into a copy first (:mod:`loihi_snn.blocks.fold`); the
+        last layer's amplitude is stored as ``/loihi_snn/output_scale``.
     path : str
         destination ``.net`` file.
     input_shape : sequence of int, optional
@@ -93,6 +95,14 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
     """
     from loihi_snn.errors import NetxFormatError
     from loihi_snn.netx.schema import read_netx
+
+    extensions = dict(extensions or {})
+    from loihi_snn.blocks.fold import fold_amplitudes, has_ternary
+    if has_ternary(blocks):
+        blocks, output_scale = fold_amplitudes(blocks)
+        if output_scale != 1.0:
+            extensions["loihi_snn"] = dict(extensions.get("loihi_snn", {}),
+                                           output_scale=output_scale)
 
     def check(tmp: str) -> None:
         try:
@@ -116,7 +126,7 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
                                  f"SLAYER sets shapes on the first forward pass, so run one "
                                  f"forward pass (any input) before exporting")
             block.export_hdf5(layer.create_group(str(i + offset)))
-        for name, data in (extensions or {}).items():
+        for name, data in extensions.items():
             write_extension(f, name, data)
     return path
 

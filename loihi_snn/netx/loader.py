@@ -97,16 +97,23 @@ def _cuba(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBu
     return NeuronBuild(LIF(**kw))
 
 
-@register_neuron_builder("LIF")
+TERNARY_MESSAGE_BITS = 2   # signed graded spikes in {-1, 0, +1}
+
+
+@register_neuron_builder("LIF", "TERNARY")
 def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
     """Our LIF family as :class:`loihi_snn.procs.lif.process.LIFVariant`.
 
     fixed: du = iDecay, dv = vDecay (effective 12-bit decays), vth = vThMant,
-    bias_exp = 6; float: fractions of 4096 and weight units, as for CUBA.
+    bias_exp = 6; float: fractions of 4096 and weight units, as for CUBA.  TERNARY
+    neurons send signed graded spikes (``TERNARY_MESSAGE_BITS``) that the next
+    synapse multiplies with its weights.
     """
     from loihi_snn.procs.lif.process import LIFVariant
     p = layer.neuron.params
-    kw: Dict[str, Any] = {"shape": shape, "reset_mode": p["resetMode"]}
+    ternary = layer.neuron.type == "TERNARY"
+    kw: Dict[str, Any] = {"shape": shape, "reset_mode": p["resetMode"],
+                          "spike_mode": "ternary" if ternary else "binary"}
     if reset is not None:
         kw.update(reset_interval=reset[0], reset_offset=reset[1])
     if precision == "fixed":
@@ -117,7 +124,7 @@ def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input) -> N
         kw.update(du=p["iDecay"] / 4096.0, dv=p["vDecay"] / 4096.0, vth=float(p["vThMant"]))
         if bias is not None:
             kw["bias_mant"] = bias.astype(np.float64)
-    return NeuronBuild(LIFVariant(**kw))
+    return NeuronBuild(LIFVariant(**kw), TERNARY_MESSAGE_BITS if ternary else 0)
 
 
 @register_neuron_builder("SDNN")

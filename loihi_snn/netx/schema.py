@@ -288,9 +288,11 @@ register_neuron_type("CUBA")(_validate_cuba)
 register_neuron_type("LOIHI")(_validate_cuba)
 
 
+@register_neuron_type("TERNARY")
 @register_neuron_type("LIF")
 def _validate_lif_variant(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
-    """Our LIF family (loihi_snn.neurons.lif): CUBA fields + resetMode + leak."""
+    """Our LIF family (loihi_snn.neurons.lif), binary (LIF) or ternary (TERNARY):
+    CUBA fields + resetMode + leak."""
     from loihi_snn.neurons.dynamics import RESET_MODES
     out = _validate_cuba(c, raw)
     mode = raw.get("resetMode", "hard")

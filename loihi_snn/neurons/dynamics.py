@@ -16,9 +16,10 @@ Dynamics (per step)::
 
     u <- u * (1 - du) + a_in                     (current; du = current decay)
     v <- v * (1 - dv) + u + bias                 (voltage; dv = 0 when leak is off)
-    s <- v > vth
-    v <- 0 if s            (reset "hard", stock Loihi CUBA)
-         v - vth if s      (reset "soft", subtract threshold)
+    s <- v > vth                                 (binary spikes)
+         +1 if v > vth, -1 if v < -vth, else 0   (ternary spikes)
+    v <- 0 if s != 0       (reset "hard", stock Loihi CUBA)
+         v - s * vth       (reset "soft", subtract threshold)
          v                 (reset "none")
 """
 from __future__ import annotations
@@ -37,15 +38,23 @@ def check_reset_mode(reset: str) -> str:
 
 
 def _apply_reset(v, spike, vth_eff, reset: str):
+    """``spike`` is boolean (binary) or an integer array in {-1, 0, 1} (ternary)."""
     if reset == "hard":
-        return fixed.where(spike, v * 0, v)
+        return fixed.where(spike != 0, v * 0, v)
     if reset == "soft":
-        return fixed.where(spike, v - vth_eff, v)
+        return v - spike * vth_eff
     return v
 
 
-def lif_fixed_step(u, v, a_in, du, dv, vth, bias=0, reset: str = "hard"):
-    """One integer step.  Returns ``(spike, u, v)``; ``spike`` is boolean.
+def ternary_compare(v, vth):
+    """+1 where ``v > vth``, -1 where ``v < -vth``, else 0 (integer/float as ``v``)."""
+    return (v > vth) * 1 - (v < -vth) * 1
+
+
+def lif_fixed_step(u, v, a_in, du, dv, vth, bias=0, reset: str = "hard",
+                   ternary: bool = False):
+    """One integer step.  Returns ``(spike, u, v)``; ``spike`` is boolean, or integer in
+    {-1, 0, +1} when ``ternary`` (two thresholds +-vth).
 
     ``du``/``dv`` are the *effective* 12-bit decay constants (0 = no decay, 4096 = full
     decay); for ``reset="hard"`` the result equals lava's bit-accurate LIF with
@@ -55,34 +64,29 @@ def lif_fixed_step(u, v, a_in, du, dv, vth, bias=0, reset: str = "hard"):
     u = fixed.wrap_current(fixed.decay(u, du) + (a_in << fixed.ACT_SHIFT))
     v = fixed.voltage_update(v, u, dv, bias)
     vth_eff = vth << fixed.VTH_SHIFT
-    spike = v > vth_eff
+    spike = ternary_compare(v, vth_eff) if ternary else v > vth_eff
     return spike, u, _apply_reset(v, spike, vth_eff, reset)
 
 
-def heaviside(x):
-    """Spike function of inference: ``x > 0``."""
-    return x > 0
+def binary_spike(v, vth):
+    """Spike function of inference: ``v > vth`` (boolean)."""
+    return v > vth
 
 
 def lif_float_step(u, v, a_in, du, dv, vth, bias=0.0, reset: str = "hard",
                    spike_fn: Optional[Callable] = None):
     """One floating-point step in weight units.  Returns ``(spike, u, v)``.
 
-    ``spike_fn(v - vth)`` makes the spike (default :func:`heaviside`, returning bool);
-    training passes a surrogate-gradient function returning a float tensor.  The
-    reset uses the spike without gradient (``detach`` when it has one).
+    ``spike_fn(v, vth)`` makes the spike: default :func:`binary_spike` (boolean);
+    :func:`ternary_compare` for ternary neurons; training passes a surrogate-gradient
+    function returning a float tensor.  The reset uses the spike without gradient.
     """
     u = u * (1 - du) + a_in
     v = v * (1 - dv) + u + bias
-    spike = (spike_fn or heaviside)(v - vth)
+    spike = (spike_fn or binary_spike)(v, vth)
     s = spike.detach() if hasattr(spike, "detach") else spike
     if reset == "hard":
-        v = v * (1 - s) if not _is_bool(s) else fixed.where(s, v * 0, v)
+        v = fixed.where(s != 0, v * 0, v)
     elif reset == "soft":
         v = v - s * vth
     return spike, u, v
-
-
-def _is_bool(x) -> bool:
-    dt = getattr(x, "dtype", None)
-    return dt is not None and str(dt) in ("bool", "torch.bool")

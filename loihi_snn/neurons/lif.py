@@ -20,11 +20,13 @@ import torch
 from loihi_snn import fixed
 from loihi_snn.lavadl import lava_dl
 from loihi_snn.neurons.dynamics import check_reset_mode, lif_fixed_step, lif_float_step
-from loihi_snn.neurons.surrogate import exp_surrogate
+from loihi_snn.neurons.surrogate import exp_surrogate, ternary_ste
 
 _base = lava_dl().slayer.neuron.base
 
 NETX_TYPE = "LIF"           # NetX neuron type for non-CUBA variants (our extension)
+NETX_TERNARY = "TERNARY"    # NetX neuron type of ternary neurons (our extension)
+SPIKE_MODES = ("binary", "ternary")
 VTH_MANT_MAX = (1 << 17) - 1
 
 
@@ -56,6 +58,10 @@ class LIF(_base.Neuron):
         after a spike: voltage to 0, voltage minus threshold, or unchanged.
     leak : bool
         ``False`` makes a non-leaky integrate-and-fire voltage.
+    spike : {"binary", "ternary"}
+        ternary neurons fire +1 above ``threshold`` and -1 below ``-threshold`` and
+        emit ``amplitude * s`` (``amplitude`` a learnable per-layer scalar, init 1,
+        folded into the next layer's weights at export).
     tau_grad, scale_grad : float
         width (relative to the threshold) and height of the surrogate gradient.
     scale : int
@@ -63,12 +69,15 @@ class LIF(_base.Neuron):
     """
 
     def __init__(self, threshold: float, current_decay: float, voltage_decay: float,
-                 reset: str = "hard", leak: bool = True, tau_grad: float = 1.0,
+                 reset: str = "hard", leak: bool = True, spike: str = "binary",
+                 amplitude: float = 1.0, learn_amplitude: bool = True, tau_grad: float = 1.0,
                  scale_grad: float = 1.0, scale: int = 1 << 6, dropout=None,
                  shared_param: bool = True, persistent_state: bool = False,
                  requires_grad: bool = False, graded_spike: bool = False,
                  norm=None) -> None:
         check_reset_mode(reset)
+        if spike not in SPIKE_MODES:
+            raise ValueError(f"unknown spike mode {spike!r}; choose one of {SPIKE_MODES}")
         if not isinstance(leak, bool):
             raise ValueError(f"leak must be True or False, got {leak!r}")
         i_decay = decay_to_int("current_decay", current_decay)
@@ -96,20 +105,34 @@ class LIF(_base.Neuron):
         self.i_decay = i_decay
         self.v_decay = v_decay
         self.graded_spike = False
+        self.spike_mode = spike
+        if spike == "ternary":
+            self.amplitude = torch.nn.Parameter(torch.tensor(float(amplitude)),
+                                                requires_grad=learn_amplitude)
+        else:
+            self.register_parameter("amplitude", None)
 
     # -- export -------------------------------------------------------------------
     @property
     def is_stock_cuba(self) -> bool:
-        """True when stock lava-dl netx can load this neuron (hard reset)."""
-        return self.reset == "hard"
+        """True when stock lava-dl netx can load this neuron (binary, hard reset)."""
+        return self.reset == "hard" and self.spike_mode == "binary"
+
+    @property
+    def ternary(self) -> bool:
+        return self.spike_mode == "ternary"
 
     @property
     def device_params(self) -> dict:
-        """NetX neuron fields: plain CUBA for a hard reset, else our ``LIF`` type."""
+        """NetX neuron fields: plain CUBA for a binary hard-reset neuron, else our
+        ``LIF`` or ``TERNARY`` type (which stock netx cannot run)."""
         params = {"type": "CUBA", "iDecay": self.i_decay, "vDecay": self.v_decay,
                   "vThMant": self.v_th_mant, "refDelay": 1, "gradedSpike": False}
         if not self.is_stock_cuba:
-            params.update(type=NETX_TYPE, resetMode=self.reset, leak=self.leak)
+            params.update(type=NETX_TERNARY if self.ternary else NETX_TYPE,
+                          resetMode=self.reset, leak=self.leak)
+        if self.ternary:
+            params["gradedSpike"] = True
         return params
 
     # -- dynamics -----------------------------------------------------------------
@@ -135,6 +158,8 @@ class LIF(_base.Neuron):
             out = self._forward_float(input, recurrent_weight)
         else:
             out = self._forward_fixed(input, recurrent_weight)
+        if self.ternary:
+            out = out * self.amplitude
         if self.drop is not None:
             out = self.drop(out)
         return out
@@ -143,7 +168,8 @@ class LIF(_base.Neuron):
         du = self.i_decay / fixed.DECAY_UNITY
         dv = self.v_decay / fixed.DECAY_UNITY
         vth = self.threshold
-        spike_fn = exp_surrogate(self.tau_rho, self.scale_rho)
+        spike_fn = ternary_ste() if self.ternary else exp_surrogate(self.tau_rho, self.scale_rho)
+        amp = self.amplitude if self.ternary else 1.0
         u = torch.zeros_like(input[..., 0])
         v = torch.zeros_like(u)
         s = torch.zeros_like(u)
@@ -151,7 +177,7 @@ class LIF(_base.Neuron):
         for t in range(input.shape[-1]):
             a = input[..., t]
             if w_rec is not None:
-                a = a + s.flatten(1) @ w_rec.t()
+                a = a + (amp * s).flatten(1) @ w_rec.t()
             s, u, v = lif_float_step(u, v, a, du, dv, vth, 0.0, self.reset, spike_fn)
             out.append(s)
         return torch.stack(out, dim=-1)
@@ -159,16 +185,20 @@ class LIF(_base.Neuron):
     def _forward_fixed(self, input, w_rec):
         with torch.no_grad():
             a_int = torch.round(input * self.w_scale).to(torch.int64)
-            w_int = None if w_rec is None else torch.round(w_rec * self.w_scale).to(torch.int64)
+            w_int = None
+            if w_rec is not None:
+                # an unfolded ternary amplitude is folded into the recurrent weight here
+                amp = float(self.amplitude) if self.ternary else 1.0
+                w_int = torch.round(w_rec * amp * self.w_scale).to(torch.int64)
             u = torch.zeros_like(a_int[..., 0])
             v = torch.zeros_like(u)
-            s = torch.zeros_like(u, dtype=torch.bool)
+            s = torch.zeros_like(u)
             out = torch.zeros(input.shape, dtype=input.dtype, device=input.device)
             for t in range(input.shape[-1]):
                 a = a_int[..., t]
                 if w_int is not None:
                     a = a + (s.flatten(1).to(torch.int64) @ w_int.t()).reshape(a.shape)
                 s, u, v = lif_fixed_step(u, v, a, self.i_decay, self.v_decay,
-                                         self.v_th_mant, 0, self.reset)
+                                         self.v_th_mant, 0, self.reset, ternary=self.ternary)
                 out[..., t] = s.to(input.dtype)
         return out

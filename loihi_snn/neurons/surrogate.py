@@ -23,5 +23,28 @@ class ExpSurrogateSpike(torch.autograd.Function):
 
 
 def exp_surrogate(tau: float, scale: float):
-    """A spike function ``f(x)`` for :func:`loihi_snn.neurons.dynamics.lif_float_step`."""
-    return lambda x: ExpSurrogateSpike.apply(x, tau, scale)
+    """Binary spike function ``f(v, vth)`` for :func:`~loihi_snn.neurons.dynamics.lif_float_step`."""
+    return lambda v, vth: ExpSurrogateSpike.apply(v - vth, tau, scale)
+
+
+class TernarySTESpike(torch.autograd.Function):
+    """Ternary spikes ``sign(v) * (|v| > vth)``; straight-through backward of
+    ``clamp(v / (2 vth), -1, 1)``: gradient ``1 / (2 vth)`` where ``|v| < 2 vth``
+    (the Ternary Spike paper fires at half its V_th, so V_th = 2 vth here)."""
+
+    @staticmethod
+    def forward(ctx, v: torch.Tensor, vth: float) -> torch.Tensor:
+        ctx.save_for_backward(v)
+        ctx.vth = vth
+        return ((v > vth).to(v.dtype) - (v < -vth).to(v.dtype))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (v,) = ctx.saved_tensors
+        width = 2.0 * ctx.vth
+        return grad * (v.abs() < width).to(grad.dtype) / width, None
+
+
+def ternary_ste():
+    """Ternary spike function ``f(v, vth)`` for training."""
+    return lambda v, vth: TernarySTESpike.apply(v, vth)

@@ -184,6 +184,8 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
     out = from_lava_layout(np.asarray(out))
     if getattr(net.out_layer, "kind", "") == "average":
         out = out / float(net.out_layer.group_size)
+    if getattr(net, "output_scale", 1.0) != 1.0:
+        out = out * net.output_scale
     return out
 
 

@@ -108,4 +108,6 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         result[s, ..., delays:] = window[..., delays:]
     if getattr(net.out_layer, "kind", "") == "average":
         result = result / float(net.out_layer.group_size)
+    if getattr(net, "output_scale", 1.0) != 1.0:
+        result = result * net.output_scale
     return result

@@ -160,6 +160,8 @@ class Network(AbstractProcess):
         ``"fixed"`` (integer mantissas, run with fixed_pt) or ``"float"``.
     input_shape, output_shape : tuple
         shapes of ``inp``/``out`` in Lava order (W, H, C) / (N,).
+    output_scale : float
+        factor the runners apply to the output (the last ternary layer's amplitude).
     """
 
     def __init__(self, *, layers, spec, precision: str, name: Optional[str] = None) -> None:
@@ -177,6 +179,9 @@ class Network(AbstractProcess):
         self.input_shape = tuple(self.inp.shape)
         self.output_shape = tuple(self.out.shape)
         self.output_message_bits = self.out_layer.output_message_bits
+        # amplitude of a ternary output layer (folded amplitudes have no next layer)
+        ext = spec.extensions.get("loihi_snn", {}) if isinstance(spec.extensions, dict) else {}
+        self.output_scale = float(ext.get("output_scale", 1.0))
 
     def __len__(self) -> int:
         return len(self.layers)

@@ -28,6 +28,8 @@ class LIFVariant(AbstractProcess):
     shape : tuple of int
         neuron shape in Lava order, (W, H, C) or (N,).
     reset_mode : {"hard", "soft", "none"}
+    spike_mode : {"binary", "ternary"}
+        ternary neurons send signed graded spikes in {-1, 0, +1} (thresholds +-vth).
     reset_interval, reset_offset : int
         when ``reset_interval > 0``, ``u`` and ``v`` are zeroed at the start of every
         step with ``time_step % reset_interval == reset_offset % reset_interval``
@@ -38,10 +40,13 @@ class LIFVariant(AbstractProcess):
                  dv: Union[int, float] = 0, vth: Union[int, float] = 10,
                  bias_mant: Union[int, float, np.ndarray] = 0,
                  bias_exp: Union[int, np.ndarray] = 0, reset_mode: str = "hard",
-                 reset_interval: int = 0, reset_offset: int = 0,
+                 spike_mode: str = "binary", reset_interval: int = 0, reset_offset: int = 0,
                  name: Optional[str] = None) -> None:
         check_reset_mode(reset_mode)
-        super().__init__(shape=shape, reset_mode=reset_mode, reset_interval=int(reset_interval),
+        if spike_mode not in ("binary", "ternary"):
+            raise ValueError(f"spike_mode must be 'binary' or 'ternary', got {spike_mode!r}")
+        super().__init__(shape=shape, reset_mode=reset_mode, spike_mode=spike_mode,
+                         reset_interval=int(reset_interval),
                          reset_offset=int(reset_offset), name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
