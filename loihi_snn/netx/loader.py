@@ -61,9 +61,11 @@ NEURON_BUILDERS: Dict[str, NeuronBuilder] = {}
 def register_neuron_builder(*names: str) -> Callable[[NeuronBuilder], NeuronBuilder]:
     """Decorator: register how a NetX neuron type becomes a Lava process.
 
-    The builder is called as ``fn(layer, shape, bias, precision, reset, is_input)``
-    with ``shape`` in Lava order, ``bias`` already broadcast to it (or None),
-    ``precision`` ``"fixed"``/``"float"`` and ``reset`` ``(interval, offset)`` or None.
+    The builder is called as ``fn(layer, shape, bias, precision, reset, is_input,
+    controlled)`` with ``shape`` in Lava order, ``bias`` already broadcast to it (or
+    None), ``precision`` ``"fixed"``/``"float"``, ``reset`` ``(interval, offset)`` or
+    None, and ``controlled`` True when the neurons must take a ``reset_in`` port from a
+    cutoff controller.
     """
     def deco(fn: NeuronBuilder) -> NeuronBuilder:
         for n in names:
@@ -73,7 +75,8 @@ def register_neuron_builder(*names: str) -> Callable[[NeuronBuilder], NeuronBuil
 
 
 @register_neuron_builder("CUBA", "LOIHI")
-def _cuba(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
+def _cuba(layer: LayerSpec, shape, bias, precision, reset, is_input,
+          controlled=False) -> NeuronBuild:
     """CUBA-LIF as lava's LIF, with stock netx's parameter mapping.
 
     fixed: du = iDecay - 1, dv = vDecay, vth = vThMant, bias_mant = bias, bias_exp = 6.
@@ -81,6 +84,8 @@ def _cuba(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBu
     vth = vThMant, bias = bias (lava's float LIF does not scale a_in by 2**6).
     """
     from lava.proc.lif.process import LIF, LIFReset
+    if controlled:   # same arithmetic (tests prove it), plus the controller's reset port
+        return _lif_variant(layer, shape, bias, precision, reset, is_input, controlled)
     p = layer.neuron.params
     kw: Dict[str, Any] = {"shape": shape}
     if precision == "fixed":
@@ -101,7 +106,8 @@ TERNARY_MESSAGE_BITS = 2   # signed graded spikes in {-1, 0, +1}
 
 
 @register_neuron_builder("LIF", "TERNARY")
-def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
+def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input,
+                 controlled=False) -> NeuronBuild:
     """Our LIF family as :class:`loihi_snn.procs.lif.process.LIFVariant`.
 
     fixed: du = iDecay, dv = vDecay (effective 12-bit decays), vth = vThMant,
@@ -109,10 +115,10 @@ def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input) -> N
     neurons send signed graded spikes (``TERNARY_MESSAGE_BITS``) that the next
     synapse multiplies with its weights.
     """
-    from loihi_snn.procs.lif.process import LIFVariant
+    from loihi_snn.procs.lif.process import ControlledLIFVariant, LIFVariant
     p = layer.neuron.params
     ternary = layer.neuron.type == "TERNARY"
-    kw: Dict[str, Any] = {"shape": shape, "reset_mode": p["resetMode"],
+    kw: Dict[str, Any] = {"shape": shape, "reset_mode": p.get("resetMode", "hard"),
                           "spike_mode": "ternary" if ternary else "binary"}
     if reset is not None:
         kw.update(reset_interval=reset[0], reset_offset=reset[1])
@@ -124,14 +130,21 @@ def _lif_variant(layer: LayerSpec, shape, bias, precision, reset, is_input) -> N
         kw.update(du=p["iDecay"] / 4096.0, dv=p["vDecay"] / 4096.0, vth=float(p["vThMant"]))
         if bias is not None:
             kw["bias_mant"] = bias.astype(np.float64)
-    return NeuronBuild(LIFVariant(**kw), TERNARY_MESSAGE_BITS if ternary else 0)
+    bits = TERNARY_MESSAGE_BITS if ternary else 0
+    if controlled:
+        return NeuronBuild(ControlledLIFVariant(drop_input_on_reset=not is_input, **kw), bits)
+    return NeuronBuild(LIFVariant(**kw), bits)
 
 
 @register_neuron_builder("SDNN")
-def _sdnn(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBuild:
+def _sdnn(layer: LayerSpec, shape, bias, precision, reset, is_input,
+          controlled=False) -> NeuronBuild:
     """Sigma-delta neurons as lava-dl netx builds them (Delta for the input layer,
     Sigma for a ``sigma_output`` layer, SigmaDelta otherwise)."""
     from lava.proc.sdn.process import Delta, Sigma, SigmaDelta
+    if controlled:
+        raise ValueError("sigma-delta (SDNN) neurons cannot be reset by the cutoff "
+                         "controller; use CUBA, LIF or TERNARY neurons")
     p = layer.neuron.params
     bits = int(p.get("messageBits", 16))
     if is_input:
@@ -145,7 +158,7 @@ def _sdnn(layer: LayerSpec, shape, bias, precision, reset, is_input) -> NeuronBu
 
 
 def _build_neuron(path: str, layer: LayerSpec, shape, precision, reset,
-                  is_input) -> NeuronBuild:
+                  is_input, controlled: bool = False) -> NeuronBuild:
     if layer.neuron is None:
         # a synapse without neurons: a non-leaky integrator that never fires, as netx
         from loihi_snn.netx.schema import NeuronSpec
@@ -162,7 +175,11 @@ def _build_neuron(path: str, layer: LayerSpec, shape, precision, reset,
                               "fixed point; use backend 'lava-fixed'", layer=layer.index,
                               field="neuron/type")
     bias = per_neuron(layer.fields.get("bias"), layer.shape)
-    return NEURON_BUILDERS[ntype](layer, shape, bias, precision, reset, is_input)
+    try:
+        return NEURON_BUILDERS[ntype](layer, shape, bias, precision, reset, is_input,
+                                      controlled=controlled)
+    except ValueError as exc:
+        raise NetxFormatError(path, str(exc), layer=layer.index, field="neuron/type") from None
 
 
 # ----------------------------------------------------------------------------- synapses
@@ -182,7 +199,8 @@ def _conv_weight_to_lava(w: np.ndarray) -> np.ndarray:
 
 
 def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
-         reset_interval: Optional[int] = None, reset_offset: int = 0):
+         reset_interval: Optional[int] = None, reset_offset: int = 0,
+         controlled: bool = False):
     """Load a NetX HDF5 network as a Lava process.
 
     Parameters
@@ -199,6 +217,10 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
         reset every CUBA layer's state every ``reset_interval`` steps, staggered by one
         step per layer as lava-dl netx does (layer i resets when
         ``t % reset_interval == reset_offset + 1 + i``).
+    controlled : bool
+        give every neuron a ``reset_in`` port (listed in ``net.reset_ports``) for the
+        cutoff controller; CUBA layers then run as the bit-identical
+        :class:`~loihi_snn.procs.lif.process.ControlledLIFVariant`.
 
     Returns
     -------
@@ -218,11 +240,13 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
     path = os.fspath(path)
     spec = read_netx(path)
     return build_network(spec, precision=precision, input_message_bits=input_message_bits,
-                         reset_interval=reset_interval, reset_offset=reset_offset)
+                         reset_interval=reset_interval, reset_offset=reset_offset,
+                         controlled=controlled)
 
 
 def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits: int = 0,
-                  reset_interval: Optional[int] = None, reset_offset: int = 0):
+                  reset_interval: Optional[int] = None, reset_offset: int = 0,
+                  controlled: bool = False):
     """Build the Lava process graph of an already validated :class:`NetSpec`."""
     from loihi_snn.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock, InputBlock,
                                        Network)
@@ -243,10 +267,12 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
         if layer.type == "input":
             if layer.neuron is None:
                 continue            # shape only: the next layer receives the input
-            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=True)
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=True,
+                               controlled=controlled)
             block = InputBlock(shape=shape, neuron=nb.process, out_bits=nb.out_bits, name=name)
         elif layer.type in ("dense", "dense_rec"):
-            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False)
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False,
+                               controlled=controlled)
             w = layer.fields["weight"]
             wr = layer.fields.get("weight_rec")
             if wr is not None:
@@ -259,7 +285,8 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                                delay=layer.fields.get("delay"), weight_rec=wr,
                                out_bits=nb.out_bits, name=name)
         elif layer.type in ("conv", "pool"):
-            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False)
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False,
+                               controlled=controlled)
             f = layer.fields
             if layer.type == "conv":
                 weight, groups = _conv_weight_to_lava(f["weight"]), f["groups"]
@@ -297,5 +324,8 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
     if not blocks:
         raise NetxFormatError(spec.path, "the network has no layer with neurons or synapses",
                               field="layer")
-    return Network(layers=blocks, spec=spec, precision=precision,
-                   name=os.path.splitext(os.path.basename(spec.path))[0])
+    net = Network(layers=blocks, spec=spec, precision=precision,
+                  name=os.path.splitext(os.path.basename(spec.path))[0])
+    net.reset_ports = [b.neuron.reset_in for b in blocks
+                       if b.neuron is not None and hasattr(b.neuron, "reset_in")]
+    return net

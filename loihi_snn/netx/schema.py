@@ -506,6 +506,26 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
     return LayerSpec(index, ltype, tuple(int(s) for s in shape), in_shape, fields, neuron)
 
 
+INPUT_UNIT_WEIGHT = 64     # SLAYER's weight scale: weight 1.0 is 64 in hardware units
+
+
+def input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
+    """Scale an input the way SLAYER's Input block feeds its neurons.
+
+    A SLAYER ``block.cuba.Input`` (CUBA-family neurons) integrates ``z = weight * x``
+    in weight units, i.e. the integer synaptic input ``x * w`` with ``w`` the exported
+    ``weight`` field (hardware units, x 64) or 64 when the block has no weight.  Stock
+    netx ignores this; every loihi_snn runner (Lava and emulator) applies it on the
+    host side, where the input is injected.  Networks whose first layer is not such an
+    input layer (dense/conv first, shape-only input, sigma-delta input) are unchanged.
+    """
+    first = spec.layers[0]
+    if first.type != "input" or first.neuron is None or first.neuron.type == "SDNN":
+        return x
+    w = first.fields.get("weight", INPUT_UNIT_WEIGHT)
+    return np.asarray(x) * w
+
+
 def read_netx(path: str) -> NetSpec:
     """Read and validate a NetX HDF5 file.
 

@@ -43,7 +43,8 @@ def run_layers(path: str, x: np.ndarray, steps: Optional[int] = None,
     graded = not np.isin(x, (0, 1)).all()
     net = load(os.fspath(path), precision=precision_of(backend),
                input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
-    data = to_lava_layout(x, net.input_shape)
+    from loihi_snn.netx.schema import input_transform
+    data = to_lava_layout(input_transform(net.spec, x), net.input_shape)
     if steps > T:
         data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
     if backend == "lava-fixed":

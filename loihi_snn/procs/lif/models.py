@@ -14,7 +14,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from loihi_snn import fixed
 from loihi_snn.neurons.dynamics import lif_fixed_step, lif_float_step, ternary_compare
-from loihi_snn.procs.lif.process import LIFVariant
+from loihi_snn.procs.lif.process import ControlledLIFVariant, LIFVariant
 
 
 class _ResetMixin:
@@ -24,11 +24,19 @@ class _ResetMixin:
             self.u[:] = 0
             self.v[:] = 0
 
+    def _receive(self):
+        """This step's input, after a controller reset if one is signalled."""
+        a_in = self.a_in.recv()
+        reset_in = getattr(self, "reset_in", None)
+        if reset_in is not None and reset_in.recv()[0]:
+            self.u[:] = 0
+            self.v[:] = 0
+            if self.proc_params["drop_input_on_reset"]:
+                a_in = a_in * 0
+        return a_in
 
-@implements(proc=LIFVariant, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyLIFVariantModelFloat(_ResetMixin, PyLoihiProcessModel):
+
+class _AbstractLIFVariantFloat(_ResetMixin, PyLoihiProcessModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     u: np.ndarray = LavaPyType(np.ndarray, float)
@@ -40,7 +48,7 @@ class PyLIFVariantModelFloat(_ResetMixin, PyLoihiProcessModel):
     bias_exp: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
-        a_in = self.a_in.recv()
+        a_in = self._receive()
         self._maybe_reset()
         ternary = self.proc_params["spike_mode"] == "ternary"
         s, u, v = lif_float_step(self.u, self.v, a_in, self.du[0], self.dv[0], self.vth[0],
@@ -51,10 +59,7 @@ class PyLIFVariantModelFloat(_ResetMixin, PyLoihiProcessModel):
         self.s_out.send(s.astype(float))
 
 
-@implements(proc=LIFVariant, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt", "bit_accurate_loihi")
-class PyLIFVariantModelFixed(_ResetMixin, PyLoihiProcessModel):
+class _AbstractLIFVariantFixed(_ResetMixin, PyLoihiProcessModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
@@ -66,7 +71,7 @@ class PyLIFVariantModelFixed(_ResetMixin, PyLoihiProcessModel):
     bias_exp: np.ndarray = LavaPyType(np.ndarray, np.int16, precision=3)
 
     def run_spk(self) -> None:
-        a_in = self.a_in.recv().astype(np.int64)
+        a_in = self._receive().astype(np.int64)
         self._maybe_reset()
         bias = fixed.scale_bias(self.bias_mant.astype(np.int64), int(self.bias_exp.flat[0]))
         s, u, v = lif_fixed_step(self.u.astype(np.int64), self.v.astype(np.int64), a_in,
@@ -76,3 +81,31 @@ class PyLIFVariantModelFixed(_ResetMixin, PyLoihiProcessModel):
         self.u[:] = u
         self.v[:] = v
         self.s_out.send(s.astype(np.int32))
+
+
+@implements(proc=LIFVariant, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyLIFVariantModelFloat(_AbstractLIFVariantFloat):
+    pass
+
+
+@implements(proc=LIFVariant, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "bit_accurate_loihi")
+class PyLIFVariantModelFixed(_AbstractLIFVariantFixed):
+    pass
+
+
+@implements(proc=ControlledLIFVariant, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyControlledLIFVariantModelFloat(_AbstractLIFVariantFloat):
+    reset_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+
+@implements(proc=ControlledLIFVariant, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "bit_accurate_loihi")
+class PyControlledLIFVariantModelFixed(_AbstractLIFVariantFixed):
+    reset_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)

@@ -57,3 +57,19 @@ class LIFVariant(AbstractProcess):
         self.vth = Var(shape=(1,), init=vth)
         self.bias_mant = Var(shape=shape, init=bias_mant)
         self.bias_exp = Var(shape=shape, init=bias_exp)
+
+
+class ControlledLIFVariant(LIFVariant):
+    """:class:`LIFVariant` with a ``reset_in`` port for the cutoff controller.
+
+    A non-zero ``reset_in`` at step t zeroes ``u`` and ``v`` before the step's update;
+    with ``drop_input_on_reset`` (neurons behind a synapse) the input arriving at t --
+    computed by the synapse from the previous sample's spikes -- is dropped too, so
+    the new sample starts exactly as in a fresh run.  Input-layer neurons, which
+    receive the new sample directly, keep their input.
+    """
+
+    def __init__(self, *, drop_input_on_reset: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.proc_params.overwrite("drop_input_on_reset", bool(drop_input_on_reset))
+        self.reset_in = InPort(shape=(1,))

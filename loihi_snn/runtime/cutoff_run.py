@@ -1,0 +1,154 @@
+"""Stream a whole test set through one Lava run, ending each sample by the cutoff rule.
+
+``run_cutoff(path, X)`` loads the network with resettable neurons, feeds the samples
+from a :class:`~loihi_snn.procs.cutoff.process.StreamSource` and lets a
+:class:`~loihi_snn.procs.cutoff.process.CutoffController` decide when each sample is
+done: each sample takes only the steps it needs.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from loihi_snn.errors import RunError, ShapeError
+from loihi_snn.runtime.run import check_backend, precision_of, run_config, stopping, to_lava_layout
+
+
+@dataclass
+class CutoffResult:
+    """Per-sample decisions of a streamed run.
+
+    ``predictions`` (N,) class indices; ``steps`` (N,) steps each sample used (1-based,
+    counted from the sample's first step, including the network's latency);
+    ``total_steps`` Lava steps executed; ``wall_seconds`` and ``steps_per_second``
+    of the run itself (load and compile excluded).
+    """
+    predictions: np.ndarray
+    steps: np.ndarray
+    total_steps: int
+    wall_seconds: float
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.total_steps / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+    @property
+    def mean_steps(self) -> float:
+        return float(np.mean(self.steps))
+
+
+def stored_beta(spec) -> Optional[np.ndarray]:
+    """The calibrated thresholds stored in a NetX file's ``/cutoff`` group, if any."""
+    group = spec.extensions.get("cutoff", {}) if isinstance(spec.extensions, dict) else {}
+    beta = group.get("beta")
+    return None if beta is None else np.asarray(beta, dtype=float).reshape(-1)
+
+
+def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
+               cutoff: bool = True, max_steps: Optional[int] = None,
+               backend: str = "lava-fixed", progress: Optional[bool] = None) -> CutoffResult:
+    """Run N samples through one Lava run with the Top-K cutoff controller.
+
+    Parameters
+    ----------
+    path : str
+        NetX file with CUBA, LIF or TERNARY neurons and a 1-D output layer.
+    X : np.ndarray
+        (N, *input_shape, T) in file order, time last.
+    beta : np.ndarray, optional
+        (max_steps,) thresholds; default: the calibration stored in the file.
+    cutoff : bool
+        ``False`` runs every sample for ``max_steps`` (fixed-T inference).
+    max_steps : int, optional
+        per-sample step limit, default T.
+    backend : {"lava-fixed", "lava-float"}
+
+    Returns
+    -------
+    CutoffResult
+    """
+    from lava.magma.core.run_conditions import RunSteps
+
+    from loihi_snn.netx.loader import GRADED_MESSAGE_BITS, load
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.procs.cutoff.process import CutoffController, StreamSource
+
+    check_backend(backend)
+    path = os.fspath(path)
+    spec = read_netx(path)
+    X = np.asarray(X)
+    if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
+        raise ShapeError(f"{path}: expected samples of shape (N, "
+                         f"{', '.join(map(str, spec.input_shape))}, T), got {X.shape}")
+    N, T = X.shape[0], X.shape[-1]
+    max_steps = T if max_steps is None else int(max_steps)
+    if not cutoff:
+        beta = None
+    elif beta is None:
+        beta = stored_beta(spec)
+        if beta is None:
+            raise ShapeError(f"{path}: no calibrated thresholds stored in the file; pass "
+                             f"beta=... or calibrate first (loihi_snn.cutoff.calibrate)")
+    if beta is not None:
+        beta = np.asarray(beta, dtype=float).reshape(-1)
+        if beta.size < max_steps:        # thresholds beyond the calibrated range: never
+            beta = np.concatenate([beta, np.full(max_steps - beta.size, np.inf)])
+        beta = beta[:max_steps]
+    graded = not np.isin(X, (0, 1)).all()
+    net = load(path, precision=precision_of(backend),
+               input_message_bits=GRADED_MESSAGE_BITS if graded else 0, controlled=True)
+    from loihi_snn.netx.schema import input_transform
+    frames = np.stack([to_lava_layout(input_transform(spec, x), net.input_shape) for x in X])
+    if backend == "lava-fixed":
+        if not np.all(frames == np.round(frames)):
+            raise ShapeError("lava-fixed needs integer input (spikes or graded integers)")
+        frames = frames.astype(np.int32)
+    num_classes = int(np.prod(net.out.shape))
+    source = StreamSource(data=frames)
+    controller = CutoffController(num_classes=num_classes, num_samples=N, max_steps=max_steps,
+                                  beta=beta, output_scale=getattr(net, "output_scale", 1.0))
+    source.s_out.connect(net.inp)
+    out = net.out
+    if len(out.shape) == 3:
+        out = out.transpose([2, 1, 0]).flatten()
+    out.connect(controller.s_in)
+    controller.advance_out.connect(source.advance_in)
+    for port in net.reset_ports:
+        controller.reset_out.connect(port)
+
+    cfg = run_config(backend)
+    show = progress if progress is not None else (N > 1 and os.isatty(2))
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=N, unit="sample", desc=f"lava+cutoff {os.path.basename(path)}")
+    chunk = max(max_steps, min(N * max_steps, 20 * max_steps))
+    limit = N * max_steps + 2
+    total = 0
+    with stopping(source):
+        try:
+            t0 = time.perf_counter()
+            done = 0
+            while done < N and total < limit:
+                n = min(chunk, limit - total)
+                source.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+                total += n
+                now = int(controller.num_done.get()[0])
+                if bar is not None:
+                    bar.update(now - done)
+                done = now
+            wall = time.perf_counter() - t0
+            results = np.asarray(controller.results.get()).astype(np.int64)
+        except Exception as exc:  # noqa: BLE001
+            raise RunError(f"Lava run of {path} with the cutoff controller failed: {exc}") from exc
+        finally:
+            if bar is not None:
+                bar.close()
+    if done < N:
+        raise RunError(f"{path}: only {done} of {N} samples were decided in {total} steps")
+    return CutoffResult(predictions=results[:, 0], steps=results[:, 1], total_steps=total,
+                        wall_seconds=wall)
