@@ -92,3 +92,21 @@ def test_missing_thresholds_is_a_clear_error(tmp_path):
     path, X = _net(tmp_path)
     with pytest.raises(loihi_snn.ShapeError, match="calibrat"):
         run_cutoff(path, X[:2])
+
+
+def test_stored_calibration_round_trip_and_override(tmp_path):
+    from loihi_snn.cutoff import Calibration, load_calibration, store_calibration
+    from loihi_snn.netx import read_netx
+    path, X = _net(tmp_path, seed=2)
+    beta = np.array([np.inf] * 5 + [1.0] * (T - 5))
+    store_calibration(path, Calibration(beta=beta, epsilon=0.1), dataset="synthetic")
+    spec = read_netx(path)
+    cal = load_calibration(spec)
+    np.testing.assert_array_equal(cal.beta, beta)
+    assert cal.epsilon == pytest.approx(0.1)
+    outputs = run_many(path, X[:6])
+    stored = run_cutoff(path, X[:6])                        # thresholds from the file
+    preds, steps = offline_cutoff(outputs, beta)
+    np.testing.assert_array_equal(stored.steps, steps)
+    never = run_cutoff(path, X[:6], beta=np.full(T, np.inf))  # run-time override
+    np.testing.assert_array_equal(never.steps, np.full(6, T))

@@ -105,6 +105,10 @@ class LIF(_base.Neuron):
         self.i_decay = i_decay
         self.v_decay = v_decay
         self.graded_spike = False
+        # keep spikes and v after reset, (N, ..., T), of the last training forward (RCS)
+        self.record_voltage = False
+        self.voltage: Optional[torch.Tensor] = None
+        self.recorded_spikes: Optional[torch.Tensor] = None
         self.spike_mode = spike
         if spike == "ternary":
             self.amplitude = torch.nn.Parameter(torch.tensor(float(amplitude)),
@@ -173,14 +177,19 @@ class LIF(_base.Neuron):
         u = torch.zeros_like(input[..., 0])
         v = torch.zeros_like(u)
         s = torch.zeros_like(u)
-        out = []
+        out, volts = [], []
         for t in range(input.shape[-1]):
             a = input[..., t]
             if w_rec is not None:
                 a = a + (amp * s).flatten(1) @ w_rec.t()
             s, u, v = lif_float_step(u, v, a, du, dv, vth, 0.0, self.reset, spike_fn)
             out.append(s)
-        return torch.stack(out, dim=-1)
+            if self.record_voltage:
+                volts.append(v)
+        spikes = torch.stack(out, dim=-1)
+        self.voltage = torch.stack(volts, dim=-1) if self.record_voltage else None
+        self.recorded_spikes = spikes if self.record_voltage else None
+        return spikes
 
     def _forward_fixed(self, input, w_rec):
         with torch.no_grad():

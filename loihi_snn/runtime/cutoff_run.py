@@ -43,9 +43,9 @@ class CutoffResult:
 
 def stored_beta(spec) -> Optional[np.ndarray]:
     """The calibrated thresholds stored in a NetX file's ``/cutoff`` group, if any."""
-    group = spec.extensions.get("cutoff", {}) if isinstance(spec.extensions, dict) else {}
-    beta = group.get("beta")
-    return None if beta is None else np.asarray(beta, dtype=float).reshape(-1)
+    from loihi_snn.cutoff import load_calibration
+    cal = load_calibration(spec)
+    return None if cal is None else cal.beta
 
 
 def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
