@@ -20,6 +20,7 @@ import torch
 from loihi_snn import fixed
 from loihi_snn.lavadl import lava_dl
 from loihi_snn.neurons.dynamics import check_reset_mode, lif_fixed_step, lif_float_step
+from loihi_snn.neurons.bptt import LIFBPTT
 from loihi_snn.neurons.surrogate import exp_surrogate, ternary_ste
 
 _base = lava_dl().slayer.neuron.base
@@ -107,6 +108,7 @@ class LIF(_base.Neuron):
         self.graded_spike = False
         # keep spikes and v after reset, (N, ..., T), of the last training forward (RCS)
         self.record_voltage = False
+        self.use_autograd_loop = False   # True: plain autograd loop (reference for tests)
         self.voltage: Optional[torch.Tensor] = None
         self.recorded_spikes: Optional[torch.Tensor] = None
         self.spike_mode = spike
@@ -169,6 +171,23 @@ class LIF(_base.Neuron):
         return out
 
     def _forward_float(self, input, w_rec):
+        if not self.record_voltage and not (self.ternary and w_rec is not None) \
+                and not self.use_autograd_loop:
+            return self._forward_float_fast(input, w_rec)
+        return self._forward_float_autograd(input, w_rec)
+
+    def _forward_float_fast(self, input, w_rec):
+        """Hand-written BPTT (:mod:`loihi_snn.neurons.bptt`), same dynamics."""
+        N, T = input.shape[0], input.shape[-1]
+        x = input.reshape(N, -1, T)
+        w = w_rec if w_rec is not None else x.new_zeros(0)
+        s = LIFBPTT.apply(x, w, self.i_decay / fixed.DECAY_UNITY,
+                          self.v_decay / fixed.DECAY_UNITY, float(self.threshold), self.reset,
+                          self.ternary, float(self.tau_rho), float(self.scale_rho))
+        self.voltage = self.recorded_spikes = None
+        return s.reshape(input.shape)
+
+    def _forward_float_autograd(self, input, w_rec):
         du = self.i_decay / fixed.DECAY_UNITY
         dv = self.v_decay / fixed.DECAY_UNITY
         vth = self.threshold
