@@ -58,7 +58,9 @@ class LIFBPTT(torch.autograd.Function):
             width = 2.0 * vth
             sigma = (vpre_all.abs() < width).to(grad_out.dtype) / width
         else:
-            sigma = scale * torch.exp(-(vpre_all - vth).abs() / tau)
+            # clamp the exponent: exp(-80) is still a normal float32, while denormals
+            # from deeper underflow make CPU arithmetic orders of magnitude slower
+            sigma = scale * torch.exp(-((vpre_all - vth).abs() / tau).clamp(max=80.0))
         grad_x = torch.empty_like(grad_out)
         grad_w = torch.zeros_like(w_rec) if rec else None
         g_u_next = grad_out.new_zeros(N, M)

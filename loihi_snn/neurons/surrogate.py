@@ -19,7 +19,8 @@ class ExpSurrogateSpike(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (x,) = ctx.saved_tensors
-        return grad * ctx.scale * torch.exp(-x.abs() / ctx.tau), None, None
+        # exponent clamped: deeper underflow gives denormals, which are very slow on CPUs
+        return grad * ctx.scale * torch.exp(-(x.abs() / ctx.tau).clamp(max=80.0)), None, None
 
 
 def exp_surrogate(tau: float, scale: float):
