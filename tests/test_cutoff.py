@@ -110,3 +110,24 @@ def test_stored_calibration_round_trip_and_override(tmp_path):
     np.testing.assert_array_equal(stored.steps, steps)
     never = run_cutoff(path, X[:6], beta=np.full(T, np.inf))  # run-time override
     np.testing.assert_array_equal(never.steps, np.full(6, T))
+
+
+def test_recorded_stream_equals_fresh_runs_for_recurrent_no_reset(tmp_path):
+    """A recurrent layer without reset keeps firing between samples; the controller's
+    reset (state zeroed, stale input dropped) still makes every sample a fresh run."""
+    from loihi_snn.blocks import Recurrent
+    torch.manual_seed(3)
+    p = {"threshold": 0.8, "current_decay": 0.4, "voltage_decay": 0.0, "reset": "none",
+         "leak": False}
+    blocks = torch.nn.ModuleList([Recurrent(p, 16, 20, weight_scale=3), Dense(p, 20, 5, weight_scale=3)])
+    X = (torch.rand(4, 16, T) < 0.3).float()
+    blocks.eval()
+    with torch.no_grad():
+        y = X
+        for b in blocks:
+            y = b(y)
+    path = tmp_path / "rec.net"
+    export_blocks(blocks, path)
+    result = run_cutoff(path, X.numpy(), cutoff=False, record_output=True)
+    assert y.sum() > 10
+    np.testing.assert_array_equal(result.outputs, y.numpy())

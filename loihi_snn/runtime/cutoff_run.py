@@ -25,12 +25,14 @@ class CutoffResult:
     ``predictions`` (N,) class indices; ``steps`` (N,) steps each sample used (1-based,
     counted from the sample's first step, including the network's latency);
     ``total_steps`` Lava steps executed; ``wall_seconds`` and ``steps_per_second``
-    of the run itself (load and compile excluded).
+    of the run itself (load and compile excluded); ``outputs`` (N, *output_shape, T)
+    each sample's output spikes when recorded (``cutoff=False, record_output=True``).
     """
     predictions: np.ndarray
     steps: np.ndarray
     total_steps: int
     wall_seconds: float
+    outputs: Optional[np.ndarray] = None
 
     @property
     def steps_per_second(self) -> float:
@@ -50,7 +52,8 @@ def stored_beta(spec) -> Optional[np.ndarray]:
 
 def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                cutoff: bool = True, max_steps: Optional[int] = None,
-               backend: str = "lava-fixed", progress: Optional[bool] = None) -> CutoffResult:
+               backend: str = "lava-fixed", progress: Optional[bool] = None,
+               record_output: bool = False) -> CutoffResult:
     """Run N samples through one Lava run with the Top-K cutoff controller.
 
     Parameters
@@ -66,12 +69,16 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     max_steps : int, optional
         per-sample step limit, default T.
     backend : {"lava-fixed", "lava-float"}
+    record_output : bool
+        with ``cutoff=False``: also return every sample's output spikes, exactly those
+        of a fresh single-sample run (sample n occupies steps n*T+1 .. (n+1)*T).
 
     Returns
     -------
     CutoffResult
     """
     from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.io.sink import RingBuffer as Sink
 
     from loihi_snn.netx.loader import GRADED_MESSAGE_BITS, load
     from loihi_snn.netx.schema import read_netx
@@ -86,6 +93,8 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                          f"{', '.join(map(str, spec.input_shape))}, T), got {X.shape}")
     N, T = X.shape[0], X.shape[-1]
     max_steps = T if max_steps is None else int(max_steps)
+    if record_output and cutoff:
+        raise ValueError("record_output needs cutoff=False (every sample runs max_steps)")
     if not cutoff:
         beta = None
     elif beta is None:
@@ -119,6 +128,10 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     controller.advance_out.connect(source.advance_in)
     for port in net.reset_ports:
         controller.reset_out.connect(port)
+    sink = None
+    if record_output:
+        sink = Sink(shape=net.out.shape, buffer=N * max_steps)
+        net.out.connect(sink.a_in)
 
     cfg = run_config(backend)
     show = progress if progress is not None else (N > 1 and os.isatty(2))
@@ -143,6 +156,7 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                 done = now
             wall = time.perf_counter() - t0
             results = np.asarray(controller.results.get()).astype(np.int64)
+            recorded = None if sink is None else np.asarray(sink.data.get())
         except Exception as exc:  # noqa: BLE001
             raise RunError(f"Lava run of {path} with the cutoff controller failed: {exc}") from exc
         finally:
@@ -150,5 +164,14 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                 bar.close()
     if done < N:
         raise RunError(f"{path}: only {done} of {N} samples were decided in {total} steps")
+    outputs = None
+    if recorded is not None:
+        from loihi_snn.runtime.run import from_lava_layout
+        recorded = recorded[..., :N * max_steps]
+        per = np.stack([from_lava_layout(recorded[..., n * max_steps:(n + 1) * max_steps])
+                        for n in range(N)])
+        outputs = per * net.output_scale if getattr(net, "output_scale", 1.0) != 1.0 else per
+        if getattr(net.out_layer, "kind", "") == "average":
+            outputs = outputs / float(net.out_layer.group_size)
     return CutoffResult(predictions=results[:, 0], steps=results[:, 1], total_steps=total,
-                        wall_seconds=wall)
+                        wall_seconds=wall, outputs=outputs)
