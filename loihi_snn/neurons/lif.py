@@ -64,7 +64,8 @@ class LIF(_base.Neuron):
         emit ``amplitude * s`` (``amplitude`` a learnable per-layer scalar, init 1,
         folded into the next layer's weights at export).
     tau_grad, scale_grad : float
-        width (relative to the threshold) and height of the surrogate gradient.
+        width (relative to the threshold) and height of the surrogate gradient, with
+        SLAYER's conventions (see :meth:`surrogate_params`).
     scale : int
         weight scale, ``1 << 6`` as in SLAYER (Loihi 8-bit weights).
     """
@@ -142,6 +143,15 @@ class LIF(_base.Neuron):
         return params
 
     # -- dynamics -----------------------------------------------------------------
+    TAU_RHO_MULT = 100      # SLAYER's surrogate conventions (slayer/neuron/cuba.py), so
+    SCALE_RHO_MULT = 0.1    # tau_grad / scale_grad mean what they mean for CUBA blocks
+
+    def surrogate_params(self):
+        """(tau, height) of the surrogate ``height * exp(-|v - vth| / tau)``, as SLAYER:
+        tau = tau_grad * threshold * 100, height = scale_grad * 0.1 / (2 tau)."""
+        tau = float(self.tau_rho) * self.TAU_RHO_MULT
+        return tau, float(self.scale_rho) * self.SCALE_RHO_MULT / (2.0 * tau)
+
     def _set_shape(self, input: torch.Tensor) -> None:
         if self.shape is None:
             if input.dim() < 3:
@@ -181,9 +191,10 @@ class LIF(_base.Neuron):
         N, T = input.shape[0], input.shape[-1]
         x = input.reshape(N, -1, T)
         w = w_rec if w_rec is not None else x.new_zeros(0)
+        tau, height = self.surrogate_params()
         s = LIFBPTT.apply(x, w, self.i_decay / fixed.DECAY_UNITY,
                           self.v_decay / fixed.DECAY_UNITY, float(self.threshold), self.reset,
-                          self.ternary, float(self.tau_rho), float(self.scale_rho))
+                          self.ternary, tau, height)
         self.voltage = self.recorded_spikes = None
         return s.reshape(input.shape)
 
@@ -191,7 +202,7 @@ class LIF(_base.Neuron):
         du = self.i_decay / fixed.DECAY_UNITY
         dv = self.v_decay / fixed.DECAY_UNITY
         vth = self.threshold
-        spike_fn = ternary_ste() if self.ternary else exp_surrogate(self.tau_rho, self.scale_rho)
+        spike_fn = ternary_ste() if self.ternary else exp_surrogate(*self.surrogate_params())
         amp = self.amplitude if self.ternary else 1.0
         u = torch.zeros_like(input[..., 0])
         v = torch.zeros_like(u)
