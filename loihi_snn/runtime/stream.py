@@ -15,12 +15,12 @@ from typing import Optional
 import numpy as np
 
 from loihi_snn.errors import RunError, ShapeError
-from loihi_snn.runtime.run import (check_backend, from_lava_layout, precision_of, run_config,
-                                   stopping, to_lava_layout)
+from loihi_snn.runtime.run import (from_lava_layout, precision_of, resolve_backend,
+                                   run_config, to_lava_layout)
 
 
 def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
-             progress: Optional[bool] = None) -> np.ndarray:
+             progress: Optional[bool] = None, timeout: Optional[float] = None) -> np.ndarray:
     """Run every sample of ``X`` through one Lava run of the network at ``path``.
 
     Parameters
@@ -29,7 +29,17 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         NetX file whose neurons are CUBA/LOIHI (they are reset between samples).
     X : np.ndarray
         (N, *input_shape, T) in file order, time last; binary spikes or integers.
-    backend : {"lava-fixed", "lava-float"}
+    backend : {"lava-fixed", "lava-float", "lava-fused", "emulator"}
+        ``emulator`` runs the whole batch at once without Lava: every sample starts
+        from a zero state under the same reset schedule, which equals the Lava stream
+        wherever the stream itself equals fresh runs (no ``dense_rec`` spikes or
+        axonal delays reaching across the gap between samples).  ``loihi2`` and
+        ``auto`` as in :func:`loihi_snn.run`.
+    timeout : float, optional
+        wall-clock limit in seconds for the whole Lava run (compile, all samples,
+        stop); past it the run is stopped and RunError says how many steps (of
+        ``N * interval``) were completed.  The run then goes in chunks of about N/20
+        samples.  Failing process models raise RunError as in :func:`loihi_snn.run`.
 
     Returns
     -------
@@ -39,22 +49,21 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         forward does); the first steps, which no input can reach yet through the
         synapses' one-step latencies, are zero.
     """
-    from lava.magma.core.run_conditions import RunSteps
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
     from loihi_snn.netx.loader import GRADED_MESSAGE_BITS, load
-    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.netx.schema import input_transform, read_netx
 
-    check_backend(backend)
+    backend = resolve_backend(backend)
     X = np.asarray(X)
     spec = read_netx(path)
     if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
         raise ShapeError(f"{path}: expected samples of shape (N, {', '.join(map(str, spec.input_shape))}, T), "
                          f"got {X.shape}")
-    bad = [l.index for l in spec.layers if l.neuron is not None and l.neuron.type not in ("CUBA", "LOIHI", "LIF")]
+    bad = [l.index for l in spec.layers if l.neuron is not None and l.neuron.type not in ("CUBA", "LOIHI", "LIF", "TERNARY")]
     if bad:
-        raise ShapeError(f"{path}: streaming resets CUBA and LIF neurons only; layers {bad} are neither")
+        raise ShapeError(f"{path}: streaming resets CUBA, LIF and TERNARY neurons only; layers {bad} are not")
     N, T = X.shape[0], X.shape[-1]
     graded = not np.isin(X, (0, 1)).all()
     # count blocks to size the gap (every synapse adds one step)
@@ -65,14 +74,25 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     # sits behind a synapse that adds one step
     input_block = spec.layers[0].type == "input" and spec.layers[0].neuron is not None
     delays = n_blocks - (1 if input_block else 0)
-    net = load(path, precision=precision_of(backend),
-               input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
-               reset_interval=interval, reset_offset=0 if input_block else 1)
-    frames = [to_lava_layout(x, net.input_shape) for x in X]
+    if backend == "emulator":
+        from loihi_snn.emulator import emulate
+        result = emulate(spec, X, T, input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                         reset_interval=interval, reset_offset=0 if input_block else 1)
+        result[..., :delays] = 0
+        return result
+    if backend == "lava-fused":
+        from loihi_snn.procs.fused.process import FusedNetwork
+        net = FusedNetwork(spec=spec, input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                           reset_interval=interval, reset_offset=0 if input_block else 1)
+    else:
+        net = load(path, precision=precision_of(backend),
+                   input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                   reset_interval=interval, reset_offset=0 if input_block else 1)
+    frames = [to_lava_layout(input_transform(spec, x), net.input_shape) for x in X]
     frames = [np.concatenate([f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1)
               for f in frames]
     data = np.concatenate(frames, axis=-1)
-    if backend == "lava-fixed":
+    if precision_of(backend) == "fixed":
         data = data.astype(np.int32)
     total = N * interval
     source = Source(data=data)
@@ -85,23 +105,17 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         from tqdm.auto import tqdm
         bar = tqdm(total=N, unit="sample", desc=f"lava {os.path.basename(path)}")
     cfg = run_config(backend)
-    per_chunk = max(1, N // 20) if show else N
-    with stopping(source):
-        try:
-            done = 0
-            while done < N:
-                k = min(per_chunk, N - done)
-                source.run(condition=RunSteps(num_steps=k * interval), run_cfg=cfg)
-                done += k
-                if bar is not None:
-                    bar.update(k)
-            out = np.asarray(sink.data.get())
-        except Exception as exc:  # noqa: BLE001
-            raise RunError(f"Lava run of {path} failed: {exc}") from exc
-        finally:
-            if bar is not None:
-                bar.close()
-    out = from_lava_layout(out)
+    per_chunk = max(1, N // 20) if (show or timeout is not None) else N
+    chunks = [min(per_chunk, N - done) * interval for done in range(0, N, per_chunk)]
+    from loihi_snn.runtime.guard import run_supervised
+    try:   # compiles, runs and stops Lava in a supervised child process
+        out = run_supervised(source, sink.data.get, chunks, cfg, timeout=timeout, what=path,
+                             on_progress=None if bar is None else
+                             (lambda n: bar.update(n // interval)))
+    finally:
+        if bar is not None:
+            bar.close()
+    out = from_lava_layout(np.asarray(out))
     result = np.zeros((N,) + out.shape[:-1] + (T,), dtype=out.dtype)
     for s in range(N):
         window = out[..., s * interval: s * interval + T]

@@ -1,0 +1,107 @@
+"""The fused Lava process (one process for the whole network) equals per-layer Lava.
+
+Also the backends wired into ``loihi_snn.run`` / ``run_many`` / the CLI:
+``lava-fused`` and ``emulator`` return what ``lava-fixed`` returns.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import loihi_snn
+from loihi_snn.errors import BackendError
+from loihi_snn.netx import load
+from loihi_snn.procs.fused.process import FusedNetwork
+from loihi_snn.runtime.run import BACKENDS
+
+from test_emulator import export_slayer, oxford_input, write_layers, write_tinynet_with_bias
+from test_pool_average import CUBA
+from test_slayer_parity import _net_conv, _net_dense, _net_dense_delay, _net_pool, _net_recurrent
+
+
+def test_oxford_fused_equals_per_layer(shared_netx):
+    path = shared_netx / "oxford" / "network.net"
+    x = oxford_input(shared_netx)[:, :100]
+    fused = loihi_snn.run(path, x, backend="lava-fused")
+    per_layer = loihi_snn.run(path, x, backend="lava-fixed")
+    assert per_layer.sum() > 50
+    np.testing.assert_array_equal(fused, per_layer)
+
+
+@pytest.mark.parametrize("make", [_net_dense_delay, _net_recurrent, _net_pool],
+                         ids=["dense-delay", "dense_rec", "conv-pool"])
+def test_random_slayer_net_fused_equals_per_layer(make, tmp_path):
+    """(plain dense and conv are covered by oxford, tinynet and run_many below)"""
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(make, 11, path)
+    fused_net = FusedNetwork.from_netx(path)
+    per_layer_net = load(path)
+    assert fused_net.inp.shape == per_layer_net.inp.shape
+    assert fused_net.out.shape == per_layer_net.out.shape
+    fused = loihi_snn.run(fused_net, x, backend="lava-fused")
+    per_layer = loihi_snn.run(per_layer_net, x)
+    assert per_layer.sum() > 10
+    np.testing.assert_array_equal(fused, per_layer)
+
+
+def test_tinynet_with_bias_fused_equals_per_layer(shared_netx):
+    spec, bias_whc = write_tinynet_with_bias(shared_netx)
+    rng = np.random.default_rng(12)
+    x = (rng.random((3, 16, 16, 30)) < 0.2).astype(np.int64)
+    net = load(shared_netx / "tinynet" / "tiny.net")
+    net.in_layer.neuron.bias_mant.init = bias_whc
+    fused_net = FusedNetwork(spec=spec)
+    assert fused_net.inp.shape == net.inp.shape == (16, 16, 3)
+    assert fused_net.out.shape == net.out.shape == (1, 1, 36)
+    per_layer = loihi_snn.run(net, x)
+    fused = loihi_snn.run(fused_net, x, backend="lava-fused")
+    assert per_layer.sum() > 10
+    np.testing.assert_array_equal(fused, per_layer)
+
+
+def test_average_output_all_backends_agree(tmp_path):
+    """dense -> average: population means from every fixed-point backend."""
+    rng = np.random.default_rng(13)
+    w = rng.integers(-60, 120, size=(12, 16)) * 2
+    path = write_layers(tmp_path / "avg.net", [
+        ("dense", {"shape": [12], "weight": w.astype(np.float32)}, CUBA),
+        ("average", {"shape": [4]}, None)])
+    x = (rng.random((16, 30)) < 0.4).astype(np.int64)
+    per_layer = loihi_snn.run(path, x)
+    assert per_layer.sum() > 5
+    for backend in ("lava-fused", "emulator"):
+        np.testing.assert_array_equal(loihi_snn.run(path, x, backend=backend), per_layer)
+
+
+def test_emulator_backend_of_run_and_cli(tmp_path):
+    from loihi_snn.cli import main
+    assert {"lava-fused", "emulator"} <= set(BACKENDS)
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(_net_conv, 14, path)
+    ours = loihi_snn.run(path, x, backend="emulator", steps=x.shape[-1] + 3)
+    lava = loihi_snn.run(path, x, steps=x.shape[-1] + 3)
+    assert lava.sum() > 10
+    np.testing.assert_array_equal(ours, lava)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(path), "--input", str(tmp_path / "x.npy"), "--backend", "emulator",
+                 "--out", str(tmp_path / "y.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), lava[..., :x.shape[-1]])
+
+
+def test_run_many_fused_and_emulator_equal_lava_stream(tmp_path):
+    from loihi_snn.runtime.stream import run_many
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(_net_dense, 15, path)
+    rng = np.random.default_rng(15)
+    X = (rng.random((3,) + x.shape) < 0.3).astype(np.int64)
+    lava = run_many(path, X)
+    assert lava.sum() > 10
+    np.testing.assert_array_equal(run_many(path, X, backend="lava-fused"), lava)
+    np.testing.assert_array_equal(run_many(path, X, backend="emulator"), lava)
+
+
+def test_per_layer_network_is_refused_by_fused_backend(tmp_path):
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(_net_dense, 16, path)
+    with pytest.raises(BackendError, match="FusedNetwork"):
+        loihi_snn.run(load(path), x, backend="lava-fused")
