@@ -96,3 +96,26 @@ def _cuba(layer: LayerSpec, bias: Optional[np.ndarray], is_input: bool) -> Neuro
         return s, (u, v)
 
     return NeuronStep(step=step, num_states=2, out_bits=0, resettable=True)
+
+
+@register_neuron_step("LIF", "TERNARY")
+def _lif_family(layer: LayerSpec, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
+    """Our LIF family exactly as :class:`~loihi_snn.procs.lif.process.LIFVariant`
+    computes it: :func:`loihi_snn.neurons.dynamics.lif_fixed_step` with the effective
+    decays ``du = iDecay``, ``dv = vDecay``; TERNARY sends signed graded spikes."""
+    from loihi_snn.netx.loader import TERNARY_MESSAGE_BITS
+    from loihi_snn.neurons.dynamics import lif_fixed_step
+
+    p = layer.neuron.params
+    du, dv, vth = int(p["iDecay"]), int(p["vDecay"]), int(p["vThMant"])
+    reset = p.get("resetMode", "hard")
+    ternary = layer.neuron.type == "TERNARY"
+    eff_bias = 0 if bias is None else fixed.scale_bias(bias, fixed.BIAS_EXP)
+
+    def step(state: State, a_in: np.ndarray):
+        u, v = state
+        s, u, v = lif_fixed_step(u, v, a_in, du, dv, vth, eff_bias, reset, ternary=ternary)
+        return s, (u, v)
+
+    return NeuronStep(step=step, num_states=2,
+                      out_bits=TERNARY_MESSAGE_BITS if ternary else 0, resettable=True)
