@@ -1,7 +1,9 @@
 """The ``loihi-snn`` command.
 
-    loihi-snn info NET.net [--json]
-    loihi-snn run NET.net --input X.npy [--steps N] [--backend lava-fixed] --out Y.npy
+    loihi-snn info NET.net [--json] [--loihi2]
+    loihi-snn run NET.net --input X.npy [--steps N] [--backend lava-fixed] [--timeout S] --out Y.npy
+    loihi-snn train (--preset NAME | --config FILE) --out DIR [--epochs N] [--seed S] ...
+    loihi-snn export CHECKPOINT --out NET.net
 
 Errors in what the user gave (a missing or malformed file, a wrong input shape,
 an unknown backend) print one line ``error: ...`` and exit with status 2.
@@ -70,6 +72,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     from loihi_snn.netx.schema import read_netx
     spec = read_netx(args.net)
     rows = layer_table(spec)
+    if getattr(args, "loihi2", False):
+        return _info_loihi2(spec, rows, as_json=args.json)
     if args.json:
         print(json.dumps({"file": spec.path, "input_shape": list(spec.input_shape),
                           "output_shape": list(spec.output_shape),
@@ -99,6 +103,53 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
+    """``info --loihi2``: per-layer Loihi 2 resources and every limit violation.
+
+    Violations are listed (never hidden) and clearly marked; the exit status stays 0
+    because the file itself is valid -- it just does not fit Loihi 2 as is.
+    """
+    from loihi_snn.hardware import check, estimate, is_loihi2_available
+    est = estimate(spec)
+    violations = check(spec)
+    n_err = sum(v.severity == "error" for v in violations)
+    n_warn = len(violations) - n_err
+    if as_json:
+        print(json.dumps({"file": spec.path, "input_shape": list(spec.input_shape),
+                          "output_shape": list(spec.output_shape),
+                          "neuron_types": spec.neuron_types,
+                          "extensions": sorted(spec.extensions), "layers": rows,
+                          "loihi2": {**est.to_dict(), "fits": n_err == 0,
+                                     "errors": n_err, "warnings": n_warn,
+                                     "violations": [v.to_dict() for v in violations],
+                                     "lava_loihi_installed": is_loihi2_available()}},
+                         indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        return 0
+    print(f"{spec.path}: input {tuple(spec.input_shape)} -> output {tuple(spec.output_shape)}, "
+          f"{len(rows)} layers -- Loihi 2 resources (cores are estimates)")
+    header = (f"{'#':>2}  {'type':<9} {'neuron':<8} {'neurons':>8} {'synapses':>10} "
+              f"{'cores':>5} {'wbits':>5} {'wexp':>4} {'msgbits':>7} {'maxdelay':>8}  where")
+    print(header)
+    print("-" * len(header))
+    for e in est.layers:
+        def dash(v):
+            return "-" if v is None else str(v)
+        print(f"{e.index:>2}  {e.type:<9} {dash(e.neuron):<8} {e.neurons:>8} {e.synapses:>10} "
+              f"{e.cores:>5} {dash(e.weight_bits):>5} {dash(e.weight_exp):>4} "
+              f"{e.message_bits:>7} {dash(e.max_delay):>8}  {e.where}")
+    print(f"total: {est.neurons} neurons, {est.synapses} synapses, ~{est.cores} NeuroCores "
+          f"= {100 * est.chip_fraction:.1f}% of one chip (120 cores), {est.chips} chip(s)")
+    if not violations:
+        print("Loihi 2 check: OK, no limit exceeded")
+    else:
+        verdict = ("DOES NOT FIT Loihi 2 as is" if n_err else
+                   "fits the hard limits; see the warnings")
+        print(f"Loihi 2 check: {n_err} error(s), {n_warn} warning(s) -- {verdict}:")
+        for v in violations:
+            print(f"  {v}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from loihi_snn.errors import ShapeError
     from loihi_snn.runtime.run import run
@@ -108,12 +159,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         x = np.load(args.input, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise ShapeError(f"{args.input}: not a numpy .npy file ({exc})") from None
-    y = run(args.net, x, steps=args.steps, backend=args.backend)
+    y = run(args.net, x, steps=args.steps, backend=args.backend, timeout=args.timeout)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     np.save(args.out, y)
     print(f"{args.net}: ran {y.shape[-1]} steps on {args.backend}; output {y.shape} "
           f"({int(np.count_nonzero(y))} non-zero) written to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``loihi-snn train``: config -> trained checkpoint, NetX file, Lava check, model card."""
+    import shlex
+
+    from loihi_snn.train.config import resolve_config
+    from loihi_snn.train.trainer import train
+    cfg = resolve_config(preset=args.preset, config=args.config, epochs=args.epochs,
+                         seed=args.seed, device=args.device)
+    command = "loihi-snn " + " ".join(shlex.quote(a) for a in (args.argv or []))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:      # launched by torchrun
+        command = (f"torchrun --standalone --nproc_per_node={os.environ['WORLD_SIZE']} -m "
+                   f"loihi_snn.cli" + command[len("loihi-snn"):])
+    result = train(cfg, args.out, progress=args.progress, lava=not args.no_lava,
+                   lava_limit=args.lava_limit, command=command)
+    if result.card is not None:
+        print(f"wrote {result.net_path}, {result.checkpoint} and {', '.join(result.card_paths)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``loihi-snn export``: rebuild a checkpoint's model and write it as NetX."""
+    from loihi_snn.train.trainer import export_checkpoint
+    path = export_checkpoint(args.checkpoint, args.out)
+    print(f"{args.checkpoint}: exported to {path}")
     return 0
 
 
@@ -134,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("net", help="NetX network file (*.net)")
     pi.add_argument("--json", action="store_true",
                     help="print a single JSON object instead of a table")
+    pi.add_argument("--loihi2", action="store_true",
+                    help="print Loihi 2 resources per layer (neurons, synapses, estimated "
+                         "NeuroCores, weight bits, message bits, max delay) and list every "
+                         "Loihi 2 limit the network exceeds (exit status stays 0)")
     pi.set_defaults(func=cmd_info)
 
     backends = "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
@@ -151,13 +233,63 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"where to run ({backends}); default lava-fixed")
     pr.add_argument("--out", required=True, metavar="Y.npy",
                     help="where to write the output, time last")
+    pr.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                    help="stop the Lava run after this many seconds (compile included) and "
+                         "fail with a one-line error saying how many steps were done")
     pr.set_defaults(func=cmd_run)
+
+    from loihi_snn.train.config import list_presets
+    presets = "; ".join(f"{k}: {v}" for k, v in list_presets().items())
+    pt = sub.add_parser(
+        "train", help="train a network from a preset or config file, export it, check it on Lava",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a spiking network with lava-dl SLAYER, keep the best epoch (by "
+                    "validation accuracy), export it to NetX, run the test set on Lava "
+                    "(fixed point) and on the torch quantized forward, and write a model card.\n\n"
+                    "Writes into --out: checkpoint.pt (weights + config), <name>.net, "
+                    "config.json, model_card.json and MODEL_CARD.md.\n\n"
+                    "Data-parallel: launch with torchrun, e.g.\n"
+                    "  torchrun --standalone --nproc_per_node=2 -m loihi_snn.cli train "
+                    "--preset digits --out runs/digits\n"
+                    "(gloo on CPU, nccl on CUDA; only rank 0 writes files).",
+        epilog="presets: " + presets)
+    src = pt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", metavar="NAME",
+                     help="start from a built-in configuration (" + ", ".join(list_presets()) + ")")
+    src.add_argument("--config", metavar="FILE",
+                     help="JSON (or YAML, with pyyaml) file of TrainConfig fields; may name "
+                          "a 'preset' to start from")
+    pt.add_argument("--out", required=True, metavar="DIR",
+                    help="output directory (created if needed)")
+    pt.add_argument("--epochs", type=int, default=None, metavar="N",
+                    help="override the number of training epochs")
+    pt.add_argument("--seed", type=int, default=None, metavar="S",
+                    help="override the seed (weights, data encoding, validation split, shuffling)")
+    pt.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                    help="where to train (default: the config's, 'auto' = CUDA when available)")
+    pt.add_argument("--lava-limit", type=int, default=None, metavar="N",
+                    help="run only the first N test samples on Lava (default: the config's "
+                         "lava_limit, else the whole test split)")
+    pt.add_argument("--no-lava", action="store_true",
+                    help="skip the Lava run (the card then has torch results only)")
+    pt.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="progress bars (default: only when stderr is a terminal)")
+    pt.set_defaults(func=cmd_train)
+
+    pe = sub.add_parser("export", help="re-export a training checkpoint to a NetX .net file",
+                        description="Rebuild the network stored in a checkpoint written by "
+                                    "'loihi-snn train' (it holds the config and the weights) "
+                                    "and write it as a NetX HDF5 file, atomically.")
+    pe.add_argument("checkpoint", help="checkpoint.pt written by 'loihi-snn train'")
+    pe.add_argument("--out", required=True, metavar="NET.net", help="NetX file to write")
+    pe.set_defaults(func=cmd_export)
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except LoihiSnnError as exc:

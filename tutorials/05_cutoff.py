@@ -26,7 +26,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_NET = os.path.join(ROOT, "netx_models", "digits_cuba", "digits_cuba.net")
 SIZES = {"small": {"train": 120, "test": 60, "eps": [0.0, 0.05, 0.2]},
-         "full": {"train": 1438, "test": 359, "eps": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3]}}
+         "full": {"train": 1438, "test": 359, "eps": [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.2]}}
 
 
 def main(argv=None) -> int:

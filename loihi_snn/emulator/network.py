@@ -264,6 +264,12 @@ class Emulator:
                 syn_state = state.synapses[i]
                 a_in = st.synapse.send(syn_state).reshape((n,) + st.shape)
                 st.synapse.receive(syn_state, sig)
+                gate = st.layer.fields.get("asa") if st.kind == "conv" else None
+                if gate is not None:    # stateless ASA gate between synapse and neuron
+                    from loihi_snn.neurons.asa_fixed import asa_gate_fixed
+                    a_in = asa_gate_fixed(a_in, gate["important"].astype(bool),
+                                          gate["weight_imp"], gate["bias_imp"], gate["weight_sub"],
+                                          gate["bias_sub"], gate["sigmoid_shift"])
                 if st.synapse_rec is not None:
                     a_in = a_in + st.synapse_rec.send(state.synapses_rec[i]).reshape(a_in.shape)
             nstate = state.neurons[i]

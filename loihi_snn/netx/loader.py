@@ -189,7 +189,13 @@ def _dense_weights(w: np.ndarray, precision: str):
     if precision == "float":
         return w.astype(np.float64), 8, 0
     from loihi_snn.lavadl import lava_dl
-    w_opt, bits, exp, _sign = lava_dl().netx.utils.optimize_weight_bits(w.astype(np.int64))
+    w = np.asarray(w).astype(np.int64)
+    if not np.any(w):
+        # lava-dl divides by the largest weight (OverflowError on an all-zero matrix,
+        # e.g. a pruned layer): zero weights need no packing
+        return w, 8, 0
+    with np.errstate(divide="ignore"):      # 127 / 0 when no weight is positive
+        w_opt, bits, exp, _sign = lava_dl().netx.utils.optimize_weight_bits(w)
     return w_opt, int(bits), int(exp)
 
 
@@ -296,13 +302,17 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                 groups = c
             if precision == "float":
                 weight = weight.astype(np.float64)
+            gate = None
+            if "asa" in f:      # ASA gate between synapse and neuron (validated by the schema)
+                from loihi_snn.procs.asa.process import ASAGate
+                gate = ASAGate(shape=shape, **f["asa"])
             block = ConvBlock(shape=shape, neuron=nb.process, weight=weight,
                               input_shape=chw_to_whc(layer.in_shape),
                               stride=np.array(f["stride"][::-1]),
                               padding=np.array(f["padding"][::-1]),
                               dilation=np.array(f["dilation"][::-1]), groups=int(groups),
                               input_message_bits=in_bits, out_bits=nb.out_bits,
-                              kind=layer.type, name=name)
+                              kind=layer.type, gate=gate, name=name)
         elif layer.type == "average":
             block = AverageBlock(shape=shape, group_size=layer.fields["group_size"], name=name)
         else:  # pragma: no cover - the schema rejects unknown types

@@ -12,6 +12,7 @@ CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
     /layer/<i>/delay       optional (dense): axonal delays, integer steps
     /layer/<i>/weight_rec  dense_rec only: (out, out)
     /layer/<i>/neuron/...  type (CUBA | LOIHI | SDNN | ...), iDecay, vDecay, vThMant, ...
+    /layer/<i>/asa/...     conv only, optional: ASA gate (see ``_validate_asa``)
 
 Nothing here imports Lava: ``read_netx`` is cheap and is what ``loihi-snn info`` and
 the loader use to report errors before any process is built.  All shapes in a
@@ -20,6 +21,7 @@ vectors.  Lava processes use the reverse (W, H, C); the loader converts.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -140,22 +142,42 @@ def _decode(value: Any) -> Any:
     return value
 
 
-class _BrokenEntry(Exception):
-    """An entry of the file that cannot be read (dangling link, bad object)."""
+MAX_DATASET_BYTES = 1 << 30    # 1 GiB: a larger array is a corrupt or hostile file
 
-    def __init__(self, name: str) -> None:
+
+class _BrokenEntry(Exception):
+    """An entry of the file that cannot be read (dangling link, bad object, ...)."""
+
+    def __init__(self, name: str, reason: str = "cannot be read (dangling link or "
+                                                  "unsupported HDF5 object)") -> None:
         super().__init__(name)
         self.name = name
+        self.reason = reason
 
 
-def _group_to_dict(group) -> Dict[str, Any]:
+def _is_index(key: str) -> bool:
+    """A canonical layer number: '0', '1', ... (not '00', '1.0', or other digits)."""
+    return key.isascii() and key.isdigit() and str(int(key)) == key
+
+
+def _group_to_dict(group, ancestors: Tuple[Any, ...] = ()) -> Dict[str, Any]:
     import h5py
     out: Dict[str, Any] = {}
+    ancestors = ancestors + (group.id,)
     for key in group.keys():
         item = group.get(key)
         if isinstance(item, h5py.Group):
-            out[key] = _group_to_dict(item)
+            if item.id in ancestors:
+                raise _BrokenEntry(f"{group.name}/{key}", "is a link back to a group that "
+                                                          "contains it (a cycle)")
+            out[key] = _group_to_dict(item, ancestors)
         elif isinstance(item, h5py.Dataset):
+            nbytes = int(item.size or 0) * int(item.dtype.itemsize)
+            if nbytes > MAX_DATASET_BYTES:
+                raise _BrokenEntry(f"{group.name}/{key}",
+                                   f"dataset of shape {item.shape} ({nbytes / 2**30:.1f} GiB) "
+                                   f"is larger than the {MAX_DATASET_BYTES >> 30} GiB a NetX "
+                                   f"field can have")
             out[key] = _decode(item[()])
         else:   # dangling soft/external link or an unsupported object
             raise _BrokenEntry(f"{group.name}/{key}")
@@ -183,6 +205,26 @@ def _open(path: str):
 
 # --------------------------------------------------------------------------- validation
 
+BIAS_LIMIT = (1 << 31) - 1      # biases become int32 mantissas in fixed point
+MAX_LAYER_NEURONS = 1 << 24     # 16 Mi neurons (16 Loihi 2 chips' worth) in one layer
+MAX_MESSAGE_LENGTH = 500        # characters of an error message (values are abbreviated)
+
+
+def _one_line(text: Any, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """``text`` on one line (whitespace collapsed), cut to ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def check_size(c: "_Checker", key: str, shape: Tuple[int, ...]) -> int:
+    """Number of neurons of ``shape`` (exact, no int64 overflow), at most MAX_LAYER_NEURONS."""
+    size = math.prod(int(s) for s in shape)
+    if size > MAX_LAYER_NEURONS:
+        c.fail(key, f"shape {_one_line(shape, 80)} has {size:.3g} neurons, more than the "
+                    f"{MAX_LAYER_NEURONS} per layer that loihi_snn builds (16 Loihi 2 chips); "
+                    f"a corrupt shape or a network to split")
+    return size
+
 class _Checker:
     """Helpers that raise NetxFormatError naming file, layer and field."""
 
@@ -190,7 +232,8 @@ class _Checker:
         self.path, self.index = path, index
 
     def fail(self, field_name: Optional[str], message: str) -> None:
-        raise NetxFormatError(self.path, message, layer=self.index, field=field_name)
+        raise NetxFormatError(self.path, _one_line(message), layer=self.index,
+                              field=None if field_name is None else _one_line(field_name, 80))
 
     def require(self, raw: Dict[str, Any], key: str, what: str) -> Any:
         if key not in raw:
@@ -207,9 +250,15 @@ class _Checker:
         value = raw[key]
         if isinstance(value, (dict, str, list)):
             self.fail(key, f"expected a numeric array, found {type(value).__name__}")
+        kind = getattr(np.asarray(value) if isinstance(value, (np.ndarray, np.generic, int,
+                                                                float, bool)) else None,
+                       "dtype", None)
+        if kind is None or kind.kind not in "biuf":
+            self.fail(key, f"expected real numbers, found "
+                           f"{kind if kind is not None else type(value).__name__}")
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self.fail(key, "expected a numeric array")
         if not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0]
@@ -256,7 +305,17 @@ class _Checker:
         shape = tuple(int(s) for s in arr.reshape(-1))
         if len(shape) == 0 or len(shape) > 3:
             self.fail(key, f"expected 1 to 3 dimensions (C, H, W), found {shape}")
+        check_size(self, key, shape)
         return shape
+
+    def flag(self, raw: Dict[str, Any], key: str, default: bool = False) -> bool:
+        """A boolean field: a numeric or boolean scalar (0 = False)."""
+        if key not in raw:
+            return default
+        value = raw[key]
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        return self.scalar(raw, key, integer=False) != 0
 
 
 # neuron validators: NetX type -> function(checker, raw_neuron_dict) -> params dict.
@@ -280,7 +339,7 @@ def _validate_cuba(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
     out["vDecay"] = c.scalar(raw, "vDecay", lo=0, hi=DECAY_UNITY, what=what)
     out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=VTH_MAX, what=what)
     out["refDelay"] = c.scalar(raw, "refDelay", required=False, default=1, lo=0)
-    out["gradedSpike"] = bool(raw.get("gradedSpike", False))
+    out["gradedSpike"] = c.flag(raw, "gradedSpike")
     return out
 
 
@@ -310,7 +369,9 @@ def _validate_lif_variant(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
 def _validate_sdnn(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(raw)
     out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=(1 << 24) - 1, what="SDNN neurons")
-    out["sigma_output"] = bool(raw.get("sigma_output", False))
+    out["sigma_output"] = c.flag(raw, "sigma_output")
+    if "messageBits" in raw:     # bits of the graded spikes sent (int32 ports: at most 32)
+        out["messageBits"] = c.scalar(raw, "messageBits", lo=1, hi=32, what="SDNN neurons")
     out["activation"] = str(raw.get("activation", "relu"))
     if out["activation"] not in ("relu", "identity", "none"):
         c.fail("neuron/activation", f"unknown SDNN activation '{out['activation']}'; "
@@ -338,6 +399,46 @@ def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
     return NeuronSpec(type=ntype, params=NEURON_TYPES[ntype](sub, nraw))
 
 
+ASA_FIELDS = ("important", "weightImp", "weightSub", "biasImp", "biasSub", "sigmoidShift")
+
+
+def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:
+    """The ``asa/`` group of a conv layer (loihi_snn.blocks.asa.ASAConv).
+
+    Fields: ``important`` (C,) 0/1 with 1..C-1 ones; ``weightImp``/``weightSub``
+    (1, 2, 3, 3) integers in -256..255 (units 1/64); ``biasImp``/``biasSub`` integer
+    scalars in +-(2**23 - 1) (units 1/4096); ``sigmoidShift`` optional integer 0..16
+    (default 8).  Returns the keyword arguments of
+    :class:`loihi_snn.procs.asa.process.ASAGate` (without ``shape``).
+    """
+    from loihi_snn.neurons import asa_fixed as af
+    if not isinstance(raw, dict):
+        c.fail("asa", "expected a group with the ASA gate's fields " + ", ".join(ASA_FIELDS))
+    sub = _Checker(c.path, c.index)
+    orig_fail = sub.fail
+    sub.fail = lambda f, m: orig_fail(f"asa/{f}" if f and not f.startswith("asa/") else f, m)
+    what = "an ASA gate"
+    imp = sub.array(raw, "important", integer=True, lo=0, hi=1, what=what).reshape(-1)
+    if imp.size != channels:
+        sub.fail("important", f"has {imp.size} entries, expected one per output channel "
+                              f"({channels})")
+    if not 1 <= int(imp.sum()) <= channels - 1:
+        sub.fail("important", f"marks {int(imp.sum())} of {channels} channels as important; "
+                              f"both groups must be non-empty (1..{channels - 1})")
+    out: Dict[str, Any] = {"important": imp.astype(np.int32)}
+    for key, name in (("weightImp", "weight_imp"), ("weightSub", "weight_sub")):
+        w = sub.array(raw, key, integer=True, lo=af.W_MIN, hi=af.W_MAX, what=what)
+        if w.size != 2 * af.KERNEL * af.KERNEL:
+            sub.fail(key, f"expected shape (1, 2, 3, 3) (a 3x3 kernel over [mean, max]), "
+                          f"found {w.shape}")
+        out[name] = w.reshape(2, af.KERNEL, af.KERNEL).astype(np.int64)
+    for key, name in (("biasImp", "bias_imp"), ("biasSub", "bias_sub")):
+        out[name] = sub.scalar(raw, key, lo=-af.B_LIMIT, hi=af.B_LIMIT, what=what)
+    out["sigmoid_shift"] = sub.scalar(raw, "sigmoidShift", required=False,
+                                      default=af.SIGMOID_SHIFT, lo=0, hi=16)
+    return out
+
+
 def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -348,11 +449,13 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
     shape = c.shape(raw)
     fields: Dict[str, Any] = {}
     neuron = _neuron(c, raw)
+    if "asa" in raw and ltype != "conv":
+        c.fail("asa", f"an ASA gate is only supported on conv layers, not '{ltype}'")
 
     if ltype == "input":
         in_shape = shape
         w = c.array(raw, "weight", required=False)
-        b = c.array(raw, "bias", required=False)
+        b = c.array(raw, "bias", required=False, lo=-BIAS_LIMIT, hi=BIAS_LIMIT)
         if w is not None:
             if w.size != 1:
                 c.fail("weight", f"input layer weight must be a scalar, found shape {w.shape}")
@@ -375,6 +478,7 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
             elif w.ndim >= 2 and int(w.shape[1]) != nin:
                 c.fail("inFeatures", f"is {nin} but the weight has {w.shape[1]} columns")
             prev_shape = (int(nin),)
+            check_size(c, "inFeatures", prev_shape)
         else:
             c.fail("shape", f"a '{ltype}' layer cannot be the first layer: add an input "
                             f"layer that states the input shape (C, H, W)")
@@ -408,16 +512,18 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
         if ltype == "dense_rec":
             wr = c.array(raw, "weight_rec", integer=True, lo=WEIGHT_MIN, hi=WEIGHT_MAX,
                          what="dense_rec layers")
-            wr = wr.reshape(out, -1) if wr.ndim == 1 else wr
+            if wr.ndim == 1 and wr.size == out * out:
+                wr = wr.reshape(out, out)
             if wr.shape != (out, out):
                 c.fail("weight_rec", f"expected shape ({out}, {out}), found {wr.shape}")
             fields["weight_rec"] = wr.astype(np.int64)
         d = c.array(raw, "delay", required=False, integer=False, lo=0)
         if d is not None:
-            d = np.floor(d).astype(np.int64)
+            d = np.floor(d)             # compared as floats: a huge value must not wrap
             if d.max(initial=0) > MAX_DELAY:
-                c.fail("delay", f"maximum delay {int(d.max())} exceeds the Loihi 2 limit "
+                c.fail("delay", f"maximum delay {d.max():g} exceeds the Loihi 2 limit "
                                 f"of {MAX_DELAY} steps")
+            d = d.astype(np.int64)
             if d.size == 1:
                 d = np.full((out, in_size), int(d.reshape(-1)[0]))
             elif d.ndim == 1 and d.size == out:
@@ -445,6 +551,9 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
             if w.ndim != 4:
                 c.fail("weight", f"expected 4 dimensions (Cout, Cin/groups, kH, kW), "
                                  f"found shape {w.shape}")
+            if 0 in w.shape:
+                c.fail("weight", f"has an empty dimension: shape {w.shape} "
+                                 f"(Cout, Cin/groups, kH, kW)")
             groups = c.scalar(raw, "groups", required=False, default=1, lo=1)
             cout = w.shape[0]
             if cin % groups or cout % groups:
@@ -460,6 +569,8 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
                 c.fail("kernelSize", f"is {c.pair(raw, 'kernelSize', 1)} but the weight "
                                      f"has kernel {kernel}")
             fields.update(weight=w.astype(np.int64), groups=groups)
+            if "asa" in raw:
+                fields["asa"] = _validate_asa(c, raw["asa"], cout)
         else:
             kernel = c.pair(raw, "kernelSize", 1, lo=1)
             w = c.array(raw, "weight", integer=True, lo=WEIGHT_MIN, hi=WEIGHT_MAX,
@@ -496,7 +607,10 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
         c.fail("type", f"unknown layer type '{ltype}'")
 
     if "bias" in raw:
-        b = c.array(raw, "bias")
+        b = c.array(raw, "bias", lo=-BIAS_LIMIT, hi=BIAS_LIMIT)
+        if neuron is not None and neuron.type == "SDNN" and neuron.get("sigma_output"):
+            c.fail("bias", "a sigma-delta output layer (sigma_output) cannot have a bias: "
+                           "Lava's Sigma process has none; remove sigma_output or the bias")
         n_ch = shape[0]
         if b.size not in (1, int(np.prod(shape)), n_ch):
             c.fail("bias", f"cannot broadcast bias of shape {b.shape} to layer shape {shape}")
@@ -545,33 +659,41 @@ def read_netx(path: str) -> NetSpec:
         one line naming the file, the layer index and the field that is wrong.
     """
     path = os.fspath(path)
-    with _open(path) as f:
-        import h5py
-        if "layer" not in f:
-            raise NetxFormatError(path, "no '/layer' group: not a NetX network file",
-                                  field="layer")
-        if not isinstance(f.get("layer"), h5py.Group):
-            raise NetxFormatError(path, "'/layer' must be a group of numbered layer groups, "
-                                        "found a dataset", field="layer")
-        try:
+    try:
+        # every h5py call is in here: a corrupt file can fail anywhere (even in
+        # ``"layer" in f``) with OSError/RuntimeError/KeyError/... from libhdf5
+        with _open(path) as f:
+            import h5py
+            if "layer" not in f:
+                raise NetxFormatError(path, "no '/layer' group: not a NetX network file",
+                                      field="layer")
+            if not isinstance(f.get("layer"), h5py.Group):
+                raise NetxFormatError(path, "'/layer' must be a group of numbered layer "
+                                            "groups, found a dataset", field="layer")
             raw_layers = _group_to_dict(f["layer"])
             extensions = {k: _group_to_dict(f[k]) for k in f.keys()
                           if k != "layer" and isinstance(f.get(k), h5py.Group)}
-        except _BrokenEntry as exc:
-            parts = exc.name.strip("/").split("/")
-            layer = int(parts[1]) if len(parts) > 1 and parts[0] == "layer" and parts[1].isdigit() else None
-            field_name = "/".join(parts[2:]) if layer is not None else exc.name
-            raise NetxFormatError(path, "cannot be read (dangling link or unsupported HDF5 "
-                                        "object)", layer=layer, field=field_name) from None
-        except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:
-            raise NetxFormatError(path, f"corrupt HDF5 content ({exc})") from None
+    except NetxFormatError:
+        raise
+    except _BrokenEntry as exc:
+        parts = exc.name.strip("/").split("/")
+        layer = int(parts[1]) if len(parts) > 1 and parts[0] == "layer" and \
+            _is_index(parts[1]) else None
+        field_name = "/".join(parts[2:]) if layer is not None else exc.name
+        raise NetxFormatError(path, exc.reason, layer=layer,
+                              field=_one_line(field_name, 80) or None) from None
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError, AttributeError,
+            IndexError, OverflowError, MemoryError, UnicodeError) as exc:
+        raise NetxFormatError(path, _one_line(f"corrupt HDF5 content "
+                                              f"({type(exc).__name__}: {exc})")) from None
 
     keys = list(raw_layers.keys())
     if not keys:
         raise NetxFormatError(path, "the '/layer' group is empty", field="layer")
-    if not all(k.isdigit() for k in keys) or sorted(int(k) for k in keys) != list(range(len(keys))):
-        raise NetxFormatError(path, f"layers must be numbered 0..{len(keys) - 1}, found "
-                                    f"{sorted(keys)}", field="layer")
+    if not all(_is_index(k) for k in keys) or \
+            sorted(int(k) for k in keys) != list(range(len(keys))):
+        raise NetxFormatError(path, _one_line(f"layers must be numbered 0..{len(keys) - 1}, "
+                                              f"found {sorted(keys)}"), field="layer")
 
     layers: List[LayerSpec] = []
     prev_shape: Optional[Tuple[int, ...]] = None
@@ -591,6 +713,9 @@ def read_netx(path: str) -> NetSpec:
         layers.append(layer)
         prev_shape = layer.shape
 
+    if not any(l.neuron is not None or l.type not in ("input", "flatten") for l in layers):
+        raise NetxFormatError(path, "the network has no layer with neurons or synapses",
+                              field="layer")
     input_shape = layers[0].in_shape
     return NetSpec(path=path, layers=layers, input_shape=tuple(input_shape),
                    output_shape=tuple(layers[-1].shape), extensions=extensions)

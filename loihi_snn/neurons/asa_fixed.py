@@ -185,13 +185,21 @@ def conv3x3(f, w, b):
     torch's conv2d, zero padding 1), by explicit shifted slices.
 
     ``f`` (..., K, H, W); ``w`` (K, 3, 3) or (1, K, 3, 3); ``b`` scalar or size-1.
-    Integer in, integer out (exact); float in, float out (differentiable in torch).
+    Integer in, integer out (exact); float in, float out (differentiable in torch;
+    float torch tensors go through ``conv2d``, the same operation up to float rounding).
     Returns (..., H, W).
     """
     w = _like(w, f, dtype=f.dtype)
     b = _like(b, f, dtype=f.dtype)
     w = w.reshape(-1, KERNEL, KERNEL)
     H, W = f.shape[-2], f.shape[-1]
+    if _is_torch(f) and f.is_floating_point():
+        # float torch (training): the same cross-correlation through conv2d, for speed
+        import torch.nn.functional as F
+        lead = f.shape[:-3]
+        z = F.conv2d(f.reshape((-1,) + tuple(f.shape[-3:])), w.unsqueeze(0),
+                     padding=KERNEL // 2)
+        return z.reshape(tuple(lead) + (H, W)) + b.reshape(())
     fp = _pad_hw(f, KERNEL // 2)
     z = None
     for k in range(w.shape[0]):

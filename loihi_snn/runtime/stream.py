@@ -30,10 +30,8 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     X : np.ndarray
         (N, *input_shape, T) in file order, time last; binary spikes or integers.
     backend : {"lava-fixed", "lava-float", "lava-fused", "emulator"}
-        ``emulator`` runs the whole batch at once without Lava: every sample starts
-        from a zero state under the same reset schedule, which equals the Lava stream
-        wherever the stream itself equals fresh runs (no ``dense_rec`` spikes or
-        axonal delays reaching across the gap between samples).  ``loihi2`` and
+        ``emulator`` runs the whole batch at once without Lava, every sample from a
+        zero state (fresh runs).  ``loihi2`` and
         ``auto`` as in :func:`loihi_snn.run`.
     timeout : float, optional
         wall-clock limit in seconds for the whole Lava run (compile, all samples,
@@ -46,8 +44,11 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     np.ndarray
         (N, *output_shape, T): each sample's output over its own T steps, aligned as
         :func:`loihi_snn.run` aligns a single sample (and as SLAYER's ``delay_shift``
-        forward does); the first steps, which no input can reach yet through the
-        synapses' one-step latencies, are zero.
+        forward does).  Without a timeout the Lava backends stream through the cutoff
+        controller with the cutoff off, which equals fresh single-sample runs for
+        every network; with a timeout (or lava-fused) samples are separated by a
+        silent gap and staggered resets, and the first steps, which no input can
+        reach yet, are zeroed.
     """
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -76,10 +77,16 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     delays = n_blocks - (1 if input_block else 0)
     if backend == "emulator":
         from loihi_snn.emulator import emulate
-        result = emulate(spec, X, T, input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
-                         reset_interval=interval, reset_offset=0 if input_block else 1)
-        result[..., :delays] = 0
-        return result
+        # every sample of the batch starts from a zero state: fresh runs, like the
+        # controller-streamed Lava backends
+        return emulate(spec, X, T, input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+    if backend in ("lava-fixed", "lava-float") and timeout is None:
+        # exact for every neuron type: the cutoff controller's reset (state zeroed and
+        # stale input dropped) never lets one sample leak into the next, even through
+        # recurrent spikes or neurons that fire on without input
+        from loihi_snn.runtime.cutoff_run import run_cutoff
+        return run_cutoff(path, X, cutoff=False, record_output=True, backend=backend,
+                          progress=progress).outputs
     if backend == "lava-fused":
         from loihi_snn.procs.fused.process import FusedNetwork
         net = FusedNetwork(spec=spec, input_message_bits=GRADED_MESSAGE_BITS if graded else 0,

@@ -107,7 +107,9 @@ class ConvBlock(Block):
 
     ``weight`` is in Lava's layout (Cout, kW, kH, Cin/groups), already flipped the
     way lava-dl's netx flips SLAYER kernels.  ``kind`` is ``conv`` or ``pool``
-    (a pool is a grouped conv with one shared kernel per channel).
+    (a pool is a grouped conv with one shared kernel per channel).  An optional
+    stateless ``gate`` process (ports ``a_in``/``a_out`` of the layer's shape, e.g.
+    :class:`loihi_snn.procs.asa.process.ASAGate`) sits between synapse and neuron.
     """
 
     kind = "conv"
@@ -115,7 +117,8 @@ class ConvBlock(Block):
     def __init__(self, *, shape, neuron: AbstractProcess, weight: np.ndarray,
                  input_shape: Tuple[int, int, int], stride, padding, dilation,
                  groups: int = 1, input_message_bits: int = 0, out_bits: int = 0,
-                 kind: str = "conv", name: Optional[str] = None) -> None:
+                 kind: str = "conv", gate: Optional[AbstractProcess] = None,
+                 name: Optional[str] = None) -> None:
         super().__init__(shape=shape, name=name)
         self.kind = kind
         self.synapse = ConvSynapse(weight=weight, input_shape=tuple(input_shape),
@@ -125,7 +128,12 @@ class ConvBlock(Block):
             raise RuntimeError(f"conv output shape {self.synapse.output_shape} != "
                                f"layer shape {self.shape}")
         self.neuron = neuron
-        self.synapse.a_out.connect(neuron.a_in)
+        self.gate = gate
+        if gate is None:
+            self.synapse.a_out.connect(neuron.a_in)
+        else:
+            self.synapse.a_out.connect(gate.a_in)
+            gate.a_out.connect(neuron.a_in)
         self._finish(self.synapse, "s_in", neuron, out_bits)
 
 

@@ -1,0 +1,342 @@
+"""Model cards: what a trained network is, how well it does on torch and on Lava, and how to redo it.
+
+:func:`build_card` collects a JSON-serialisable dict; :func:`write_card` writes it
+as ``model_card.json`` and a human-readable ``MODEL_CARD.md`` (both atomically).
+:func:`reference_inputs` regenerates the card's reference subset (the first test
+samples whose Lava and torch predictions the card records), so a test can rerun a
+committed ``.net`` file and compare.
+
+Card sections (``card_version`` 1): ``name``, ``description``, ``created``,
+``data`` (data set, encoding, T, options, seed, input scale, split sizes),
+``architecture`` (layers with shapes), ``neuron``, ``training`` (epochs, loss,
+optimiser, best epoch, history, device, processes), ``torch`` (test accuracy),
+``lava`` (accuracy, samples, agreement, identical spikes, time; or ``skipped``),
+``agreement``, ``spikes_per_sample`` (per layer and total), ``steps_per_sample``,
+``cutoff_steps`` (None until the cutoff controller exists), ``reference_subset``,
+``export`` (file, sha256, per-layer weight bits and neuron parameters as read back
+by :func:`loihi_snn.netx.read_netx`), ``seed``, ``command``, ``machine``,
+``software``, ``wall_seconds``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["CARD_JSON", "CARD_MD", "build_card", "load_card", "machine_info", "reference_inputs",
+           "render_markdown", "write_card"]
+
+CARD_JSON = "model_card.json"
+CARD_MD = "MODEL_CARD.md"
+CARD_VERSION = 1
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(dist: str) -> Optional[str]:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def machine_info(device: str = "cpu") -> Dict[str, Any]:
+    """CPU model, core counts, OS, Python and torch versions, and the GPU if ``device`` is CUDA."""
+    import torch
+    info = {"cpu": _cpu_model(), "logical_cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "device": device}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _software() -> Dict[str, Optional[str]]:
+    import loihi_snn
+    return {"loihi_snn": loihi_snn.__version__, "lava-nc": _version("lava-nc"),
+            "lava-dl": _version("lava-dl"), "torch": _version("torch"), "numpy": _version("numpy")}
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_summary(net_path: str) -> Dict[str, Any]:
+    """What the exported file says, read back with :func:`loihi_snn.netx.read_netx`."""
+    from loihi_snn.cli import layer_table
+    from loihi_snn.netx.schema import read_netx
+
+    spec = read_netx(net_path)
+    rows = layer_table(spec)
+    bits = [r["weight_bits"] for r in rows if r["weight_bits"] is not None]
+    return _jsonable({
+        "file": os.path.basename(net_path), "bytes": os.path.getsize(net_path),
+        "sha256": _sha256(net_path), "format": "NetX HDF5 (lava-dl)",
+        "input_shape": list(spec.input_shape), "output_shape": list(spec.output_shape),
+        "neuron_types": spec.neuron_types, "extensions": sorted(spec.extensions),
+        "max_weight_bits": max(bits) if bits else None,
+        "neurons": int(sum(int(np.prod(r["shape"])) for r in rows if r["neuron"])),
+        "synapses": int(sum(r["synapses"] for r in rows)),
+        "layers": rows,
+    })
+
+
+def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Dict[str, Any],
+               torch_eval: Dict[str, np.ndarray], torch_accuracy: float, lava: Dict[str, Any],
+               net_path: str, checkpoint: str, command: str, device: str, world_size: int,
+               train_seconds: float, wall_seconds: float) -> Dict[str, Any]:
+    """Assemble the card dict (see the module docstring for its sections).
+
+    Args:
+        torch_eval: :func:`loihi_snn.train.trainer.evaluate` on the whole test split.
+        lava: the Lava comparison from the trainer (``accuracy``, ``agreement``, ...,
+            ``reference_subset``) or ``{"skipped": reason}``.
+    """
+    test = splits.test
+    T = splits.T
+    names = model.layer_names()
+    per_layer = torch_eval["layer_spikes"].mean(0) if len(test) else np.zeros(len(names))
+    neurons = [int(np.prod(model.layers[i]["out_shape"])) for i in model.spiking]
+    lava_clean = {k: v for k, v in lava.items() if k != "reference_subset"}
+    spikes = {
+        "source": "torch eval forward on the test split",
+        "per_layer": {n: float(v) for n, v in zip(names, per_layer)},
+        "total": float(per_layer.sum()),
+        "rate_per_neuron_per_step": {n: float(v) / (k * T) for n, v, k in
+                                     zip(names, per_layer, neurons)},
+        "output_lava": lava.get("output_spikes_per_sample"),
+    }
+    card = {
+        "card_version": CARD_VERSION,
+        "name": config.name,
+        "description": config.description,
+        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "data": {
+            "dataset": config.dataset, "encoding": splits.encoding, "T": T,
+            "options": splits.options, "seed": splits.data_seed,
+            "input_scale": config.input_scale, "input_shape": list(splits.input_shape),
+            "num_classes": splits.num_classes,
+            "splits": {"train": len(splits.train),
+                       "validation": 0 if splits.val is None else len(splits.val),
+                       "test": len(test)},
+            "train_limit": config.train_limit, "test_limit": config.test_limit,
+            "val_fraction": config.val_fraction,
+        },
+        "architecture": [{k: v for k, v in layer.items()} for layer in model.layers],
+        "neuron": model.neuron,
+        "training": {
+            "epochs": config.epochs, "batch_size": config.batch_size,
+            "loss": config.resolved_loss, "optimizer": config.resolved_optimizer,
+            "rcs_weight": config.rcs_weight, "device": device, "processes": world_size,
+            "best_epoch": best["epoch"], "selected_on": splits.selected_on,
+            "selection_accuracy": best["score"], "train_seconds": round(train_seconds, 1),
+            "history": history, "checkpoint": os.path.basename(checkpoint),
+        },
+        "torch": {"forward": "SLAYER eval forward (quantized weights, as exported)",
+                  "test_samples": len(test), "test_accuracy": torch_accuracy},
+        "lava": lava_clean,
+        "agreement": lava.get("agreement"),
+        "spikes_per_sample": spikes,
+        "steps_per_sample": T,
+        "cutoff_steps": None,
+        "reference_subset": lava.get("reference_subset"),
+        "export": export_summary(net_path),
+        "seed": config.seed,
+        "command": command,
+        "config": config.to_dict(),
+        "machine": machine_info(device),
+        "software": _software(),
+        "wall_seconds": round(wall_seconds, 1),
+    }
+    return _jsonable(card)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_card(card: Dict[str, Any], out_dir: str) -> Tuple[str, str]:
+    """Write ``model_card.json`` and ``MODEL_CARD.md`` into ``out_dir``; returns both paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    jpath, mpath = os.path.join(out_dir, CARD_JSON), os.path.join(out_dir, CARD_MD)
+    _atomic_write(jpath, json.dumps(card, indent=2) + "\n")
+    _atomic_write(mpath, render_markdown(card))
+    return jpath, mpath
+
+
+def load_card(path: str) -> Dict[str, Any]:
+    """Read a ``model_card.json`` (or the directory holding one)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, CARD_JSON)
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def reference_inputs(card: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+    """Regenerate the inputs and labels of the card's reference subset.
+
+    Returns:
+        ``(X, labels)``: ``X`` is ``(n, *input_shape, T)`` integer-valued (scaled as in
+        training), ``n = card["reference_subset"]["first"]``.
+    """
+    from loihi_snn.train.trainer import load_split
+
+    d, ref = card["data"], card["reference_subset"]
+    ds = load_split(d["dataset"], ref["split"], T=d["T"], encoding=d["encoding"], seed=d["seed"],
+                    limit=ref["first"], options=d["options"], input_scale=d["input_scale"])
+    return ds.inputs, ds.labels
+
+
+# ----------------------------------------------------------------------------
+# markdown
+# ----------------------------------------------------------------------------
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _neuron_str(n: Dict[str, Any]) -> str:
+    if not n:
+        return "-"
+    return f"{n.get('type')}(" + ", ".join(f"{k}={v}" for k, v in n.items() if k != "type") + ")"
+
+
+def render_markdown(card: Dict[str, Any]) -> str:
+    """The card as Markdown (what ``MODEL_CARD.md`` holds)."""
+    d, tr, res, ex = card["data"], card["training"], card, card["export"]
+    lava = res.get("lava") or {}
+    L: List[str] = [f"# Model card: {card['name']}", ""]
+    if card.get("description"):
+        L += [card["description"], ""]
+    L += ["## Results", "",
+          "| | torch (SLAYER quantized eval) | Lava fixed_pt |", "|---|---|---|"]
+    if "accuracy" in lava:
+        L += [f"| test accuracy | {_fmt(res['torch']['test_accuracy'])} ({res['torch']['test_samples']}"
+              f" samples) | {_fmt(lava['accuracy'])} ({lava['samples']} samples) |",
+              f"| accuracy on the Lava samples | {_fmt(lava['torch_accuracy'])} | "
+              f"{_fmt(lava['accuracy'])} |",
+              f"| prediction agreement | {_fmt(lava['agreement'])} | |",
+              f"| identical output spikes | {_fmt(lava['identical_output_spikes'])} | |",
+              f"| output spikes / sample | | {_fmt(lava['output_spikes_per_sample'], 2)} |",
+              f"| Lava time | | {_fmt(lava['seconds'], 1)} s ({_fmt(lava.get('samples_per_second'), 1)}"
+              f" samples/s) |"]
+    else:
+        L += [f"| test accuracy | {_fmt(res['torch']['test_accuracy'])} ({res['torch']['test_samples']}"
+              f" samples) | not run: {lava.get('skipped', '-')} |"]
+    fresh = lava.get("fresh_runs") or {}
+    if "samples" in fresh:
+        L += ["", f"Recurrent network: the first {fresh['samples']} samples were also run one "
+              f"Lava run each: {fresh['identical_to_torch']} identical to torch, "
+              f"{fresh['identical_to_stream']} identical to the streamed run ({fresh['note']})."]
+    sp = res["spikes_per_sample"]
+    L += ["", f"Spikes per sample (torch, test split): total {_fmt(sp['total'], 1)}; "
+          + ", ".join(f"layer {k} {_fmt(v, 1)}" for k, v in sp["per_layer"].items()) + ".",
+          f"Steps per sample: {res['steps_per_sample']}; cutoff steps: "
+          f"{_fmt(res.get('cutoff_steps'))} (no early exit yet).", ""]
+    ref = card.get("reference_subset")
+    if ref:
+        L += [f"Reference subset (checked by tests/test_netx_models.py): first {ref['first']} "
+              f"{ref['split']} samples, Lava accuracy {_fmt(ref['lava_accuracy'])}, torch "
+              f"{_fmt(ref['torch_accuracy'])}, identical output spikes "
+              f"{_fmt(ref['identical_output_spikes'])}.", ""]
+    L += ["## Data", "",
+          f"- data set `{d['dataset']}`, encoding `{d['encoding']}`, T = {d['T']} steps, "
+          f"input shape {tuple(d['input_shape'])}, {d['num_classes']} classes",
+          f"- options: `{json.dumps(d['options'])}`; data seed {d['seed']}; input scale "
+          f"{_fmt(d['input_scale'])}",
+          f"- samples: {d['splits']['train']} train, {d['splits']['validation']} validation "
+          f"(held out from the training split, fraction {d['val_fraction']}), "
+          f"{d['splits']['test']} test", "",
+          "## Architecture", "",
+          "| # | layer | input | output | settings |", "|---|---|---|---|---|"]
+    for layer in card["architecture"]:
+        extra = {k: v for k, v in layer.items() if k not in ("index", "type", "in_shape", "out_shape")}
+        L.append(f"| {layer['index']} | {layer['type']} | {tuple(layer['in_shape'])} | "
+                 f"{tuple(layer['out_shape'])} | {', '.join(f'{k}={v}' for k, v in extra.items()) or '-'} |")
+    L += ["", f"Neuron: `{_neuron_str(card['neuron'])}`", "",
+          "## Training", "",
+          f"- {tr['epochs']} epochs, batch {tr['batch_size']}, loss `{_neuron_str(tr['loss'])}`, "
+          f"optimiser `{_neuron_str(tr['optimizer'])}`, RCS weight {tr['rcs_weight']}",
+          f"- best epoch {tr['best_epoch']} by {tr['selected_on']} accuracy "
+          f"{_fmt(tr['selection_accuracy'])}; checkpoint `{tr['checkpoint']}`",
+          f"- device {tr['device']}, {tr['processes']} process(es), training "
+          f"{tr['train_seconds']} s, whole run {card['wall_seconds']} s",
+          f"- seed {card['seed']}; command: `{card['command']}`", "",
+          "| epoch | loss | train acc | " + tr["selected_on"] + " acc | s |", "|---|---|---|---|---|"]
+    key = f"{tr['selected_on']}_accuracy"
+    for h in tr["history"]:
+        L.append(f"| {h['epoch']} | {_fmt(h['loss'], 4)} | {_fmt(h['train_accuracy'])} | "
+                 f"{_fmt(h.get(key))} | {h['seconds']} |")
+    L += ["", "## Export", "",
+          f"`{ex['file']}` ({ex['bytes']} bytes, sha256 `{ex['sha256'][:16]}...`), "
+          f"{ex['format']}; input {tuple(ex['input_shape'])} -> output {tuple(ex['output_shape'])}; "
+          f"{ex['neurons']} neurons, {ex['synapses']} synapses; max weight bits "
+          f"{_fmt(ex['max_weight_bits'])}; extensions {', '.join(ex['extensions']) or '-'}", "",
+          "| # | type | shape | weight bits | synapses | neuron |", "|---|---|---|---|---|---|"]
+    for r in ex["layers"]:
+        L.append(f"| {r['index']} | {r['type']} | {tuple(r['shape'])} | {_fmt(r['weight_bits'])} | "
+                 f"{r['synapses']} | {_neuron_str(r['neuron'])} |")
+    m, sw = card["machine"], card["software"]
+    L += ["", "## Machine", "",
+          f"- {m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), "
+          f"{m['platform']}" + (f", GPU {m['gpu']}" if m.get("gpu") else ""),
+          "- " + ", ".join(f"{k} {v}" for k, v in sw.items() if v), "",
+          f"Created {card['created']}.", ""]
+    return "\n".join(L)

@@ -1,0 +1,422 @@
+"""Training configuration: one dataclass, read from a preset, a JSON file or a YAML file.
+
+    from loihi_snn.train.config import TrainConfig, get_preset, load_config
+    cfg = get_preset("digits")                    # or load_config("my.json")
+    cfg = cfg.replace(epochs=3, seed=1)           # validated copy
+
+A config file holds the fields of :class:`TrainConfig` (unknown keys are an
+error that lists the valid ones).  It may start from a preset with
+``"preset": "digits"`` and override some fields; ``dataset_options``,
+``neuron``, ``loss`` and ``optimizer`` are then merged key by key.  YAML needs
+``pyyaml`` (not a dependency); JSON always works.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from loihi_snn.errors import LoihiSnnError
+
+__all__ = ["ConfigError", "PRESETS", "TrainConfig", "get_preset", "list_presets",
+           "load_config", "resolve_config"]
+
+
+class ConfigError(LoihiSnnError, ValueError):
+    """A training config is invalid; the message names the field and the valid choices."""
+
+
+LOSSES = {
+    "spike_rate": "SLAYER SpikeRate: mean output rate pushed to true_rate for the label and "
+                  "false_rate for the others (params: true_rate, false_rate, moving_window)",
+    "cross_entropy": "cross-entropy on the output spike counts times 'scale' (params: scale)",
+}
+OPTIMIZERS = {"adam": "torch.optim.Adam (params: lr, weight_decay, betas)",
+              "adamw": "torch.optim.AdamW (params: lr, weight_decay, betas)",
+              "sgd": "torch.optim.SGD (params: lr, momentum, weight_decay)"}
+_LOSS_PARAMS = {"spike_rate": {"true_rate": 0.4, "false_rate": 0.02, "moving_window": None},
+                "cross_entropy": {"scale": 1.0}}
+_OPT_PARAMS = {"adam": {"lr": 0.01, "weight_decay": 0.0, "betas": None},
+               "adamw": {"lr": 0.01, "weight_decay": 0.01, "betas": None},
+               "sgd": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _default_architecture() -> List[Dict[str, Any]]:
+    return [{"type": "dense", "out": 128}, {"type": "dense"}]
+
+
+def _default_neuron() -> Dict[str, Any]:
+    return {"type": "cuba", "threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
+            "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines one training run (JSON-serialisable).
+
+    Attributes:
+        name: model name; the exported file is ``<name>.net``.
+        description: free text copied into the model card.
+        dataset: registry name (see :func:`loihi_snn.train.datasets.list_datasets`).
+        encoding: data-set encoding (None: the data set's default).
+        T: time steps per sample (None: the data set's default).
+        dataset_options: extra options of the data set (e.g. ``{"layout": "image"}``).
+        train_limit, test_limit: use only the first N samples of a split (None: all).
+        val_fraction: fraction of the training split held out (fixed by ``seed``)
+            to pick the best epoch; 0 picks on the test split instead (the card says so).
+        input_scale: multiply real-valued inputs by this and round to integers
+            (graded spikes on Lava); required when the encoding is not integer-valued
+            (e.g. ``direct``), None leaves the inputs as they are.
+        architecture: layer list, see :func:`loihi_snn.train.models.infer_shapes`.
+        neuron: ``{"type": ..., **params}``; the type is looked up in
+            :data:`loihi_snn.train.models.NEURON_TYPES` (``"cuba"`` = SLAYER CUBA-LIF).
+        loss: ``{"type": "spike_rate", "true_rate": 0.4, "false_rate": 0.02}`` or
+            ``{"type": "cross_entropy", "scale": 1.0}`` (logits = spike count x scale).
+        optimizer: ``{"type": "adam"|"adamw"|"sgd", "lr": ..., ...}``.
+        epochs: training epochs (>= 1).
+        batch_size: samples per optimiser step (per process under torchrun).
+        seed: seeds torch, numpy, data encoding, the validation split and shuffling.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+        rcs_weight: weight of the RCS regulariser (cutoff issue); 0 disables it, a
+            positive value needs a regulariser registered in
+            :data:`loihi_snn.train.trainer.REGULARIZERS` under ``"rcs"``.
+        lava_limit: test samples run on Lava after training (None: the whole test split).
+    """
+
+    name: str = "model"
+    description: str = ""
+    dataset: str = "digits"
+    encoding: Optional[str] = None
+    T: Optional[int] = None
+    dataset_options: Dict[str, Any] = field(default_factory=dict)
+    train_limit: Optional[int] = None
+    test_limit: Optional[int] = None
+    val_fraction: float = 0.1
+    input_scale: Optional[float] = None
+    architecture: List[Dict[str, Any]] = field(default_factory=_default_architecture)
+    neuron: Dict[str, Any] = field(default_factory=_default_neuron)
+    loss: Dict[str, Any] = field(default_factory=lambda: {"type": "spike_rate", "true_rate": 0.4,
+                                                          "false_rate": 0.02})
+    optimizer: Dict[str, Any] = field(default_factory=lambda: {"type": "adam", "lr": 0.01})
+    epochs: int = 15
+    batch_size: int = 32
+    seed: int = 0
+    device: str = "auto"
+    rcs_weight: float = 0.0
+    lava_limit: Optional[int] = None
+
+    # -- conversion -----------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """A deep-copied plain dict (JSON-serialisable) of every field."""
+        return copy.deepcopy(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], *, validate: bool = True) -> "TrainConfig":
+        """Build from a dict; ``"preset": NAME`` starts from that preset.
+
+        Raises:
+            ConfigError: unknown keys (the message lists the valid ones) or bad values.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a mapping of fields, got {type(data).__name__}")
+        data = dict(data)
+        base = get_preset(data.pop("preset")).to_dict() if "preset" in data else {}
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; valid fields: "
+                              f"preset, {', '.join(names)}")
+        cfg = cls(**_merge(base, data))
+        if validate:
+            cfg.validate()
+        return cfg
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A validated copy with some fields changed (None values are ignored).
+
+        ``dataset_options`` are merged key by key; so are ``neuron``, ``loss`` and
+        ``optimizer`` unless the change names a different ``type``.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        names = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {', '.join(unknown)}; valid fields: "
+                              f"{', '.join(names)}")
+        return TrainConfig.from_dict(_merge(self.to_dict(), changes))
+
+    def save(self, path: str) -> str:
+        """Write the config as JSON (the format :func:`load_config` reads)."""
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=2)
+            fh.write("\n")
+        return path
+
+    # -- validation -----------------------------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Check every field; returns ``self``.
+
+        Checks the data set, encoding and options against the registry, the
+        architecture shapes against the data set's input shape when it is cheap
+        to know (the first layer only needs the input rank), the neuron type
+        against :data:`~loihi_snn.train.models.NEURON_TYPES`, and the scalar fields.
+
+        Raises:
+            ConfigError: naming the field and the valid choices.
+        """
+        from loihi_snn.train.datasets import get_dataset_spec, list_datasets
+        from loihi_snn.train.models import ArchitectureError, resolve_neuron
+
+        if not isinstance(self.name, str) or not self.name or os.sep in self.name:
+            raise ConfigError(f"name must be a non-empty file name, got {self.name!r}")
+        try:
+            spec = get_dataset_spec(self.dataset)
+        except (KeyError, ValueError):
+            valid = "; ".join(f"{k} ({v})" for k, v in list_datasets().items())
+            raise ConfigError(f"unknown dataset {self.dataset!r}; valid data sets: {valid}") from None
+        if self.encoding is not None and self.encoding not in spec.encodings:
+            raise ConfigError(f"encoding {self.encoding!r} is not valid for data set "
+                              f"{self.dataset!r}; choose one of: {', '.join(spec.encodings)}")
+        if not isinstance(self.dataset_options, dict):
+            raise ConfigError("dataset_options must be a mapping")
+        unknown = sorted(set(self.dataset_options) - set(spec.options))
+        if unknown:
+            valid = ", ".join(f"{k} (default {v!r})" for k, v in spec.options.items()) or "(none)"
+            raise ConfigError(f"unknown dataset_options {', '.join(unknown)} for data set "
+                              f"{self.dataset!r}; valid: {valid}")
+        _opt_int("T", self.T)
+        _opt_int("train_limit", self.train_limit)
+        _opt_int("test_limit", self.test_limit)
+        _opt_int("lava_limit", self.lava_limit)
+        _int("epochs", self.epochs, 1)
+        _int("batch_size", self.batch_size, 1)
+        _int("seed", self.seed, 0)
+        if (isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float))
+                or not 0 <= self.val_fraction < 1):
+            raise ConfigError(f"val_fraction must be a number in [0, 1), got {self.val_fraction!r}")
+        if self.input_scale is not None and (isinstance(self.input_scale, bool) or not
+                                             isinstance(self.input_scale, (int, float))
+                                             or self.input_scale <= 0):
+            raise ConfigError(f"input_scale must be None or a positive number, got "
+                              f"{self.input_scale!r}")
+        if (isinstance(self.rcs_weight, bool) or not isinstance(self.rcs_weight, (int, float))
+                or self.rcs_weight < 0):
+            raise ConfigError(f"rcs_weight must be a number >= 0, got {self.rcs_weight!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        _typed("loss", self.loss, LOSSES, _LOSS_PARAMS)
+        _typed("optimizer", self.optimizer, OPTIMIZERS, _OPT_PARAMS)
+        lr = self.optimizer.get("lr", 1.0)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+            raise ConfigError(f"optimizer.lr must be a positive number, got {lr!r}")
+        try:
+            resolve_neuron(self.neuron)
+            _check_architecture(self, spec)
+        except ArchitectureError as exc:
+            raise ConfigError(str(exc)) from None
+        return self
+
+    @property
+    def resolved_loss(self) -> Dict[str, Any]:
+        """The loss dict with its defaults filled in."""
+        return {"type": self.loss["type"], **_LOSS_PARAMS[self.loss["type"]], **self.loss}
+
+    @property
+    def resolved_optimizer(self) -> Dict[str, Any]:
+        """The optimiser dict with its defaults filled in."""
+        return {"type": self.optimizer["type"], **_OPT_PARAMS[self.optimizer["type"]],
+                **self.optimizer}
+
+
+def _merge(base: Dict[str, Any], data: Dict[str, Any]) -> Dict[str, Any]:
+    """``{**base, **data}`` with the nested dicts merged (unless ``type`` changes)."""
+    out = copy.deepcopy(base)
+    for key, value in copy.deepcopy(data).items():
+        if (key in ("dataset_options", "neuron", "loss", "optimizer") and isinstance(value, dict)
+                and isinstance(out.get(key), dict)
+                and (key == "dataset_options"
+                     or value.get("type", out[key].get("type")) == out[key].get("type"))):
+            value = {**out[key], **value}
+        out[key] = value
+    return out
+
+
+def _check_architecture(cfg: TrainConfig, spec) -> None:
+    """Dry-run shape inference when the data set's input shape is known without loading it."""
+    from loihi_snn.train.models import infer_shapes
+
+    shape = _known_input_shape(cfg, spec)
+    if shape is None:
+        if not isinstance(cfg.architecture, list) or not cfg.architecture:
+            raise ConfigError("architecture must be a non-empty list of layers")
+        return
+    num_classes = _known_num_classes(cfg, spec)
+    try:
+        infer_shapes(cfg.architecture, shape, num_classes=num_classes or 10)
+    except ValueError as exc:
+        if num_classes is not None or "outputs (one per class)" not in str(exc):
+            raise
+
+
+def _known_input_shape(cfg: TrainConfig, spec) -> Optional[tuple]:
+    """Input shape of one sample for the built-in synthetic data sets (None: unknown)."""
+    opts = {**spec.options, **cfg.dataset_options}
+    encoding = cfg.encoding or spec.default_encoding
+    if cfg.dataset == "digits":
+        return (64,) if opts.get("layout") == "flat" else (1, 8, 8)
+    if cfg.dataset == "mnist1d":
+        return (1,) if encoding == "direct" else (2,)
+    if cfg.dataset == "events":
+        h, w = opts.get("height"), opts.get("width")
+        if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+            return (2, h, w)
+    return None
+
+
+def _known_num_classes(cfg: TrainConfig, spec) -> Optional[int]:
+    if cfg.dataset in ("digits", "mnist1d"):
+        return 10
+    if cfg.dataset == "events":
+        n = {**spec.options, **cfg.dataset_options}.get("num_classes")
+        return n if n in (4, 8) else None
+    return None
+
+
+def _int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _opt_int(name: str, value: Any) -> None:
+    if value is not None:
+        _int(name, value, 1)
+
+
+def _typed(name: str, value: Any, kinds: Dict[str, str], params: Dict[str, Dict[str, Any]]) -> None:
+    if not isinstance(value, dict) or value.get("type") not in kinds:
+        valid = "; ".join(f"{k}: {v}" for k, v in kinds.items())
+        got = value.get("type") if isinstance(value, dict) else value
+        raise ConfigError(f"unknown {name} type {got!r}; valid: {valid}")
+    unknown = sorted(set(value) - set(params[value["type"]]) - {"type"})
+    if unknown:
+        raise ConfigError(f"{name}: unknown parameter(s) {', '.join(unknown)} for "
+                          f"{value['type']!r}; valid: {', '.join(params[value['type']])}")
+
+
+# ----------------------------------------------------------------------------
+# presets
+# ----------------------------------------------------------------------------
+
+PRESETS: Dict[str, Dict[str, Any]] = {
+    "digits": {
+        "name": "digits_cuba",
+        "description": "64-128-10 CUBA network on scikit-learn's 8x8 digits, rate code, "
+                       "T=16 (the reference model in netx_models/digits_cuba)",
+        "dataset": "digits", "encoding": "rate", "T": 16,
+        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
+        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+    },
+    "digits-small": {
+        "name": "digits_small_cuba",
+        "description": "small 64-64-10 CUBA digits network for CI and the quickstart: "
+                       "600 training digits, T=8, 8 epochs (seconds on a CPU)",
+        "dataset": "digits", "encoding": "rate", "T": 8, "train_limit": 600,
+        "test_limit": 100, "val_fraction": 0.1, "lava_limit": 30,
+        "architecture": [{"type": "dense", "out": 64}, {"type": "dense"}],
+        "epochs": 8, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+    },
+    "mnist1d": {
+        "name": "mnist1d_cuba",
+        "description": "MNIST-1D sequences fed one value per step (direct code, x16 graded "
+                       "input), dense 1-128 then a recurrent 128 CUBA layer, 10 outputs "
+                       "(a starting point, not tuned: ~20 % after 4 short epochs)",
+        "dataset": "mnist1d", "encoding": "direct", "T": 40, "input_scale": 16,
+        "architecture": [{"type": "dense", "out": 128, "weight_scale": 0.1},
+                         {"type": "recurrent", "out": 128, "weight_scale": 1},
+                         {"type": "dense", "weight_scale": 1}],
+        "neuron": {"type": "cuba", "threshold": 1.0, "current_decay": 0.5, "voltage_decay": 0.1,
+                   "tau_grad": 0.1, "scale_grad": 1.0, "requires_grad": False},
+        "epochs": 20, "batch_size": 64, "optimizer": {"type": "adam", "lr": 0.003},
+        "lava_limit": 200,
+    },
+    "events-conv": {
+        "name": "events_conv_cuba",
+        "description": "conv net on the synthetic DVS moving-dot events (2x16x16, 4 "
+                       "directions, T=20): conv8-pool-conv16-pool-dense",
+        "dataset": "events", "encoding": "binary", "T": 20,
+        "architecture": [{"type": "conv", "out": 8, "kernel": 3, "padding": 1, "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "flatten"},
+                         {"type": "dense", "weight_scale": 2}],
+        "epochs": 6, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+        "lava_limit": 100,
+    },
+}
+
+
+def list_presets() -> Dict[str, str]:
+    """``{name: description}`` of every preset."""
+    return {k: v.get("description", "") for k, v in PRESETS.items()}
+
+
+def get_preset(name: str) -> TrainConfig:
+    """The preset ``name`` as a validated :class:`TrainConfig` (a fresh copy).
+
+    Raises:
+        ConfigError: unknown name; the message lists the presets.
+    """
+    if name not in PRESETS:
+        valid = "; ".join(f"{k} ({v})" for k, v in list_presets().items())
+        raise ConfigError(f"unknown preset {name!r}; valid presets: {valid}")
+    return TrainConfig.from_dict(copy.deepcopy(PRESETS[name]))
+
+
+def load_config(path: str) -> TrainConfig:
+    """Read a config file: ``.json``, or ``.yaml``/``.yml`` when pyyaml is installed.
+
+    Raises:
+        ConfigError: missing file, unparsable content, YAML without pyyaml, or an
+            invalid config (one line naming the file and the problem).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: config file not found")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError(f"{path}: reading YAML needs pyyaml (pip install pyyaml); "
+                              f"or write the config as JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return TrainConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def resolve_config(preset: Optional[str] = None, config: Optional[str] = None,
+                   **overrides: Any) -> TrainConfig:
+    """Exactly one of ``preset`` / ``config`` (a file), then ``overrides`` (None = keep)."""
+    if (preset is None) == (config is None):
+        raise ConfigError("give exactly one of a preset name or a config file")
+    cfg = get_preset(preset) if preset is not None else load_config(config)
+    return cfg.replace(**overrides) if any(v is not None for v in overrides.values()) else cfg
