@@ -91,11 +91,14 @@ def _mapped_segments() -> set:
     return mapped
 
 
-def assert_clean(shm_before: set, timeout: float = 10.0) -> None:
-    """No child process, no process of the run, no leaked shared memory."""
+def assert_clean(shm_before: set, timeout: float = 10.0, procs_before: frozenset = frozenset()) -> None:
+    """No new child process, no process of the run, no leaked shared memory.
+
+    ``procs_before`` are processes that already existed before the test (e.g. helpers an
+    earlier test of the same session started); only processes beyond them count."""
     end = time.monotonic() + timeout
     while True:
-        left = leftover_processes()
+        left = [p for p in leftover_processes() if p not in procs_before]
         leaked = (shm_segments() - shm_before) - _mapped_segments()
         if not left and not leaked:
             break
@@ -111,8 +114,9 @@ def assert_clean(shm_before: set, timeout: float = 10.0) -> None:
 def clean():
     """Snapshot /dev/shm before a test; check that the test left nothing behind."""
     before = shm_segments()
+    procs_before = frozenset(leftover_processes())
     yield before
-    assert_clean(before)
+    assert_clean(before, procs_before=procs_before)
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +208,8 @@ def test_failing_model_on_the_float_backend(oxford_spec, clean):
 def test_ctrl_c_stops_the_run_cleanly(oxford_spec, clean):
     """SIGINT during a hung run: KeyboardInterrupt in the caller, the run cleaned up."""
     net = FailingNet(oxford_spec, fail_at=3, mode="hang")
+    # Python's own Ctrl-C handler, whatever an earlier test of the session installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -211,6 +217,7 @@ def test_ctrl_c_stops_the_run_cleanly(oxford_spec, clean):
             loihi_snn.run(net, _spikes(200, 20), timeout=GENEROUS)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 # ----------------------------------------------------------------------------- real networks
