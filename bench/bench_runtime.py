@@ -230,11 +230,17 @@ def bench_training(iters: int) -> List[Dict[str, Any]]:
                                     slayer.block.cuba.Dense(params, 128, 10, weight_scale=2)])
 
     candidates = [("slayer.block.cuba.Dense (stock)", stock_blocks)]
-    # ---------------------------------------------------------------------------------
-    # ADD loihi_snn neuron blocks HERE, beside the stock one, as
-    #     candidates.append(("loihi_snn.blocks.<Name>", lambda: torch.nn.ModuleList([...])))
-    # with the same 64-128-10 shape; they are timed with the same loop below.
-    # ---------------------------------------------------------------------------------
+
+    def lif_blocks(**variant):
+        import loihi_snn.blocks as ours
+        p = {k: v for k, v in params.items() if k != "requires_grad"}
+        p.update(variant)
+        return lambda: torch.nn.ModuleList([ours.Dense(p, 64, 128, weight_scale=2),
+                                            ours.Dense(p, 128, 10, weight_scale=2)])
+
+    candidates += [("loihi_snn.blocks.Dense (LIF, hard reset)", lif_blocks()),
+                   ("loihi_snn.blocks.Dense (LIF, soft reset)", lif_blocks(reset="soft")),
+                   ("loihi_snn.blocks.Dense (ternary)", lif_blocks(spike="ternary"))]
 
     torch.manual_seed(0)
     x = (torch.rand(32, 64, 16) < 0.2).float()
@@ -322,9 +328,11 @@ def main(argv: Optional[List[str]] = None) -> int:
           "(emulator batch: also samples 1 and N-1 equal their batch-1 emulation)")
     print()
     print(f"{'SLAYER training step (fwd+bwd, batch 32, T 16, 64-128-10)':<60} {'ms/step':>9} "
-          f"{'samples/s':>10}")
+          f"{'samples/s':>10} {'x stock time':>12}")
+    stock_ms = train[0]["ms_per_step"] if train else float("nan")
     for r in train:
-        print(f"{r['block']:<60} {r['ms_per_step']:>9.2f} {r['samples_per_s']:>10.0f}")
+        print(f"{r['block']:<60} {r['ms_per_step']:>9.2f} {r['samples_per_s']:>10.0f} "
+              f"{r['ms_per_step'] / stock_ms:>12.2f}")
     try:
         info["load_avg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     except OSError:
