@@ -54,3 +54,26 @@ def test_rcs_loss_backpropagates_through_lif_blocks():
     assert loss.item() > 1.0
     loss.backward()
     assert blocks[0].synapse.weight.grad.abs().sum() > 0
+
+
+def test_trainer_regularizer_is_registered_and_switches_recording_on():
+    from loihi_snn.train import rcs
+    from loihi_snn.train.trainer import REGULARIZERS
+    assert REGULARIZERS["rcs"] is rcs.trainer_regularizer
+    torch.manual_seed(1)
+    p = {"threshold": 0.5, "current_decay": 0.3, "voltage_decay": 0.1}
+    blocks = torch.nn.ModuleList([Dense(p, 8, 16, weight_scale=3), Dense(p, 16, 4, weight_scale=3)])
+    x = (torch.rand(5, 8, 20) < 0.4).float()
+
+    def forward():
+        out = x
+        for b in blocks:
+            out = b(out)
+        return out
+
+    out = forward()
+    labels = out.sum(-1).argmax(1)
+    first = rcs.trainer_regularizer(blocks, out, None, labels, None)
+    assert float(first) == 0.0 and blocks[0].neuron.record_voltage
+    out = forward()
+    assert float(rcs.trainer_regularizer(blocks, out, None, labels, None)) > 1.0

@@ -84,3 +84,27 @@ def collect(blocks) -> list:
         if getattr(n, "voltage", None) is not None:
             out.append((n.recorded_spikes, n.voltage, float(n.threshold)))
     return out
+
+
+def trainer_regularizer(model, output, layer_spikes, labels, config) -> torch.Tensor:
+    """``REGULARIZERS["rcs"]`` for :mod:`loihi_snn.train.trainer` (weight ``rcs_weight``).
+
+    Needs LIF-family neurons (:mod:`loihi_snn.blocks`).  Voltage recording is switched
+    on at the first call, so that batch contributes 0 and every later batch the RCS term.
+    """
+    blocks = getattr(model, "blocks", model)
+    layers = collect(blocks)
+    if not layers:
+        if enable_recording(blocks) == 0:
+            raise ValueError("the RCS regulariser needs loihi_snn LIF neurons (neuron type "
+                             "'lif'); SLAYER CUBA blocks do not expose their voltage")
+        return output.sum() * 0.0
+    return rcs_loss(layers, output, labels)
+
+
+def _register() -> None:
+    from loihi_snn.train.trainer import REGULARIZERS
+    REGULARIZERS.setdefault("rcs", trainer_regularizer)
+
+
+_register()
