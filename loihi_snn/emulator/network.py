@@ -39,19 +39,11 @@ class UnsupportedByEmulator(LoihiSnnError, NotImplementedError):
 
 
 def _bias_file_order(values: Optional[np.ndarray], shape: Tuple[int, ...]) -> Optional[np.ndarray]:
-    """Scalar / per-channel / per-neuron bias -> int64 array of ``shape`` (file order),
-    truncated toward zero as the loader's ``astype(np.int32)``."""
-    if values is None:
-        return None
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    n = int(np.prod(shape))
-    if v.size == 1:
-        full = np.full(shape, v[0])
-    elif v.size == n:
-        full = v.reshape(shape)
-    else:       # per channel (validated by the schema)
-        full = np.broadcast_to(v.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
-    return np.ascontiguousarray(full).astype(np.int32).astype(np.int64)
+    """Bias broadcast to ``shape`` (file order, int64), truncated toward zero as the
+    loader's ``astype(np.int32)``."""
+    from loihi_snn.netx.loader import broadcast_to_layer
+    full = broadcast_to_layer(values, shape)
+    return None if full is None else np.ascontiguousarray(full).astype(np.int32).astype(np.int64)
 
 
 # A dense layer without a neuron group is a non-leaky integrator that never fires,

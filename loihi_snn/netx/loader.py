@@ -26,21 +26,27 @@ def chw_to_whc(shape: Tuple[int, ...]) -> Tuple[int, ...]:
     return tuple(int(s) for s in shape[::-1])
 
 
-def per_neuron(values: Optional[np.ndarray], shape_chw: Tuple[int, ...]) -> Optional[np.ndarray]:
-    """Broadcast a scalar, per-channel or per-neuron array (file order) to Lava order.
+def broadcast_to_layer(values: Optional[np.ndarray], shape_chw: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """A scalar, per-channel or per-neuron array -> float64 array of ``shape_chw`` (file order).
 
-    Returns an array of shape ``chw_to_whc(shape_chw)``, or None if ``values`` is None.
+    Returns None if ``values`` is None.  The schema has already checked the size.
     """
     if values is None:
         return None
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     n = int(np.prod(shape_chw))
     if v.size == 1:
-        full = np.full(shape_chw, v[0])
-    elif v.size == n:
-        full = v.reshape(shape_chw)
-    else:  # per channel (validated by the schema)
-        full = np.broadcast_to(v.reshape((-1,) + (1,) * (len(shape_chw) - 1)), shape_chw)
+        return np.full(shape_chw, v[0])
+    if v.size == n:
+        return v.reshape(shape_chw)
+    return np.broadcast_to(v.reshape((-1,) + (1,) * (len(shape_chw) - 1)), shape_chw)
+
+
+def per_neuron(values: Optional[np.ndarray], shape_chw: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """:func:`broadcast_to_layer`, then transposed to Lava order ``chw_to_whc(shape_chw)``."""
+    full = broadcast_to_layer(values, shape_chw)
+    if full is None:
+        return None
     return np.ascontiguousarray(np.transpose(full, tuple(range(len(shape_chw)))[::-1]))
 
 
