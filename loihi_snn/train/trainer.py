@@ -22,6 +22,7 @@ with the most spikes (ties: the lowest index, in torch and numpy alike).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shlex
@@ -240,6 +241,9 @@ def _training_extension(config: TrainConfig, data: Dict[str, Any]) -> Dict[str, 
            "decision": "argmax of output spike counts"}
     if data.get("input_scale") is not None:
         ext["input_scale"] = float(data["input_scale"])
+    ext["seed"] = int(config.seed)                       # the data encoding's seed
+    if config.dataset_options:                           # as JSON: h5py stores strings
+        ext["dataset_options"] = json.dumps(config.dataset_options, sort_keys=True)
     return ext
 
 
