@@ -4,6 +4,7 @@
     loihi-snn run NET.net --input X.npy [--steps N] [--backend lava-fixed] [--timeout S] --out Y.npy
     loihi-snn train (--preset NAME | --config FILE) --out DIR [--epochs N] [--seed S] ...
     loihi-snn export CHECKPOINT --out NET.net
+    loihi-snn eval NET.net [--dataset NAME] [--limit N] [--cutoff] [--epsilon E] [--backend B] [--json]
 
 Errors in what the user gave (a missing or malformed file, a wrong input shape,
 an unknown backend) print one line ``error: ...`` and exit with status 2.
@@ -195,6 +196,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``loihi-snn eval``: accuracy, mean steps, spikes, NASFR and speed on a data split."""
+    from loihi_snn.evaluate import evaluate, format_report
+    if args.epsilon is not None and not 0.0 <= args.epsilon < 1.0:
+        raise _usage(f"--epsilon must be in [0, 1), got {args.epsilon}")
+    for name in ("limit", "calibration_limit", "T"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise _usage(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    result = evaluate(args.net, args.dataset, split=args.split, limit=args.limit,
+                      cutoff=args.cutoff, epsilon=args.epsilon, backend=args.backend,
+                      encoding=args.encoding, T=args.T, seed=args.seed,
+                      input_scale=args.input_scale, calibration_limit=args.calibration_limit,
+                      spikes=not args.no_spikes)
+    if args.json:
+        print(json.dumps(result.to_dict(per_sample=args.per_sample)))
+    else:
+        print(format_report(result))
+    return 0
+
+
+def _usage(msg: str) -> LoihiSnnError:
+    from loihi_snn.errors import ShapeError
+    return ShapeError(msg)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from loihi_snn.runtime.run import BACKENDS
     p = argparse.ArgumentParser(
@@ -283,6 +310,62 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("checkpoint", help="checkpoint.pt written by 'loihi-snn train'")
     pe.add_argument("--out", required=True, metavar="NET.net", help="NetX file to write")
     pe.set_defaults(func=cmd_export)
+
+    from loihi_snn.train.datasets import list_datasets
+    pv = sub.add_parser(
+        "eval", help="measure a network on a data set: accuracy, steps, spikes, NASFR, speed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a data split through a NetX network and print accuracy, mean time "
+                    "steps per sample, spikes per sample, NASFR (spikes per neuron per step) "
+                    "and wall-clock steps per second.\n\n"
+                    "The data set, encoding, T, input scale and seed are read from the file "
+                    "when 'loihi-snn train' wrote it, so the split is the one its model card "
+                    "reports; name them for other networks.\n\n"
+                    "--cutoff ends each sample once the Top-1/Top-2 gap of its output spike "
+                    "counts passes the step's calibrated threshold (the thresholds stored in "
+                    "the file); --epsilon E calibrates new thresholds on the training split "
+                    "for an error tolerance E (implies --cutoff).  On Lava backends a cutoff "
+                    "controller process streams the whole split through one run; lava-fused "
+                    "and emulator apply the same rule to their (identical) outputs.\n\n"
+                    "Spikes are counted by the bit-exact emulator over the steps each sample "
+                    "used.",
+        epilog="data sets: " + "; ".join(f"{k}: {v}" for k, v in list_datasets().items())
+               + "\n\nexample:\n  loihi-snn eval netx_models/digits_cuba/digits_cuba.net "
+                 "--cutoff --epsilon 0.03 --json")
+    pv.add_argument("net", help="NetX network file (*.net) with a 1-D output layer")
+    pv.add_argument("--dataset", metavar="NAME", default=None,
+                    help="data set (default: the one recorded in the file)")
+    pv.add_argument("--split", choices=("test", "train"), default="test",
+                    help="which split (default test)")
+    pv.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="only the first N samples of the split")
+    pv.add_argument("--cutoff", action="store_true",
+                    help="end each sample early by the Top-K cutoff (thresholds stored in the "
+                         "file, or calibrated with --epsilon)")
+    pv.add_argument("--epsilon", type=float, default=None, metavar="E",
+                    help="calibrate the cutoff thresholds now on the training split for error "
+                         "tolerance E in [0, 1), e.g. 0.02 (implies --cutoff)")
+    pv.add_argument("--calibration-limit", type=int, default=None, metavar="N",
+                    help="calibrate on the first N training samples (default: all)")
+    pv.add_argument("--backend", default="lava-fixed", choices=sorted(BACKENDS),
+                    help=f"where to run ({backends}); default lava-fixed")
+    pv.add_argument("--encoding", default=None, help="override the recorded encoding")
+    pv.add_argument("--T", type=int, default=None, metavar="STEPS",
+                    help="override the recorded number of time steps per sample")
+    pv.add_argument("--seed", type=int, default=None,
+                    help="seed of the data encoding (default: the recorded one, else 0)")
+    pv.add_argument("--input-scale", type=float, default=None, metavar="S",
+                    help="multiply real-valued inputs by S and round (default: the recorded "
+                         "scale)")
+    pv.add_argument("--no-spikes", action="store_true",
+                    help="skip counting spikes (spikes_per_sample and nasfr become null)")
+    pv.add_argument("--json", action="store_true",
+                    help="print one JSON object with keys accuracy, mean_steps, "
+                         "spikes_per_sample, nasfr, steps_per_second, samples (and the "
+                         "settings used)")
+    pv.add_argument("--per-sample", action="store_true",
+                    help="with --json: add each sample's prediction and steps used")
+    pv.set_defaults(func=cmd_eval)
     return p
 
 
