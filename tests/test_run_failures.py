@@ -270,3 +270,26 @@ def test_bad_timeout_value(shared_netx):
     with pytest.raises(ValueError):
         loihi_snn.run(shared_netx / "oxford" / "network.net", _spikes(200, 5), timeout=0)
     assert multiprocessing.active_children() == []
+
+
+def test_supervised_run_ends_early_once_the_status_reaches_its_target(clean):
+    """The cutoff run's stopping rule: a status read after every chunk ends the run."""
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    from loihi_snn.runtime.run import run_config
+    source = Source(data=np.ones((3, 50), dtype=np.int32))
+    sink = Sink(shape=(3,), buffer=50)
+    source.s_out.connect(sink.a_in)
+    seen = []
+    calls = {"n": 0}
+
+    def status():
+        calls["n"] += 1                 # runs in the runner process: its own counter
+        return calls["n"]
+
+    data, steps = guard.run_supervised(source, sink.data.get, [10] * 5, run_config("lava-fixed"),
+                                       status=status, target=2, on_status=seen.append,
+                                       return_steps=True)
+    assert steps == 20 and seen == [1, 2]
+    assert np.asarray(data)[:, :20].sum() == 3 * 20 and np.asarray(data)[:, 20:].sum() == 0

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from loihi_snn.errors import RunError, ShapeError
-from loihi_snn.runtime.run import check_backend, precision_of, run_config, stopping, to_lava_layout
+from loihi_snn.runtime.run import check_backend, precision_of, run_config, to_lava_layout
 
 
 @dataclass
@@ -53,7 +53,7 @@ def stored_beta(spec) -> Optional[np.ndarray]:
 def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                cutoff: bool = True, max_steps: Optional[int] = None,
                backend: str = "lava-fixed", progress: Optional[bool] = None,
-               record_output: bool = False) -> CutoffResult:
+               record_output: bool = False, timeout: Optional[float] = None) -> CutoffResult:
     """Run N samples through one Lava run with the Top-K cutoff controller.
 
     Parameters
@@ -72,12 +72,18 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     record_output : bool
         with ``cutoff=False``: also return every sample's output spikes, exactly those
         of a fresh single-sample run (sample n occupies steps n*T+1 .. (n+1)*T).
+    timeout : float, optional
+        wall-clock seconds for the whole Lava run (compile included); past it the run
+        is stopped and :class:`~loihi_snn.errors.RunError` says how far it got.
+
+    The run goes in a supervised child process (:mod:`loihi_snn.runtime.guard`): a
+    process model that fails ends it with a one-line RunError, never a hang, and no
+    Lava process outlives the call.
 
     Returns
     -------
     CutoffResult
     """
-    from lava.magma.core.run_conditions import RunSteps
     from lava.proc.io.sink import RingBuffer as Sink
 
     from loihi_snn.netx.loader import GRADED_MESSAGE_BITS, load
@@ -141,27 +147,31 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
         bar = tqdm(total=N, unit="sample", desc=f"lava+cutoff {os.path.basename(path)}")
     chunk = max(max_steps, min(N * max_steps, 20 * max_steps))
     limit = N * max_steps + 2
-    total = 0
-    with stopping(source):
-        try:
-            t0 = time.perf_counter()
-            done = 0
-            while done < N and total < limit:
-                n = min(chunk, limit - total)
-                source.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
-                total += n
-                now = int(controller.num_done.get()[0])
-                if bar is not None:
-                    bar.update(now - done)
-                done = now
-            wall = time.perf_counter() - t0
-            results = np.asarray(controller.results.get()).astype(np.int64)
-            recorded = None if sink is None else np.asarray(sink.data.get())
-        except Exception as exc:  # noqa: BLE001
-            raise RunError(f"Lava run of {path} with the cutoff controller failed: {exc}") from exc
-        finally:
-            if bar is not None:
-                bar.close()
+    chunks = [chunk] * (limit // chunk) + ([limit % chunk] if limit % chunk else [])
+    seen = [0]
+
+    def on_status(now: int) -> None:
+        if bar is not None:
+            bar.update(now - seen[0])
+        seen[0] = now
+
+    def read_out():
+        return (np.asarray(controller.results.get()), int(controller.num_done.get()[0]),
+                None if sink is None else np.asarray(sink.data.get()), time.perf_counter())
+
+    from loihi_snn.runtime.guard import run_supervised
+    t0 = time.perf_counter()
+    try:   # compile, run until every sample is decided, stop: in a supervised child process
+        (results, done, recorded, t_end), total = run_supervised(
+            source, read_out, chunks, cfg, timeout=timeout,
+            what=f"{path} (with the cutoff controller)",
+            status=lambda: int(controller.num_done.get()[0]), target=N, on_status=on_status,
+            return_steps=True)
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = t_end - t0
+    results = results.astype(np.int64)
     if done < N:
         raise RunError(f"{path}: only {done} of {N} samples were decided in {total} steps")
     outputs = None

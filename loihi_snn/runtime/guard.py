@@ -290,7 +290,8 @@ def _last_frame(tb: str) -> str:
 
 
 def _runner_main(conn, other_end, source, read_out: Callable[[], Any], chunks: List[int],
-                 run_cfg, timeout: Optional[float], what: str) -> None:
+                 run_cfg, timeout: Optional[float], what: str,
+                 status: Optional[Callable[[], int]] = None, target: Optional[int] = None) -> None:
     """Body of the runner process (see the module docstring)."""
     from lava.magma.core.run_conditions import RunSteps
     other_end.close()               # so that the parent's exit reads as EOF here
@@ -305,7 +306,12 @@ def _runner_main(conn, other_end, source, read_out: Callable[[], Any], chunks: L
             source.run(condition=RunSteps(num_steps=int(n)), run_cfg=run_cfg)
             runner.steps_done += int(n)
             runner.send(("progress", int(n)))
-        runner.result = read_out()
+            if status is not None:
+                value = int(status())
+                runner.send(("status", value))
+                if target is not None and value >= target:
+                    break
+        runner.result = (read_out(), runner.steps_done)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         runner.abort("error", exc)
     runner.stop_deadline = time.monotonic() + STOP_GRACE_S
@@ -380,7 +386,10 @@ def _kill_runner(proc) -> None:
 
 def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], run_cfg, *,
                    timeout: Optional[float] = None, what: str = "network",
-                   on_progress: Optional[Callable[[int], None]] = None) -> Any:
+                   on_progress: Optional[Callable[[int], None]] = None,
+                   status: Optional[Callable[[], int]] = None, target: Optional[int] = None,
+                   on_status: Optional[Callable[[int], None]] = None,
+                   return_steps: bool = False) -> Any:
     """Run ``source``'s Lava process graph in a supervised child process.
 
     Parameters
@@ -401,6 +410,13 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
         name of the network in messages (usually its file).
     on_progress : callable, optional
         called in the caller's process with the number of steps of each finished chunk.
+    status : callable, optional
+        evaluated in the runner after every chunk (e.g. the number of samples a
+        controller has decided); its int value goes to ``on_status`` in the caller.
+    target : int, optional
+        with ``status``: end the run early (read out, stop) once ``status() >= target``.
+    return_steps : bool
+        return ``(result, steps_run)`` instead of the result alone.
 
     Raises
     ------
@@ -420,7 +436,8 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
     ctx = mp.get_context("fork")        # Lava itself forks every model process
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(target=_runner_main, name="loihi-snn-lava-runner",
-                       args=(child, parent, source, read_out, chunks, run_cfg, timeout, what))
+                       args=(child, parent, source, read_out, chunks, run_cfg, timeout, what,
+                             status, target))
     proc.start()
     global last_runner_pid
     last_runner_pid = proc.pid
@@ -458,8 +475,12 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
                     done += msg[1]
                     if on_progress is not None:
                         on_progress(msg[1])
+                elif msg[0] == "status":
+                    if on_status is not None:
+                        on_status(msg[1])
                 elif msg[0] == "ok":
-                    return msg[1]
+                    result, steps_run = msg[1]
+                    return (result, steps_run) if return_steps else result
                 elif msg[0] == "error":
                     _, kind, message, done, _total = msg
                     if kind == "interrupted":

@@ -36,19 +36,19 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     timeout : float, optional
         wall-clock limit in seconds for the whole Lava run (compile, all samples,
         stop); past it the run is stopped and RunError says how many steps (of
-        ``N * interval``) were completed.  The run then goes in chunks of about N/20
-        samples.  Failing process models raise RunError as in :func:`loihi_snn.run`.
+        ``N * interval``) were completed.  Failing process models raise RunError as
+        in :func:`loihi_snn.run`.
 
     Returns
     -------
     np.ndarray
         (N, *output_shape, T): each sample's output over its own T steps, aligned as
         :func:`loihi_snn.run` aligns a single sample (and as SLAYER's ``delay_shift``
-        forward does).  Without a timeout the Lava backends stream through the cutoff
-        controller with the cutoff off, which equals fresh single-sample runs for
-        every network; with a timeout (or lava-fused) samples are separated by a
-        silent gap and staggered resets, and the first steps, which no input can
-        reach yet, are zeroed.
+        forward does).  lava-fixed and lava-float stream through the cutoff
+        controller with the cutoff off (:func:`~loihi_snn.runtime.cutoff_run.run_cutoff`),
+        which equals fresh single-sample runs for every network; with lava-fused
+        samples are separated by a silent gap and staggered resets, and the first
+        steps, which no input can reach yet, are zeroed.
     """
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -80,13 +80,13 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         # every sample of the batch starts from a zero state: fresh runs, like the
         # controller-streamed Lava backends
         return emulate(spec, X, T, input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
-    if backend in ("lava-fixed", "lava-float") and timeout is None:
+    if backend in ("lava-fixed", "lava-float"):
         # exact for every neuron type: the cutoff controller's reset (state zeroed and
         # stale input dropped) never lets one sample leak into the next, even through
         # recurrent spikes or neurons that fire on without input
         from loihi_snn.runtime.cutoff_run import run_cutoff
         return run_cutoff(path, X, cutoff=False, record_output=True, backend=backend,
-                          progress=progress).outputs
+                          progress=progress, timeout=timeout).outputs
     if backend == "lava-fused":
         from loihi_snn.procs.fused.process import FusedNetwork
         net = FusedNetwork(spec=spec, input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
