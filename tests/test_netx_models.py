@@ -4,6 +4,9 @@ For each ``netx_models/<name>/`` the card's reference subset (the first test sam
 regenerated from the data settings in the card) is streamed through one Lava fixed-point
 run; the predictions must equal the ones recorded at training time on Lava and on the
 torch quantized forward, and the accuracy must equal the recorded subset accuracy.
+A model calibrated for the Top-K cutoff also carries its thresholds in the file; they
+must be the card's, and the Lava cutoff controller run on the reference subset with
+them must take the same decisions (class and steps per sample) as at training time.
 """
 from __future__ import annotations
 
@@ -13,16 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loihi_snn.cutoff import load_calibration
 from loihi_snn.netx import read_netx
 from loihi_snn.runtime.stream import run_many
 from loihi_snn.train import cards
 
 MODELS = Path(__file__).resolve().parents[1] / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
+CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
+SHIPPED = ("digits_cuba", "digits_lif")
 
 
 def test_models_are_present():
-    assert [p.name for p in MODEL_DIRS] and "digits_cuba" in [p.name for p in MODEL_DIRS]
+    names = [p.name for p in MODEL_DIRS]
+    assert set(SHIPPED) <= set(names), sorted(set(SHIPPED) - set(names))
     for d in MODEL_DIRS:
         assert (d / cards.CARD_MD).stat().st_size > 0
         # small files only: no checkpoints or data committed beside the cards
@@ -58,3 +65,39 @@ def test_digits_reference_model_meets_its_target():
     assert lava["samples"] == card["data"]["splits"]["test"] == 359
     assert lava["accuracy"] >= 0.90
     assert lava["identical_output_spikes"] is True and lava["agreement"] == 1.0
+
+
+@pytest.mark.parametrize("model_dir", CALIBRATED, ids=[p.name for p in CALIBRATED])
+def test_calibrated_model_reproduces_its_cutoff_on_lava(model_dir):
+    from loihi_snn.runtime.cutoff_run import run_cutoff
+
+    card = cards.load_card(str(model_dir))
+    cut = card["cutoff"]
+    net = model_dir / card["export"]["file"]
+    cal = load_calibration(read_netx(str(net)))
+    assert cal is not None, "the card says calibrated but the file has no /cutoff group"
+    assert cal.epsilon == cut["epsilon"]
+    assert [None if not np.isfinite(b) else float(b) for b in cal.beta] == cut["beta"]
+
+    ref = cut["lava"]["reference_subset"]
+    assert ref["first"] >= 30
+    X, labels = cards.reference_inputs(card)
+    X, labels = X[:ref["first"]], labels[:ref["first"]]
+    r = run_cutoff(str(net), X)                      # thresholds read from the file
+    assert np.asarray(r.predictions).tolist() == ref["predictions"]
+    assert np.asarray(r.steps).tolist() == ref["steps"]
+    assert float(np.mean(np.asarray(r.predictions) == labels)) == ref["accuracy"]
+    assert float(np.mean(r.steps)) == ref["mean_steps"] < card["data"]["T"]
+
+
+def test_digits_lif_meets_its_target_with_and_without_cutoff():
+    card = cards.load_card(str(MODELS / "digits_lif"))
+    lava, cut = card["lava"], card["cutoff"]
+    assert card["neuron"]["type"] == "lif" and card["neuron"]["spike"] == "binary"
+    assert card["command"] == "loihi-snn train --preset digits_lif --out netx_models/digits_lif"
+    assert lava["samples"] == card["data"]["splits"]["test"] == 359
+    assert lava["accuracy"] >= 0.90 and lava["agreement"] == 1.0
+    assert 0.02 <= cut["epsilon"] <= 0.03 and cut["calibration_samples"] == 1438
+    assert cut["lava"]["samples"] == 359 and cut["lava"]["equals_offline_rule"] is True
+    assert cut["lava"]["accuracy"] >= 0.90 and cut["lava"]["mean_steps"] < card["data"]["T"]
+    assert card["cutoff_steps"] == cut["lava"]["mean_steps"]

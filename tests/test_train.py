@@ -253,6 +253,53 @@ def test_direct_encoding_needs_input_scale(tmp_path):
         train(cfg, str(tmp_path), lava=False, verbose=False)
 
 
+def test_cutoff_epsilon_is_validated():
+    assert _tiny(cutoff_epsilon=0.03).cutoff_epsilon == 0.03
+    for bad in (-0.1, 1.0, "0.1", True):
+        with pytest.raises(ConfigError, match="cutoff_epsilon"):
+            _tiny(cutoff_epsilon=bad)
+
+
+@pytest.mark.slow
+def test_cutoff_calibration_is_stored_and_run_on_lava(tmp_path):
+    """cutoff_epsilon: thresholds calibrated on the training split, stored in the file's
+    /cutoff group, and the Lava cutoff controller's decisions recorded in the card."""
+    from loihi_snn.cutoff import calibrate, load_calibration, offline_cutoff
+    from loihi_snn.netx import read_netx
+    from loihi_snn.train.trainer import load_data
+
+    cfg = _tiny(cutoff_epsilon=0.2, lava_limit=8, epochs=2)
+    res = train(cfg, str(tmp_path), verbose=False)
+    cut = res.card["cutoff"]
+    assert cut["epsilon"] == 0.2 and cut["calibration_samples"] == 160 and len(cut["beta"]) == 8
+    cal = load_calibration(read_netx(res.net_path))
+    assert [None if not np.isfinite(b) else b for b in cal.beta] == cut["beta"]
+    # the same thresholds from the quantized forward of every training sample
+    model, _ = load_checkpoint(res.checkpoint)
+    splits = load_data(cfg)
+    out = np.concatenate([evaluate(model, s.inputs)["output"] for s in (splits.train, splits.val)])
+    labels = np.concatenate([splits.train.labels, splits.val.labels])
+    assert np.array_equal(calibrate(out, labels, epsilon=0.2).beta, cal.beta)
+    lava = cut["lava"]
+    assert lava["samples"] == 8 and lava["equals_offline_rule"] is True
+    preds, steps = offline_cutoff(evaluate(model, splits.test.inputs[:8])["output"], cal.beta)
+    assert lava["reference_subset"]["predictions"] == preds.tolist()
+    assert lava["reference_subset"]["steps"] == steps.tolist()
+    assert res.card["cutoff_steps"] == lava["mean_steps"] == float(steps.mean())
+    assert res.card["export"]["extensions"] == ["cutoff", "training"]
+    assert "## Cutoff (early exit)" in (tmp_path / cards.CARD_MD).read_text()
+
+
+def test_lif_asa_family_gates_conv_layers():
+    from loihi_snn.blocks import ASAConv
+    model = build_model([{"type": "conv", "out": 4, "kernel": 3, "padding": 1},
+                         {"type": "flatten"}, {"type": "dense"}],
+                        {"type": "lif-asa", "asa_ratio": 0.25}, (2, 6, 6), 4)
+    assert isinstance(model.blocks[0], ASAConv) and not isinstance(model.blocks[2], ASAConv)
+    assert model.blocks[0].gate.num_important == 1
+    assert get_preset("events_asa").neuron["type"] == "lif-asa"
+
+
 @pytest.mark.slow
 def test_recurrent_direct_input_end_to_end(tmp_path):
     """Graded (direct x input_scale) input and a recurrent layer: export, Lava, fresh runs."""

@@ -12,7 +12,11 @@ Card sections (``card_version`` 1): ``name``, ``description``, ``created``,
 optimiser, best epoch, history, device, processes), ``torch`` (test accuracy),
 ``lava`` (accuracy, samples, agreement, identical spikes, time; or ``skipped``),
 ``agreement``, ``spikes_per_sample`` (per layer and total), ``steps_per_sample``,
-``cutoff_steps`` (None until the cutoff controller exists), ``reference_subset``,
+``cutoff_steps`` (mean steps per sample with the calibrated Top-K cutoff on Lava, or
+None when the model was not calibrated), ``cutoff`` (None, or the calibration: epsilon,
+per-step thresholds beta stored in the file's ``/cutoff`` group, the offline rule on the
+torch test outputs, and the Lava cutoff controller's accuracy, mean steps and per-sample
+decisions on the reference subset), ``reference_subset``,
 ``export`` (file, sha256, per-layer weight bits and neuron parameters as read back
 by :func:`loihi_snn.netx.read_netx`), ``seed``, ``command``, ``machine``,
 ``software``, ``wall_seconds``.
@@ -119,13 +123,15 @@ def export_summary(net_path: str) -> Dict[str, Any]:
 def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Dict[str, Any],
                torch_eval: Dict[str, np.ndarray], torch_accuracy: float, lava: Dict[str, Any],
                net_path: str, checkpoint: str, command: str, device: str, world_size: int,
-               train_seconds: float, wall_seconds: float) -> Dict[str, Any]:
+               train_seconds: float, wall_seconds: float,
+               cutoff: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Assemble the card dict (see the module docstring for its sections).
 
     Args:
         torch_eval: :func:`loihi_snn.train.trainer.evaluate` on the whole test split.
         lava: the Lava comparison from the trainer (``accuracy``, ``agreement``, ...,
             ``reference_subset``) or ``{"skipped": reason}``.
+        cutoff: the trainer's cutoff calibration section (``config.cutoff_epsilon``), or None.
     """
     test = splits.test
     T = splits.T
@@ -173,7 +179,8 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
         "agreement": lava.get("agreement"),
         "spikes_per_sample": spikes,
         "steps_per_sample": T,
-        "cutoff_steps": None,
+        "cutoff_steps": _cutoff_steps(cutoff),
+        "cutoff": cutoff,
         "reference_subset": lava.get("reference_subset"),
         "export": export_summary(net_path),
         "seed": config.seed,
@@ -184,6 +191,17 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
         "wall_seconds": round(wall_seconds, 1),
     }
     return _jsonable(card)
+
+
+def _cutoff_steps(cutoff: Optional[Dict[str, Any]]) -> Optional[float]:
+    """Mean steps per sample with the cutoff: Lava when it ran, else the torch offline rule."""
+    if not cutoff:
+        return None
+    for key in ("lava", "torch"):
+        part = cutoff.get(key) or {}
+        if "mean_steps" in part:
+            return part["mean_steps"]
+    return None
 
 
 def _atomic_write(path: str, text: str) -> None:
@@ -258,6 +276,33 @@ def _neuron_str(n: Dict[str, Any]) -> str:
     return f"{n.get('type')}(" + ", ".join(f"{k}={v}" for k, v in n.items() if k != "type") + ")"
 
 
+def _cutoff_markdown(cut: Optional[Dict[str, Any]]) -> List[str]:
+    if not cut:
+        return []
+    L = ["## Cutoff (early exit)", "",
+         f"Top-K cutoff calibrated with epsilon {cut['epsilon']} on {cut['calibration_samples']} "
+         f"samples ({cut['calibrated_on']}); the thresholds are stored in the file's `/cutoff` "
+         f"group and used by `loihi_snn.runtime.cutoff_run.run_cutoff` when none are passed.", "",
+         "| | samples | accuracy with cutoff | mean steps (of T) | fewer steps | accuracy at T |",
+         "|---|---|---|---|---|---|"]
+    for key, label in (("lava", "Lava cutoff controller"), ("torch", "offline rule, torch outputs")):
+        part = cut.get(key) or {}
+        if "accuracy" in part:
+            L.append(f"| {label} | {part['samples']} | {_fmt(part['accuracy'])} | "
+                     f"{_fmt(part['mean_steps'], 2)} ({cut['T']}) | {_fmt(part['speedup'], 2)}x | "
+                     f"{_fmt(part['fixed_T_accuracy'])} |")
+        elif part.get("skipped"):
+            L.append(f"| {label} | - | not run: {part['skipped']} | | | |")
+    lava = cut.get("lava") or {}
+    if "equals_offline_rule" in lava:
+        L += ["", f"Lava controller decisions equal to the offline rule on the Lava outputs: "
+              f"{_fmt(lava['equals_offline_rule'])}; {_fmt(lava.get('steps_per_second'), 0)} "
+              f"steps/s."]
+    beta = ", ".join("-" if b is None else f"{b:g}" for b in cut["beta"])
+    L += ["", f"Thresholds beta_t (t = 1..{cut['T']}; - = never stop): {beta}", ""]
+    return L
+
+
 def render_markdown(card: Dict[str, Any]) -> str:
     """The card as Markdown (what ``MODEL_CARD.md`` holds)."""
     d, tr, res, ex = card["data"], card["training"], card, card["export"]
@@ -289,7 +334,9 @@ def render_markdown(card: Dict[str, Any]) -> str:
     L += ["", f"Spikes per sample (torch, test split): total {_fmt(sp['total'], 1)}; "
           + ", ".join(f"layer {k} {_fmt(v, 1)}" for k, v in sp["per_layer"].items()) + ".",
           f"Steps per sample: {res['steps_per_sample']}; cutoff steps: "
-          f"{_fmt(res.get('cutoff_steps'))} (no early exit yet).", ""]
+          + (f"{_fmt(res.get('cutoff_steps'), 2)} (calibrated Top-K cutoff, see below)."
+             if res.get("cutoff_steps") is not None else "- (not calibrated)."), ""]
+    L += _cutoff_markdown(card.get("cutoff"))
     ref = card.get("reference_subset")
     if ref:
         L += [f"Reference subset (checked by tests/test_netx_models.py): first {ref['first']} "

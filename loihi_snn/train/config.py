@@ -85,6 +85,12 @@ class TrainConfig:
             positive value needs a regulariser registered in
             :data:`loihi_snn.train.trainer.REGULARIZERS` under ``"rcs"``.
         lava_limit: test samples run on Lava after training (None: the whole test split).
+        cutoff_epsilon: when set (in [0, 1)), calibrate the Top-K cutoff thresholds
+            (:func:`loihi_snn.cutoff.calibrate`, tolerance epsilon) on the output spikes
+            of the whole training split (training + validation samples, SLAYER quantized
+            forward = Lava fixed_pt spike for spike), store them in the exported file's
+            ``/cutoff`` group, run the Lava cutoff controller on the Lava test samples
+            and record both in the model card; None: no calibration.
     """
 
     name: str = "model"
@@ -108,6 +114,7 @@ class TrainConfig:
     device: str = "auto"
     rcs_weight: float = 0.0
     lava_limit: Optional[int] = None
+    cutoff_epsilon: Optional[float] = None
 
     # -- conversion -----------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
@@ -206,6 +213,12 @@ class TrainConfig:
         if (isinstance(self.rcs_weight, bool) or not isinstance(self.rcs_weight, (int, float))
                 or self.rcs_weight < 0):
             raise ConfigError(f"rcs_weight must be a number >= 0, got {self.rcs_weight!r}")
+        if self.cutoff_epsilon is not None and (
+                isinstance(self.cutoff_epsilon, bool)
+                or not isinstance(self.cutoff_epsilon, (int, float))
+                or not 0 <= self.cutoff_epsilon < 1):
+            raise ConfigError(f"cutoff_epsilon must be None or a number in [0, 1), got "
+                              f"{self.cutoff_epsilon!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         _typed("loss", self.loss, LOSSES, _LOSS_PARAMS)
@@ -269,6 +282,10 @@ def _known_input_shape(cfg: TrainConfig, spec) -> Optional[tuple]:
     if cfg.dataset == "digits":
         return (64,) if opts.get("layout") == "flat" else (1, 8, 8)
     if cfg.dataset == "mnist1d":
+        if encoding == "level":
+            levels = opts.get("levels")
+            return (levels,) if isinstance(levels, int) and not isinstance(levels, bool) \
+                and levels >= 2 else None
         return (1,) if encoding == "direct" else (2,)
     if cfg.dataset == "events":
         h, w = opts.get("height"), opts.get("width")
@@ -356,6 +373,51 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                          {"type": "dense", "weight_scale": 2}],
         "epochs": 6, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
         "lava_limit": 100,
+    },
+    "digits_lif": {
+        "name": "digits_lif",
+        "description": "64-128-10 binary LIF network (loihi_snn 'lif' family, hard reset) on "
+                       "scikit-learn's 8x8 digits, rate code, T=16, with the Top-K cutoff "
+                       "calibrated on the training split (eps 0.03) and stored in the file "
+                       "(netx_models/digits_lif)",
+        "dataset": "digits", "encoding": "rate", "T": 16,
+        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
+        "neuron": {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
+                   "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
+                   "scale_grad": 3.0},
+        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+        "cutoff_epsilon": 0.03,
+    },
+    "digits_ternary": {
+        "name": "digits_ternary",
+        "description": "64-128-10 ternary LIF network ({-1, 0, +1} spikes, learnable "
+                       "per-layer amplitude folded into the next weights at export) on "
+                       "scikit-learn's 8x8 digits, rate code, T=16 (netx_models/digits_ternary)",
+        "dataset": "digits", "encoding": "rate", "T": 16,
+        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
+        "neuron": {"type": "lif", "spike": "ternary", "reset": "hard", "threshold": 1.25,
+                   "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
+                   "scale_grad": 3.0},
+        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+    },
+    "events_asa": {
+        "name": "events_asa",
+        "description": "conv8-conv16(stride 2)-dense LIF network with an ASA gate (causal, "
+                       "per-sample spatial attention) in both conv layers, on the synthetic "
+                       "DVS moving-dot events (2x8x8, 4 directions, T=16) "
+                       "(netx_models/events_asa)",
+        "dataset": "events", "encoding": "binary", "T": 16,
+        "dataset_options": {"height": 8, "width": 8},
+        "architecture": [{"type": "conv", "out": 8, "kernel": 3, "padding": 1,
+                          "weight_scale": 3, "weight_norm": False},
+                         {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
+                          "weight_scale": 3, "weight_norm": False},
+                         {"type": "flatten"},
+                         {"type": "dense", "weight_scale": 2, "weight_norm": False}],
+        "neuron": {"type": "lif-asa", "asa_ratio": 0.5, "threshold": 1.0, "current_decay": 0.5,
+                   "voltage_decay": 0.1, "tau_grad": 0.25, "scale_grad": 3.0},
+        "loss": {"type": "cross_entropy", "scale": 1.0},
+        "epochs": 8, "batch_size": 16, "optimizer": {"type": "adam", "lr": 0.01},
     },
 }
 

@@ -422,11 +422,14 @@ def _generate_mnist1d(args: dict) -> dict[str, np.ndarray]:
 
 
 @register_dataset("mnist1d", description="MNIST-1D sequences (10 classes) generated locally "
-                  "with the mnist1d package, one value per time step; direct or delta code",
-                  encodings=("direct", "delta"), default_T=40,
-                  options={"num_samples": 5000, "threshold": 0.25, "cache_dir": None})
+                  "with the mnist1d package, one value per time step; direct, delta or "
+                  "level code",
+                  encodings=("direct", "delta", "level"), default_T=40,
+                  options={"num_samples": 5000, "threshold": 0.25, "cache_dir": None,
+                           "levels": 16, "value_range": 2.5})
 def build_mnist1d(split: str, T: int, encoding: str, seed: int, limit: int | None,
-                  num_samples: int, threshold: float, cache_dir: str | None) -> EncodedDataset:
+                  num_samples: int, threshold: float, cache_dir: str | None,
+                  levels: int = 16, value_range: float = 2.5) -> EncodedDataset:
     """MNIST-1D as a temporal sequence: sample value ``x[t]`` fed at step ``t``.
 
     ``T`` is the sequence length (mnist1d's ``final_seq_length``, 40 by
@@ -434,7 +437,10 @@ def build_mnist1d(split: str, T: int, encoding: str, seed: int, limit: int | Non
     train / 1000 test).  ``direct``: input_shape ``(1,)``, the standardised
     value at each step; ``delta``: input_shape ``(2,)``, binary level-crossing
     spikes (UP, DOWN) with level spacing ``threshold`` (standardised units),
-    see :func:`loihi_snn.train.encoders.delta_encode`.  The data are fixed by
+    see :func:`loihi_snn.train.encoders.delta_encode`; ``level``: input_shape
+    ``(levels,)``, one spike per step in the channel of the value's bin on
+    ``[-value_range, value_range]`` (:func:`loihi_snn.train.encoders.level_encode`).
+    The data are fixed by
     mnist1d's own seed (42); ``seed`` is unused since both codes are
     deterministic.
     """
@@ -449,6 +455,8 @@ def build_mnist1d(split: str, T: int, encoding: str, seed: int, limit: int | Non
         x, y, index = x[:limit], y[:limit], index[:limit]
     if encoding == "direct":
         inputs = x[:, None, :]
+    elif encoding == "level":
+        inputs = encoders.level_encode(x, _positive_int("levels", levels), float(value_range))
     else:
         inputs = encoders.delta_encode(x, float(threshold))
     return EncodedDataset(inputs, y, num_classes=10, name="mnist1d", encoding=encoding,

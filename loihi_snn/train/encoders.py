@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["delta_encode", "direct_encode", "latency_encode", "rate_encode"]
+__all__ = ["delta_encode", "direct_encode", "latency_encode", "level_encode", "rate_encode"]
 
 
 def _check_T(T: int) -> int:
@@ -121,3 +121,35 @@ def delta_encode(x: np.ndarray, threshold: float) -> np.ndarray:
         out[..., 1, t] = levels <= -1
         ref = ref + levels * thr
     return out
+
+
+def level_encode(x: np.ndarray, levels: int, value_range: float) -> np.ndarray:
+    """Level (one-hot population) code of sequences with time last.
+
+    The interval ``[-value_range, value_range]`` is cut into ``levels`` equal bins;
+    at every step exactly one channel spikes: the bin holding ``x[t]`` (values
+    outside the interval go to the first or last bin).  A linear layer on this code
+    can respond to any value band, which a single graded input cannot.
+
+    Args:
+        x: real-valued sequences, shape ``S + (T,)`` (time last), e.g. mnist1d's
+            standardised values.
+        levels: number of channels, >= 2.
+        value_range: half-width of the covered interval (> 0), units of ``x``.
+
+    Returns:
+        float32 array of shape ``S + (levels, T)`` with values in {0, 1}; channel 0
+        is the lowest bin.
+    """
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
+        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    if not float(value_range) > 0.0:
+        raise ValueError(f"value_range must be > 0, got {value_range!r}")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 1:
+        raise ValueError("x must have at least one (time) axis")
+    r = float(value_range)
+    idx = np.floor((x + r) / (2.0 * r) * int(levels)).astype(np.int64)
+    idx = np.clip(idx, 0, int(levels) - 1)                      # S + (T,)
+    out = (np.arange(int(levels))[:, None] == idx[..., None, :])  # S + (levels, T)
+    return out.astype(np.float32)

@@ -504,8 +504,17 @@ def train(config: TrainConfig, out_dir: str, progress: Optional[bool] = None, *,
 
     limit = lava_limit if lava_limit is not None else config.lava_limit
     n_lava = len(test) if limit is None else min(int(limit), len(test))
-    lava_info = _run_on_lava(net_path, test, res, n_lava, config, show) if lava else \
-        {"skipped": "disabled (--no-lava)"}
+    calibration = None
+    if config.cutoff_epsilon is not None:
+        calibration = _calibrate_cutoff(model, splits, res, net_path, config)
+        _log(talk, f"cutoff calibrated (eps {config.cutoff_epsilon}) on "
+                   f"{calibration['calibration_samples']} training samples and stored in "
+                   f"{os.path.basename(net_path)}; torch test split: accuracy "
+                   f"{calibration['torch']['accuracy']:.3f} in {calibration['torch']['mean_steps']:.2f}"
+                   f" of {splits.T} steps on average")
+    lava_outputs: Dict[str, Any] = {}
+    lava_info = _run_on_lava(net_path, test, res, n_lava, config, show, lava_outputs) if lava \
+        else {"skipped": "disabled (--no-lava)"}
     if talk and "accuracy" in lava_info:
         print(f"Lava fixed_pt on {lava_info['samples']} test samples: accuracy "
               f"{lava_info['accuracy']:.3f} (torch {lava_info['torch_accuracy']:.3f} on the same "
@@ -519,12 +528,22 @@ def train(config: TrainConfig, out_dir: str, progress: Optional[bool] = None, *,
         print(f"recurrent network: {fresh['identical_to_torch']}/{fresh['samples']} fresh "
               f"single-sample Lava runs identical to torch, {fresh['identical_to_stream']}/"
               f"{fresh['samples']} to the streamed run", flush=True)
+    if calibration is not None and lava and "accuracy" in lava_info:
+        calibration["lava"] = _cutoff_on_lava(net_path, test, n_lava, lava_outputs["output"],
+                                              calibration, show)
+        cl = calibration["lava"]
+        if "accuracy" in cl:
+            _log(talk, f"Lava cutoff controller on {cl['samples']} test samples: accuracy "
+                       f"{cl['accuracy']:.3f} in {cl['mean_steps']:.2f} of {splits.T} steps on "
+                       f"average ({cl['speedup']:.2f}x fewer), decisions equal to the offline "
+                       f"rule: {cl['equals_offline_rule']}")
 
     card = cards.build_card(config=config, splits=splits, model=model, history=history,
                             best=best, torch_eval=res, torch_accuracy=torch_acc,
                             lava=lava_info, net_path=net_path, checkpoint=ckpt_path,
                             command=command, device=str(device), world_size=dist.world_size,
-                            train_seconds=t_train, wall_seconds=time.time() - t_start)
+                            train_seconds=t_train, wall_seconds=time.time() - t_start,
+                            cutoff=calibration)
     paths = cards.write_card(card, out_dir)
     _log(talk, f"model card: {paths[1]}")
     return TrainResult(out_dir, ckpt_path, net_path, card, history, best["epoch"], best["score"],
@@ -612,8 +631,11 @@ def _fit(model, config: TrainConfig, splits: Splits, dist: _Dist, device, show: 
 
 
 def _run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config: TrainConfig,
-                 show: bool) -> Dict[str, Any]:
-    """Stream the first ``n`` test samples through Lava and compare with torch."""
+                 show: bool, keep: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Stream the first ``n`` test samples through Lava and compare with torch.
+
+    ``keep`` (a dict), when given, receives the Lava output spikes under ``"output"``.
+    """
     from loihi_snn.errors import LoihiSnnError
     from loihi_snn.runtime.stream import run_many
     from loihi_snn.train.models import get_neuron_type
@@ -631,6 +653,8 @@ def _run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config
         return {"skipped": f"Lava run failed: {exc}"}
     seconds = time.time() - t0
     out = out.reshape(res["output"][:n].shape)
+    if keep is not None:
+        keep["output"] = out
     lava_pred = out.sum(-1).argmax(1)
     torch_pred = res["predictions"][:n]
     k = min(REFERENCE_SUBSET, n)
@@ -653,6 +677,88 @@ def _run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config
             "torch_accuracy": float((torch_pred[:k] == labels[:k]).mean()),
             "identical_output_spikes": bool(np.array_equal(out[:k], res["output"][:k])),
         },
+    }
+
+
+def _calibrate_cutoff(model, splits: Splits, res: Dict[str, np.ndarray], net_path: str,
+                      config: TrainConfig) -> Dict[str, Any]:
+    """Calibrate the Top-K cutoff on the whole training split and store it in ``net_path``.
+
+    The outputs are those of the SLAYER quantized forward (spike for spike what Lava
+    fixed_pt computes; the card's Lava comparison checks this on the test samples) on
+    every training sample, the validation hold-out included.  Also applies the rule
+    offline to the torch outputs of the whole test split.
+
+    Returns:
+        the card's ``cutoff`` section (without its ``lava`` part).
+    """
+    from loihi_snn.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps, store_calibration
+
+    parts = [splits.train] + ([splits.val] if splits.val is not None else [])
+    outs = [evaluate(model, p.inputs)["output"] for p in parts]
+    train_out = np.concatenate(outs).astype(np.int64)
+    train_labels = np.concatenate([p.labels for p in parts])
+    cal = calibrate(train_out, train_labels, epsilon=float(config.cutoff_epsilon))
+    store_calibration(net_path, cal, dataset=config.dataset, encoding=splits.encoding,
+                      T=int(splits.T), calibrated_on=f"{len(train_labels)} training samples")
+    from loihi_snn.train.cards import _umask
+    os.chmod(net_path, 0o666 & ~_umask())     # the atomic temporary file was created 0600
+    test = splits.test
+    T = int(splits.T)
+    info: Dict[str, Any] = {
+        "epsilon": float(cal.epsilon), "bins": int(cal.bins),
+        "beta": [None if not np.isfinite(b) else float(b) for b in cal.beta],
+        "beta_note": "per-step threshold on Top1 - Top2 of the cumulative output counts; "
+                     "null = never stop at that step; stored in the file's /cutoff group",
+        "calibrated_on": "whole training split (train + validation), SLAYER quantized "
+                         "forward (= Lava fixed_pt spike for spike)",
+        "calibration_samples": int(len(train_labels)),
+        "T": T,
+    }
+    if len(test):
+        preds, steps = offline_cutoff(res["output"], cal.beta)
+        oct_steps = optimal_cutoff_steps(res["output"], test.labels)
+        settled = oct_steps <= T
+        info["torch"] = {
+            "source": "offline rule on the torch quantized outputs of the whole test split",
+            "samples": int(len(test)), "accuracy": float((preds == test.labels).mean()),
+            "mean_steps": float(steps.mean()), "speedup": T / float(steps.mean()),
+            "fixed_T_accuracy": float((res["predictions"] == test.labels).mean()),
+            "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
+            "oct_settled_fraction": float(settled.mean())}
+    return info
+
+
+def _cutoff_on_lava(net_path: str, test, n: int, lava_out: np.ndarray, calibration: Dict[str, Any],
+                    show: bool) -> Dict[str, Any]:
+    """Run the first ``n`` test samples through the Lava cutoff controller (stored thresholds)."""
+    from loihi_snn.cutoff import offline_cutoff
+    from loihi_snn.errors import LoihiSnnError
+    from loihi_snn.runtime.cutoff_run import run_cutoff
+
+    X, labels = test.inputs[:n], test.labels[:n]
+    beta = np.array([np.inf if b is None else b for b in calibration["beta"]], dtype=np.float64)
+    try:
+        r = run_cutoff(net_path, X, progress=show)
+    except LoihiSnnError as exc:
+        return {"skipped": f"Lava cutoff run failed: {exc}"}
+    preds, steps = np.asarray(r.predictions), np.asarray(r.steps)
+    off_preds, off_steps = offline_cutoff(lava_out, beta)
+    T = int(calibration["T"])
+    k = min(REFERENCE_SUBSET, n)
+    return {
+        "backend": "lava-fixed", "samples": int(n),
+        "accuracy": float((preds == labels).mean()), "mean_steps": float(steps.mean()),
+        "speedup": T / float(steps.mean()),
+        "fixed_T_accuracy": float((lava_out.sum(-1).argmax(1) == labels).mean()),
+        "equals_offline_rule": bool(np.array_equal(preds, off_preds)
+                                    and np.array_equal(steps, off_steps)),
+        "total_steps": int(r.total_steps), "seconds": round(float(r.wall_seconds), 2),
+        "steps_per_second": round(float(r.steps_per_second), 1),
+        "reference_subset": {"first": int(k), "predictions": preds[:k].tolist(),
+                             "steps": steps[:k].tolist(),
+                             "accuracy": float((preds[:k] == labels[:k]).mean()),
+                             "mean_steps": float(steps[:k].mean())},
     }
 
 
