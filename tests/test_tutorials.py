@@ -13,7 +13,25 @@ TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
 # the last line a tutorial prints when its check passed (tutorials not listed: exit status 0)
-FINAL_LINE = {"01_quickstart": "quickstart: OK", "06_deploy_slayer_network": "parity: OK"}
+FINAL_LINE = {"01_quickstart": "quickstart: OK", "06_deploy_slayer_network": "parity: OK",
+              "08_rcs": "rcs: OK"}
+
+
+def _check_rcs_outputs(out: Path) -> None:
+    """08_rcs: both models (RCS weight 0 and 1) measured, Lava equal to the offline rule."""
+    import json
+    assert {"rcs.md", "rcs.json", "rcs.png"} <= {p.name for p in out.iterdir()}
+    r = json.loads((out / "rcs.json").read_text())
+    assert [s["weight"] for s in r["summary"]] == [0.0, 1.0] and len(r["rows"]) == 2
+    for row in r["rows"]:
+        assert row["lava"]["equals_offline_rule"]
+        assert 1.0 <= row["lava"]["mean_steps"] <= r["T"] and 0.0 <= row["lava"]["accuracy"] <= 1.0
+        assert len(row["sweep"]) >= 2 and len(row["cs_per_layer"]) == 2
+    assert "| RCS weight |" in (out / "rcs.md").read_text()
+
+
+# checks on what a tutorial wrote to --out, by tutorial
+OUTPUT_CHECKS = {"08_rcs": _check_rcs_outputs}
 
 
 def _env(tmp=None):
@@ -54,3 +72,5 @@ def test_tutorial_small(script, tmp_path):
     if script.stem in FINAL_LINE:
         last = proc.stdout.strip().splitlines()[-1]
         assert last.startswith(FINAL_LINE[script.stem]), proc.stdout[-2000:]
+    if script.stem in OUTPUT_CHECKS:
+        OUTPUT_CHECKS[script.stem](tmp_path / "out")
