@@ -1,136 +1,108 @@
-"""End-to-end demo: train on digits with SLAYER, export to NetX, run on Lava, compare.
+"""End-to-end demo: train on digits, export to NetX, run on Lava with the cutoff, compare.
 
-    python -m loihi_snn.demo [--out DIR] [--epochs N] [--lava-samples N] [--seed S]
+    python -m loihi_snn.demo [--out DIR] [--preset digits] [--epochs N] [--epsilon E]
+                             [--lava-samples N] [--seed S] [--export-dir DIR]
 
-Steps: scikit-learn's bundled 8x8 digits, rate-encoded over T steps -> a two-layer
-CUBA network trained with lava-dl SLAYER (CPU is fine) -> exported atomically to
-``DIR/digits_cuba.net`` -> the test samples streamed through one Lava fixed-point
-run -> accuracy and spikes per sample for torch (SLAYER quantized eval forward)
-and Lava side by side, plus plots (spike raster, per-layer firing rates, accuracy
-against the number of steps).
+1. trains the ``digits`` preset (scikit-learn's bundled 8x8 digits, rate code, T=16,
+   64-128-10 CUBA network, lava-dl SLAYER on the CPU) with :func:`loihi_snn.train.trainer.train`,
+   which exports the best epoch to NetX, calibrates the Top-K cutoff thresholds on the
+   training split (tolerance ``--epsilon``) and stores them in the file;
+2. copies the network and its model card to ``netx_models/demo/`` (git-ignored);
+3. streams the test digits through one Lava fixed-point run at the full T and through
+   one run with the cutoff controller process;
+4. prints accuracy, mean steps and spikes per sample for torch (SLAYER's quantized
+   forward, cutoff rule applied offline) and Lava side by side, writes ``report.json``
+   and plots: a spike raster, per-layer firing rates, accuracy against steps.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import warnings
+from typing import Any, Dict, List
 
 import numpy as np
 
+DEFAULT_EXPORT_DIR = os.path.join("netx_models", "demo")
 
-def _build(hidden: int):
+
+def _config(args):
+    from loihi_snn.train.config import get_preset
+    cfg = get_preset(args.preset)
+    changes: Dict[str, Any] = {"seed": args.seed, "epochs": args.epochs,
+                               "cutoff_epsilon": args.epsilon, "device": "cpu",
+                               "lava_limit": args.lava_samples}
+    if args.hidden is not None:
+        changes["architecture"] = [{"type": "dense", "out": args.hidden}, {"type": "dense"}]
+    if args.train_limit is not None:
+        changes["train_limit"] = args.train_limit
+    return cfg.replace(**changes)
+
+
+def torch_layer_counts(model, X: np.ndarray) -> np.ndarray:
+    """Spikes of every spiking block of the SLAYER quantized forward: (L, N, T) int64."""
     import torch
-
-    from loihi_snn.lavadl import lava_dl
-    slayer = lava_dl().slayer
-    neuron = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
-              "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
-    return torch.nn.ModuleList([
-        slayer.block.cuba.Dense(neuron, 64, hidden, weight_scale=2, weight_norm=True),
-        slayer.block.cuba.Dense(neuron, hidden, 10, weight_scale=2, weight_norm=True),
-    ])
-
-
-def _forward(blocks, x, hidden_out=None):
-    for i, b in enumerate(blocks):
-        x = b(x)
-        if hidden_out is not None:
-            hidden_out.append(x)
-    return x
-
-
-def train(args) -> tuple:
-    """Train the SLAYER network; returns (blocks, test inputs, test labels, history)."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from loihi_snn.lavadl import lava_dl
-    slayer = lava_dl().slayer
-
-    from loihi_snn.train.datasets import load_dataset
-
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-    train_ds = load_dataset("digits", "train", T=args.T, encoding="rate", seed=args.seed)
-    test_ds = load_dataset("digits", "test", T=args.T, encoding="rate", seed=args.seed)
-    blocks = _build(args.hidden)
-    opt = torch.optim.Adam(blocks.parameters(), lr=args.lr)
-    loss_fn = slayer.loss.SpikeRate(true_rate=0.4, false_rate=0.02, reduction="sum")
-    loader = torch.utils.data.DataLoader(train_ds, batch_size=32, shuffle=True,
-                                         generator=torch.Generator().manual_seed(args.seed))
-    history = []
-    show = sys.stderr.isatty()
-    for epoch in range(args.epochs):
-        blocks.train()
-        correct = total = 0
-        loss_sum = 0.0
-        it = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False, disable=not show)
-        for x, y in it:
-            out = _forward(blocks, x.float())
-            loss = loss_fn(out, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            pred = out.sum(-1).argmax(1)
-            correct += int((pred == y).sum())
-            total += len(y)
-            loss_sum += float(loss) * len(y)
-            it.set_postfix(loss=f"{loss_sum / total:.3f}", acc=f"{correct / total:.3f}")
-        history.append({"epoch": epoch + 1, "loss": loss_sum / total, "train_acc": correct / total})
-        print(f"epoch {epoch + 1:2d}: loss {loss_sum / total:.4f}  train accuracy {correct / total:.3f}")
-    return blocks, test_ds, history
-
-
-def evaluate_torch(blocks, X: np.ndarray):
-    """SLAYER eval (quantized) forward: output spikes (N, 10, T) and hidden spikes."""
-    import torch
-    blocks.eval()
-    hidden = []
+    model.eval()
+    per: List[np.ndarray] = []
     with torch.no_grad():
-        out = _forward(blocks, torch.from_numpy(X).float(), hidden)
-    return out.numpy(), [h.numpy() for h in hidden]
+        for i in range(0, len(X), 256):
+            _, layers = model(torch.from_numpy(np.ascontiguousarray(X[i:i + 256])).float(),
+                              return_layers=True)
+            per.append(np.stack([np.count_nonzero(l.reshape(l.shape[0], -1, l.shape[-1]).numpy(),
+                                                  axis=1) for l in layers]))
+    return np.concatenate(per, axis=1).astype(np.int64)
 
 
-def plots(out_dir, lava_out, labels, torch_hidden, T) -> list:
+def plots(out_dir: str, torch_hidden: np.ndarray, torch_out: np.ndarray, labels: np.ndarray,
+          rates: Dict[str, List[float]], curve: Dict[str, Any]) -> List[str]:
+    """Spike raster of sample 0, firing rate per layer, accuracy against steps."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     files = []
-    # 1) spike raster of one sample: hidden and output layer
     fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True,
                              gridspec_kw={"height_ratios": [3, 1]})
-    for ax, spikes, name in zip(axes, (torch_hidden[0][0], lava_out[0]), ("hidden (torch)", "output (Lava)")):
+    for ax, spikes, name in zip(axes, (torch_hidden, torch_out), ("hidden neuron", "output class")):
         n, t = np.nonzero(spikes)
-        ax.plot(t, n, "|", ms=4)
+        ax.plot(t + 1, n, "|", ms=4)
         ax.set_ylabel(name)
     axes[-1].set_xlabel("time step")
-    axes[0].set_title(f"spike raster, test sample 0 (label {labels[0]})")
+    axes[0].set_title(f"spike raster, test digit 0 (label {labels[0]}; torch = Lava spikes)")
     fig.tight_layout()
     files.append(os.path.join(out_dir, "raster.png"))
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    # 2) per-layer firing rates
-    rates = [float(h.mean()) for h in torch_hidden]
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.bar([f"layer {i}" for i in range(len(rates))], rates)
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    names = [f"layer {i}" for i in range(len(rates["full T"]))]
+    x = np.arange(len(names))
+    for k, (label, vals) in enumerate(rates.items()):
+        ax.bar(x + 0.4 * k - 0.2, vals, 0.4, label=label)
+    ax.set_xticks(x, names)
     ax.set_ylabel("spikes / neuron / step")
-    ax.set_title("firing rate per layer")
+    ax.set_title("firing rate per layer (Lava)")
+    ax.legend()
     fig.tight_layout()
     files.append(os.path.join(out_dir, "firing_rates.png"))
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
-    # 3) accuracy vs steps (Lava output counted up to step t)
-    counts = np.cumsum(lava_out, axis=-1)
-    acc = [(counts[..., t].argmax(1) == labels).mean() for t in range(T)]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.plot(np.arange(1, T + 1), acc, marker="o")
-    ax.set_xlabel("steps")
-    ax.set_ylabel("accuracy (Lava)")
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    T = len(curve["fixed"])
+    ax.plot(np.arange(1, T + 1), curve["fixed"], marker="o", ms=3, label="stop every sample at t")
+    ax.plot([curve["cutoff_steps"]], [curve["cutoff_accuracy"]], "r*", ms=12,
+            label=f"cutoff (eps {curve['epsilon']:g})")
+    if curve.get("oct") is not None:
+        ax.axvline(curve["oct"], color="gray", ls=":", label="OCT (oracle)")
+    ax.set_xlabel("steps per sample (mean)")
+    ax.set_ylabel("test accuracy (Lava)")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
     ax.set_title("accuracy against inference steps")
     fig.tight_layout()
     files.append(os.path.join(out_dir, "accuracy_vs_steps.png"))
@@ -141,71 +113,142 @@ def plots(out_dir, lava_out, labels, torch_hidden, T) -> list:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m loihi_snn.demo", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
-    p.add_argument("--epochs", type=int, default=15, help="training epochs (default 15)")
-    p.add_argument("--T", type=int, default=16, help="time steps per sample (default 16)")
-    p.add_argument("--hidden", type=int, default=128, help="hidden neurons (default 128)")
-    p.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    p.add_argument("--out", default="demo_out", help="report and plots directory (default demo_out)")
+    p.add_argument("--preset", default="digits", help="training preset (default digits)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="hidden neurons of a 64-H-10 network (default: the preset's)")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help="use only the first N training digits (default: all)")
+    p.add_argument("--epsilon", type=float, default=0.02,
+                   help="cutoff error tolerance for the calibration (default 0.02)")
     p.add_argument("--lava-samples", type=int, default=None,
                    help="test samples to run on Lava (default: the whole test set)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--export-dir", default=DEFAULT_EXPORT_DIR,
+                   help=f"copy the .net and its model card here (default {DEFAULT_EXPORT_DIR}; "
+                        f"'' to skip)")
     args = p.parse_args(argv)
 
     from loihi_snn.lavadl import ensure_lava_runtime
-    from loihi_snn.netx.export import export_blocks
-    from loihi_snn.runtime.stream import run_many
-
     ensure_lava_runtime()
     warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
 
+    import torch
+
+    from loihi_snn.cutoff import load_calibration, offline_cutoff, optimal_cutoff_steps
+    from loihi_snn.emulator import emulate
+    from loihi_snn.evaluate import layer_spike_counts, spikes_within
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.train import cards
+    from loihi_snn.train.trainer import evaluate, load_checkpoint, load_split, train
+
     os.makedirs(args.out, exist_ok=True)
+    cfg = _config(args)
     t0 = time.time()
-    print(f"[1/4] training a 64-{args.hidden}-10 CUBA network on digits "
-          f"(rate code, T={args.T}, {args.epochs} epochs, seed {args.seed})")
-    blocks, test_ds, history = train(args)
+    print(f"[1/4] training {cfg.name} on {cfg.dataset} (T={cfg.T}, {cfg.epochs} epochs, seed "
+          f"{cfg.seed}), export, cutoff calibration (eps {cfg.cutoff_epsilon}), Lava check",
+          flush=True)
+    result = train(cfg, os.path.join(args.out, "train"), command="python -m loihi_snn.demo "
+                   + " ".join(argv if argv is not None else sys.argv[1:]))
     t_train = time.time() - t0
+    card = result.card
+    net_path = result.net_path
+    if args.export_dir:
+        os.makedirs(args.export_dir, exist_ok=True)
+        for src in (net_path, os.path.join(result.out_dir, cards.CARD_MD)):
+            shutil.copy2(src, os.path.join(args.export_dir, os.path.basename(src)))
+        print(f"[2/4] exported {os.path.join(args.export_dir, os.path.basename(net_path))} "
+              f"(+ {cards.CARD_MD})")
+    else:
+        print(f"[2/4] exported {net_path}")
 
-    X, labels = test_ds.inputs, test_ds.labels
-    if args.lava_samples is not None:
-        X, labels = X[:args.lava_samples], labels[:args.lava_samples]
-    torch_out, torch_hidden = evaluate_torch(blocks, X)
-    net_path = os.path.join(args.out, "digits_cuba.net")
-    export_blocks(blocks, net_path)
-    print(f"[2/4] exported to {net_path}")
+    lava, lava_cut = card["lava"], card.get("cutoff", {}).get("lava", {})
+    if "accuracy" not in lava or "accuracy" not in lava_cut:
+        print(f"Lava run failed: {lava.get('skipped') or lava_cut.get('skipped')}", file=sys.stderr)
+        return 1
+    n = int(lava["samples"])
+    print(f"[3/4] ran {n} test digits on Lava fixed_pt: full T ({lava['seconds']:.1f} s) and "
+          f"with the cutoff controller ({lava_cut['seconds']:.1f} s, "
+          f"{lava_cut['steps_per_second']:.0f} steps/s)")
 
-    print(f"[3/4] running {len(X)} test samples on Lava (fixed_pt, one run)")
-    t1 = time.time()
-    lava_out = run_many(net_path, X)
-    t_lava = time.time() - t1
-
-    torch_pred = torch_out.sum(-1).argmax(1)
-    lava_pred = lava_out.sum(-1).argmax(1)
+    # torch side on the same samples: quantized forward, the same rule applied offline
+    model, _ = load_checkpoint(result.checkpoint)
+    test = load_split(cfg.dataset, "test", T=cfg.T, encoding=cfg.encoding, seed=cfg.seed,
+                      limit=cfg.test_limit, options=cfg.dataset_options,
+                      input_scale=cfg.input_scale)
+    X, labels = test.inputs[:n], test.labels[:n]
+    T = int(X.shape[-1])
+    torch_out = evaluate(model, X)["output"].astype(np.int64)
+    beta = load_calibration(read_netx(net_path)).beta
+    t_pred, t_steps = offline_cutoff(torch_out, beta)
+    t_counts = torch_layer_counts(model, X)
+    l_counts, neurons = layer_spike_counts(net_path, X)
+    # each sample's Lava steps: the card keeps a subset; the controller's decisions equal
+    # the offline rule on the (bit-exact) emulator output, which the card checks
+    _, l_steps = offline_cutoff(emulate(net_path, X), beta)
+    full = np.full(n, T)
+    t_full, _ = spikes_within(t_counts, neurons, full)
+    l_full, l_nasfr_full = spikes_within(l_counts, neurons, full)
+    t_cut, _ = spikes_within(t_counts, neurons, t_steps)
+    l_cut, l_nasfr_cut = spikes_within(l_counts, neurons, l_steps)
+    oct_steps = optimal_cutoff_steps(torch_out, labels)
+    settled = oct_steps <= T
     report = {
-        "samples": int(len(X)), "T": args.T, "epochs": args.epochs, "seed": args.seed,
-        "torch_accuracy": float((torch_pred == labels).mean()),
-        "lava_accuracy": float((lava_pred == labels).mean()),
-        "prediction_agreement": float((torch_pred == lava_pred).mean()),
-        "identical_output_spikes": bool(np.array_equal(torch_out, lava_out)),
-        "torch_spikes_per_sample": float(sum(h.sum() for h in torch_hidden) / len(X)),
-        "lava_output_spikes_per_sample": float(lava_out.sum() / len(X)),
-        "torch_output_spikes_per_sample": float(torch_out.sum() / len(X)),
-        "train_seconds": round(t_train, 1), "lava_seconds": round(t_lava, 1),
-        "lava_steps_per_second": round(len(X) * (args.T + 3) / t_lava, 1),
-        "history": history,
+        "samples": n, "T": T, "epochs": cfg.epochs, "seed": cfg.seed, "epsilon": cfg.cutoff_epsilon,
+        "net": net_path,
+        "torch_accuracy": float(lava["torch_accuracy"]), "lava_accuracy": float(lava["accuracy"]),
+        "identical_output_spikes": bool(lava["identical_output_spikes"]),
+        "identical_layer_spike_counts": bool(np.array_equal(t_counts, l_counts)),
+        "torch_cutoff_accuracy": float(np.mean(t_pred == labels)),
+        "lava_cutoff_accuracy": float(lava_cut["accuracy"]),
+        "torch_mean_steps": float(t_steps.mean()), "lava_mean_steps": float(lava_cut["mean_steps"]),
+        "lava_cutoff_equals_offline_rule": bool(lava_cut["equals_offline_rule"]),
+        "torch_spikes_per_sample": float(t_full.mean()), "lava_spikes_per_sample": float(l_full.mean()),
+        "torch_cutoff_spikes_per_sample": float(t_cut.mean()),
+        "lava_cutoff_spikes_per_sample": float(l_cut.mean()),
+        "lava_nasfr": l_nasfr_full, "lava_cutoff_nasfr": l_nasfr_cut,
+        "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
+        "lava_steps_per_second": float(lava_cut["steps_per_second"]),
+        "train_seconds": round(t_train, 1), "history": result.history,
     }
-    files = plots(args.out, lava_out, labels, torch_hidden, args.T)
+    cum = np.cumsum(torch_out, axis=-1)
+    curve = {"fixed": [float(np.mean(cum[..., t].argmax(1) == labels)) for t in range(T)],
+             "cutoff_steps": report["lava_mean_steps"],
+             "cutoff_accuracy": report["lava_cutoff_accuracy"], "epsilon": cfg.cutoff_epsilon,
+             "oct": report["oct_mean_steps_settled"]}
+    rates = {"full T": (l_counts.sum(axis=(1, 2)) / (neurons * n * T)).tolist(),
+             "cutoff": [float((l_counts[i] * (np.arange(1, T + 1)[None] <= l_steps[:, None])).sum()
+                              / (neurons[i] * l_steps.sum())) for i in range(len(neurons))]}
+    with torch.no_grad():
+        _, layers = model(torch.from_numpy(X[:1]).float(), return_layers=True)
+    files = plots(args.out, layers[0][0].reshape(-1, T).numpy(), torch_out[0], labels, rates, curve)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
-    print("[4/4] report")
-    print(f"{'':28s}{'torch (SLAYER)':>16s}{'Lava fixed_pt':>16s}")
-    print(f"{'accuracy':28s}{report['torch_accuracy']:>16.3f}{report['lava_accuracy']:>16.3f}")
-    print(f"{'output spikes / sample':28s}{report['torch_output_spikes_per_sample']:>16.2f}"
-          f"{report['lava_output_spikes_per_sample']:>16.2f}")
-    print(f"{'steps per sample':28s}{args.T:>16d}{args.T:>16d}")
-    print(f"identical output spikes: {report['identical_output_spikes']}; "
-          f"prediction agreement {report['prediction_agreement']:.3f}")
-    print(f"train {t_train:.1f} s; Lava {t_lava:.1f} s ({report['lava_steps_per_second']} steps/s)")
+
+    print(f"[4/4] report ({n} test digits, T={T}, cutoff eps {cfg.cutoff_epsilon})")
+    rows = [("accuracy, all T steps", f"{report['torch_accuracy']:.3f}", f"{report['lava_accuracy']:.3f}"),
+            ("accuracy with the cutoff", f"{report['torch_cutoff_accuracy']:.3f}",
+             f"{report['lava_cutoff_accuracy']:.3f}"),
+            ("mean steps with the cutoff", f"{report['torch_mean_steps']:.2f}",
+             f"{report['lava_mean_steps']:.2f}"),
+            ("spikes / sample, all T", f"{report['torch_spikes_per_sample']:.1f}",
+             f"{report['lava_spikes_per_sample']:.1f}"),
+            ("spikes / sample, cutoff", f"{report['torch_cutoff_spikes_per_sample']:.1f}",
+             f"{report['lava_cutoff_spikes_per_sample']:.1f}")]
+    print(f"  {'':30s}{'torch (SLAYER)':>16s}{'Lava fixed_pt':>16s}")
+    for name, a, b in rows:
+        print(f"  {name:30s}{a:>16s}{b:>16s}")
+    print(f"  fewer steps with the cutoff: {T / report['lava_mean_steps']:.2f}x "
+          f"(OCT oracle: {report['oct_mean_steps_settled']:.2f} steps)"
+          if report["oct_mean_steps_settled"] else "")
+    print(f"  identical output spikes: {report['identical_output_spikes']}; identical spike "
+          f"counts in every layer: {report['identical_layer_spike_counts']}; Lava cutoff "
+          f"decisions = offline rule: {report['lava_cutoff_equals_offline_rule']}")
+    print(f"  train {t_train:.0f} s; Lava with the cutoff {report['lava_steps_per_second']:.0f} steps/s")
+    print("  Lava spike counts come from the bit-exact emulator (equal to Lava fixed_pt).")
     print("plots: " + ", ".join(files))
     return 0
 

@@ -1,4 +1,4 @@
-"""The demo (make demo) runs end to end at a tiny size and Lava agrees with SLAYER."""
+"""The demo (make demo) runs end to end at a tiny size: torch and Lava agree, cutoff included."""
 from __future__ import annotations
 
 import json
@@ -6,13 +6,24 @@ import json
 
 def test_demo_small(tmp_path, capsys):
     from loihi_snn import demo
-    rc = demo.main(["--out", str(tmp_path), "--epochs", "2", "--hidden", "32",
-                    "--lava-samples", "12", "--seed", "1"])
+    export = tmp_path / "netx"
+    rc = demo.main(["--out", str(tmp_path), "--epochs", "3", "--hidden", "32",
+                    "--train-limit", "600", "--lava-samples", "16", "--seed", "1",
+                    "--epsilon", "0.1", "--export-dir", str(export)])
     assert rc == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["samples"] == 12
+    assert report["samples"] == 16
     assert report["identical_output_spikes"] is True
+    assert report["identical_layer_spike_counts"] is True
+    assert report["lava_cutoff_equals_offline_rule"] is True
     assert report["lava_accuracy"] == report["torch_accuracy"]
-    for name in ("digits_cuba.net", "raster.png", "firing_rates.png", "accuracy_vs_steps.png"):
+    assert report["lava_cutoff_accuracy"] == report["torch_cutoff_accuracy"]
+    assert report["lava_mean_steps"] == report["torch_mean_steps"] <= report["T"]
+    assert report["lava_cutoff_spikes_per_sample"] <= report["lava_spikes_per_sample"]
+    for name in ("raster.png", "firing_rates.png", "accuracy_vs_steps.png"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "identical output spikes: True" in capsys.readouterr().out
+    assert (export / "digits_cuba.net").stat().st_size > 0
+    assert (export / "MODEL_CARD.md").stat().st_size > 0
+    out = capsys.readouterr().out
+    assert "accuracy with the cutoff" in out and "mean steps with the cutoff" in out
+    assert "identical output spikes: True" in out
