@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 DECAY_SHIFT = 12
 DECAY_UNITY = 1 << DECAY_SHIFT          # 4096
 STATE_BITS = 24
@@ -34,32 +36,61 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+def _np_int(x: Any) -> bool:
+    """True for a numpy *integer array*: the fast path (fewer temporaries, in-place ops).
+
+    Every fast path below computes exactly what the generic expression next to it
+    computes (tests/test_fixed.py compares them bit for bit); torch tensors, numpy
+    scalars and float arrays take the generic expression.
+    """
+    return type(x) is np.ndarray and x.dtype.kind == "i"
+
+
+def _fits(acc: np.ndarray, x: Any) -> bool:
+    """True when ``acc += x`` gives exactly ``acc + x`` (same shape and dtype)."""
+    if type(x) is int:
+        return True
+    return (type(x) is np.ndarray and x.dtype == acc.dtype
+            and (x.shape == acc.shape or np.broadcast_shapes(acc.shape, x.shape) == acc.shape))
+
+
 def where(cond, a, b):
     """``np.where`` / ``torch.where`` for whichever library ``cond`` belongs to."""
-    if _is_torch(cond):
+    if type(cond) is not np.ndarray and _is_torch(cond):
         import torch
         return torch.where(cond, a, b)
-    import numpy as np
     return np.where(cond, a, b)
 
 
 def sign(x):
-    if _is_torch(x):
+    if type(x) is not np.ndarray and _is_torch(x):
         import torch
         return torch.sign(x)
-    import numpy as np
     return np.sign(x)
 
 
 def clip(x, lo: int, hi: int):
+    if type(x) is np.ndarray:
+        out = np.minimum(x, hi)
+        return np.maximum(out, lo, out=out)
     if _is_torch(x):
         return x.clamp(lo, hi)
-    import numpy as np
     return np.clip(x, lo, hi)
+
+
+def _shift_toward_zero_(x: np.ndarray, shift: int) -> np.ndarray:
+    """In place on an int numpy array ``x`` that the caller owns: ``sign(x) * (|x| >> s)``."""
+    s = np.sign(x)
+    np.abs(x, out=x)
+    x >>= shift
+    x *= s
+    return x
 
 
 def shift_toward_zero(x, shift: int):
     """``x >> shift`` applied to the magnitude (rounds toward zero), as Loihi does."""
+    if _np_int(x):
+        return _shift_toward_zero_(x.copy(), shift)
     return sign(x) * (abs(x) >> shift)
 
 
@@ -68,11 +99,29 @@ def decay(x, d):
 
     ``d`` is the effective decay constant in 0..4096 (scalar or broadcastable).
     """
-    return shift_toward_zero(x * (DECAY_UNITY - d), DECAY_SHIFT)
+    y = x * (DECAY_UNITY - d)
+    if _np_int(y):
+        return _shift_toward_zero_(y, DECAY_SHIFT)
+    return shift_toward_zero(y, DECAY_SHIFT)
+
+
+def _wrap_current_(u: np.ndarray) -> np.ndarray:
+    """In place on an int numpy array the caller owns; see :func:`wrap_current`.
+
+    A value above 2**23 loses 2**24; one at or below -2**23 gains 2**24 (the two
+    cases exclude each other, so testing the second on the updated array is the same
+    as testing it on the original).
+    """
+    if u.size and (u.max() > STATE_MAX or u.min() <= -STATE_MAX):   # rare: skip the masks
+        np.subtract(u, 2 * STATE_MAX, out=u, where=u > STATE_MAX)
+        np.add(u, 2 * STATE_MAX, out=u, where=u <= -STATE_MAX)
+    return u
 
 
 def wrap_current(u):
     """Wrap a current that left the 24-bit range, exactly as lava's LIF model does."""
+    if _np_int(u):
+        return _wrap_current_(u.copy())
     wrapped = where(u > STATE_MAX, u - 2 * STATE_MAX, u)
     return where(wrapped <= -STATE_MAX, u + 2 * STATE_MAX, wrapped)
 
@@ -94,12 +143,23 @@ def current_update(u, a_in, du):
     ``a_in`` is the integer synaptic input (weight mantissas summed, after the
     weight exponent).
     """
-    return wrap_current(decay(u, du + 1) + (a_in << ACT_SHIFT))
+    u = decay(u, du + 1)
+    if _np_int(u) and _fits(u, a_in):
+        u += a_in << ACT_SHIFT          # u is a temporary of decay(): add and wrap in place
+        return _wrap_current_(u)
+    return wrap_current(u + (a_in << ACT_SHIFT))
 
 
 def voltage_update(v, u, dv, bias=0):
     """CUBA voltage: ``v <- saturate(decay(v, dv) + u + bias)`` (bias already scaled)."""
-    return saturate_voltage(decay(v, dv) + u + bias)
+    v = decay(v, dv)
+    if _np_int(v) and _fits(v, u) and _fits(v, bias):
+        v += u                          # v is a temporary of decay(): add and clip in place
+        if not (np.isscalar(bias) and bias == 0):
+            v += bias
+        np.minimum(v, V_LIMIT, out=v)
+        return np.maximum(v, -V_LIMIT, out=v)
+    return saturate_voltage(v + u + bias)
 
 
 def lif_step(u, v, a_in, du, dv, vth, bias=0):
@@ -113,6 +173,9 @@ def lif_step(u, v, a_in, du, dv, vth, bias=0):
     u = current_update(u, a_in, du)
     v = voltage_update(v, u, dv, bias)
     spike = v > (vth << VTH_SHIFT)
+    if _np_int(v):                      # v is a temporary of voltage_update()
+        np.copyto(v, 0, where=spike)
+        return spike, u, v
     v = where(spike, v * 0, v)
     return spike, u, v
 

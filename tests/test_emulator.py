@@ -279,7 +279,9 @@ def test_neuron_steps_are_dispatched_by_type(tmp_path):
     finally:
         del NEURON_STEPS["CUBA_COUNTING"]
     np.testing.assert_array_equal(y, emulate(spec, x[None]))
-    assert calls[:2] == [0, 1] and len(calls) == 2 * x.shape[-1]
+    # run() goes layer by layer over blocks of steps: each layer's step runs T times
+    assert sorted(set(calls)) == [0, 1]
+    assert calls.count(0) == calls.count(1) == x.shape[-1]
 
 
 def test_input_errors(tmp_path):
@@ -296,3 +298,27 @@ def test_input_errors(tmp_path):
     np.testing.assert_array_equal(y[..., :x.shape[-1]], emulate(path, x[None]))
     emu = Emulator(path)
     assert emu.lava_input_shape == (30,) and emu.lava_output_shape == (12,)
+
+
+@pytest.mark.parametrize("make", SLAYER_NETS, ids=SLAYER_IDS)
+def test_blocks_of_steps_equal_step_by_step(make, tmp_path, monkeypatch):
+    """Emulator.run goes layer by layer over blocks of steps (run_block); that equals
+    Emulator.step called once per step (what the fused LoihiProtocol model does),
+    across block boundaries, with delays, recurrence, a reset schedule and a batch."""
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(make, 21, path)
+    rng = np.random.default_rng(21)
+    X = (rng.random((2,) + x.shape) < 0.3).astype(np.int64)
+    X[0] = x
+    steps = x.shape[-1] + 4
+    emu = Emulator(path, reset_interval=7, reset_offset=2)
+    state = emu.init_state(2)
+    xt = np.moveaxis(X, -1, 0)
+    want = np.stack([emu.step(state, xt[t] if t < x.shape[-1] else 0 * xt[0], t + 1)
+                     for t in range(steps)], axis=-1)
+    assert want.sum() > 5
+    largest = emu._largest_layer
+    for block in (1, 5, steps):          # steps per run_block call
+        monkeypatch.setattr(Emulator, "BLOCK_ELEMENTS", block * 2 * largest)
+        assert emu.block_steps(2) == block
+        np.testing.assert_array_equal(emu.run(X, steps), want)

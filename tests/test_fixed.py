@@ -67,3 +67,34 @@ def test_decay_rounds_toward_zero_and_state_limits():
     assert fixed.saturate_voltage(np.int64(2**24)) == 2**23 - 1
     assert fixed.saturate_voltage(np.int64(-2**24)) == -(2**23 - 1)
     assert fixed.wrap_current(np.int64(2**23 + 5)) == -(2**23) + 5
+
+
+def test_numpy_fast_paths_equal_generic_expressions_bit_for_bit():
+    """The in-place numpy paths of fixed.py equal the torch (generic) expressions,
+    including the edges of the 24-bit ranges and the rounding of negative values."""
+    rng = np.random.default_rng(1)
+    edges = np.array([0, 1, -1, 4095, -4095, 4096, -4096, 4097, -4097, 2**23 - 1, 2**23,
+                      2**23 + 1, -(2**23) + 1, -(2**23), -(2**23) - 1, 2**24, -(2**24),
+                      3 * 2**23, -3 * 2**23, 2**30, -(2**30)], np.int64)
+    x = np.concatenate([edges, rng.integers(-2**26, 2**26, size=4000)])
+    t = torch.from_numpy(x)
+    for s in (1, 6, 12):
+        np.testing.assert_array_equal(fixed.shift_toward_zero(x, s),
+                                      fixed.shift_toward_zero(t, s).numpy())
+    np.testing.assert_array_equal(fixed.wrap_current(x), fixed.wrap_current(t).numpy())
+    np.testing.assert_array_equal(fixed.saturate_voltage(x), fixed.saturate_voltage(t).numpy())
+    for d in (0, 1, 410, 4095, 4096):
+        np.testing.assert_array_equal(fixed.decay(x, d), fixed.decay(t, d).numpy())
+    x_before = x.copy()
+    u = rng.integers(-2**23, 2**23, size=x.size)
+    v = rng.integers(-2**23, 2**23, size=x.size)
+    a = rng.integers(-2**18, 2**18, size=x.size)
+    bias = rng.integers(-2**12, 2**12, size=x.size) << 6
+    for b in (0, bias):
+        for du, dv in ((-1, 0), (0, 4096), (1023, 410)):
+            got = fixed.lif_step(u, v, a, du, dv, 100, b)
+            want = fixed.lif_step(torch.from_numpy(u), torch.from_numpy(v), torch.from_numpy(a),
+                                  du, dv, 100, b if isinstance(b, int) else torch.from_numpy(b))
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w.numpy())
+    np.testing.assert_array_equal(x, x_before)          # inputs are never modified

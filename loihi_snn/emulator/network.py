@@ -120,6 +120,7 @@ class Emulator:
     """
 
     CHUNK_ELEMENTS = 1 << 17
+    BLOCK_ELEMENTS = 1 << 20
 
     def __init__(self, spec: Union[NetSpec, str, os.PathLike], *, input_message_bits: int = 0,
                  reset_interval: Optional[int] = None, reset_offset: int = 0) -> None:
@@ -274,6 +275,70 @@ class Emulator:
                 st.synapse_rec.receive(state.synapses_rec[i], sig)
         return sig
 
+    def run_block(self, state: EmulatorState, x: np.ndarray, time_step: int) -> np.ndarray:
+        """Advance every layer by T steps at once: exactly T calls of :meth:`step`.
+
+        The network is a chain of stages whose only feedback is inside a stage
+        (``dense_rec``), so a whole block of steps can go layer by layer: each
+        synapse turns the block's input into the block's sends in one matmul/conv over
+        (T * N) samples, and only the neurons (and a recurrent synapse) loop over time.
+        That removes almost all per-step work but the neuron arithmetic itself.
+
+        Parameters
+        ----------
+        state : EmulatorState
+            updated in place, as after the last of the T steps.
+        x : np.ndarray
+            (T, N, *input_shape) or (T, N, input_size): the input of each step, file
+            order, time first.
+        time_step : int
+            Lava time step of the first step of the block (1 for a fresh run).
+
+        Returns
+        -------
+        np.ndarray
+            (T, N, *output_shape): what :meth:`step` returns at each step.
+        """
+        T, n = int(x.shape[0]), state.batch
+        sig = x
+        interval = self.reset_interval
+        for i, st in enumerate(self.stages):
+            if st.kind == "average":
+                sig = sig.reshape(T, n, st.shape[0], -1).sum(axis=3, dtype=np.int64)
+                continue
+            if st.kind == "input":
+                a_all = sig.reshape((T, n) + st.shape).astype(np.int64, copy=False)
+            else:
+                a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.shape)
+                gate = st.layer.fields.get("asa") if st.kind == "conv" else None
+                if gate is not None:    # stateless ASA gate: all steps at once
+                    from loihi_snn.neurons.asa_fixed import asa_gate_fixed
+                    a_all = asa_gate_fixed(a_all, gate["important"].astype(bool),
+                                           gate["weight_imp"], gate["bias_imp"],
+                                           gate["weight_sub"], gate["bias_sub"],
+                                           gate["sigmoid_shift"])
+            nstate = state.neurons[i]
+            step = st.neuron.step
+            rec = st.synapse_rec
+            resets = (interval is not None and st.neuron.resettable)
+            phase = st.reset_phase % interval if resets else -1
+            out = None
+            for t in range(T):
+                a_in = a_all[t]
+                if rec is not None:
+                    a_in = a_in + rec.send(state.synapses_rec[i]).reshape(a_in.shape)
+                if resets and (time_step + t) % interval == phase:
+                    nstate = st.neuron.init_state(a_in.shape)
+                s_t, nstate = step(nstate, a_in)
+                if rec is not None:
+                    rec.receive(state.synapses_rec[i], s_t)
+                if out is None:
+                    out = np.empty((T,) + s_t.shape, s_t.dtype)
+                out[t] = s_t
+            state.neurons[i] = nstate
+            sig = out
+        return sig
+
     def run(self, x: np.ndarray, steps: Optional[int] = None,
             state: Optional[EmulatorState] = None) -> np.ndarray:
         """Run a batch from a fresh state (or ``state``) and return the raw output.
@@ -305,18 +370,26 @@ class Emulator:
         if state is not None and state.batch != N:
             raise ShapeError(f"state is for a batch of {state.batch}, input has {N} samples")
         out = np.empty((N,) + self.output_shape + (steps,), dtype=np.int32)
-        # fresh runs go in chunks of samples whose arrays stay cache-sized (the samples are
-        # independent, so chunking changes nothing but speed)
+        # fresh runs go in chunks of samples whose arrays stay cache-sized, each run in
+        # blocks of steps layer by layer (samples are independent and run_block equals
+        # step by step, so chunking changes nothing but speed)
         chunk = N if state is not None else max(1, self.CHUNK_ELEMENTS // self._largest_layer)
         for i in range(0, N, chunk):
             part = state if state is not None else self.init_state(min(chunk, N - i))
             xt = np.ascontiguousarray(np.moveaxis(x[i:i + chunk], -1, 0))  # (T, n, ...)
-            zero = np.zeros(xt.shape[1:], dtype=xt.dtype)
+            if steps > T:
+                xt = np.concatenate([xt, np.zeros((steps - T,) + xt.shape[1:], xt.dtype)])
             o = np.empty((steps, part.batch) + self.output_shape, dtype=np.int32)
-            for t in range(steps):
-                o[t] = self.step(part, xt[t] if t < T else zero, t + 1)
+            block = self.block_steps(part.batch)
+            for t in range(0, steps, block):
+                o[t:t + block] = self.run_block(part, xt[t:t + block], t + 1)
             out[i:i + chunk] = np.moveaxis(o, 0, -1)
         return out
+
+    def block_steps(self, batch: int) -> int:
+        """Steps per :meth:`run_block` call for ``batch`` samples: about
+        ``BLOCK_ELEMENTS`` values per layer array."""
+        return max(1, self.BLOCK_ELEMENTS // (batch * self._largest_layer))
 
     def check_input(self, x: Any) -> np.ndarray:
         """Validate a batch (N, *input_shape, T): shape, finiteness, integer values."""

@@ -116,6 +116,33 @@ class DenseSynapse:
         ring, head = state
         return ring[head] if self.depth == 1 else ring[head].copy()
 
+    def run_block(self, state: List, x: np.ndarray) -> np.ndarray:
+        """Many steps at once: ``x`` (T, N, ...) is the input of T consecutive steps;
+        returns what the synapse sends at each of them, (T, N, out), exactly as T
+        calls of ``send`` then ``receive`` (``state`` is left as after the last).
+
+        The input of step t is sent at steps ``t + 1 + k`` (k = each delay slot): a
+        timeline of T + depth steps holds what is already pending in the ring (the
+        next ``depth`` steps) plus this block's contributions.
+        """
+        T, n = x.shape[0], x.shape[1]
+        ring, head = state
+        a = self._accumulate(x.reshape((T * n,) + x.shape[2:])).reshape(
+            T, n, len(self.slots), self.n_out)
+        if self.depth == 1:
+            sends = np.empty((T, n, self.n_out), np.int64)
+            sends[0] = ring[head]
+            sends[1:] = a[:-1, :, 0]
+            state[0] = a[-1:, :, 0]                     # a new (1, N, out)
+            return sends
+        timeline = np.zeros((T + self.depth, n, self.n_out), np.int64)
+        timeline[:self.depth] = np.roll(ring, -head, axis=0)   # ring[(head + j) % depth]
+        for i, k in enumerate(self.slots):
+            timeline[1 + k:1 + k + T] += a[:, :, i]
+        state[0] = np.ascontiguousarray(timeline[T:])
+        state[1] = 0
+        return timeline[:T]
+
     def receive(self, state: List, x: np.ndarray) -> None:
         """Take this step's input (N, ...) and schedule its effect (call after send)."""
         ring, head = state
@@ -198,6 +225,19 @@ class ConvSynapse:
             cols = flat[:, self.index[i]].astype(dtype).reshape(n * p, k)
             y[:, i] = (cols @ w[i]).reshape(n, p, -1).transpose(0, 2, 1)
         return y.reshape((n,) + self.out_shape)
+
+    def run_block(self, state: List, x: np.ndarray) -> np.ndarray:
+        """T steps at once: ``x`` (T, N, C, H, W) -> what is sent at each, (T, N, ...out)
+        (step t sends the result of step t-1), as T calls of ``send`` + ``receive``."""
+        T, n = x.shape[0], x.shape[1]
+        first = state[0]
+        self.receive(state, x.reshape((T * n,) + x.shape[2:]))
+        y = state[0].reshape((T, n) + self.out_shape)
+        sends = np.empty_like(y)
+        sends[0] = first
+        sends[1:] = y[:-1]
+        state[0] = np.ascontiguousarray(y[-1])
+        return sends
 
     def receive(self, state: List, x: np.ndarray) -> None:
         n = x.shape[0]

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
+
 from loihi_snn import fixed
 
 RESET_MODES = ("hard", "soft", "none")
@@ -40,6 +42,9 @@ def check_reset_mode(reset: str) -> str:
 def _apply_reset(v, spike, vth_eff, reset: str):
     """``spike`` is boolean (binary) or an integer array in {-1, 0, 1} (ternary)."""
     if reset == "hard":
+        if fixed._np_int(v):            # v is a temporary of voltage_update(): in place
+            np.copyto(v, 0, where=spike if spike.dtype == np.bool_ else spike != 0)
+            return v
         return fixed.where(spike != 0, v * 0, v)
     if reset == "soft":
         return v - spike * vth_eff
@@ -48,6 +53,8 @@ def _apply_reset(v, spike, vth_eff, reset: str):
 
 def ternary_compare(v, vth):
     """+1 where ``v > vth``, -1 where ``v < -vth``, else 0 (integer/float as ``v``)."""
+    if type(v) is np.ndarray:
+        return np.subtract(v > vth, v < -vth, dtype=np.int64)
     return (v > vth) * 1 - (v < -vth) * 1
 
 
@@ -61,7 +68,7 @@ def lif_fixed_step(u, v, a_in, du, dv, vth, bias=0, reset: str = "hard",
     ``du_lava = du - 1`` (see :func:`loihi_snn.fixed.lif_step`).  ``bias`` is the
     effective bias (``bias_mant << bias_exp``).
     """
-    u = fixed.wrap_current(fixed.decay(u, du) + (a_in << fixed.ACT_SHIFT))
+    u = fixed.current_update(u, a_in, du - 1)      # decays by du (lava's register du - 1)
     v = fixed.voltage_update(v, u, dv, bias)
     vth_eff = vth << fixed.VTH_SHIFT
     spike = ternary_compare(v, vth_eff) if ternary else v > vth_eff
