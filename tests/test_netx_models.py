@@ -24,7 +24,7 @@ from loihi_snn.train import cards
 MODELS = Path(__file__).resolve().parents[1] / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
 CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
-SHIPPED = ("digits_cuba", "digits_lif")
+SHIPPED = ("digits_cuba", "digits_lif", "events_asa")
 
 
 def test_models_are_present():
@@ -101,3 +101,14 @@ def test_digits_lif_meets_its_target_with_and_without_cutoff():
     assert cut["lava"]["samples"] == 359 and cut["lava"]["equals_offline_rule"] is True
     assert cut["lava"]["accuracy"] >= 0.90 and cut["lava"]["mean_steps"] < card["data"]["T"]
     assert card["cutoff_steps"] == cut["lava"]["mean_steps"]
+
+
+def test_events_asa_gates_every_conv_layer():
+    card = cards.load_card(str(MODELS / "events_asa"))
+    spec = read_netx(str(MODELS / "events_asa" / card["export"]["file"]))
+    convs = [layer for layer in spec.layers if layer.type == "conv"]
+    assert len(convs) == 2 and all("asa" in layer.fields for layer in convs)
+    assert card["neuron"]["type"] == "lif-asa" and card["data"]["dataset"] == "events"
+    lava = card["lava"]
+    assert lava["samples"] == card["data"]["splits"]["test"] == 250
+    assert lava["accuracy"] >= 0.85 and lava["identical_output_spikes"] is True

@@ -290,6 +290,22 @@ def test_cutoff_calibration_is_stored_and_run_on_lava(tmp_path):
     assert "## Cutoff (early exit)" in (tmp_path / cards.CARD_MD).read_text()
 
 
+@pytest.mark.slow
+def test_ternary_network_is_evaluated_as_exported(tmp_path):
+    """Amplitudes folded into the next weights are quantized again at export: the card's
+    torch numbers come from that folded network, which Lava matches spike for spike."""
+    cfg = _tiny(neuron={"type": "lif", "spike": "ternary", "threshold": 1.25,
+                        "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
+                        "scale_grad": 3.0}, lava_limit=10, epochs=2)
+    res = train(cfg, str(tmp_path), verbose=False)
+    model, _ = load_checkpoint(res.checkpoint)
+    amps = [float(b.neuron.amplitude) for b in model.blocks]
+    assert all(a != 1.0 for a in amps)               # the amplitudes were learned
+    lava = res.card["lava"]
+    assert lava["identical_output_spikes"] is True and lava["agreement"] == 1.0
+    assert lava["accuracy"] == lava["torch_accuracy"]
+
+
 def test_lif_asa_family_gates_conv_layers():
     from loihi_snn.blocks import ASAConv
     model = build_model([{"type": "conv", "out": 4, "kernel": 3, "padding": 1},

@@ -276,17 +276,49 @@ def export_checkpoint(checkpoint: str, net_path: str) -> str:
 # evaluation
 # ----------------------------------------------------------------------------
 
-def evaluate(model, inputs: np.ndarray, *, batch_size: int = 256,
-             device: str = "cpu") -> Dict[str, np.ndarray]:
-    """SLAYER eval forward (quantized weights, as exported) on a batch of samples.
+def export_view(model):
+    """The network exactly as :func:`export_model` writes it, for torch evaluation.
 
-    Args:
-        model: a :class:`~loihi_snn.train.models.SpikingNet`.
-        inputs: ``(N, *input_shape, T)``.
+    A network with ternary layers is exported with every amplitude folded into the
+    next layer's weights (:func:`loihi_snn.blocks.fold.fold_amplitudes`), and the
+    folded weights are quantized again, so its quantized forward can differ from the
+    unfolded one by a rounding step; the folded copy is what Lava runs.
 
     Returns:
-        dict with ``output`` ``(N, classes, T)`` int16 spikes, ``predictions`` ``(N,)``,
-        ``layer_spikes`` ``(N, L)`` total spikes of every spiking block per sample.
+        ``(net, output_scale)``: ``model`` itself and 1.0 when nothing is ternary, else
+        a :class:`~loihi_snn.train.models.SpikingNet` over the folded blocks (spikes
+        in {-1, 0, +1}) and the last layer's amplitude (the file's output scale).
+    """
+    from loihi_snn.blocks.fold import fold_amplitudes, has_ternary
+    from loihi_snn.train.models import SpikingNet
+
+    if not has_ternary(model.blocks):
+        return model, 1.0
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*weight_norm.*")
+        blocks, output_scale = fold_amplitudes(model.blocks)
+    net = SpikingNet(list(blocks), model.layers, model.neuron, model.input_shape,
+                     model.num_classes)
+    net.eval()
+    return net, float(output_scale)
+
+
+def evaluate(model, inputs: np.ndarray, *, batch_size: int = 256,
+             device: str = "cpu", output_scale: float = 1.0) -> Dict[str, np.ndarray]:
+    """SLAYER eval forward (quantized weights) on a batch of samples.
+
+    Args:
+        model: a :class:`~loihi_snn.train.models.SpikingNet` (for a network with
+            ternary layers, pass :func:`export_view`'s folded copy and its output
+            scale to get exactly what the exported file computes).
+        inputs: ``(N, *input_shape, T)``.
+        output_scale: multiplies the output counts before the argmax (the exported
+            file's output scale; its sign matters).
+
+    Returns:
+        dict with ``output`` ``(N, classes, T)`` int16 spikes (-1 / 0 / +1 for a
+        folded ternary layer), ``predictions`` ``(N,)``, ``layer_spikes`` ``(N, L)``
+        number of spikes (of either sign) of every spiking block per sample.
     """
     model.eval()
     outs, counts = [], []
@@ -295,12 +327,13 @@ def evaluate(model, inputs: np.ndarray, *, batch_size: int = 256,
             x = torch.from_numpy(np.ascontiguousarray(inputs[i:i + batch_size])).float().to(device)
             out, layers = model(x, return_layers=True)
             outs.append(out.cpu().numpy())
-            counts.append(np.stack([l.reshape(l.shape[0], -1).sum(1).cpu().numpy()
+            counts.append(np.stack([(l != 0).reshape(l.shape[0], -1).sum(1).cpu().numpy()
                                     for l in layers], 1))
     output = np.concatenate(outs) if outs else np.zeros((0, model.num_classes, 0))
-    return {"output": output.astype(np.int16),
-            "predictions": output.sum(-1).argmax(1).astype(np.int64) if len(output) else
-            np.zeros(0, np.int64),
+    return {"output": np.rint(output).astype(np.int16) if np.array_equal(output, np.rint(output))
+            else output.astype(np.float32),
+            "predictions": (output.sum(-1) * float(output_scale)).argmax(1).astype(np.int64)
+            if len(output) else np.zeros(0, np.int64),
             "layer_spikes": np.concatenate(counts) if counts else np.zeros((0, 0))}
 
 
@@ -496,7 +529,9 @@ def train(config: TrainConfig, out_dir: str, progress: Optional[bool] = None, *,
 
     model, ckpt = load_checkpoint(ckpt_path)
     test = splits.test
-    res = evaluate(model, test.inputs)
+    view, output_scale = export_view(model)      # ternary: amplitudes folded, as exported
+    res = evaluate(view, test.inputs, output_scale=output_scale)
+    res["output_scale"] = output_scale
     torch_acc = float((res["predictions"] == test.labels).mean()) if len(test) else float("nan")
     net_path = export_model(model, os.path.join(out_dir, f"{config.name}.net"), config, data_info)
     _log(talk, f"best epoch {best['epoch']} ({splits.selected_on} accuracy {best['score']:.3f}); "
@@ -506,7 +541,7 @@ def train(config: TrainConfig, out_dir: str, progress: Optional[bool] = None, *,
     n_lava = len(test) if limit is None else min(int(limit), len(test))
     calibration = None
     if config.cutoff_epsilon is not None:
-        calibration = _calibrate_cutoff(model, splits, res, net_path, config)
+        calibration = _calibrate_cutoff(view, splits, res, net_path, config)
         _log(talk, f"cutoff calibrated (eps {config.cutoff_epsilon}) on "
                    f"{calibration['calibration_samples']} training samples and stored in "
                    f"{os.path.basename(net_path)}; torch test split: accuracy "
@@ -656,18 +691,20 @@ def _run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config
     if keep is not None:
         keep["output"] = out
     lava_pred = out.sum(-1).argmax(1)
+    scale = float(res.get("output_scale", 1.0))
+    spikes = out if scale == 1.0 else np.rint(np.asarray(out, np.float64) / scale)
     torch_pred = res["predictions"][:n]
     k = min(REFERENCE_SUBSET, n)
     extra: Dict[str, Any] = {}
     if any(layer["type"] == "recurrent" for layer in config.architecture):
-        extra = _fresh_run_check(net_path, X, res["output"][:n], out)
+        extra = _fresh_run_check(net_path, X, res["output"][:n], out, scale)
     return {**extra,
         "backend": "lava-fixed", "samples": int(n),
         "accuracy": float((lava_pred == labels).mean()),
         "torch_accuracy": float((torch_pred == labels).mean()),
         "agreement": float((lava_pred == torch_pred).mean()),
-        "identical_output_spikes": bool(np.array_equal(out, res["output"][:n])),
-        "output_spikes_per_sample": float(out.sum() / n),
+        "identical_output_spikes": bool(np.array_equal(spikes, res["output"][:n])),
+        "output_spikes_per_sample": float(np.count_nonzero(spikes) / n),
         "seconds": round(seconds, 2),
         "samples_per_second": round(n / seconds, 2) if seconds > 0 else None,
         "reference_subset": {
@@ -675,7 +712,7 @@ def _run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config
             "lava_predictions": lava_pred[:k].tolist(), "torch_predictions": torch_pred[:k].tolist(),
             "lava_accuracy": float((lava_pred[:k] == labels[:k]).mean()),
             "torch_accuracy": float((torch_pred[:k] == labels[:k]).mean()),
-            "identical_output_spikes": bool(np.array_equal(out[:k], res["output"][:k])),
+            "identical_output_spikes": bool(np.array_equal(spikes[:k], res["output"][:k])),
         },
     }
 
@@ -766,7 +803,7 @@ FRESH_RUN_SAMPLES = 3
 
 
 def _fresh_run_check(net_path: str, X: np.ndarray, torch_out: np.ndarray,
-                     streamed: np.ndarray) -> Dict[str, Any]:
+                     streamed: np.ndarray, scale: float = 1.0) -> Dict[str, Any]:
     """For recurrent networks: rerun the first samples one Lava run each and compare.
 
     ``run_many`` resets the neurons between samples, but a ``dense_rec`` spike emitted
@@ -782,7 +819,8 @@ def _fresh_run_check(net_path: str, X: np.ndarray, torch_out: np.ndarray,
     try:
         for i in range(k):
             one = np.asarray(run(net_path, X[i])).reshape(torch_out[i].shape)
-            same_torch += int(np.array_equal(one, torch_out[i]))
+            same_torch += int(np.array_equal(one if scale == 1.0 else np.rint(one / scale),
+                                             torch_out[i]))
             same_stream += int(np.array_equal(one, streamed[i]))
     except LoihiSnnError as exc:
         return {"fresh_runs": {"skipped": f"{exc}"}}
