@@ -42,6 +42,13 @@ def test_random_slayer_net_fused_equals_per_layer(make, tmp_path):
     per_layer = loihi_snn.run(per_layer_net, x)
     assert per_layer.sum() > 10
     np.testing.assert_array_equal(fused, per_layer)
+    # a path runs as ONE process (FusedRun, AsyncProtocol); a timeout makes it run in
+    # 20 chunks (RunSteps calls), and 3 extra steps of zero input are recorded too
+    standalone = loihi_snn.run(path, x, backend="lava-fused", steps=x.shape[-1] + 3,
+                               timeout=120)
+    np.testing.assert_array_equal(standalone[..., :x.shape[-1]], per_layer)
+    np.testing.assert_array_equal(standalone, loihi_snn.run(path, x, backend="emulator",
+                                                            steps=x.shape[-1] + 3))
 
 
 def test_tinynet_with_bias_fused_equals_per_layer(shared_netx):
@@ -98,6 +105,30 @@ def test_run_many_fused_and_emulator_equal_lava_stream(tmp_path):
     assert lava.sum() > 10
     np.testing.assert_array_equal(run_many(path, X, backend="lava-fused"), lava)
     np.testing.assert_array_equal(run_many(path, X, backend="emulator"), lava)
+
+
+def test_fused_run_is_one_process_with_embedded_input_and_output(shared_netx):
+    """FusedRun: no ports, AsyncProtocol model; several run() calls continue in time;
+    graded input; equals the emulator (which equals per-layer Lava, tests above)."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from loihi_snn.emulator import Emulator
+    from loihi_snn.procs.fused.process import FusedRun
+    from loihi_snn.runtime.run import stopping
+    path = shared_netx / "oxford" / "network.net"
+    rng = np.random.default_rng(3)
+    x = oxford_input(shared_netx)[:, :150] * rng.integers(1, 4, size=(200, 1))   # graded
+    proc = FusedRun(spec=path, x=x, steps=155, input_message_bits=24)
+    assert proc.in_ports.is_empty() and proc.out_ports.is_empty()
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    with stopping(proc):
+        for n in (1, 100, 54):
+            proc.run(condition=RunSteps(num_steps=n), run_cfg=cfg)
+        assert int(proc.steps_done.get()[0]) == 155
+        out = proc.output()
+    want = Emulator(path, input_message_bits=24).run(x[None], 155)[0]
+    assert want.sum() > 10
+    np.testing.assert_array_equal(out, want)
 
 
 def test_per_layer_network_is_refused_by_fused_backend(tmp_path):

@@ -83,3 +83,85 @@ class FusedNetwork(AbstractProcess):
 
     def __len__(self) -> int:
         return len(self.emulator.stages)
+
+
+class FusedRun(AbstractProcess):
+    """A whole NetX network *and its input and output* as one Lava process (fixed point).
+
+    The standalone form of :class:`FusedNetwork` that ``loihi_snn.run(path, x,
+    backend="lava-fused")`` uses: the input is embedded, the output is recorded by the
+    process itself, and there are no ports, so no source or sink process and no port
+    traffic.  Its model runs under Lava's ``AsyncProtocol``: on ``run(RunSteps(n))``
+    it advances n steps by itself (:meth:`loihi_snn.emulator.Emulator.run_block`,
+    layer by layer over blocks of steps) instead of a runtime handshake per step.
+    The output is spike for spike the per-layer network's (``lava-fixed``), with the
+    same time alignment as a sink on ``FusedNetwork.out``.  Use :class:`FusedNetwork`
+    (ports, ``LoihiProtocol``) to compose the network with other Lava processes.
+
+    Parameters
+    ----------
+    spec : NetSpec or str
+        validated network or path to a ``.net`` file.
+    x : np.ndarray
+        what the network's input port receives, file order, time last:
+        (*input_shape, T) or (input_size, T); integers (spikes or graded values).
+        No host-side input scaling is applied (``loihi_snn.run`` applies it first).
+    steps : int, optional
+        number of steps the process can record (default T); input beyond T is zero.
+        Several ``run`` calls may share them (time continues).
+    input_message_bits, reset_interval, reset_offset
+        as :class:`FusedNetwork`.
+
+    Vars
+    ----
+    steps_done : (1,) int, the number of steps run so far.
+
+    The recorded output is read with :meth:`output` (in the process that ran Lava, or
+    any process forked after this object was built: the buffer is shared memory
+    that Lava's forked model process writes).
+    """
+
+    def __init__(self, *, spec: Union[NetSpec, str, os.PathLike], x, steps: Optional[int] = None,
+                 input_message_bits: int = 0, reset_interval: Optional[int] = None,
+                 reset_offset: int = 0, name: Optional[str] = None) -> None:
+        import mmap
+
+        import numpy as np
+        from lava.magma.core.process.variable import Var
+
+        from loihi_snn.emulator import Emulator
+        from loihi_snn.errors import ShapeError
+        if not isinstance(spec, NetSpec):
+            spec = read_netx(os.fspath(spec))
+        emulator = Emulator(spec, input_message_bits=input_message_bits,
+                            reset_interval=reset_interval, reset_offset=reset_offset)
+        x = emulator.check_input(np.asarray(x)[None])[0]       # (*in, T) integers
+        steps = int(x.shape[-1]) if steps is None else int(steps)
+        if steps < 1:
+            raise ShapeError(f"steps must be >= 1, got {steps}")
+        data = np.ascontiguousarray(np.moveaxis(x, -1, 0)[:, None])   # (T, 1, *in)
+        nbytes = max(1, steps * int(np.prod(emulator.output_shape))) * 4
+        self._buffer = mmap.mmap(-1, nbytes)                   # MAP_SHARED | MAP_ANONYMOUS
+        out = np.frombuffer(self._buffer, np.int32, count=nbytes // 4).reshape(
+            (steps,) + emulator.output_shape)
+        super().__init__(emulator=emulator, data=data, out=out,
+                         name=name or os.path.splitext(os.path.basename(spec.path))[0])
+        self.steps_done = Var(shape=(1,), init=0)
+        self.emulator = emulator
+        self.spec = spec
+        self.filename = spec.path
+        self.precision = "fixed"
+        self.steps = steps
+        self.output_message_bits = emulator.output_bits
+        self.output_scale = emulator.output_scale
+        self.fused = True
+        last = emulator.stages[-1]
+        self.out_layer = SimpleNamespace(kind=last.kind, group_size=emulator.output_group_size)
+        self._out = out
+
+    def output(self):
+        """The recorded output so far: (*output_shape, steps) int32, file order, time
+        last; what the last layer sent at each step (group *sums* for an ``average``
+        layer), zeros for steps not run yet."""
+        import numpy as np
+        return np.ascontiguousarray(np.moveaxis(self._out, 0, -1))
