@@ -24,7 +24,7 @@ from loihi_snn.train import cards
 MODELS = Path(__file__).resolve().parents[1] / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
 CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
-SHIPPED = ("digits_cuba", "digits_lif", "events_asa")
+SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "events_asa")
 
 
 def test_models_are_present():
@@ -112,3 +112,14 @@ def test_events_asa_gates_every_conv_layer():
     lava = card["lava"]
     assert lava["samples"] == card["data"]["splits"]["test"] == 250
     assert lava["accuracy"] >= 0.85 and lava["identical_output_spikes"] is True
+
+
+def test_digits_ternary_sends_signed_spikes_and_meets_its_target():
+    card = cards.load_card(str(MODELS / "digits_ternary"))
+    assert card["neuron"]["spike"] == "ternary"
+    assert [l["neuron"]["type"] for l in card["export"]["layers"]] == ["TERNARY", "TERNARY"]
+    lava = card["lava"]
+    assert lava["samples"] == card["data"]["splits"]["test"] == 359
+    assert lava["accuracy"] >= 0.90
+    # the torch numbers are those of the folded network, which Lava matches spike for spike
+    assert lava["identical_output_spikes"] is True and lava["agreement"] == 1.0
