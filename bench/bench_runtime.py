@@ -7,9 +7,12 @@ One run times, on the same inputs and checks bit-exact agreement of every runner
 - (c) digits: the trained 64-128-10 CUBA model in netx_models/digits_cuba (or, when
   it is absent, a random untrained SLAYER one) on rate-coded sklearn test digits;
 
-with four runners: stock ``lava.lib.dl.netx`` (fixed_pt), our per-layer network
-(``loihi_snn.netx.load``), our fused single-process network (``FusedNetwork``) and
-the numpy emulator at batch 1 and at batch ``--batch``.  Lava rates are steady
+with these runners: stock ``lava.lib.dl.netx`` (fixed_pt), our per-layer network
+(``loihi_snn.netx.load``), our fused network with ports between a source and a sink
+(``FusedNetwork``, LoihiProtocol: one runtime handshake per step), the fused network
+as one Lava process holding its input and output (``FusedRun``, AsyncProtocol: what
+``loihi_snn.run(..., backend="lava-fused")`` runs) and the numpy emulator at batch 1
+and at batch ``--batch``.  Lava rates are steady
 state: the first step (compile + process start) is timed separately as "start s".
 It also times a SLAYER training step (forward + backward, batch 32, T 16, 64-128-10).
 
@@ -161,6 +164,28 @@ def time_lava(make_net: Callable[[], Any], x_file: np.ndarray, steps: int) -> Di
             "start_s": t0 - t_build, "wall_s": t1 - t_build}
 
 
+def time_fused_run(path: Path, x_file: np.ndarray, steps: int) -> Dict[str, Any]:
+    """FusedRun: the network, its input and its output recording as ONE Lava process
+    (AsyncProtocol), as ``loihi_snn.run(path, x, backend="lava-fused")`` runs it; timed
+    like :func:`time_lava` (first step apart, then steps-1).  Always stopped."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from loihi_snn.procs.fused.process import FusedRun
+    from loihi_snn.runtime.run import stopping
+    t_build = time.perf_counter()
+    proc = FusedRun(spec=path, x=x_file[..., :steps], steps=steps)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    with stopping(proc):
+        proc.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        t0 = time.perf_counter()
+        proc.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        t1 = time.perf_counter()
+        out = proc.output()
+    return {"out": out, "steps": steps, "steps_per_s": (steps - 1) / (t1 - t0),
+            "start_s": t0 - t_build, "wall_s": t1 - t_build}
+
+
 def time_emulator(path: Path, X: np.ndarray, steps: int) -> Dict[str, Any]:
     from loihi_snn.emulator import Emulator
     t_build = time.perf_counter()
@@ -184,8 +209,9 @@ def bench_network(case: Dict[str, Any], steps: int, batch_steps: int) -> List[Di
         ("stock netx", lambda: time_lava(lambda: netx.hdf5.Network(net_config=str(path)),
                                          case["x"], steps)),
         ("loihi_snn per-layer", lambda: time_lava(lambda: load(path), case["x"], steps)),
-        ("loihi_snn fused", lambda: time_lava(lambda: FusedNetwork.from_netx(path),
-                                              case["x"], steps)),
+        ("fused, ports (Loihi)", lambda: time_lava(lambda: FusedNetwork.from_netx(path),
+                                                  case["x"], steps)),
+        ("fused, 1 process (async)", lambda: time_fused_run(path, case["x"], steps)),
         ("emulator batch 1", lambda: time_emulator(path, case["x"][None], steps)),
         (f"emulator batch {case['X'].shape[0]}",
          lambda: time_emulator(path, case["X"], min(steps, batch_steps))),
@@ -272,14 +298,14 @@ def bench_training(iters: int) -> List[Dict[str, Any]]:
 # ----------------------------------------------------------------------------- main
 
 def print_table(rows: List[Dict[str, Any]]) -> None:
-    head = (f"{'network':<24} {'runner':<22} {'steps':>6} {'steps/s':>9} "
+    head = (f"{'network':<24} {'runner':<26} {'steps':>6} {'steps/s':>9} "
             f"{'sample-steps/s':>15} {'x stock':>8} {'start s':>8} {'e2e steps/s':>12} "
             f"{'exact':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
         sps = r.get("sample_steps_per_s")
-        print(f"{r['network'].split(' (')[0]:<24} {r['runner']:<22} {r['steps']:>6} "
+        print(f"{r['network'].split(' (')[0]:<24} {r['runner']:<26} {r['steps']:>6} "
               f"{r['steps_per_s']:>9.1f} {(f'{sps:.0f}' if sps else '-'):>15} "
               f"{r['x_stock']:>8.1f} {r['start_s']:>8.2f} {r['e2e_steps_per_s']:>12.1f} "
               f"{('yes' if r['exact'] else 'NO'):>6}")

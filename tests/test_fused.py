@@ -131,6 +131,19 @@ def test_fused_run_is_one_process_with_embedded_input_and_output(shared_netx):
     np.testing.assert_array_equal(out, want)
 
 
+def test_fused_run_past_its_steps_is_a_clean_run_error(tmp_path):
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from loihi_snn.errors import RunError
+    from loihi_snn.procs.fused.process import FusedRun
+    from loihi_snn.runtime.guard import run_supervised
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(_net_dense, 17, path)
+    proc = FusedRun(spec=path, x=x, steps=5)
+    with pytest.raises(RunError, match="built for 5 steps"):
+        run_supervised(proc, proc.output, [3, 4], Loihi2SimCfg(select_tag="fixed_pt"),
+                       timeout=60)
+
+
 def test_per_layer_network_is_refused_by_fused_backend(tmp_path):
     path = tmp_path / "net.net"
     x, _ = export_slayer(_net_dense, 16, path)

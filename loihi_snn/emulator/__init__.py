@@ -3,7 +3,9 @@
 - :func:`emulate` -- run a ``.net`` file on a batch ``(N, *input_shape, T)`` and get
   exactly what per-layer Lava ``fixed_pt`` returns for each sample.
 - :class:`Emulator` -- the compiled network: ``init_state(batch)``, ``step(state, x, t)``
-  (what the fused Lava process calls every step) and ``run(x, steps)``.
+  (what the fused LoihiProtocol process calls every step), ``run_block(state, x, t)``
+  (T steps at once, layer by layer: what ``run`` and the standalone fused process use)
+  and ``run(x, steps)``.
 - :data:`NEURON_STEPS` / :func:`register_neuron_step` -- neuron arithmetic per NetX
   neuron type (CUBA/LOIHI -> :func:`loihi_snn.fixed.lif_step`).
 

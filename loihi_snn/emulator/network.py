@@ -12,8 +12,11 @@ Layouts: everything is in the file's order, batch first: a layer's values have s
 ``(N, *layer.shape)`` ((N, C, H, W) or (N, n)); whole runs are time last,
 ``(N, *shape, T)``.  Values are raw Loihi integers (numpy ``int64``).
 
-The fused Lava process (:mod:`loihi_snn.procs.fused`) holds an :class:`EmulatorState`
-for a batch of one and calls :meth:`Emulator.step` once per Lava time step.
+Two ways to advance, with identical results: :meth:`Emulator.step` (one step of every
+layer; the fused LoihiProtocol process calls it once per Lava time step) and
+:meth:`Emulator.run_block` (T steps, layer by layer: each synapse handles the whole
+block in one matmul/conv and only the neurons loop over time; :meth:`Emulator.run` and
+the standalone fused process use it).  Both hold an :class:`EmulatorState`.
 
 Exactness domain: results equal Lava's as long as Lava's own int32 message buffers do
 not overflow, i.e. synaptic sums stay below 2**25 in magnitude (lava's LIF shifts

@@ -1,4 +1,12 @@
-"""FusedNetwork: a whole NetX network as ONE Lava process (models in models.py).
+"""FusedNetwork / FusedRun: a whole NetX network as ONE Lava process (models in models.py).
+
+- :class:`FusedNetwork` has ``inp``/``out`` ports and steps with Lava's LoihiProtocol
+  (one runtime handshake per step): use it to compose the network with other
+  processes (a source, a cutoff controller, ...).
+- :class:`FusedRun` holds its input and records its output, has no ports and runs
+  with Lava's AsyncProtocol (one ``run_async`` call per ``run``): the standalone form
+  that ``loihi_snn.run(path, x, backend="lava-fused")`` uses, limited only by the
+  arithmetic.
 
 The per-layer ``Network`` (:func:`loihi_snn.netx.load`) runs every synapse and neuron
 group as its own OS process, synchronised on every step; for small networks that
