@@ -64,6 +64,11 @@ def test_tinynet_with_bias_fused_equals_per_layer(shared_netx):
     fused = loihi_snn.run(fused_net, x, backend="lava-fused")
     assert per_layer.sum() > 10
     np.testing.assert_array_equal(fused, per_layer)
+    # the one-process form (FusedRun) that run(path, backend="lava-fused") builds,
+    # with the host-side input scaling of tinynet's input neurons
+    from loihi_snn.runtime.run import _run_fused
+    np.testing.assert_array_equal(_run_fused(spec, x, x.shape[-1], False, False, None),
+                                  per_layer)
 
 
 def test_average_output_all_backends_agree(tmp_path):
