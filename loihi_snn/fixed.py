@@ -112,7 +112,8 @@ def _wrap_current_(u: np.ndarray) -> np.ndarray:
     cases exclude each other, so testing the second on the updated array is the same
     as testing it on the original).
     """
-    if u.size and (u.max() > STATE_MAX or u.min() <= -STATE_MAX):   # rare: skip the masks
+    # the masks only matter when some |u| >= 2**23, which is rare: one cheap check first
+    if u.size and np.maximum.reduce(np.abs(u), axis=None) >= STATE_MAX:
         np.subtract(u, 2 * STATE_MAX, out=u, where=u > STATE_MAX)
         np.add(u, 2 * STATE_MAX, out=u, where=u <= -STATE_MAX)
     return u
@@ -155,7 +156,7 @@ def voltage_update(v, u, dv, bias=0):
     v = decay(v, dv)
     if _np_int(v) and _fits(v, u) and _fits(v, bias):
         v += u                          # v is a temporary of decay(): add and clip in place
-        if not (np.isscalar(bias) and bias == 0):
+        if not (type(bias) is int and bias == 0):
             v += bias
         np.minimum(v, V_LIMIT, out=v)
         return np.maximum(v, -V_LIMIT, out=v)
