@@ -405,26 +405,27 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "description": "MNIST-1D sequences fed one value per step as a 16-channel level code "
                        "(one spike per step, in the channel of the value's bin), a recurrent "
                        "128-neuron LIF layer (soft reset) and 10 LIF outputs; cross-entropy on "
-                       "spike counts (netx_models/mnist1d_rlif)",
+                       "spike counts; 10000 generated sequences (8000 train / 2000 test) "
+                       "(netx_models/mnist1d_rlif)",
         "dataset": "mnist1d", "encoding": "level", "T": 40,
-        "dataset_options": {"levels": 16, "value_range": 2.5},
+        "dataset_options": {"levels": 16, "value_range": 2.5, "num_samples": 10000},
         "architecture": [{"type": "recurrent", "out": 128, "weight_scale": 2},
                          {"type": "dense", "weight_scale": 2}],
         "neuron": {"type": "lif", "spike": "binary", "reset": "soft", "threshold": 1.0,
                    "current_decay": 0.5, "voltage_decay": 0.1, "tau_grad": 0.03,
                    "scale_grad": 3.0},
         "loss": {"type": "cross_entropy", "scale": 0.1},
-        "epochs": 40, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.005},
+        "epochs": 30, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.005},
         "lava_limit": 300,
     },
     "events_asa": {
         "name": "events_asa",
         "description": "conv8-conv16(stride 2)-dense LIF network with an ASA gate (causal, "
                        "per-sample spatial attention) in both conv layers, on the synthetic "
-                       "DVS moving-dot events (2x8x8, 4 directions, T=16) "
-                       "(netx_models/events_asa)",
+                       "DVS moving-dot events (2x8x8, 4 directions, T=16; 3000 generated "
+                       "training samples) (netx_models/events_asa)",
         "dataset": "events", "encoding": "binary", "T": 16,
-        "dataset_options": {"height": 8, "width": 8},
+        "dataset_options": {"height": 8, "width": 8, "num_train": 3000},
         "architecture": [{"type": "conv", "out": 8, "kernel": 3, "padding": 1,
                           "weight_scale": 3, "weight_norm": False},
                          {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
