@@ -156,6 +156,7 @@ def summarize(rows: list, weights: list) -> list:
             "delta_accuracy_vs_0": ms([r["lava"]["accuracy"] - base[r["seed"]]["lava"]["accuracy"]
                                        for r in rs if r["seed"] in base]),
             "steps_at_baseline_accuracy": ms(matched),
+            "baseline_accuracy_reached": [int(np.isfinite(matched).sum()), len(matched)],
             "oct_mean_steps": ms([r["oct_mean_steps_settled"] for r in rs]),
             "cs_output_layer": ms([r["cs_per_layer"][-1] for r in rs]),
             "output_spikes_per_sample": ms([r["output_spikes_per_sample"] for r in rs]),
@@ -183,6 +184,15 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default=None,
                    help="comma-separated RCS weights besides 0 (default by size)")
     p.add_argument("--epochs", type=int, default=None, help="override the size's epochs")
+    p.add_argument("--reduction", choices=("max", "mean"), default="max",
+                   help="RCS over the qualifying samples: max (paper, default) or mean")
+    p.add_argument("--reference", choices=("tail", "all"), default="tail",
+                   help="r_d: mean of r over the last 30%% of the steps (default) or over all "
+                        "T (the authors' snncutoff code)")
+    p.add_argument("--hidden-only", action="store_true",
+                   help="leave the output layer out of RCS")
+    p.add_argument("--name", default="rcs",
+                   help="stem of the result files (default rcs: rcs.md, rcs.json, rcs.png)")
     p.add_argument("--out", default=os.path.join(ROOT, "tutorials", "results"),
                    help="directory for rcs.{md,json,png} and the trained models (models/rcs/)")
     args = p.parse_args(argv)
@@ -192,7 +202,11 @@ def main(argv=None) -> int:
     from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
     from loihi_snn.train import rcs  # noqa: F401  (registers REGULARIZERS["rcs"])
     from loihi_snn.train.datasets import load_dataset
-    from loihi_snn.train.trainer import train
+    from loihi_snn.train.trainer import REGULARIZERS, train
+
+    variant = {"reduction": args.reduction, "reference": args.reference,
+               "hidden_only": args.hidden_only}
+    REGULARIZERS["rcs"] = rcs.make_regularizer(**variant)
 
     size = dict(SIZES[args.size])
     if args.epochs is not None:
@@ -214,7 +228,7 @@ def main(argv=None) -> int:
         for w in [0.0] + size["weights"]:
             t0 = time.time()
             cfg = config_for(w, size, seed)
-            res = train(cfg, os.path.join(args.out, "models", "rcs", f"seed{seed}_w{w:g}"),
+            res = train(cfg, os.path.join(args.out, "models", args.name, f"seed{seed}_w{w:g}"),
                         progress=False, verbose=False, lava=False)
             row = evaluate_model(res, w, seed, size, train_set, test_set, size["eps"],
                                  size["main_eps"])
@@ -235,20 +249,19 @@ def main(argv=None) -> int:
         "train_limit": size["train_limit"], "test_limit": size["test_limit"],
         "test_samples": len(test_set), "calibration_samples": len(train_set),
         "neuron": NEURON,
-        "rcs": {"regularizer": "loihi_snn.train.rcs.trainer_regularizer",
-                "reduction": "max over the qualifying samples", "reference": "tail (last 30 %)",
-                "layers": "hidden and output"},
+        "rcs": {"regularizer": "loihi_snn.train.rcs.make_regularizer", **variant},
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), torch CPU",
         "wall_seconds": round(time.time() - t_all, 1), "summary": summary, "rows": rows}
-    with open(os.path.join(args.out, "rcs.json"), "w") as f:
+    stem = os.path.join(args.out, args.name)
+    with open(stem + ".json", "w") as f:
         json.dump(report, f, indent=2)
-    _markdown(os.path.join(args.out, "rcs.md"), report)
-    _plot(os.path.join(args.out, "rcs.png"), report)
+    _markdown(stem + ".md", report)
+    _plot(stem + ".png", report)
     base = summary[0]
     best = min(summary[1:], key=lambda s: s["mean_steps"][0]) if len(summary) > 1 else base
     ok = (len(rows) == len(seeds) * (1 + len(size["weights"])) and
           all(r["lava"]["equals_offline_rule"] for r in rows))
-    print(f"results: {args.out}/rcs.md, rcs.json, rcs.png ({report['wall_seconds']} s)")
+    print(f"results: {stem}.md, .json, .png ({report['wall_seconds']} s)")
     print(f"rcs: {'OK' if ok else 'FAILED'}: mean steps without RCS {base['mean_steps'][0]:.2f}, "
           f"with RCS (weight {best['weight']:g}) {best['mean_steps'][0]:.2f}; accuracy "
           f"{base['cutoff_accuracy'][0]:.3f} vs {best['cutoff_accuracy'][0]:.3f}")
@@ -256,11 +269,21 @@ def main(argv=None) -> int:
 
 
 def _pm(v, fmt=".3f"):
-    return f"{v[0]:{fmt}}" if v[1] == 0 or not np.isfinite(v[1]) else f"{v[0]:{fmt}} ± {v[1]:{fmt}}"
+    sd = fmt.lstrip("+")
+    return f"{v[0]:{fmt}}" if v[1] == 0 or not np.isfinite(v[1]) else f"{v[0]:{fmt}} ± {v[1]:{sd}}"
+
+
+def _reached(s):
+    k, n = s.get("baseline_accuracy_reached", [1, 1])
+    if k == 0:
+        return f"never (0 of {n} seeds)"
+    text = _pm(s["steps_at_baseline_accuracy"], ".2f")
+    return text if k == n else f"{text} ({k} of {n} seeds)"
 
 
 def _markdown(path, r):
     n = len(r["seeds"])
+    v = r["rcs"]
     lines = [
         "# RCS regulariser against the cutoff: digits, LIF, T=16", "",
         f"Command: `{r['command']}`; seeds {', '.join(map(str, r['seeds']))}; {r['epochs']} "
@@ -275,9 +298,11 @@ def _markdown(path, r):
         f"{r['main_epsilon']}, thresholds calibrated on the training split with the 100-bin "
         f"rule on the bit-exact emulator's outputs.  Values are mean ± std over "
         f"{n} seed{'s' if n > 1 else ''}; Δ columns are per-seed differences against the "
-        f"baseline of the same seed.  RCS as in `loihi_snn/train/rcs.py` (the "
-        f"trainer's default: r_d over the last 30 % of the steps, max over the qualifying "
-        f"samples, hidden and output layer, weight x RCS added to the spike-rate loss).", "",
+        f"baseline of the same seed.  RCS as in `loihi_snn/train/rcs.py`: r_d over "
+        f"{'the last 30 % of the steps' if v['reference'] == 'tail' else 'all T steps'}, "
+        f"{v['reduction']} over the qualifying samples, "
+        f"{'hidden layer only' if v['hidden_only'] else 'hidden and output layer'}; weight x "
+        f"RCS added to the spike-rate loss.", "",
         "| RCS weight | fixed-T acc | cutoff acc (Lava) | mean steps (Lava) | Δ steps vs 0 | "
         "Δ acc vs 0 | steps at baseline's cutoff acc (eps sweep) | OCT (oracle) | cs output | "
         "cs hidden | output spikes/sample |",
@@ -286,14 +311,15 @@ def _markdown(path, r):
         lines.append(
             f"| {s['weight']:g} | {_pm(s['fixed_T_accuracy'])} | {_pm(s['cutoff_accuracy'])} | "
             f"{_pm(s['mean_steps'], '.2f')} | {_pm(s['delta_steps_vs_0'], '+.2f')} | "
-            f"{_pm(s['delta_accuracy_vs_0'], '+.3f')} | {_pm(s['steps_at_baseline_accuracy'], '.2f')} | "
+            f"{_pm(s['delta_accuracy_vs_0'], '+.3f')} | {_reached(s)} | "
             f"{_pm(s['oct_mean_steps'], '.2f')} | {_pm(s['cs_output_layer'])} | "
             f"{_pm(s['cs_hidden_layer'])} | {_pm(s['output_spikes_per_sample'], '.1f')} |")
     lines += ["", "Lava decisions equal the offline rule on the emulator's outputs for every "
               f"model: {all(s['equals_offline_rule'] for s in r['summary'])}.", "",
               "*steps at baseline's cutoff acc*: the fewest mean steps over the eps sweep "
               "(offline rule, emulator outputs) among the points whose accuracy is at least "
-              "the baseline's Lava cutoff accuracy of the same seed (nan: never reached).  "
+              "the baseline's Lava cutoff accuracy of the same seed (mean over the seeds that "
+              "reach it).  "
               "*OCT*: mean over the test samples that settle on the right class.  *cs*: "
               "mean over test samples and steps of cos(r(t), r_d), r = s + ReLU(u/V_th), r_d "
               "the mean of the last 30 % of the steps (float forward) -- what RCS raises.", "",
@@ -329,7 +355,7 @@ def _plot(path, r):
         ax.plot([s["mean_steps"][0]], [s["cutoff_accuracy"][0]], "*", color=f"C{i}", ms=11,
                 mec="k", mew=0.5)
         ax.plot(np.arange(1, r["T"] + 1), s["fixed_t_curve"], ":", color=f"C{i}", lw=1,
-                label=f"  stop every sample at t (weight {s['weight']:g})" if i == 0 else None)
+                label="dotted: every sample stopped at t (same colour)" if i == 0 else None)
     ax.set_xlabel("mean steps per sample (T = %d)" % r["T"])
     ax.set_xlim(0.5, r["T"] + 0.5)
     lo = min(min(row["accuracy"][0] for row in s["sweep"]) for s in r["summary"])
