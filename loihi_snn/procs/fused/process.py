@@ -149,6 +149,15 @@ class FusedRun(AbstractProcess):
             raise ShapeError(f"steps must be >= 1, got {steps}")
         data = np.ascontiguousarray(np.moveaxis(x, -1, 0)[:, None])   # (T, 1, *in)
         nbytes = max(1, steps * int(np.prod(emulator.output_shape))) * 4
+        # shared with Lava's model process because Lava forks it (lava sets the 'fork'
+        # start method); a spawned process would get a copy and record into that
+        import multiprocessing as mp
+        import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+        if mp.get_start_method(allow_none=True) not in (None, "fork"):
+            from loihi_snn.errors import RunError
+            raise RunError("FusedRun needs Lava's 'fork' start method (its output buffer is "
+                           "shared memory inherited by the forked model process); got "
+                           f"{mp.get_start_method()!r}")
         self._buffer = mmap.mmap(-1, nbytes)                   # MAP_SHARED | MAP_ANONYMOUS
         out = np.frombuffer(self._buffer, np.int32, count=nbytes // 4).reshape(
             (steps,) + emulator.output_shape)
