@@ -24,7 +24,7 @@ from loihi_snn.train import cards
 MODELS = Path(__file__).resolve().parents[1] / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
 CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
-SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "events_asa")
+SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "mnist1d_rlif", "events_asa")
 
 
 def test_models_are_present():
@@ -123,3 +123,15 @@ def test_digits_ternary_sends_signed_spikes_and_meets_its_target():
     assert lava["accuracy"] >= 0.90
     # the torch numbers are those of the folded network, which Lava matches spike for spike
     assert lava["identical_output_spikes"] is True and lava["agreement"] == 1.0
+
+
+def test_mnist1d_rlif_is_recurrent_and_clearly_learns():
+    card = cards.load_card(str(MODELS / "mnist1d_rlif"))
+    assert [l["type"] for l in card["export"]["layers"]] == ["dense_rec", "dense"]
+    assert card["neuron"]["type"] == "lif" and card["neuron"]["reset"] == "soft"
+    assert card["data"]["encoding"] == "level" and card["data"]["T"] == 40
+    lava = card["lava"]
+    assert lava["samples"] == 300 and lava["identical_output_spikes"] is True
+    assert lava["accuracy"] >= 0.5 and card["torch"]["test_accuracy"] >= 0.5   # chance: 0.1
+    fresh = lava["fresh_runs"]
+    assert fresh["identical_to_torch"] == fresh["samples"] == 3

@@ -306,6 +306,19 @@ def test_ternary_network_is_evaluated_as_exported(tmp_path):
     assert lava["accuracy"] == lava["torch_accuracy"]
 
 
+def test_mnist1d_level_code_one_spike_per_step():
+    from loihi_snn.train.encoders import level_encode
+    x = np.array([[-3.0, -2.5, -0.01, 0.0, 1.2, 2.49, 7.0]])
+    out = level_encode(x, levels=4, value_range=2.5)          # bins of width 1.25
+    assert out.shape == (1, 4, 7) and out.dtype == np.float32
+    assert out.sum(1).tolist() == [[1.0] * 7]
+    assert out[0].argmax(0).tolist() == [0, 0, 1, 2, 2, 3, 3]
+    with pytest.raises(ValueError, match="levels"):
+        level_encode(x, levels=1, value_range=1.0)
+    cfg = get_preset("mnist1d_rlif")
+    assert cfg.encoding == "level" and cfg.dataset_options["levels"] == 16
+
+
 def test_lif_asa_family_gates_conv_layers():
     from loihi_snn.blocks import ASAConv
     model = build_model([{"type": "conv", "out": 4, "kernel": 3, "padding": 1},
