@@ -11,8 +11,12 @@
 3. keep the best epoch by validation accuracy in ``out_dir/checkpoint.pt``
    (rank 0 writes; the checkpoint stores the config so the model can be rebuilt);
 4. export it to ``out_dir/<name>.net`` with :func:`loihi_snn.netx.export.export_blocks`;
-5. evaluate it with SLAYER's quantized eval forward on the test split and on Lava
+5. evaluate it with SLAYER's quantized eval forward on the test split (a network with
+   ternary layers as exported: amplitudes folded, see :func:`export_view`) and on Lava
    (fixed point, :func:`loihi_snn.runtime.stream.run_many`) and compare;
+   with ``cutoff_epsilon`` set, first calibrate the Top-K cutoff on the training split,
+   store the thresholds in the file (``/cutoff``) and then also run the Lava cutoff
+   controller (:func:`loihi_snn.runtime.cutoff_run.run_cutoff`) on the Lava samples;
 6. write the model card (``model_card.json`` + ``MODEL_CARD.md``, see
    :mod:`loihi_snn.train.cards`).
 
