@@ -87,25 +87,36 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         from loihi_snn.runtime.cutoff_run import run_cutoff
         return run_cutoff(path, X, cutoff=False, record_output=True, backend=backend,
                           progress=progress, timeout=timeout).outputs
+    total = N * interval
     if backend == "lava-fused":
-        from loihi_snn.procs.fused.process import FusedNetwork
-        net = FusedNetwork(spec=spec, input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
-                           reset_interval=interval, reset_offset=0 if input_block else 1)
+        # ONE Lava process (AsyncProtocol) holding the whole stream: samples separated by
+        # the silent gap, neurons reset on the same schedule as the per-layer loader's
+        from loihi_snn.procs.fused.process import FusedRun
+        frames = [np.asarray(input_transform(spec, x)) for x in X]
+        data = np.concatenate([np.concatenate(
+            [f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1) for f in frames], -1)
+        if not np.all(data == np.round(data)):
+            raise ShapeError("lava-fused needs integer input (spikes or graded integers); "
+                             "scale and round real-valued input first")
+        net = FusedRun(spec=spec, x=data, steps=total,
+                       input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                       reset_interval=interval, reset_offset=0 if input_block else 1)
+        source, read_out = net, net.output
     else:
         net = load(path, precision=precision_of(backend),
                    input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
                    reset_interval=interval, reset_offset=0 if input_block else 1)
-    frames = [to_lava_layout(input_transform(spec, x), net.input_shape) for x in X]
-    frames = [np.concatenate([f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1)
-              for f in frames]
-    data = np.concatenate(frames, axis=-1)
-    if precision_of(backend) == "fixed":
-        data = data.astype(np.int32)
-    total = N * interval
-    source = Source(data=data)
-    sink = Sink(shape=net.out.shape, buffer=total)
-    source.s_out.connect(net.inp)
-    net.out.connect(sink.a_in)
+        frames = [to_lava_layout(input_transform(spec, x), net.input_shape) for x in X]
+        frames = [np.concatenate([f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1)
+                  for f in frames]
+        data = np.concatenate(frames, axis=-1)
+        if precision_of(backend) == "fixed":
+            data = data.astype(np.int32)
+        source = Source(data=data)
+        sink = Sink(shape=net.out.shape, buffer=total)
+        source.s_out.connect(net.inp)
+        net.out.connect(sink.a_in)
+        read_out = sink.data.get
     show = progress if progress is not None else (N > 1 and os.isatty(2))
     bar = None
     if show:
@@ -116,13 +127,13 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     chunks = [min(per_chunk, N - done) * interval for done in range(0, N, per_chunk)]
     from loihi_snn.runtime.guard import run_supervised
     try:   # compiles, runs and stops Lava in a supervised child process
-        out = run_supervised(source, sink.data.get, chunks, cfg, timeout=timeout, what=path,
+        out = run_supervised(source, read_out, chunks, cfg, timeout=timeout, what=path,
                              on_progress=None if bar is None else
                              (lambda n: bar.update(n // interval)))
     finally:
         if bar is not None:
             bar.close()
-    out = from_lava_layout(np.asarray(out))
+    out = np.asarray(out) if backend == "lava-fused" else from_lava_layout(np.asarray(out))
     result = np.zeros((N,) + out.shape[:-1] + (T,), dtype=out.dtype)
     for s in range(N):
         window = out[..., s * interval: s * interval + T]
