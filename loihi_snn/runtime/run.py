@@ -210,27 +210,34 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
     source.s_out.connect(net.inp)
     net.out.connect(sink.a_in)
 
-    cfg = run_config(backend)
-    show = _want_progress(progress, steps)
-    chunks = _chunks(steps, 20 if (show or timeout is not None) else 1)
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(net.filename)}")
-    from loihi_snn.runtime.guard import run_supervised
-    try:   # compiles, runs and stops Lava in a supervised child process
-        out = run_supervised(source, sink.data.get, chunks, cfg, timeout=timeout,
-                             what=net.filename,
-                             on_progress=None if bar is None else bar.update)
-    finally:
-        if bar is not None:
-            bar.close()
+    out = _supervised(source, sink.data.get, steps, run_config(backend), progress=progress,
+                      timeout=timeout, what=net.filename)
     out = from_lava_layout(np.asarray(out))
     if getattr(net.out_layer, "kind", "") == "average":
         out = out / float(net.out_layer.group_size)
     if getattr(net, "output_scale", 1.0) != 1.0:
         out = out * net.output_scale
     return out
+
+
+def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
+                timeout: Optional[float], what: str):
+    """Compile, run ``steps`` steps and stop Lava in a supervised child process
+    (:func:`~loihi_snn.runtime.guard.run_supervised`), with a step progress bar; returns
+    ``read_out()``.  The run goes in 20 chunks when a bar or a timeout needs them."""
+    from loihi_snn.runtime.guard import run_supervised
+    show = _want_progress(progress, steps)
+    chunks = _chunks(steps, 20 if (show or timeout is not None) else 1)
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(what)}")
+    try:
+        return run_supervised(source, read_out, chunks, cfg, timeout=timeout, what=what,
+                              on_progress=None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional[bool],
@@ -251,20 +258,8 @@ def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional
         data = data.reshape(-1, data.shape[-1])          # flat input of a dense first layer
     proc = FusedRun(spec=spec, x=data, steps=steps,
                     input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
-    show = _want_progress(progress, steps)
-    chunks = _chunks(steps, 20 if (show or timeout is not None) else 1)
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(spec.path)}")
-    try:   # compiles, runs and stops Lava in a supervised child process
-        out = run_supervised(proc, proc.output, chunks, run_config("lava-fused"),
-                             timeout=timeout, what=spec.path,
-                             on_progress=None if bar is None else bar.update)
-    finally:
-        if bar is not None:
-            bar.close()
-    out = np.asarray(out)
+    out = np.asarray(_supervised(proc, proc.output, steps, run_config("lava-fused"),
+                                 progress=progress, timeout=timeout, what=spec.path))
     if proc.out_layer.kind == "average":
         out = out / float(proc.out_layer.group_size)
     if proc.output_scale != 1.0:
