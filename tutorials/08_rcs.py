@@ -53,7 +53,11 @@ SIZES = {
 NEURON = {"type": "lif", "threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03}
 
 
-def config_for(weight: float, size: dict, seed: int):
+LOSSES = {"spike_rate": {"type": "spike_rate", "true_rate": 0.4, "false_rate": 0.02},
+          "cross_entropy": {"type": "cross_entropy", "scale": 1.0}}
+
+
+def config_for(weight: float, size: dict, seed: int, loss: str = "spike_rate"):
     from loihi_snn.train.config import TrainConfig
     return TrainConfig(
         name=f"digits_lif_rcs{weight:g}".replace(".", "p"), dataset="digits", encoding="rate",
@@ -61,7 +65,8 @@ def config_for(weight: float, size: dict, seed: int):
         val_fraction=0.1,
         architecture=[{"type": "dense", "out": size["hidden"]}, {"type": "dense"}],
         neuron=dict(NEURON), optimizer={"type": "adam", "lr": 0.01},
-        epochs=size["epochs"], batch_size=32, seed=seed, device="cpu", rcs_weight=weight)
+        epochs=size["epochs"], batch_size=32, seed=seed, device="cpu", rcs_weight=weight,
+        loss=dict(LOSSES[loss]))
 
 
 def layer_similarity(checkpoint: str, inputs: np.ndarray) -> list:
@@ -193,6 +198,9 @@ def main(argv=None) -> int:
                    help="leave the output layer out of RCS")
     p.add_argument("--name", default="rcs",
                    help="stem of the result files (default rcs: rcs.md, rcs.json, rcs.png)")
+    p.add_argument("--loss", choices=tuple(LOSSES), default="spike_rate",
+                   help="task loss: SLAYER's spike_rate (default) or cross_entropy on the "
+                        "output spike counts (what the RCS authors' weights were set beside)")
     p.add_argument("--out", default=os.path.join(ROOT, "tutorials", "results"),
                    help="directory for rcs.{md,json,png} and the trained models (models/rcs/)")
     args = p.parse_args(argv)
@@ -227,7 +235,7 @@ def main(argv=None) -> int:
                                 limit=size["test_limit"])
         for w in [0.0] + size["weights"]:
             t0 = time.time()
-            cfg = config_for(w, size, seed)
+            cfg = config_for(w, size, seed, args.loss)
             res = train(cfg, os.path.join(args.out, "models", args.name, f"seed{seed}_w{w:g}"),
                         progress=False, verbose=False, lava=False)
             row = evaluate_model(res, w, seed, size, train_set, test_set, size["eps"],
@@ -250,6 +258,7 @@ def main(argv=None) -> int:
         "test_samples": len(test_set), "calibration_samples": len(train_set),
         "neuron": NEURON,
         "rcs": {"regularizer": "loihi_snn.train.rcs.make_regularizer", **variant},
+        "loss": args.loss,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores (shared), torch CPU",
         "wall_seconds": round(time.time() - t_all, 1), "summary": summary, "rows": rows}
     stem = os.path.join(args.out, args.name)
@@ -281,6 +290,11 @@ def _reached(s):
     return text if k == n else f"{text} ({k} of {n} seeds)"
 
 
+def _loss_name(r) -> str:
+    return ("cross-entropy loss on the output spike counts"
+            if r.get("loss") == "cross_entropy" else "spike-rate loss")
+
+
 def _markdown(path, r):
     n = len(r["seeds"])
     v = r["rcs"]
@@ -288,7 +302,7 @@ def _markdown(path, r):
         "# RCS regulariser against the cutoff: digits, LIF, T=16", "",
         f"Command: `{r['command']}`; seeds {', '.join(map(str, r['seeds']))}; {r['epochs']} "
         f"epochs; 64-{r['hidden']}-10 LIF ({', '.join(f'{k} {v}' for k, v in r['neuron'].items() if k != 'type')}); "
-        f"rate code, T={r['T']}; Adam lr 0.01, batch 32, spike-rate loss; "
+        f"rate code, T={r['T']}; Adam lr 0.01, batch 32, {_loss_name(r)}; "
         f"{r['calibration_samples']} calibration (training split) / {r['test_samples']} test digits; "
         f"machine: {r['machine']}; wall time {r['wall_seconds']:.0f} s "
         f"({r['wall_seconds'] / 60:.1f} min).", "",
@@ -302,7 +316,7 @@ def _markdown(path, r):
         f"{'the last 30 % of the steps' if v['reference'] == 'tail' else 'all T steps'}, "
         f"{v['reduction']} over the qualifying samples, "
         f"{'hidden layer only' if v['hidden_only'] else 'hidden and output layer'}; weight x "
-        f"RCS added to the spike-rate loss.", "",
+        f"RCS added to the {_loss_name(r)}.", "",
         "| RCS weight | fixed-T acc | cutoff acc (Lava) | mean steps (Lava) | Δ steps vs 0 | "
         "Δ acc vs 0 | steps at baseline's cutoff acc (eps sweep) | OCT (oracle) | cs output | "
         "cs hidden | output spikes/sample |",
