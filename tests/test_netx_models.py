@@ -103,6 +103,19 @@ def test_digits_lif_meets_its_target_with_and_without_cutoff():
     assert card["cutoff_steps"] == cut["lava"]["mean_steps"]
 
 
+def test_digits_lif_ce_meets_the_cutoff_target_on_lava():
+    """The cutoff issue's target on a shipped digits model: at least 1.7x fewer steps than
+    the fixed T at most 1 point below the fixed-T accuracy, measured on Lava."""
+    card = cards.load_card(str(MODELS / "digits_lif_ce"))
+    cut = card["cutoff"]["lava"]
+    assert card["config"]["loss"]["type"] == "cross_entropy"
+    assert cut["samples"] == card["lava"]["samples"] == 359
+    assert cut["equals_offline_rule"] is True
+    assert cut["fixed_T_accuracy"] == card["lava"]["accuracy"] >= 0.90
+    assert card["data"]["T"] / cut["mean_steps"] >= 1.7
+    assert cut["fixed_T_accuracy"] - cut["accuracy"] <= 0.01
+
+
 def test_events_asa_gates_every_conv_layer():
     card = cards.load_card(str(MODELS / "events_asa"))
     spec = read_netx(str(MODELS / "events_asa" / card["export"]["file"]))

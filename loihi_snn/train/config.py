@@ -388,6 +388,21 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
         "cutoff_epsilon": 0.03,
     },
+    "digits_lif_ce": {
+        "name": "digits_lif_ce",
+        "description": "64-128-10 binary LIF network on scikit-learn's 8x8 digits, rate code, "
+                       "T=16, trained with cross-entropy on the output spike counts (the "
+                       "label leads early, so the Top-K cutoff, calibrated at eps 0.01 and "
+                       "stored in the file, stops sooner; netx_models/digits_lif_ce)",
+        "dataset": "digits", "encoding": "rate", "T": 16,
+        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
+        "neuron": {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
+                   "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
+                   "scale_grad": 3.0},
+        "loss": {"type": "cross_entropy", "scale": 1.0},
+        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+        "cutoff_epsilon": 0.01,
+    },
     "digits_ternary": {
         "name": "digits_ternary",
         "description": "64-128-10 ternary LIF network ({-1, 0, +1} spikes, learnable "
