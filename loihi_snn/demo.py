@@ -43,20 +43,6 @@ def _config(args):
     return cfg.replace(**changes)
 
 
-def torch_layer_counts(model, X: np.ndarray) -> np.ndarray:
-    """Spikes of every spiking block of the SLAYER quantized forward: (L, N, T) int64."""
-    import torch
-    model.eval()
-    per: List[np.ndarray] = []
-    with torch.no_grad():
-        for i in range(0, len(X), 256):
-            _, layers = model(torch.from_numpy(np.ascontiguousarray(X[i:i + 256])).float(),
-                              return_layers=True)
-            per.append(np.stack([np.count_nonzero(l.reshape(l.shape[0], -1, l.shape[-1]).numpy(),
-                                                  axis=1) for l in layers]))
-    return np.concatenate(per, axis=1).astype(np.int64)
-
-
 def plots(out_dir: str, torch_hidden: np.ndarray, torch_out: np.ndarray, labels: np.ndarray,
           rates: Dict[str, List[float]], curve: Dict[str, Any]) -> List[str]:
     """Spike raster of sample 0, firing rate per layer, accuracy against steps."""
@@ -140,10 +126,11 @@ def main(argv=None) -> int:
 
     from loihi_snn.cutoff import load_calibration, offline_cutoff, optimal_cutoff_steps
     from loihi_snn.emulator import emulate
-    from loihi_snn.evaluate import layer_spike_counts, spikes_within
+    from loihi_snn.evaluate import spikes_within
     from loihi_snn.netx.schema import read_netx
     from loihi_snn.train import cards
-    from loihi_snn.train.trainer import evaluate, load_checkpoint, load_split, train
+    from loihi_snn.train.trainer import (evaluate, export_view, load_checkpoint, load_split,
+                                         train)
 
     os.makedirs(args.out, exist_ok=True)
     cfg = _config(args)
@@ -174,21 +161,23 @@ def main(argv=None) -> int:
           f"with the cutoff controller ({lava_cut['seconds']:.1f} s, "
           f"{lava_cut['steps_per_second']:.0f} steps/s)")
 
-    # torch side on the same samples: quantized forward, the same rule applied offline
-    model, _ = load_checkpoint(result.checkpoint)
+    # torch side on the same samples: quantized forward of the network as exported, the
+    # same rule applied offline
+    model, _ = export_view(load_checkpoint(result.checkpoint)[0])
     test = load_split(cfg.dataset, "test", T=cfg.T, encoding=cfg.encoding, seed=cfg.seed,
                       limit=cfg.test_limit, options=cfg.dataset_options,
                       input_scale=cfg.input_scale)
     X, labels = test.inputs[:n], test.labels[:n]
     T = int(X.shape[-1])
-    torch_out = evaluate(model, X)["output"].astype(np.int64)
+    torch_eval = evaluate(model, X)
+    torch_out = torch_eval["output"].astype(np.int64)
     beta = load_calibration(read_netx(net_path)).beta
     t_pred, t_steps = offline_cutoff(torch_out, beta)
-    t_counts = torch_layer_counts(model, X)
-    l_counts, neurons = layer_spike_counts(net_path, X)
+    t_counts = torch_eval["layer_spikes_per_step"]
     # each sample's Lava steps: the card keeps a subset; the controller's decisions equal
     # the offline rule on the (bit-exact) emulator output, which the card checks
-    _, l_steps = offline_cutoff(emulate(net_path, X), beta)
+    l_out, l_counts, neurons = emulate(net_path, X, return_spike_counts=True)
+    _, l_steps = offline_cutoff(l_out, beta)
     full = np.full(n, T)
     t_full, _ = spikes_within(t_counts, neurons, full)
     l_full, l_nasfr_full = spikes_within(l_counts, neurons, full)

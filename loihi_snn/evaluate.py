@@ -20,7 +20,7 @@ Where the numbers come from:
   same rule (:func:`loihi_snn.cutoff.offline_cutoff`) to the output -- identical
   decisions, since their output equals lava-fixed's.  ``steps_per_second`` is Lava
   time steps per wall-clock second of the run (sample-steps per second for the
-  emulator), load and compile excluded.
+  emulator, whose timed run also counts the spikes), load and compile excluded.
 - ``spikes_per_sample`` / ``nasfr``: every spiking layer's spikes, counted by the
   bit-exact emulator (equal to Lava fixed_pt) over the steps each sample used.
 """
@@ -180,42 +180,9 @@ def layer_spike_counts(path_or_spec, X: np.ndarray, steps: Optional[int] = None
     neurons : np.ndarray
         (L,) neuron count of each layer.
     """
-    from loihi_snn.emulator.network import Emulator, _input_transform, is_graded
-    from loihi_snn.emulator.neurons import NeuronStep
-    from loihi_snn.netx.loader import GRADED_MESSAGE_BITS
-
-    X = np.asarray(X)
-    emu = Emulator(path_or_spec, input_message_bits=GRADED_MESSAGE_BITS if is_graded(X) else 0)
-    records: List[List[np.ndarray]] = []
-    neurons = []
-    for st in emu.stages:
-        if st.neuron is None:
-            continue
-        sink: List[np.ndarray] = []
-        records.append(sink)
-        neurons.append(int(np.prod(st.shape)))
-        inner = st.neuron
-
-        def step(state, a_in, _inner=inner, _sink=sink):
-            out, state = _inner.step(state, a_in)
-            _sink.append(np.count_nonzero(np.reshape(out, (out.shape[0], -1)), axis=1))
-            return out, state
-
-        # a counting wrapper around this Emulator instance's own neuron steps
-        st.neuron = NeuronStep(step=step, num_states=inner.num_states, out_bits=inner.out_bits,
-                               resettable=inner.resettable)
-    X = _input_transform(emu.spec, X)
-    T = X.shape[-1] if steps is None else int(steps)
-    N = X.shape[0]
-    counts = np.zeros((len(records), N, T), dtype=np.int64)
-    chunk = max(1, emu.CHUNK_ELEMENTS // emu._largest_layer)
-    for i in range(0, N, chunk):
-        for r in records:
-            r.clear()
-        emu.run(X[i:i + chunk], T)
-        for li, r in enumerate(records):
-            counts[li, i:i + chunk] = np.stack(r, axis=-1)
-    return counts, np.asarray(neurons, dtype=np.int64)
+    from loihi_snn.emulator import emulate
+    _, counts, sizes = emulate(path_or_spec, X, steps, return_spike_counts=True)
+    return counts, sizes
 
 
 def spikes_within(counts: np.ndarray, neurons: np.ndarray, steps: np.ndarray
@@ -312,11 +279,15 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     beta, where, eps = None, "none", None
     if cutoff:
         beta, where, eps = resolve_thresholds(spec, data, epsilon, calibration_limit)
+    counted = None                       # (counts, sizes) when the run already counted
     if backend_used in ("emulator", "lava-fused"):
         t0 = time.perf_counter()
         if backend_used == "emulator":
             from loihi_snn.emulator import emulate
-            out = emulate(spec, X)
+            if spikes:
+                out, *counted = emulate(spec, X, return_spike_counts=True)
+            else:
+                out = emulate(spec, X)
         else:
             from loihi_snn.runtime.stream import run_many
             out = run_many(path, X, backend="lava-fused", progress=progress)
@@ -338,7 +309,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     if spikes:
         from loihi_snn.emulator.network import UnsupportedByEmulator
         try:
-            counts, neurons = layer_spike_counts(spec, X, steps_T)
+            counts, neurons = counted or layer_spike_counts(spec, X, steps_T)
             per, rate = spikes_within(counts, neurons, used)
             spk = float(per.mean())
             source = "emulator (bit-exact fixed_pt), counted over the steps each sample used"

@@ -322,3 +322,26 @@ def test_blocks_of_steps_equal_step_by_step(make, tmp_path, monkeypatch):
         monkeypatch.setattr(Emulator, "BLOCK_ELEMENTS", block * 2 * largest)
         assert emu.block_steps(2) == block
         np.testing.assert_array_equal(emu.run(X, steps), want)
+
+
+def test_spike_counts_do_not_depend_on_chunks_or_blocks(shared_netx):
+    """``run(spike_counts=...)`` fills (L, N, T) the same whatever the sample chunks and
+    step blocks, and its last layer counts the output's spikes."""
+    path = shared_netx / "oxford" / "network.net"
+    X = (np.random.default_rng(4).random((5, 200, 30)) < 0.2).astype(np.int32)
+    plain = Emulator(path)
+    counts = np.zeros((len(plain.neuron_layer_sizes), 5, 30), dtype=np.int64)
+    y = plain.run(X, spike_counts=counts)
+    assert plain.neuron_layer_sizes == (256, 200)
+    np.testing.assert_array_equal(counts[-1], np.count_nonzero(y, axis=1))
+    assert counts[0].sum() > 0
+    small = Emulator(path)
+    small.CHUNK_ELEMENTS = 2 * 256               # 2 samples per chunk
+    small.BLOCK_ELEMENTS = 2 * 256 * 7           # 7 steps per block
+    counts_small = np.zeros_like(counts)
+    np.testing.assert_array_equal(small.run(X, spike_counts=counts_small), y)
+    np.testing.assert_array_equal(counts_small, counts)
+    y2, counts2, sizes = emulate(path, X, return_spike_counts=True)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_array_equal(counts2, counts)
+    assert sizes.tolist() == [256, 200]

@@ -139,6 +139,9 @@ class Emulator:
         self.input_shape = tuple(spec.input_shape)
         self.output_shape = tuple(spec.output_shape)
         self.input_size = int(np.prod(self.input_shape))
+        #: neurons of each stage with neurons, in order (the L of ``spike_counts``)
+        self.neuron_layer_sizes = tuple(int(np.prod(st.shape)) for st in self.stages
+                                        if st.neuron is not None)
         self._largest_layer = max([self.input_size] + [int(np.prod(st.shape))
                                                        for st in self.stages])
         first = self.stages[0]
@@ -278,7 +281,8 @@ class Emulator:
                 st.synapse_rec.receive(state.synapses_rec[i], sig)
         return sig
 
-    def run_block(self, state: EmulatorState, x: np.ndarray, time_step: int) -> np.ndarray:
+    def run_block(self, state: EmulatorState, x: np.ndarray, time_step: int,
+                  counts: Optional[np.ndarray] = None) -> np.ndarray:
         """Advance every layer by T steps at once: exactly T calls of :meth:`step`.
 
         The network is a chain of stages whose only feedback is inside a stage
@@ -296,6 +300,9 @@ class Emulator:
             order, time first.
         time_step : int
             Lava time step of the first step of the block (1 for a fresh run).
+        counts : np.ndarray, optional
+            (L, T, N) int64, filled with the non-zero outputs (spikes of either sign)
+            of each of the L stages with neurons (``neuron_layer_sizes``) at each step.
 
         Returns
         -------
@@ -305,6 +312,7 @@ class Emulator:
         T, n = int(x.shape[0]), state.batch
         sig = x
         interval = self.reset_interval
+        layer = 0
         for i, st in enumerate(self.stages):
             if st.kind == "average":
                 sig = sig.reshape(T, n, st.shape[0], -1).sum(axis=3, dtype=np.int64)
@@ -340,10 +348,14 @@ class Emulator:
                 out[t] = s_t
             state.neurons[i] = nstate
             sig = out
+            if counts is not None:
+                counts[layer] = np.count_nonzero(out.reshape(T, n, -1), axis=2)
+            layer += 1
         return sig
 
     def run(self, x: np.ndarray, steps: Optional[int] = None,
-            state: Optional[EmulatorState] = None) -> np.ndarray:
+            state: Optional[EmulatorState] = None,
+            spike_counts: Optional[np.ndarray] = None) -> np.ndarray:
         """Run a batch from a fresh state (or ``state``) and return the raw output.
 
         ``x`` is what the network's input port receives (no host-side input scaling,
@@ -358,6 +370,9 @@ class Emulator:
             number of steps (default T).
         state : EmulatorState, optional
             continue from this state (time steps then restart at 1).
+        spike_counts : np.ndarray, optional
+            (L, N, steps) int64, filled with the non-zero outputs of each of the L
+            stages with neurons (``neuron_layer_sizes``) per sample and step.
 
         Returns
         -------
@@ -384,8 +399,14 @@ class Emulator:
                 xt = np.concatenate([xt, np.zeros((steps - T,) + xt.shape[1:], xt.dtype)])
             o = np.empty((steps, part.batch) + self.output_shape, dtype=np.int32)
             block = self.block_steps(part.batch)
+            c = None
             for t in range(0, steps, block):
-                o[t:t + block] = self.run_block(part, xt[t:t + block], t + 1)
+                if spike_counts is not None:
+                    c = np.empty((len(self.neuron_layer_sizes), min(block, steps - t),
+                                  part.batch), dtype=np.int64)
+                o[t:t + block] = self.run_block(part, xt[t:t + block], t + 1, c)
+                if c is not None:
+                    spike_counts[:, i:i + part.batch, t:t + block] = c.transpose(0, 2, 1)
             out[i:i + chunk] = np.moveaxis(o, 0, -1)
         return out
 
@@ -430,7 +451,8 @@ def is_graded(x: np.ndarray) -> bool:
 
 def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
             steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
-            reset_interval: Optional[int] = None, reset_offset: int = 0) -> np.ndarray:
+            reset_interval: Optional[int] = None, reset_offset: int = 0,
+            return_spike_counts: bool = False):
     """Run a NetX network on a batch of inputs, bit-exactly as per-layer Lava fixed_pt.
 
     ``emulate(path, X)[i]`` equals ``loihi_snn.run(path, X[i])`` (backend
@@ -453,6 +475,8 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         (24 bits) when any value is not 0/1.
     reset_interval, reset_offset : int, optional
         the loader's reset schedule (see :class:`Emulator`).
+    return_spike_counts : bool
+        also return every layer's spike counts from the same run.
 
     Returns
     -------
@@ -461,6 +485,10 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         graded integers), or ``float64`` population means for an ``average`` output
         layer (group sums / group size) and outputs times the file's ``output_scale``
         when it is not 1, as :func:`loihi_snn.run`.
+    counts, sizes : np.ndarray
+        only with ``return_spike_counts``: (L, N, steps) int64 non-zero outputs (spikes
+        of either sign) of each of the L layers with neurons per sample and step, and
+        (L,) their neuron counts (:attr:`Emulator.neuron_layer_sizes`).
 
     Raises
     ------
@@ -474,9 +502,17 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         input_message_bits = GRADED_MESSAGE_BITS if is_graded(x) else 0
     emu = Emulator(path_or_spec, input_message_bits=input_message_bits,
                    reset_interval=reset_interval, reset_offset=reset_offset)
-    y = emu.run(_input_transform(emu.spec, x), steps)
+    x = _input_transform(emu.spec, x)
+    counts = None
+    if return_spike_counts:
+        x = emu.check_input(x)           # a clear ShapeError before sizing the counts
+        n_steps = x.shape[-1] if steps is None else int(steps)
+        counts = np.zeros((len(emu.neuron_layer_sizes), x.shape[0], n_steps), dtype=np.int64)
+    y = emu.run(x, steps, spike_counts=counts)
     if emu.output_group_size is not None:
         y = y / float(emu.output_group_size)
     if emu.output_scale != 1.0:
         y = y * emu.output_scale
+    if return_spike_counts:
+        return y, counts, np.asarray(emu.neuron_layer_sizes, dtype=np.int64)
     return y

@@ -322,7 +322,8 @@ def evaluate(model, inputs: np.ndarray, *, batch_size: int = 256,
     Returns:
         dict with ``output`` ``(N, classes, T)`` int16 spikes (-1 / 0 / +1 for a
         folded ternary layer), ``predictions`` ``(N,)``, ``layer_spikes`` ``(N, L)``
-        number of spikes (of either sign) of every spiking block per sample.
+        number of spikes (of either sign) of every spiking block per sample, and
+        ``layer_spikes_per_step`` ``(L, N, T)`` the same per time step.
     """
     model.eval()
     outs, counts = [], []
@@ -331,14 +332,16 @@ def evaluate(model, inputs: np.ndarray, *, batch_size: int = 256,
             x = torch.from_numpy(np.ascontiguousarray(inputs[i:i + batch_size])).float().to(device)
             out, layers = model(x, return_layers=True)
             outs.append(out.cpu().numpy())
-            counts.append(np.stack([(l != 0).reshape(l.shape[0], -1).sum(1).cpu().numpy()
-                                    for l in layers], 1))
+            counts.append(np.stack([(l != 0).reshape(l.shape[0], -1, l.shape[-1]).sum(1)
+                                    .cpu().numpy() for l in layers]))
     output = np.concatenate(outs) if outs else np.zeros((0, model.num_classes, 0))
+    per_step = np.concatenate(counts, axis=1).astype(np.int64) if counts else np.zeros((0, 0, 0))
     return {"output": np.rint(output).astype(np.int16) if np.array_equal(output, np.rint(output))
             else output.astype(np.float32),
             "predictions": (output.sum(-1) * float(output_scale)).argmax(1).astype(np.int64)
             if len(output) else np.zeros(0, np.int64),
-            "layer_spikes": np.concatenate(counts) if counts else np.zeros((0, 0))}
+            "layer_spikes": per_step.sum(-1).T if counts else np.zeros((0, 0)),
+            "layer_spikes_per_step": per_step}
 
 
 # ----------------------------------------------------------------------------
