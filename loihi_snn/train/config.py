@@ -328,6 +328,16 @@ def _typed(name: str, value: Any, kinds: Dict[str, str], params: Dict[str, Dict[
 # presets
 # ----------------------------------------------------------------------------
 
+# what the digits LIF presets share (get_preset deep-copies, so sharing is safe)
+_DIGITS_LIF: Dict[str, Any] = {
+    "dataset": "digits", "encoding": "rate", "T": 16,
+    "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
+    "neuron": {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
+               "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
+               "scale_grad": 3.0},
+    "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+}
+
 PRESETS: Dict[str, Dict[str, Any]] = {
     "digits": {
         "name": "digits_cuba",
@@ -375,45 +385,31 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "lava_limit": 100,
     },
     "digits_lif": {
+        **_DIGITS_LIF,
         "name": "digits_lif",
         "description": "64-128-10 binary LIF network (loihi_snn 'lif' family, hard reset) on "
                        "scikit-learn's 8x8 digits, rate code, T=16, with the Top-K cutoff "
                        "calibrated on the training split (eps 0.03) and stored in the file "
                        "(netx_models/digits_lif)",
-        "dataset": "digits", "encoding": "rate", "T": 16,
-        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
-        "neuron": {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
-                   "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
-                   "scale_grad": 3.0},
-        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
         "cutoff_epsilon": 0.03,
     },
     "digits_lif_ce": {
+        **_DIGITS_LIF,
         "name": "digits_lif_ce",
         "description": "64-128-10 binary LIF network on scikit-learn's 8x8 digits, rate code, "
                        "T=16, trained with cross-entropy on the output spike counts (the "
                        "label leads early, so the Top-K cutoff, calibrated at eps 0.01 and "
                        "stored in the file, stops sooner; netx_models/digits_lif_ce)",
-        "dataset": "digits", "encoding": "rate", "T": 16,
-        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
-        "neuron": {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
-                   "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
-                   "scale_grad": 3.0},
         "loss": {"type": "cross_entropy", "scale": 1.0},
-        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
         "cutoff_epsilon": 0.01,
     },
     "digits_ternary": {
+        **_DIGITS_LIF,
         "name": "digits_ternary",
         "description": "64-128-10 ternary LIF network ({-1, 0, +1} spikes, learnable "
                        "per-layer amplitude folded into the next weights at export) on "
                        "scikit-learn's 8x8 digits, rate code, T=16 (netx_models/digits_ternary)",
-        "dataset": "digits", "encoding": "rate", "T": 16,
-        "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
-        "neuron": {"type": "lif", "spike": "ternary", "reset": "hard", "threshold": 1.25,
-                   "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
-                   "scale_grad": 3.0},
-        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+        "neuron": {**_DIGITS_LIF["neuron"], "spike": "ternary"},
     },
     "mnist1d_rlif": {
         "name": "mnist1d_rlif",
