@@ -198,13 +198,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``loihi-snn eval``: accuracy, mean steps, spikes, NASFR and speed on a data split."""
-    from loihi_snn.evaluate import evaluate, format_report
+    from loihi_snn.evaluate import EvalError, evaluate, format_report
     if args.epsilon is not None and not 0.0 <= args.epsilon < 1.0:
-        raise _usage(f"--epsilon must be in [0, 1), got {args.epsilon}")
+        raise EvalError(f"--epsilon must be in [0, 1), got {args.epsilon}")
     for name in ("limit", "calibration_limit", "T"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            raise _usage(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+            raise EvalError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     result = evaluate(args.net, args.dataset, split=args.split, limit=args.limit,
                       cutoff=args.cutoff, epsilon=args.epsilon, backend=args.backend,
                       encoding=args.encoding, T=args.T, seed=args.seed,
@@ -215,11 +215,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(format_report(result))
     return 0
-
-
-def _usage(msg: str) -> LoihiSnnError:
-    from loihi_snn.errors import ShapeError
-    return ShapeError(msg)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,12 +6,12 @@
 
 What a Loihi 2 user does before and after getting chip time:
 
-1. **Does it fit?**  ``loihi-snn info NET --loihi2`` (here: :func:`loihi_snn.hardware.check`
-   and :func:`~loihi_snn.hardware.estimate`) lists NeuroCores per layer, weight and
-   message bits, delays, and every hardware limit the network exceeds.  A network with
-   an ERROR does not run on the chip as is; the tutorial also shows one such network
-   (odd weights of mixed sign: more than 8 mantissa bits) and the message that says
-   how to fix it.
+1. **Does it fit?**  ``loihi-snn info NET --loihi2`` (in Python:
+   :func:`loihi_snn.hardware.check` and :func:`~loihi_snn.hardware.estimate`) lists
+   NeuroCores per layer, weight and message bits, delays, and every hardware limit the
+   network exceeds.  A network with an ERROR does not run on the chip as is; the
+   tutorial also shows one such network (odd weights of mixed sign: more than 8
+   mantissa bits) and the message that says how to fix it.
 2. **Which backend?**  ``backend="loihi2"`` needs Intel's lava-loihi extension (INRC
    members) and a Loihi 2 host; ``backend="auto"`` picks it when installed and falls back
    to ``lava-fixed``, Lava's bit-accurate CPU simulation of the same integer arithmetic.
@@ -40,24 +40,12 @@ SIZES = {"small": 30, "full": None}
 
 
 def fit_report(path: str) -> bool:
-    """Print the Loihi 2 resource table and violations; True when nothing is an error."""
-    from loihi_snn.hardware import check, errors, estimate
+    """Print what ``loihi-snn info NET --loihi2`` prints; True when no limit is an error."""
+    from loihi_snn.cli import main as loihi_snn_cli
+    from loihi_snn.hardware import check, errors
     from loihi_snn.netx import read_netx
-    spec = read_netx(path)
-    est = estimate(spec)
-    print(f"  {'#':>2} {'type':<8} {'neurons':>8} {'synapses':>9} {'cores':>5} {'wbits':>5} "
-          f"{'msgbits':>7}  where")
-    for e in est.layers:
-        print(f"  {e.index:>2} {e.type:<8} {e.neurons:>8} {e.synapses:>9} {e.cores:>5} "
-              f"{'-' if e.weight_bits is None else e.weight_bits:>5} {e.message_bits:>7}  {e.where}")
-    print(f"  total: {est.neurons} neurons, {est.synapses} synapses, ~{est.cores} NeuroCores "
-          f"({100 * est.chip_fraction:.1f}% of one chip)")
-    found = check(spec)
-    for v in found:
-        print(f"  {v}")
-    if not found:
-        print("  no Loihi 2 limit exceeded")
-    return not errors(found)
+    loihi_snn_cli(["info", path, "--loihi2"])
+    return not errors(check(read_netx(path)))
 
 
 def broken_copy(path: str, out_dir: str) -> str:
