@@ -137,15 +137,32 @@ def digits_case(steps: int, batch: int, rng, tmp: Path) -> Dict[str, Any]:
 
 # ----------------------------------------------------------------------------- runners
 
+def _timed_lava_run(process, read_out: Callable[[], np.ndarray], steps: int,
+                    t_build: float) -> Dict[str, Any]:
+    """Run ``process``'s graph (fixed_pt): the first step (compile, start) timed apart,
+    then steps-1 steady state; ``read_out()`` before the runtime is stopped (always)."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from loihi_snn.runtime.run import stopping
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    with stopping(process):
+        process.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        t0 = time.perf_counter()
+        process.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        t1 = time.perf_counter()
+        out = read_out()
+    return {"out": out, "steps": steps, "steps_per_s": (steps - 1) / (t1 - t0),
+            "start_s": t0 - t_build, "wall_s": t1 - t_build}
+
+
 def time_lava(make_net: Callable[[], Any], x_file: np.ndarray, steps: int) -> Dict[str, Any]:
     """Source -> net -> Sink, fixed_pt: first step timed apart, then steps-1 steady state.
     Returns output in file order and the timings.  The runtime is always stopped."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from loihi_snn.runtime.run import from_lava_layout, stopping, to_lava_layout
+    from loihi_snn.runtime.run import from_lava_layout, to_lava_layout
     t_build = time.perf_counter()
     net = make_net()
     data = to_lava_layout(x_file[..., :steps], net.inp.shape).astype(np.int32)
@@ -153,37 +170,18 @@ def time_lava(make_net: Callable[[], Any], x_file: np.ndarray, steps: int) -> Di
     sink = Sink(shape=net.out.shape, buffer=steps)
     source.s_out.connect(net.inp)
     net.out.connect(sink.a_in)
-    cfg = Loihi2SimCfg(select_tag="fixed_pt")
-    with stopping(source):
-        source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-        t0 = time.perf_counter()
-        source.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
-        t1 = time.perf_counter()
-        out = np.asarray(sink.data.get())
-    return {"out": from_lava_layout(out), "steps": steps, "steps_per_s": (steps - 1) / (t1 - t0),
-            "start_s": t0 - t_build, "wall_s": t1 - t_build}
+    return _timed_lava_run(source, lambda: from_lava_layout(np.asarray(sink.data.get())),
+                           steps, t_build)
 
 
 def time_fused_run(path: Path, x_file: np.ndarray, steps: int) -> Dict[str, Any]:
     """FusedRun: the network, its input and its output recording as ONE Lava process
     (AsyncProtocol), as ``loihi_snn.run(path, x, backend="lava-fused")`` runs it; timed
     like :func:`time_lava` (first step apart, then steps-1).  Always stopped."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-
     from loihi_snn.procs.fused.process import FusedRun
-    from loihi_snn.runtime.run import stopping
     t_build = time.perf_counter()
     proc = FusedRun(spec=path, x=x_file[..., :steps], steps=steps)
-    cfg = Loihi2SimCfg(select_tag="fixed_pt")
-    with stopping(proc):
-        proc.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-        t0 = time.perf_counter()
-        proc.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
-        t1 = time.perf_counter()
-        out = proc.output()
-    return {"out": out, "steps": steps, "steps_per_s": (steps - 1) / (t1 - t0),
-            "start_s": t0 - t_build, "wall_s": t1 - t_build}
+    return _timed_lava_run(proc, proc.output, steps, t_build)
 
 
 def time_emulator(path: Path, X: np.ndarray, steps: int) -> Dict[str, Any]:
