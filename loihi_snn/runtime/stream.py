@@ -88,13 +88,17 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         return run_cutoff(path, X, cutoff=False, record_output=True, backend=backend,
                           progress=progress, timeout=timeout).outputs
     total = N * interval
+
+    def stream(frames) -> np.ndarray:
+        """Samples (time last) one after another, each padded with silence to ``interval``."""
+        return np.concatenate([np.concatenate(
+            [f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1) for f in frames], -1)
+
     if backend == "lava-fused":
         # ONE Lava process (AsyncProtocol) holding the whole stream: samples separated by
         # the silent gap, neurons reset on the same schedule as the per-layer loader's
         from loihi_snn.procs.fused.process import FusedRun
-        frames = [np.asarray(input_transform(spec, x)) for x in X]
-        data = np.concatenate([np.concatenate(
-            [f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1) for f in frames], -1)
+        data = stream([np.asarray(input_transform(spec, x)) for x in X])
         if not np.all(data == np.round(data)):
             raise ShapeError("lava-fused needs integer input (spikes or graded integers); "
                              "scale and round real-valued input first")
@@ -106,10 +110,7 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         net = load(path, precision=precision_of(backend),
                    input_message_bits=GRADED_MESSAGE_BITS if graded else 0,
                    reset_interval=interval, reset_offset=0 if input_block else 1)
-        frames = [to_lava_layout(input_transform(spec, x), net.input_shape) for x in X]
-        frames = [np.concatenate([f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1)
-                  for f in frames]
-        data = np.concatenate(frames, axis=-1)
+        data = stream([to_lava_layout(input_transform(spec, x), net.input_shape) for x in X])
         if precision_of(backend) == "fixed":
             data = data.astype(np.int32)
         source = Source(data=data)
