@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml tools/bootstrap-venv.sh
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PYTHON) -m loihi_snn.demo --out demo_out
+	$(PYTHON) -m loihi_snn.app.demo --out demo_out
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)

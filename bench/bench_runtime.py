@@ -8,7 +8,7 @@ One run times, on the same inputs and checks bit-exact agreement of every runner
   it is absent, a random untrained SLAYER one) on rate-coded sklearn test digits;
 
 with these runners: stock ``lava.lib.dl.netx`` (fixed_pt), our per-layer network
-(``loihi_snn.netx.load``), our fused network with ports between a source and a sink
+(``loihi_snn.load``), our fused network with ports between a source and a sink
 (``FusedNetwork``, LoihiProtocol: one runtime handshake per step), the fused network
 as one Lava process holding its input and output (``FusedRun``, AsyncProtocol: what
 ``loihi_snn.run(..., backend="lava-fused")`` runs) and the numpy emulator at batch 1
@@ -75,7 +75,7 @@ def machine_info() -> Dict[str, Any]:
 
 def export_slayer(blocks, x, path: Path, input_shape=None) -> None:
     import torch
-    from loihi_snn.netx.export import export_blocks
+    from loihi_snn.torch.export import export_blocks
     blocks.eval()
     with torch.no_grad():
         y = x
@@ -85,7 +85,7 @@ def export_slayer(blocks, x, path: Path, input_shape=None) -> None:
 
 
 def oxford_case(steps: int, batch: int, rng) -> Dict[str, Any]:
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     slayer = lava_dl().slayer
     events = slayer.io.read_np_spikes(str(SHARED_NETX / "oxford" / "input.npy"))
     x = np.asarray(events.to_tensor(dim=(1, 200, 2000))).reshape(200, 2000)[:, :steps]
@@ -98,7 +98,7 @@ def oxford_case(steps: int, batch: int, rng) -> Dict[str, Any]:
 
 def conv_case(steps: int, batch: int, rng, tmp: Path) -> Dict[str, Any]:
     import torch
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     slayer = lava_dl().slayer
     torch.manual_seed(0)
     blocks = torch.nn.ModuleList([
@@ -114,7 +114,7 @@ def conv_case(steps: int, batch: int, rng, tmp: Path) -> Dict[str, Any]:
 
 def digits_case(steps: int, batch: int, rng, tmp: Path) -> Dict[str, Any]:
     import torch
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     from loihi_snn.train.datasets import load_dataset
     slayer = lava_dl().slayer
     torch.manual_seed(1)
@@ -144,7 +144,7 @@ def _timed_lava_run(process, read_out: Callable[[], np.ndarray], steps: int,
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from loihi_snn.runtime.run import stopping
+    from loihi_snn.sim.runtime.run import stopping
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     with stopping(process):
         process.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
@@ -162,7 +162,7 @@ def time_lava(make_net: Callable[[], Any], x_file: np.ndarray, steps: int) -> Di
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from loihi_snn.runtime.run import from_lava_layout, to_lava_layout
+    from loihi_snn.sim.runtime.run import from_lava_layout, to_lava_layout
     t_build = time.perf_counter()
     net = make_net()
     data = to_lava_layout(x_file[..., :steps], net.inp.shape).astype(np.int32)
@@ -178,14 +178,14 @@ def time_fused_run(path: Path, x_file: np.ndarray, steps: int) -> Dict[str, Any]
     """FusedRun: the network, its input and its output recording as ONE Lava process
     (AsyncProtocol), as ``loihi_snn.run(path, x, backend="lava-fused")`` runs it; timed
     like :func:`time_lava` (first step apart, then steps-1).  Always stopped."""
-    from loihi_snn.procs.fused.process import FusedRun
+    from loihi_snn.sim.lava.procs.fused.process import FusedRun
     t_build = time.perf_counter()
     proc = FusedRun(spec=path, x=x_file[..., :steps], steps=steps)
     return _timed_lava_run(proc, proc.output, steps, t_build)
 
 
 def time_emulator(path: Path, X: np.ndarray, steps: int) -> Dict[str, Any]:
-    from loihi_snn.emulator import Emulator
+    from loihi_snn.sim.emulator import Emulator
     t_build = time.perf_counter()
     emu = Emulator(path)
     t0 = time.perf_counter()
@@ -206,9 +206,9 @@ def time_emulator(path: Path, X: np.ndarray, steps: int) -> Dict[str, Any]:
 
 
 def bench_network(case: Dict[str, Any], steps: int, batch_steps: int) -> List[Dict[str, Any]]:
-    from loihi_snn.netx import load
-    from loihi_snn.lavadl import lava_dl
-    from loihi_snn.procs.fused.process import FusedNetwork
+    from loihi_snn import load
+    from loihi_snn.core.lavadl import lava_dl
+    from loihi_snn.sim.lava.procs.fused.process import FusedNetwork
     path = case["path"]
     netx = lava_dl().netx
     runs = [
@@ -234,7 +234,7 @@ def bench_network(case: Dict[str, Any], steps: int, batch_steps: int) -> List[Di
         exact = bool(np.array_equal(first, ref[..., :k]))
         if runner.startswith("emulator") and out.shape[0] > 1:
             # the rest of the batch equals batch-1 emulation, sample by sample (spot check)
-            from loihi_snn.emulator import Emulator
+            from loihi_snn.sim.emulator import Emulator
             emu = Emulator(path)
             for i in (1, out.shape[0] - 1):
                 exact &= bool(np.array_equal(out[i], emu.run(case["X"][i:i + 1, ..., :k])[0]))
@@ -253,7 +253,7 @@ def bench_network(case: Dict[str, Any], steps: int, batch_steps: int) -> List[Di
 def bench_training(iters: int) -> List[Dict[str, Any]]:
     """SLAYER training step (forward + backward), batch 32, T 16, 64-128-10."""
     import torch
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     slayer = lava_dl().slayer
     params = dict(NEURON, requires_grad=True)
 
@@ -264,15 +264,15 @@ def bench_training(iters: int) -> List[Dict[str, Any]]:
     candidates = [("slayer.block.cuba.Dense (stock)", stock_blocks)]
 
     def lif_blocks(**variant):
-        import loihi_snn.blocks as ours
+        import loihi_snn.torch.blocks as ours
         p = {k: v for k, v in params.items() if k != "requires_grad"}
         p.update(variant)
         return lambda: torch.nn.ModuleList([ours.Dense(p, 64, 128, weight_scale=2),
                                             ours.Dense(p, 128, 10, weight_scale=2)])
 
-    candidates += [("loihi_snn.blocks.Dense (LIF, hard reset)", lif_blocks()),
-                   ("loihi_snn.blocks.Dense (LIF, soft reset)", lif_blocks(reset="soft")),
-                   ("loihi_snn.blocks.Dense (ternary)", lif_blocks(spike="ternary"))]
+    candidates += [("loihi_snn.torch.blocks.Dense (LIF, hard reset)", lif_blocks()),
+                   ("loihi_snn.torch.blocks.Dense (LIF, soft reset)", lif_blocks(reset="soft")),
+                   ("loihi_snn.torch.blocks.Dense (ternary)", lif_blocks(spike="ternary"))]
 
     torch.manual_seed(0)
     x = (torch.rand(32, 64, 16) < 0.2).float()
@@ -326,7 +326,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     size = SIZES[args.size]
 
-    from loihi_snn.lavadl import ensure_lava_runtime, lava_dl, quiet
+    from loihi_snn.core.lavadl import ensure_lava_runtime, lava_dl, quiet
     ensure_lava_runtime()
     with quiet():
         lava_dl()

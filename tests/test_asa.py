@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from loihi_snn import NetxFormatError
-from loihi_snn.blocks import ASAConv, ASAGate, Conv, Dense, Flatten
-from loihi_snn.metrics import layer_firing_rates, nasfr, spikes_per_sample
+from loihi_snn.torch.blocks import ASAConv, ASAGate, Conv, Dense, Flatten
+from loihi_snn.core.metrics import layer_firing_rates, nasfr, spikes_per_sample
 from loihi_snn.netx import read_netx
-from loihi_snn.netx.export import export_blocks
-from loihi_snn.neurons import asa_fixed as af
-from loihi_snn.runtime.probe import run_layers
+from loihi_snn.torch.export import export_blocks
+from loihi_snn.core import asa as af
+from loihi_snn.sim.runtime.probe import run_layers
 
 T = 40
 HW = 8
@@ -114,8 +114,8 @@ def test_streamed_and_controlled_runs_equal_torch(tmp_path):
     """The gate is stateless: a stream of samples with neuron resets between them
     (run_many, on Lava, the fused Lava process and the batched emulator) and the cutoff
     controller's resettable neurons (controlled=True) give the torch batch results."""
-    from loihi_snn.runtime.cutoff_run import run_cutoff
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+    from loihi_snn.sim.runtime.stream import run_many
     blocks = _net("asa-asa", seed=7)
     X = _inputs(3, seed=8, t=32)
     path = _export(blocks, X, tmp_path / "asa.net")

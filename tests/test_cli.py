@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from loihi_snn.cli import main
+from loihi_snn.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +40,9 @@ NEURONS = {
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``python -m loihi_snn.cli ARGS`` in a fresh interpreter."""
+    """Run ``python -m loihi_snn.app.cli ARGS`` in a fresh interpreter."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "loihi_snn.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, cwd=str(ROOT),
                           env=env)
 

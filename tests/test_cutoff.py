@@ -7,12 +7,12 @@ import pytest
 import torch
 
 import loihi_snn
-from loihi_snn.blocks import Dense
-from loihi_snn.cutoff import (calibrate, correct_and_stays, decide, offline_cutoff,
+from loihi_snn.torch.blocks import Dense
+from loihi_snn.core.cutoff import (calibrate, correct_and_stays, decide, offline_cutoff,
                               optimal_cutoff_steps, top_gap)
-from loihi_snn.netx.export import export_blocks
-from loihi_snn.runtime.cutoff_run import run_cutoff
-from loihi_snn.runtime.stream import run_many
+from loihi_snn.torch.export import export_blocks
+from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+from loihi_snn.sim.runtime.stream import run_many
 
 T = 20
 
@@ -95,7 +95,8 @@ def test_missing_thresholds_is_a_clear_error(tmp_path):
 
 
 def test_stored_calibration_round_trip_and_override(tmp_path):
-    from loihi_snn.cutoff import Calibration, load_calibration, store_calibration
+    from loihi_snn.core.cutoff import Calibration
+    from loihi_snn.netx.calibration import load_calibration, store_calibration
     from loihi_snn.netx import read_netx
     path, X = _net(tmp_path, seed=2)
     beta = np.array([np.inf] * 5 + [1.0] * (T - 5))
@@ -115,7 +116,7 @@ def test_stored_calibration_round_trip_and_override(tmp_path):
 def test_recorded_stream_equals_fresh_runs_for_recurrent_no_reset(tmp_path):
     """A recurrent layer without reset keeps firing between samples; the controller's
     reset (state zeroed, stale input dropped) still makes every sample a fresh run."""
-    from loihi_snn.blocks import Recurrent
+    from loihi_snn.torch.blocks import Recurrent
     torch.manual_seed(3)
     p = {"threshold": 0.8, "current_decay": 0.4, "voltage_decay": 0.0, "reset": "none",
          "leak": False}

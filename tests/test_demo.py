@@ -5,7 +5,7 @@ import json
 
 
 def test_demo_small(tmp_path, capsys):
-    from loihi_snn import demo
+    from loihi_snn.app import demo
     export = tmp_path / "netx"
     rc = demo.main(["--out", str(tmp_path), "--epochs", "3", "--hidden", "32",
                     "--train-limit", "600", "--lava-samples", "16", "--seed", "1",

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 import loihi_snn
-from loihi_snn.emulator import (NEURON_STEPS, Emulator, UnsupportedByEmulator, emulate,
+from loihi_snn.sim.emulator import (NEURON_STEPS, Emulator, UnsupportedByEmulator, emulate,
                                 register_neuron_step)
-from loihi_snn.errors import LoihiSnnError, ShapeError
-from loihi_snn.netx.export import export_blocks
+from loihi_snn.core.errors import LoihiSnnError, ShapeError
+from loihi_snn.torch.export import export_blocks
 from loihi_snn.netx.schema import read_netx
 
 from test_pool_average import CUBA, _write_neuron
@@ -96,7 +96,7 @@ def test_oxford_batch_of_three_equals_lava_runs(shared_netx):
 def test_tinynet_with_input_bias_and_spikes_equals_lava(shared_netx):
     """tinynet (input neurons with per-neuron bias, two strided convs, LOIHI neurons)
     driven by its input_bias.npy plus random input spikes."""
-    from loihi_snn.netx import load
+    from loihi_snn import load
     spec, bias_whc = write_tinynet_with_bias(shared_netx)
     rng = np.random.default_rng(1)
     T = 40
@@ -203,7 +203,7 @@ def test_average_then_dense_with_bias_equals_lava(tmp_path):
 
 def test_reset_schedule_equals_lava(tmp_path):
     """reset_interval/reset_offset zero each layer's state on the loader's schedule."""
-    from loihi_snn.netx import load
+    from loihi_snn import load
     path = tmp_path / "net.net"
     x, _ = export_slayer(_net_dense, 7, path)
     net = load(path, reset_interval=9, reset_offset=2)
@@ -224,8 +224,8 @@ def test_conv_synapse_equals_lava_conv(groups, stride, padding, dilation, graded
     (Lava order, float64) on the kernel the loader flips, then 24-bit wrap, as lava's
     Conv fixed_pt model; a batch of two equals two single samples."""
     from lava.proc.conv import utils
-    from loihi_snn.emulator.synapses import ConvSynapse
-    from loihi_snn.netx.loader import _conv_weight_to_lava
+    from loihi_snn.sim.emulator.synapses import ConvSynapse
+    from loihi_snn.sim.lava.loader import _conv_weight_to_lava
     rng = np.random.default_rng(groups)
     cin, cout, H, W, kh, kw = 4, 8, 9, 7, 3, 2
     w = rng.integers(-128, 128, size=(cout, cin // groups, kh, kw)) * 2

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import loihi_snn
-from loihi_snn.blocks import Conv, Dense, Flatten, Recurrent
-from loihi_snn.blocks.fold import fold_amplitudes
-from loihi_snn.emulator import emulate
-from loihi_snn.netx.export import export_blocks
+from loihi_snn.torch.blocks import Conv, Dense, Flatten, Recurrent
+from loihi_snn.torch.fold import fold_amplitudes
+from loihi_snn.sim.emulator import emulate
+from loihi_snn.torch.export import export_blocks
 
 T = 40
 

@@ -1,4 +1,4 @@
-"""``loihi-snn eval`` and :func:`loihi_snn.evaluate.evaluate`.
+"""``loihi-snn eval`` and :func:`loihi_snn.app.evaluation.evaluate`.
 
 The Lava cutoff controller and the offline rule applied to emulator outputs must agree
 sample for sample; spike counts must equal those of the per-layer Lava run; user errors
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loihi_snn.cutoff import offline_cutoff
-from loihi_snn.emulator import emulate
-from loihi_snn.evaluate import evaluate, layer_spike_counts, load_eval_data, spikes_within
-from loihi_snn.metrics import nasfr, spikes_per_sample
+from loihi_snn.core.cutoff import offline_cutoff
+from loihi_snn.sim.emulator import emulate
+from loihi_snn.app.evaluation import evaluate, layer_spike_counts, load_eval_data, spikes_within
+from loihi_snn.core.metrics import nasfr, spikes_per_sample
 from loihi_snn.netx import read_netx
 from test_cli import assert_one_error_line, cli
 
@@ -49,7 +49,7 @@ def test_lava_cutoff_controller_equals_offline_rule_on_emulator():
     # an independent computation of the same rule on the emulator's full outputs
     spec = read_netx(str(DIGITS))
     data = load_eval_data(spec, limit=40)
-    from loihi_snn.evaluate import resolve_thresholds
+    from loihi_snn.app.evaluation import resolve_thresholds
     beta, _, _ = resolve_thresholds(spec, data, 0.03, 400)
     preds, steps = offline_cutoff(emulate(spec, data.inputs), beta)
     assert preds.tolist() == lava.predictions and steps.tolist() == lava.steps
@@ -57,7 +57,7 @@ def test_lava_cutoff_controller_equals_offline_rule_on_emulator():
 
 
 def test_spike_counts_equal_per_layer_lava_run():
-    from loihi_snn.runtime.probe import run_layers
+    from loihi_snn.sim.runtime.probe import run_layers
     spec = read_netx(str(DIGITS))
     data = load_eval_data(spec, limit=2)
     counts, neurons = layer_spike_counts(spec, data.inputs)
@@ -91,7 +91,8 @@ def test_cli_eval_json_without_cutoff(tmp_path):
 
 
 def test_cli_eval_table_with_stored_thresholds(tmp_path):
-    from loihi_snn.cutoff import Calibration, store_calibration
+    from loihi_snn.core.cutoff import Calibration
+    from loihi_snn.netx.calibration import store_calibration
     net = tmp_path / "cal.net"
     shutil.copy(DIGITS, net)
     store_calibration(str(net), Calibration(beta=np.full(16, 2.0), epsilon=0.05))

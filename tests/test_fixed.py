@@ -1,11 +1,11 @@
-"""loihi_snn.fixed reproduces lava's bit-accurate LIF model step for step."""
+"""loihi_snn.core.fixed reproduces lava's bit-accurate LIF model step for step."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from loihi_snn import fixed
+from loihi_snn.core import fixed
 
 
 @pytest.mark.parametrize("du,dv,vth,bias", [(4095, 0, 10, 0), (1023, 410, 6, 3),

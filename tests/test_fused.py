@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import loihi_snn
-from loihi_snn.errors import BackendError
-from loihi_snn.netx import load
-from loihi_snn.procs.fused.process import FusedNetwork
-from loihi_snn.runtime.run import BACKENDS
+from loihi_snn.core.errors import BackendError
+from loihi_snn import load
+from loihi_snn.sim.lava.procs.fused.process import FusedNetwork
+from loihi_snn.sim.runtime.run import BACKENDS
 
 from test_emulator import export_slayer, oxford_input, write_layers, write_tinynet_with_bias
 from test_pool_average import CUBA
@@ -66,7 +66,7 @@ def test_tinynet_with_bias_fused_equals_per_layer(shared_netx):
     np.testing.assert_array_equal(fused, per_layer)
     # the one-process form (FusedRun) that run(path, backend="lava-fused") builds,
     # with the host-side input scaling of tinynet's input neurons
-    from loihi_snn.runtime.run import _run_fused
+    from loihi_snn.sim.runtime.run import _run_fused
     np.testing.assert_array_equal(_run_fused(spec, x, x.shape[-1], False, False, None),
                                   per_layer)
 
@@ -86,7 +86,7 @@ def test_average_output_all_backends_agree(tmp_path):
 
 
 def test_emulator_backend_of_run_and_cli(tmp_path):
-    from loihi_snn.cli import main
+    from loihi_snn.app.cli import main
     assert {"lava-fused", "emulator"} <= set(BACKENDS)
     path = tmp_path / "net.net"
     x, _ = export_slayer(_net_conv, 14, path)
@@ -101,7 +101,7 @@ def test_emulator_backend_of_run_and_cli(tmp_path):
 
 
 def test_run_many_fused_and_emulator_equal_lava_stream(tmp_path):
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.sim.runtime.stream import run_many
     path = tmp_path / "net.net"
     x, _ = export_slayer(_net_dense, 15, path)
     rng = np.random.default_rng(15)
@@ -117,9 +117,9 @@ def test_fused_run_is_one_process_with_embedded_input_and_output(shared_netx):
     graded input; equals the emulator (which equals per-layer Lava, tests above)."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from loihi_snn.emulator import Emulator
-    from loihi_snn.procs.fused.process import FusedRun
-    from loihi_snn.runtime.run import stopping
+    from loihi_snn.sim.emulator import Emulator
+    from loihi_snn.sim.lava.procs.fused.process import FusedRun
+    from loihi_snn.sim.runtime.run import stopping
     path = shared_netx / "oxford" / "network.net"
     rng = np.random.default_rng(3)
     x = oxford_input(shared_netx)[:, :150] * rng.integers(1, 4, size=(200, 1))   # graded
@@ -138,9 +138,9 @@ def test_fused_run_is_one_process_with_embedded_input_and_output(shared_netx):
 
 def test_fused_run_past_its_steps_is_a_clean_run_error(tmp_path):
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from loihi_snn.errors import RunError
-    from loihi_snn.procs.fused.process import FusedRun
-    from loihi_snn.runtime.guard import run_supervised
+    from loihi_snn.core.errors import RunError
+    from loihi_snn.sim.lava.procs.fused.process import FusedRun
+    from loihi_snn.sim.runtime.guard import run_supervised
     path = tmp_path / "net.net"
     x, _ = export_slayer(_net_dense, 17, path)
     proc = FusedRun(spec=path, x=x, steps=5)

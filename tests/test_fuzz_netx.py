@@ -10,11 +10,11 @@ Two generators (hypothesis, derandomized so CI is deterministic):
     fields, wrong shapes, NaN/inf, huge values, strings for numbers, groups for
     datasets, dangling and cyclic links, renamed layers, truncated files, random bytes.
 
-For every file ``read_netx`` and ``loihi_snn.netx.load`` either succeed or raise
+For every file ``read_netx`` and ``loihi_snn.load`` either succeed or raise
 :class:`NetxFormatError` -- one line, starting with the file's path -- and nothing
 else (no TypeError/KeyError/IndexError/OSError from h5py, numpy or Lava).  ``load``
 builds the Lava processes but runs nothing: no child process may appear.  Accepted
-specs also go through the Loihi 2 checks (``loihi_snn.hardware``).
+specs also go through the Loihi 2 checks (``loihi_snn.netx.resources``).
 
 ``LOIHI_SNN_FUZZ_EXAMPLES=N`` multiplies the number of examples for a longer local
 hunt; ``LOIHI_SNN_FUZZ_RANDOM=1`` draws new (non-derandomized) examples each run.  Crashes found by the fuzzer are kept below as explicit regression tests.
@@ -34,10 +34,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loihi_snn.errors import NetxFormatError
-from loihi_snn.hardware import check as hw_check
-from loihi_snn.hardware import estimate as hw_estimate
-from loihi_snn.netx import load, read_netx
+from loihi_snn.core.errors import NetxFormatError
+from loihi_snn.netx.resources import check as hw_check
+from loihi_snn.netx.resources import estimate as hw_estimate
+from loihi_snn import load, read_netx
 from loihi_snn.netx.schema import NEURON_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +182,7 @@ def neuron_groups(draw, is_input: bool = False) -> Dict[str, Any]:
     if draw(st.booleans()):
         d["gradedSpike"] = int(draw(st.booleans()))
     if ntype in ("LIF", "TERNARY") and draw(st.booleans()):
-        from loihi_snn.neurons.dynamics import RESET_MODES
+        from loihi_snn.core.lif import RESET_MODES
         d["resetMode"] = draw(st.sampled_from(list(RESET_MODES)))
     return d
 

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 
 import loihi_snn
-from loihi_snn.errors import BackendError, NetxFormatError
-from loihi_snn.hardware import check, errors, estimate, hardware_run_config, is_loihi2_available
-from loihi_snn.hardware import limits as L
-from loihi_snn.hardware.resources import weight_precision
+from loihi_snn.core.errors import BackendError, NetxFormatError
+from loihi_snn.netx.resources import check, errors, estimate
+from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
+from loihi_snn.core import limits as L
+from loihi_snn.netx.resources import weight_precision
 from loihi_snn.netx.schema import read_netx
 
 SHARED = {"tiny": ("tinynet", "tiny.net"), "oxford": ("oxford", "network.net"),
@@ -87,7 +88,7 @@ def test_weight_precision_matches_lava_dl():
     (lava-dl first clips mixed-sign weights to [-256, 254]; ours reports what the
     weights as written need, so 255 is left out of the comparison.)
     """
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     opt = lava_dl().netx.utils.optimize_weight_bits
     rng = np.random.default_rng(0)
     cases = [rng.integers(-128, 128, (5, 7)) * 2, rng.integers(0, 128, (4, 4)) * 2,
@@ -202,7 +203,7 @@ def test_estimate_of_the_shared_networks(shared_netx):
 
 @pytest.mark.parametrize("name", sorted(SHARED))
 def test_info_loihi2_on_shared_networks(shared_netx, capsys, name):
-    from loihi_snn.cli import main
+    from loihi_snn.app.cli import main
     path = shared_netx.joinpath(*SHARED[name])
     assert main(["info", str(path), "--loihi2"]) == 0
     out = capsys.readouterr().out
@@ -223,7 +224,7 @@ def test_info_loihi2_on_shared_networks(shared_netx, capsys, name):
 
 
 def test_info_loihi2_lists_violations(tmp_path, capsys):
-    from loihi_snn.cli import main
+    from loihi_snn.app.cli import main
     path = dense_net(tmp_path, np.array([[255, -3, 7], [1, 2, 3]]),
                      neuron={"vDecay": 4096}, bias=np.array([5000, 0]))
     assert main(["info", str(path), "--loihi2"]) == 0        # listed, not an error exit
@@ -239,7 +240,7 @@ def test_info_loihi2_lists_violations(tmp_path, capsys):
 
 
 def test_info_without_loihi2_is_unchanged(shared_netx, capsys):
-    from loihi_snn.cli import main
+    from loihi_snn.app.cli import main
     assert main(["info", str(shared_netx / "oxford" / "network.net")]) == 0
     out = capsys.readouterr().out
     assert "Loihi 2" not in out and "synapses" in out
@@ -256,8 +257,8 @@ def test_lava_loihi_is_not_installed_and_detection_has_no_side_effects():
 
 
 def test_loihi2_backend_gives_a_clear_error(shared_netx, capsys):
-    from loihi_snn.cli import main
-    from loihi_snn.runtime.run import BACKENDS, run_config
+    from loihi_snn.app.cli import main
+    from loihi_snn.sim.runtime.run import BACKENDS, run_config
     assert "loihi2" in BACKENDS and "auto" in BACKENDS
     for call in (hardware_run_config, lambda: run_config("loihi2"),
                  lambda: loihi_snn.run(shared_netx / "oxford" / "network.net",
@@ -278,7 +279,7 @@ def test_loihi2_backend_gives_a_clear_error(shared_netx, capsys):
 
 def test_auto_backend_falls_back_to_lava_fixed_and_runs(shared_netx):
     import multiprocessing
-    from loihi_snn.runtime.run import resolve_backend, run_config
+    from loihi_snn.sim.runtime.run import resolve_backend, run_config
     assert resolve_backend("auto") == "lava-fixed"
     assert type(run_config("auto")).__name__ == "Loihi2SimCfg"
     path = shared_netx / "tinynet" / "tiny.net"

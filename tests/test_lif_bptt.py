@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from loihi_snn.blocks import Dense, Recurrent
+from loihi_snn.torch.blocks import Dense, Recurrent
 
 
 def _run(block_fn, autograd: bool, x):

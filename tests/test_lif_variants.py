@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from loihi_snn.blocks import Dense, Recurrent
+from loihi_snn.torch.blocks import Dense, Recurrent
 from loihi_snn.netx import read_netx
-from loihi_snn.netx.export import export_blocks
-from loihi_snn.neurons.lif import LIF
-from loihi_snn.runtime.probe import run_layers
+from loihi_snn.torch.export import export_blocks
+from loihi_snn.torch.neurons import LIF
+from loihi_snn.sim.runtime.probe import run_layers
 
 T = 72
 COMBOS = list(itertools.product([True, False], ["hard", "soft", "none"], [False, True]))

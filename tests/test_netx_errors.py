@@ -19,8 +19,9 @@ import pytest
 
 import loihi_snn
 from loihi_snn import BackendError, NetxFormatError, ShapeError
-from loihi_snn.netx import load, read_netx
-from loihi_snn.netx.export import atomic_h5, export_blocks
+from loihi_snn import load, read_netx
+from loihi_snn.netx.export import atomic_h5
+from loihi_snn.torch.export import export_blocks
 
 SOURCES = {
     "oxford": ("oxford", "network.net"),
@@ -359,7 +360,7 @@ LOAD_CASES = [
 def test_load_raises_the_same_error_before_building(shared_netx, tmp_path, monkeypatch,
                                                     kind, mutate):
     """netx.load reports exactly what read_netx reports, before any Lava process exists."""
-    import loihi_snn.netx.loader as loader
+    import loihi_snn.sim.lava.loader as loader
 
     def no_build(*args, **kwargs):  # pragma: no cover - must not be reached
         raise AssertionError("build_network reached for an invalid file")

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loihi_snn.cutoff import load_calibration
+from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx import read_netx
-from loihi_snn.runtime.stream import run_many
+from loihi_snn.sim.runtime.stream import run_many
 from loihi_snn.train import cards
 
 MODELS = Path(__file__).resolve().parents[1] / "netx_models"
@@ -69,7 +69,7 @@ def test_digits_reference_model_meets_its_target():
 
 @pytest.mark.parametrize("model_dir", CALIBRATED, ids=[p.name for p in CALIBRATED])
 def test_calibrated_model_reproduces_its_cutoff_on_lava(model_dir):
-    from loihi_snn.runtime.cutoff_run import run_cutoff
+    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 
     card = cards.load_card(str(model_dir))
     cut = card["cutoff"]

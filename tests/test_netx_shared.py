@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import loihi_snn
-from loihi_snn.netx import load
+from loihi_snn import load
 
 from conftest import run_stock_netx
 

@@ -1,7 +1,7 @@
 """Layers stock netx refuses (pool, average) run on Lava and match a numpy reference.
 
 The reference is written here from first principles (sum pooling, group means) on
-top of loihi_snn.fixed's LIF step, which test_fixed.py checks against lava's own LIF.
+top of loihi_snn.core.fixed's LIF step, which test_fixed.py checks against lava's own LIF.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 import loihi_snn
-from loihi_snn import fixed
+from loihi_snn.core import fixed
 
 CUBA = {"type": b"CUBA", "iDecay": 1024, "vDecay": 128, "vThMant": 80, "refDelay": 1,
         "gradedSpike": False}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from loihi_snn.blocks import Dense
+from loihi_snn.torch.blocks import Dense
 from loihi_snn.train.rcs import collect, correct_in_tail, enable_recording, layer_term, rcs_loss
 
 

@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 
 import loihi_snn
-from loihi_snn.errors import RunError
+from loihi_snn.core.errors import RunError
 from loihi_snn.netx.schema import read_netx
-from loihi_snn.runtime import guard
+from loihi_snn.sim.runtime import guard
 
 from lava_failing.failing import Failing
 
@@ -246,7 +246,7 @@ def test_timeout_does_not_change_the_result(shared_netx, clean):
 
 
 def test_run_many_times_out(shared_netx, clean):
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.sim.runtime.stream import run_many
     X = (np.random.default_rng(1).random((2000, 200, 20)) < 0.2).astype(np.int32)
     with pytest.raises(RunError) as info:
         run_many(shared_netx / "oxford" / "network.net", X, timeout=3.0)
@@ -254,7 +254,7 @@ def test_run_many_times_out(shared_netx, clean):
 
 
 def test_cli_run_timeout(shared_netx, tmp_path, capsys, clean):
-    from loihi_snn.cli import main
+    from loihi_snn.app.cli import main
     x = tmp_path / "x.npy"
     np.save(x, _spikes(200, 10))
     out = tmp_path / "y.npy"
@@ -277,7 +277,7 @@ def test_supervised_run_ends_early_once_the_status_reaches_its_target(clean):
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from loihi_snn.runtime.run import run_config
+    from loihi_snn.sim.runtime.run import run_config
     source = Source(data=np.ones((3, 50), dtype=np.int32))
     sink = Sink(shape=(3,), buffer=50)
     source.s_out.connect(sink.a_in)

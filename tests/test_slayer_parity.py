@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import loihi_snn
-from loihi_snn.netx import load
-from loihi_snn.netx.export import export_blocks
-from loihi_snn.runtime.run import to_lava_layout
+from loihi_snn import load
+from loihi_snn.torch.export import export_blocks
+from loihi_snn.sim.runtime.run import to_lava_layout
 
 from conftest import run_stock_netx
 
@@ -135,7 +135,7 @@ def test_float_backend_is_close_to_fixed(tmp_path):
 def test_streaming_many_samples_equals_slayer_per_sample(make, tmp_path):
     """run_many resets every layer between samples: each sample's output equals SLAYER's
     single-sample forward (and so a fresh single-sample Lava run)."""
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.sim.runtime.stream import run_many
     blocks, x, input_shape = make(5)
     torch.manual_seed(7)
     X = (torch.rand((4,) + tuple(x.shape[1:])) < 0.3).float()

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import loihi_snn
-from loihi_snn.blocks import Conv, Dense, Flatten, Recurrent
-from loihi_snn.blocks.fold import fold_amplitudes
+from loihi_snn.torch.blocks import Conv, Dense, Flatten, Recurrent
+from loihi_snn.torch.fold import fold_amplitudes
 from loihi_snn.netx import read_netx
-from loihi_snn.netx.export import export_blocks
-from loihi_snn.runtime.probe import run_layers
+from loihi_snn.torch.export import export_blocks
+from loihi_snn.sim.runtime.probe import run_layers
 
 T = 64
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from loihi_snn import cli
+from loihi_snn.app import cli
 from loihi_snn.train import cards
 from loihi_snn.train.config import (ConfigError, PRESETS, TrainConfig, get_preset, load_config,
                                     resolve_config)
@@ -131,13 +131,13 @@ def test_cli_train_reports_config_errors_in_one_line(tmp_path, capsys):
 
 def test_cli_help_explains_every_option():
     for command in ("train", "export"):
-        out = subprocess.run([sys.executable, "-m", "loihi_snn.cli", command, "--help"],
+        out = subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", command, "--help"],
                              capture_output=True, text=True, check=True).stdout
         options = set(re.findall(r"(--[a-z][a-z-]+)", out)) - {"--help"}
         assert options, out
         for option in options:   # every option has a line of explanation after it
             assert re.search(re.escape(option) + r"[^\n]*\n?\s+\S", out), option
-    out = subprocess.run([sys.executable, "-m", "loihi_snn.cli", "train", "--help"],
+    out = subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", "train", "--help"],
                          capture_output=True, text=True, check=True).stdout
     for needle in ("--preset", "--config", "--lava-limit", "--no-lava", "torchrun", "digits-small"):
         assert needle in out
@@ -179,7 +179,7 @@ def test_recurrent_state_does_not_leak_between_calls():
 
 def test_neuron_registry_dispatches_on_type():
     """A new family plugs in through the registry without touching the builder."""
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     calls = []
 
     def factory(kind, params, **kw):
@@ -264,7 +264,8 @@ def test_cutoff_epsilon_is_validated():
 def test_cutoff_calibration_is_stored_and_run_on_lava(tmp_path):
     """cutoff_epsilon: thresholds calibrated on the training split, stored in the file's
     /cutoff group, and the Lava cutoff controller's decisions recorded in the card."""
-    from loihi_snn.cutoff import calibrate, load_calibration, offline_cutoff
+    from loihi_snn.core.cutoff import calibrate, offline_cutoff
+    from loihi_snn.netx.calibration import load_calibration
     from loihi_snn.netx import read_netx
     from loihi_snn.train.trainer import load_data
 
@@ -320,7 +321,7 @@ def test_mnist1d_level_code_one_spike_per_step():
 
 
 def test_lif_asa_family_gates_conv_layers():
-    from loihi_snn.blocks import ASAConv
+    from loihi_snn.torch.blocks import ASAConv
     model = build_model([{"type": "conv", "out": 4, "kernel": 3, "padding": 1},
                          {"type": "flatten"}, {"type": "dense"}],
                         {"type": "lif-asa", "asa_ratio": 0.25}, (2, 6, 6), 4)
@@ -411,7 +412,7 @@ def test_checkpoint_export_round_trip(small_run, tmp_path, capsys):
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     assert export_checkpoint(str(small_run / CHECKPOINT_NAME), str(tmp_path / "b.net"))
-    info = json.loads(subprocess.run([sys.executable, "-m", "loihi_snn.cli", "info", str(new),
+    info = json.loads(subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", "info", str(new),
                                       "--json"], capture_output=True, text=True,
                                      check=True).stdout)
     assert info["input_shape"] == [64] and info["output_shape"] == [10]
@@ -431,7 +432,7 @@ def test_ddp_two_processes_keep_weights_in_sync(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m",
-                           "loihi_snn.cli", "train", "--config", str(cfg), "--out", str(out),
+                           "loihi_snn.app.cli", "train", "--config", str(cfg), "--out", str(out),
                            "--no-lava", "--device", "cpu"],
                           capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

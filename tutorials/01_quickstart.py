@@ -36,7 +36,7 @@ def main(argv=None) -> int:
 
     # Import Lava's runtime first: it sets multiprocessing's start method, which must
     # happen before tqdm or a DataLoader touch multiprocessing.
-    from loihi_snn.lavadl import ensure_lava_runtime
+    from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()
     from loihi_snn.netx import read_netx
     from loihi_snn.train.config import get_preset

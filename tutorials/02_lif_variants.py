@@ -83,7 +83,7 @@ def main(argv=None) -> int:
                    help="directory for lif_variants.{md,json,png} and the trained models")
     args = p.parse_args(argv)
 
-    from loihi_snn.lavadl import ensure_lava_runtime
+    from loihi_snn.core.lavadl import ensure_lava_runtime
     from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
     from loihi_snn.train.datasets import load_dataset
     from loihi_snn.train.trainer import load_checkpoint, train

@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=os.path.join(ROOT, "tutorials", "results"))
     args = p.parse_args(argv)
 
-    from loihi_snn.lavadl import ensure_lava_runtime
+    from loihi_snn.core.lavadl import ensure_lava_runtime
     from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
     from loihi_snn.train.trainer import load_checkpoint, load_data, train
 

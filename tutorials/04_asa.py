@@ -3,7 +3,7 @@
     python tutorials/04_asa.py [--size small|full] [--seeds 0,1,2] [--out DIR]
 
 Trains the same small conv network twice per data set and seed -- once with plain
-conv layers and once with an ASA gate in every conv layer (loihi_snn.blocks.ASAConv:
+conv layers and once with an ASA gate in every conv layer (loihi_snn.torch.blocks.ASAConv:
 causal, per-sample Advance Spatial Attention on the membrane input, Yao et al., ICCV
 2023, with the three defects of the public code fixed) -- on
 
@@ -15,8 +15,8 @@ causal, per-sample Advance Spatial Attention on the membrane input, Yao et al., 
 with the package trainer (loihi_snn.train.trainer), then reports for each model the
 test accuracy of the SLAYER quantized forward (= Lava fixed point, spike for spike),
 the accuracy on Lava fixed point for the first test samples (streamed through one
-Lava run with loihi_snn.runtime.stream.run_many) and the network-average spike
-firing rate NASFR (loihi_snn.metrics.nasfr, all spiking layers; also the rate of the
+Lava run with loihi_snn.sim.runtime.stream.run_many) and the network-average spike
+firing rate NASFR (loihi_snn.core.metrics.nasfr, all spiking layers; also the rate of the
 conv layers alone).  Writes ``asa.md``, ``asa.json`` and ``asa.png`` to ``--out``
 (default: tutorials/results for ``--size full``, a temporary directory for
 ``--size small``).
@@ -65,7 +65,7 @@ def register_asa_family() -> None:
 
     def make_block(kind, neuron_params, **kwargs):
         if kind == "conv":
-            from loihi_snn.blocks import ASAConv
+            from loihi_snn.torch.blocks import ASAConv
             return ASAConv(neuron_params, asa_ratio=ASA_RATIO, **kwargs)
         return lif.make_block(kind, neuron_params, **kwargs)
 
@@ -96,8 +96,8 @@ def measure(model, test, lava_path: str, lava_limit: int) -> dict:
     """Torch quantized accuracy + NASFR on the test split; Lava accuracy on a subset."""
     import torch
 
-    from loihi_snn.metrics import layer_firing_rates, nasfr, spikes_per_sample
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.core.metrics import layer_firing_rates, nasfr, spikes_per_sample
+    from loihi_snn.sim.runtime.stream import run_many
 
     model.eval()
     outs, layers = [], None
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
                         "default: a temporary directory")
     args = p.parse_args(argv)
 
-    from loihi_snn.lavadl import ensure_lava_runtime
+    from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()
     register_asa_family()
     from loihi_snn.train.trainer import load_checkpoint, load_split, train

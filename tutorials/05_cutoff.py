@@ -45,10 +45,11 @@ def main(argv=None) -> int:
                    help="where to write cutoff.md, cutoff.json and cutoff.png")
     args = p.parse_args(argv)
 
-    from loihi_snn.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps, store_calibration
-    from loihi_snn.lavadl import ensure_lava_runtime
-    from loihi_snn.runtime.cutoff_run import run_cutoff
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.core.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps
+    from loihi_snn.netx.calibration import store_calibration
+    from loihi_snn.core.lavadl import ensure_lava_runtime
+    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+    from loihi_snn.sim.runtime.stream import run_many
     from loihi_snn.train.datasets import load_dataset
 
     ensure_lava_runtime()

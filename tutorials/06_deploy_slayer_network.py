@@ -36,7 +36,7 @@ def build_network():
     """Conv(1->8, 3x3) -> Conv(8->16, 3x3, stride 2) -> Flatten -> Dense(256->10), CUBA neurons."""
     import torch
 
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     slayer = lava_dl().slayer
     neuron = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
               "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
@@ -65,14 +65,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     size = SIZES[args.size]
 
-    from loihi_snn.lavadl import ensure_lava_runtime
+    from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()          # before anything creates a multiprocessing context
     warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
     import torch
 
-    from loihi_snn.lavadl import lava_dl
-    from loihi_snn.netx.export import export_blocks
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.core.lavadl import lava_dl
+    from loihi_snn.torch.export import export_blocks
+    from loihi_snn.sim.runtime.stream import run_many
     from loihi_snn.train.datasets import load_dataset
     slayer = lava_dl().slayer
 
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     export_blocks(blocks, path, input_shape=train.input_shape)
 
     print("== 3. loihi-snn info")
-    subprocess.run([sys.executable, "-m", "loihi_snn.cli", "info", path], check=True)
+    subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", "info", path], check=True)
 
     print(f"== 4. run {len(test)} test digits on Lava (fixed point, one run)")
     t1 = time.time()

@@ -7,7 +7,7 @@
 What a Loihi 2 user does before and after getting chip time:
 
 1. **Does it fit?**  ``loihi-snn info NET --loihi2`` (in Python:
-   :func:`loihi_snn.hardware.check` and :func:`~loihi_snn.hardware.estimate`) lists
+   :func:`loihi_snn.netx.resources.check` and :func:`~loihi_snn.netx.resources.estimate`) lists
    NeuroCores per layer, weight and message bits, delays, and every hardware limit the
    network exceeds.  A network with an ERROR does not run on the chip as is; the
    tutorial also shows one such network (odd weights of mixed sign: more than 8
@@ -17,7 +17,7 @@ What a Loihi 2 user does before and after getting chip time:
    to ``lava-fixed``, Lava's bit-accurate CPU simulation of the same integer arithmetic.
    Without lava-loihi, ``loihi2`` fails with one line saying what to install.
 3. **Run and compare.**  The test digits go through one run with the cutoff controller
-   on the chosen backend (:func:`loihi_snn.evaluate.evaluate`), and through the
+   on the chosen backend (:func:`loihi_snn.app.evaluation.evaluate`), and through the
    simulator and the emulator: the three must agree sample for sample.  On a machine
    with lava-loihi the first column is the chip.  This tutorial was only ever run
    without lava-loihi (no chip here): the ``loihi2`` path is untested, see
@@ -41,8 +41,8 @@ SIZES = {"small": 30, "full": None}
 
 def fit_report(path: str) -> bool:
     """Print what ``loihi-snn info NET --loihi2`` prints; True when no limit is an error."""
-    from loihi_snn.cli import main as loihi_snn_cli
-    from loihi_snn.hardware import check, errors
+    from loihi_snn.app.cli import main as loihi_snn_cli
+    from loihi_snn.netx.resources import check, errors
     from loihi_snn.netx import read_netx
     loihi_snn_cli(["info", path, "--loihi2"])
     return not errors(check(read_netx(path)))
@@ -79,11 +79,11 @@ def main(argv=None) -> int:
                         "lava-loihi is installed, else lava-fixed)")
     args = p.parse_args(argv)
 
-    from loihi_snn.errors import BackendError
-    from loihi_snn.evaluate import evaluate
-    from loihi_snn.hardware import is_loihi2_available
-    from loihi_snn.lavadl import ensure_lava_runtime
-    from loihi_snn.runtime.run import resolve_backend
+    from loihi_snn.core.errors import BackendError
+    from loihi_snn.app.evaluation import evaluate
+    from loihi_snn.sim.lava.hardware import is_loihi2_available
+    from loihi_snn.core.lavadl import ensure_lava_runtime
+    from loihi_snn.sim.runtime.run import resolve_backend
     ensure_lava_runtime()
 
     print(f"1. does {os.path.relpath(args.net, ROOT) if args.net.startswith(str(ROOT)) else args.net} "

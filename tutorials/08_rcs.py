@@ -91,8 +91,8 @@ def layer_similarity(checkpoint: str, inputs: np.ndarray) -> list:
 
 def evaluate_model(res, weight, seed, size, train, test, eps_list, main_eps) -> dict:
     from loihi_snn import emulate
-    from loihi_snn.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps
-    from loihi_snn.runtime.cutoff_run import run_cutoff
+    from loihi_snn.core.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps
+    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 
     out_train = emulate(res.net_path, train.inputs)
     out_test = emulate(res.net_path, test.inputs)
@@ -205,7 +205,7 @@ def main(argv=None) -> int:
                    help="directory for rcs.{md,json,png} and the trained models (models/rcs/)")
     args = p.parse_args(argv)
 
-    from loihi_snn.lavadl import ensure_lava_runtime
+    from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()            # before torch / tqdm create a multiprocessing context
     from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
     from loihi_snn.train import rcs  # noqa: F401  (registers REGULARIZERS["rcs"])

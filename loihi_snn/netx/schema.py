@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from loihi_snn.errors import NetxFormatError
+from loihi_snn.core.errors import NetxFormatError
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
 MAX_DELAY = 62              # Loihi 2 synaptic delay limit used by lava's DelayDense
@@ -350,9 +350,9 @@ register_neuron_type("LOIHI")(_validate_cuba)
 @register_neuron_type("TERNARY")
 @register_neuron_type("LIF")
 def _validate_lif_variant(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
-    """Our LIF family (loihi_snn.neurons.lif), binary (LIF) or ternary (TERNARY):
+    """Our LIF family (loihi_snn.torch.neurons), binary (LIF) or ternary (TERNARY):
     CUBA fields + resetMode + leak."""
-    from loihi_snn.neurons.dynamics import RESET_MODES
+    from loihi_snn.core.lif import RESET_MODES
     out = _validate_cuba(c, raw)
     mode = raw.get("resetMode", "hard")
     if not isinstance(mode, str) or mode not in RESET_MODES:
@@ -403,15 +403,15 @@ ASA_FIELDS = ("important", "weightImp", "weightSub", "biasImp", "biasSub", "sigm
 
 
 def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:
-    """The ``asa/`` group of a conv layer (loihi_snn.blocks.asa.ASAConv).
+    """The ``asa/`` group of a conv layer (loihi_snn.torch.blocks.asa.ASAConv).
 
     Fields: ``important`` (C,) 0/1 with 1..C-1 ones; ``weightImp``/``weightSub``
     (1, 2, 3, 3) integers in -256..255 (units 1/64); ``biasImp``/``biasSub`` integer
     scalars in +-(2**23 - 1) (units 1/4096); ``sigmoidShift`` optional integer 0..16
     (default 8).  Returns the keyword arguments of
-    :class:`loihi_snn.procs.asa.process.ASAGate` (without ``shape``).
+    :class:`loihi_snn.sim.lava.procs.asa.process.ASAGate` (without ``shape``).
     """
-    from loihi_snn.neurons import asa_fixed as af
+    from loihi_snn.core import asa as af
     if not isinstance(raw, dict):
         c.fail("asa", "expected a group with the ASA gate's fields " + ", ".join(ASA_FIELDS))
     sub = _Checker(c.path, c.index)

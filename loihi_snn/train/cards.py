@@ -102,7 +102,7 @@ def _sha256(path: str) -> str:
 
 def export_summary(net_path: str) -> Dict[str, Any]:
     """What the exported file says, read back with :func:`loihi_snn.netx.read_netx`."""
-    from loihi_snn.cli import layer_table
+    from loihi_snn.app.cli import layer_table
     from loihi_snn.netx.schema import read_netx
 
     spec = read_netx(net_path)
@@ -282,7 +282,7 @@ def _cutoff_markdown(cut: Optional[Dict[str, Any]]) -> List[str]:
     L = ["## Cutoff (early exit)", "",
          f"Top-K cutoff calibrated with epsilon {cut['epsilon']} on {cut['calibration_samples']} "
          f"samples ({cut['calibrated_on']}); the thresholds are stored in the file's `/cutoff` "
-         f"group and used by `loihi_snn.runtime.cutoff_run.run_cutoff` when none are passed.", "",
+         f"group and used by `loihi_snn.sim.runtime.cutoff_run.run_cutoff` when none are passed.", "",
          "| | samples | accuracy with cutoff | mean steps (of T) | fewer steps | accuracy at T |",
          "|---|---|---|---|---|---|"]
     for key, label in (("lava", "Lava cutoff controller"), ("torch", "offline rule, torch outputs")):

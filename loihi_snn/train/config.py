@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from loihi_snn.errors import LoihiSnnError
+from loihi_snn.core.errors import LoihiSnnError
 
 __all__ = ["ConfigError", "PRESETS", "TrainConfig", "get_preset", "list_presets",
            "load_config", "resolve_config"]
@@ -86,7 +86,7 @@ class TrainConfig:
             :data:`loihi_snn.train.trainer.REGULARIZERS` under ``"rcs"``.
         lava_limit: test samples run on Lava after training (None: the whole test split).
         cutoff_epsilon: when set (in [0, 1)), calibrate the Top-K cutoff thresholds
-            (:func:`loihi_snn.cutoff.calibrate`, tolerance epsilon) on the output spikes
+            (:func:`loihi_snn.core.cutoff.calibrate`, tolerance epsilon) on the output spikes
             of the whole training split (training + validation samples, SLAYER quantized
             forward = Lava fixed_pt spike for spike), store them in the exported file's
             ``/cutoff`` group, run the Lava cutoff controller on the Lava test samples

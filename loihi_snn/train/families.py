@@ -1,9 +1,9 @@
 """Registers loihi_snn's own neuron families with the trainer's architecture builder.
 
-- ``lif``: :class:`loihi_snn.neurons.lif.LIF` blocks (:mod:`loihi_snn.blocks`): leak
+- ``lif``: :class:`loihi_snn.torch.neurons.LIF` blocks (:mod:`loihi_snn.torch.blocks`): leak
   on/off, reset hard/soft/none, recurrence via ``recurrent`` layers, and ternary
   spikes with ``spike="ternary"`` (learnable amplitude, folded at export).
-- ``lif-asa``: the ``lif`` family with an ASA gate (:class:`loihi_snn.blocks.ASAConv`:
+- ``lif-asa``: the ``lif`` family with an ASA gate (:class:`loihi_snn.torch.blocks.ASAConv`:
   causal, per-sample Advance Spatial Attention on the membrane input) in every
   ``conv`` layer; the neuron parameter ``asa_ratio`` (default 0.5) is the fraction of
   important channels.  Dense, pool and recurrent layers are plain ``lif`` blocks.
@@ -21,7 +21,7 @@ _LIF_PARAMS = ("threshold", "current_decay", "voltage_decay", "reset", "leak",
 
 
 def _blocks():
-    import loihi_snn.blocks as blocks
+    import loihi_snn.torch.blocks as blocks
     return blocks
 
 
@@ -31,7 +31,7 @@ _lif_factory = slayer_style_factory(_blocks)
 def _make_asa_block(kind, neuron_params, **kwargs):
     ratio = neuron_params.pop("asa_ratio", 0.5)
     if kind == "conv":
-        from loihi_snn.blocks import ASAConv
+        from loihi_snn.torch.blocks import ASAConv
         return ASAConv(neuron_params, asa_ratio=ratio, **kwargs)
     return _lif_factory(kind, neuron_params, **kwargs)
 

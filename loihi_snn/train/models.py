@@ -8,13 +8,13 @@ layer specs such as::
      {"type": "pool", "kernel": 2}, {"type": "flatten"}, {"type": "dense"}]
 
 into a :class:`SpikingNet` whose ``.blocks`` (a ``torch.nn.ModuleList``) can be
-written to NetX with :func:`loihi_snn.netx.export.export_blocks`.  Shapes are
+written to NetX with :func:`loihi_snn.torch.export.export_blocks`.  Shapes are
 inferred layer by layer from ``input_shape``; a last ``dense`` layer without
 ``"out"`` gets ``num_classes`` neurons.
 
 The neuron family is chosen by ``neuron["type"]`` through :data:`NEURON_TYPES`,
 a small registry: ``"cuba"`` builds lava-dl SLAYER ``slayer.block.cuba`` blocks.
-Another family (e.g. our own ``loihi_snn.blocks`` LIF variants) plugs in with
+Another family (e.g. our own ``loihi_snn.torch.blocks`` LIF variants) plugs in with
 :func:`register_neuron_type`; its block classes only need SLAYER's constructor
 conventions (see :func:`slayer_style_factory`).
 
@@ -100,7 +100,7 @@ class NeuronType:
             neurons must have a ``neuron`` attribute (used for spike counting).
         defaults: neuron parameters filled in when a config leaves them out.
         allowed_params: parameter names accepted (None: anything).
-        lava_streamable: whether :func:`loihi_snn.runtime.stream.run_many` can run
+        lava_streamable: whether :func:`loihi_snn.sim.runtime.stream.run_many` can run
             exported networks of this family (it resets CUBA neurons only).
     """
 
@@ -124,7 +124,7 @@ def register_neuron_type(name: str, make_block: BlockFactory, *, description: st
 
     Example (a family whose block classes follow SLAYER's constructors)::
 
-        import loihi_snn.blocks as blocks
+        import loihi_snn.torch.blocks as blocks
         register_neuron_type("lif", slayer_style_factory(lambda: blocks),
                              description="LIF with leak/reset/recurrence switches",
                              defaults={"reset": "hard", "leak": True, "recurrent": False})
@@ -176,7 +176,7 @@ def slayer_style_factory(module_getter: Callable[[], Any],
 
 
 def _slayer_cuba():
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     return lava_dl().slayer.block.cuba
 
 
@@ -203,7 +203,7 @@ register_neuron_type(
 
 
 #: modules imported (once, if present) when a config names an unregistered neuron type, so a
-#: family that registers itself on import (e.g. ``loihi_snn.blocks``) needs no edit here
+#: family that registers itself on import (e.g. ``loihi_snn.torch.blocks``) needs no edit here
 PLUGIN_MODULES: List[str] = ["loihi_snn.train.families"]
 
 

@@ -138,7 +138,7 @@ def trainer_regularizer(model, output, layer_spikes, labels, config, *,
                         hidden_only: bool = False) -> torch.Tensor:
     """``REGULARIZERS["rcs"]`` for :mod:`loihi_snn.train.trainer` (weight ``rcs_weight``).
 
-    Needs LIF-family neurons (:mod:`loihi_snn.blocks`).  Voltage recording is switched
+    Needs LIF-family neurons (:mod:`loihi_snn.torch.blocks`).  Voltage recording is switched
     on at the first call, so that batch contributes 0 and every later batch the RCS term.
     ``hidden_only`` leaves the output layer out (the authors' networks end in a
     non-spiking classifier, so their RCS sees hidden layers only).  Other settings:

@@ -10,13 +10,13 @@
    ``DistributedDataParallel`` + ``DistributedSampler`` (gloo on CPU, nccl on CUDA);
 3. keep the best epoch by validation accuracy in ``out_dir/checkpoint.pt``
    (rank 0 writes; the checkpoint stores the config so the model can be rebuilt);
-4. export it to ``out_dir/<name>.net`` with :func:`loihi_snn.netx.export.export_blocks`;
+4. export it to ``out_dir/<name>.net`` with :func:`loihi_snn.torch.export.export_blocks`;
 5. evaluate it with SLAYER's quantized eval forward on the test split (a network with
    ternary layers as exported: amplitudes folded, see :func:`export_view`) and on Lava
-   (fixed point, :func:`loihi_snn.runtime.stream.run_many`) and compare;
+   (fixed point, :func:`loihi_snn.sim.runtime.stream.run_many`) and compare;
    with ``cutoff_epsilon`` set, first calibrate the Top-K cutoff on the training split,
    store the thresholds in the file (``/cutoff``) and then also run the Lava cutoff
-   controller (:func:`loihi_snn.runtime.cutoff_run.run_cutoff`) on the Lava samples;
+   controller (:func:`loihi_snn.sim.runtime.cutoff_run.run_cutoff`) on the Lava samples;
 6. write the model card (``model_card.json`` + ``MODEL_CARD.md``, see
    :mod:`loihi_snn.train.cards`).
 
@@ -256,7 +256,7 @@ def export_model(model, net_path: str, config: TrainConfig, data: Dict[str, Any]
 
     A conv-first network gets an input layer stating its (C, H, W) input shape.
     """
-    from loihi_snn.netx.export import export_blocks
+    from loihi_snn.torch.export import export_blocks
 
     from loihi_snn.train.cards import _umask
 
@@ -284,7 +284,7 @@ def export_view(model):
     """The network exactly as :func:`export_model` writes it, for torch evaluation.
 
     A network with ternary layers is exported with every amplitude folded into the
-    next layer's weights (:func:`loihi_snn.blocks.fold.fold_amplitudes`), and the
+    next layer's weights (:func:`loihi_snn.torch.fold.fold_amplitudes`), and the
     folded weights are quantized again, so its quantized forward can differ from the
     unfolded one by a rounding step; the folded copy is what Lava runs.
 
@@ -293,7 +293,7 @@ def export_view(model):
         a :class:`~loihi_snn.train.models.SpikingNet` over the folded blocks (spikes
         in {-1, 0, +1}) and the last layer's amplitude (the file's output scale).
     """
-    from loihi_snn.blocks.fold import fold_amplitudes, has_ternary
+    from loihi_snn.torch.fold import fold_amplitudes, has_ternary
     from loihi_snn.train.models import SpikingNet
 
     if not has_ternary(model.blocks):
@@ -420,7 +420,7 @@ def _seed_everything(seed: int) -> None:
 def _loss_fn(config: TrainConfig):
     spec = config.resolved_loss
     if spec["type"] == "spike_rate":
-        from loihi_snn.lavadl import lava_dl
+        from loihi_snn.core.lavadl import lava_dl
         slayer = lava_dl().slayer
         return slayer.loss.SpikeRate(true_rate=spec["true_rate"], false_rate=spec["false_rate"],
                                      moving_window=spec["moving_window"], reduction="sum")
@@ -479,9 +479,9 @@ def train(config: TrainConfig, out_dir: str, progress: Optional[bool] = None, *,
     dist = _dist_from_env()
     device = _pick_device(config.device, dist)
     if lava and dist.main:
-        from loihi_snn.lavadl import ensure_lava_runtime
+        from loihi_snn.core.lavadl import ensure_lava_runtime
         ensure_lava_runtime()     # before tqdm / DataLoader create a multiprocessing context
-    from loihi_snn.lavadl import lava_dl
+    from loihi_snn.core.lavadl import lava_dl
     lava_dl()                     # quiet lava-dl import
     warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
     show = dist.main and (progress if progress is not None else sys.stderr.isatty())
@@ -678,8 +678,8 @@ def _run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config
 
     ``keep`` (a dict), when given, receives the Lava output spikes under ``"output"``.
     """
-    from loihi_snn.errors import LoihiSnnError
-    from loihi_snn.runtime.stream import run_many
+    from loihi_snn.core.errors import LoihiSnnError
+    from loihi_snn.sim.runtime.stream import run_many
     from loihi_snn.train.models import get_neuron_type
 
     if n < 1:
@@ -736,7 +736,8 @@ def _calibrate_cutoff(model, splits: Splits, res: Dict[str, np.ndarray], net_pat
     Returns:
         the card's ``cutoff`` section (without its ``lava`` part).
     """
-    from loihi_snn.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps, store_calibration
+    from loihi_snn.core.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps
+    from loihi_snn.netx.calibration import store_calibration
 
     parts = [splits.train] + ([splits.val] if splits.val is not None else [])
     outs = [evaluate(model, p.inputs)["output"] for p in parts]
@@ -776,9 +777,9 @@ def _calibrate_cutoff(model, splits: Splits, res: Dict[str, np.ndarray], net_pat
 def _cutoff_on_lava(net_path: str, test, n: int, lava_out: np.ndarray, calibration: Dict[str, Any],
                     show: bool) -> Dict[str, Any]:
     """Run the first ``n`` test samples through the Lava cutoff controller (stored thresholds)."""
-    from loihi_snn.cutoff import offline_cutoff
-    from loihi_snn.errors import LoihiSnnError
-    from loihi_snn.runtime.cutoff_run import run_cutoff
+    from loihi_snn.core.cutoff import offline_cutoff
+    from loihi_snn.core.errors import LoihiSnnError
+    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 
     X, labels = test.inputs[:n], test.labels[:n]
     beta = np.array([np.inf if b is None else b for b in calibration["beta"]], dtype=np.float64)
@@ -818,8 +819,8 @@ def _fresh_run_check(net_path: str, X: np.ndarray, torch_out: np.ndarray,
     fresh single-sample runs have no such boundary, so they show whether a difference
     comes from the network or from streaming.
     """
-    from loihi_snn.errors import LoihiSnnError
-    from loihi_snn.runtime.run import run
+    from loihi_snn.core.errors import LoihiSnnError
+    from loihi_snn.sim.runtime.run import run
 
     k = min(FRESH_RUN_SAMPLES, len(X))
     same_torch = same_stream = 0

@@ -1,0 +1,1 @@
+"""Top layer: the ``loihi-snn`` command line, ``loihi-snn eval`` and the demo."""

@@ -1,0 +1,387 @@
+"""The ``loihi-snn`` command.
+
+    loihi-snn info NET.net [--json] [--loihi2]
+    loihi-snn run NET.net --input X.npy [--steps N] [--backend lava-fixed] [--timeout S] --out Y.npy
+    loihi-snn train (--preset NAME | --config FILE) --out DIR [--epochs N] [--seed S] ...
+    loihi-snn export CHECKPOINT --out NET.net
+    loihi-snn eval NET.net [--dataset NAME] [--limit N] [--cutoff] [--epsilon E] [--backend B] [--json]
+
+Errors in what the user gave (a missing or malformed file, a wrong input shape,
+an unknown backend) print one line ``error: ...`` and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from loihi_snn.core.errors import LoihiSnnError
+
+EXIT_USAGE = 2
+
+
+def _neuron_summary(layer) -> Dict[str, Any]:
+    if layer.neuron is None:
+        return {}
+    keep = ("iDecay", "vDecay", "vThMant", "refDelay", "gradedSpike", "sigma_output",
+            "activation")
+    params = {k: v for k, v in layer.neuron.params.items()
+              if k in keep or not isinstance(v, (dict, np.ndarray, list))}
+    return {"type": layer.neuron.type, **{k: params[k] for k in sorted(params) if k != "type"}}
+
+
+def _weight_bits(layer) -> Optional[int]:
+    w = layer.fields.get("weight")
+    if w is None or layer.type in ("input",):
+        return None
+    w = np.asarray(w)
+    m = int(np.max(np.abs(w))) if w.size else 0
+    return max(1, m.bit_length()) + (1 if (w < 0).any() else 0)
+
+
+def layer_table(spec) -> List[Dict[str, Any]]:
+    """One JSON-serialisable row per layer of a NetSpec."""
+    rows = []
+    for layer in spec.layers:
+        row = {"index": layer.index, "type": layer.type, "shape": list(layer.shape),
+               "input_shape": list(layer.in_shape), "neuron": _neuron_summary(layer),
+               "weight_bits": _weight_bits(layer), "synapses": layer.num_synapses}
+        for key in ("kernel", "stride", "padding", "dilation", "groups", "group_size"):
+            if key in layer.fields:
+                v = layer.fields[key]
+                row[key] = list(v) if isinstance(v, tuple) else v
+        if "delay" in layer.fields:
+            row["max_delay"] = int(np.max(layer.fields["delay"]))
+        if "weight_rec" in layer.fields:
+            row["recurrent"] = True
+        rows.append(row)
+    return rows
+
+
+def _fmt_neuron(n: Dict[str, Any]) -> str:
+    if not n:
+        return "-"
+    rest = ", ".join(f"{k}={v}" for k, v in n.items() if k != "type")
+    return f"{n['type']}({rest})"
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from loihi_snn.netx.schema import read_netx
+    spec = read_netx(args.net)
+    rows = layer_table(spec)
+    if getattr(args, "loihi2", False):
+        return _info_loihi2(spec, rows, as_json=args.json)
+    if args.json:
+        print(json.dumps({"file": spec.path, "input_shape": list(spec.input_shape),
+                          "output_shape": list(spec.output_shape),
+                          "neuron_types": spec.neuron_types,
+                          "extensions": sorted(spec.extensions), "layers": rows},
+                         indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        return 0
+    print(f"{spec.path}: input {tuple(spec.input_shape)} -> output {tuple(spec.output_shape)}, "
+          f"{len(rows)} layers")
+    header = f"{'#':>2}  {'type':<9} {'shape':<16} {'wbits':>5} {'synapses':>10}  neuron"
+    print(header)
+    print("-" * max(len(header), 60))
+    for r in rows:
+        extra = ""
+        if "kernel" in r:
+            extra = f" k={tuple(r['kernel'])} s={tuple(r['stride'])} p={tuple(r['padding'])}"
+        if "max_delay" in r:
+            extra += f" max_delay={r['max_delay']}"
+        wb = "-" if r["weight_bits"] is None else str(r["weight_bits"])
+        print(f"{r['index']:>2}  {r['type']:<9} {str(tuple(r['shape'])):<16} {wb:>5} "
+              f"{r['synapses']:>10}  {_fmt_neuron(r['neuron'])}{extra}")
+    total = sum(r["synapses"] for r in rows)
+    neurons = sum(int(np.prod(r["shape"])) for r in rows if r["neuron"])
+    print(f"total: {neurons} neurons, {total} synapses")
+    if spec.extensions:
+        print("extensions: " + ", ".join(sorted(spec.extensions)))
+    return 0
+
+
+def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
+    """``info --loihi2``: per-layer Loihi 2 resources and every limit violation.
+
+    Violations are listed (never hidden) and clearly marked; the exit status stays 0
+    because the file itself is valid -- it just does not fit Loihi 2 as is.
+    """
+    from loihi_snn.netx.resources import check, estimate
+    from loihi_snn.sim.lava.hardware import is_loihi2_available
+    est = estimate(spec)
+    violations = check(spec)
+    n_err = sum(v.severity == "error" for v in violations)
+    n_warn = len(violations) - n_err
+    if as_json:
+        print(json.dumps({"file": spec.path, "input_shape": list(spec.input_shape),
+                          "output_shape": list(spec.output_shape),
+                          "neuron_types": spec.neuron_types,
+                          "extensions": sorted(spec.extensions), "layers": rows,
+                          "loihi2": {**est.to_dict(), "fits": n_err == 0,
+                                     "errors": n_err, "warnings": n_warn,
+                                     "violations": [v.to_dict() for v in violations],
+                                     "lava_loihi_installed": is_loihi2_available()}},
+                         indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        return 0
+    print(f"{spec.path}: input {tuple(spec.input_shape)} -> output {tuple(spec.output_shape)}, "
+          f"{len(rows)} layers -- Loihi 2 resources (cores are estimates)")
+    header = (f"{'#':>2}  {'type':<9} {'neuron':<8} {'neurons':>8} {'synapses':>10} "
+              f"{'cores':>5} {'wbits':>5} {'wexp':>4} {'msgbits':>7} {'maxdelay':>8}  where")
+    print(header)
+    print("-" * len(header))
+    for e in est.layers:
+        def dash(v):
+            return "-" if v is None else str(v)
+        print(f"{e.index:>2}  {e.type:<9} {dash(e.neuron):<8} {e.neurons:>8} {e.synapses:>10} "
+              f"{e.cores:>5} {dash(e.weight_bits):>5} {dash(e.weight_exp):>4} "
+              f"{e.message_bits:>7} {dash(e.max_delay):>8}  {e.where}")
+    print(f"total: {est.neurons} neurons, {est.synapses} synapses, ~{est.cores} NeuroCores "
+          f"= {100 * est.chip_fraction:.1f}% of one chip (120 cores), {est.chips} chip(s)")
+    if not violations:
+        print("Loihi 2 check: OK, no limit exceeded")
+    else:
+        verdict = ("DOES NOT FIT Loihi 2 as is" if n_err else
+                   "fits the hard limits; see the warnings")
+        print(f"Loihi 2 check: {n_err} error(s), {n_warn} warning(s) -- {verdict}:")
+        for v in violations:
+            print(f"  {v}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from loihi_snn.core.errors import ShapeError
+    from loihi_snn.sim.runtime.run import run
+    if not os.path.exists(args.input):
+        raise ShapeError(f"{args.input}: input file not found")
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ShapeError(f"{args.input}: not a numpy .npy file ({exc})") from None
+    y = run(args.net, x, steps=args.steps, backend=args.backend, timeout=args.timeout)
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    np.save(args.out, y)
+    print(f"{args.net}: ran {y.shape[-1]} steps on {args.backend}; output {y.shape} "
+          f"({int(np.count_nonzero(y))} non-zero) written to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``loihi-snn train``: config -> trained checkpoint, NetX file, Lava check, model card."""
+    import shlex
+
+    from loihi_snn.train.config import resolve_config
+    from loihi_snn.train.trainer import train
+    cfg = resolve_config(preset=args.preset, config=args.config, epochs=args.epochs,
+                         seed=args.seed, device=args.device)
+    command = "loihi-snn " + " ".join(shlex.quote(a) for a in (args.argv or []))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:      # launched by torchrun
+        command = (f"torchrun --standalone --nproc_per_node={os.environ['WORLD_SIZE']} -m "
+                   f"loihi_snn.app.cli" + command[len("loihi-snn"):])
+    result = train(cfg, args.out, progress=args.progress, lava=not args.no_lava,
+                   lava_limit=args.lava_limit, command=command)
+    if result.card is not None:
+        print(f"wrote {result.net_path}, {result.checkpoint} and {', '.join(result.card_paths)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``loihi-snn export``: rebuild a checkpoint's model and write it as NetX."""
+    from loihi_snn.train.trainer import export_checkpoint
+    path = export_checkpoint(args.checkpoint, args.out)
+    print(f"{args.checkpoint}: exported to {path}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``loihi-snn eval``: accuracy, mean steps, spikes, NASFR and speed on a data split."""
+    from loihi_snn.app.evaluation import EvalError, evaluate, format_report
+    if args.epsilon is not None and not 0.0 <= args.epsilon < 1.0:
+        raise EvalError(f"--epsilon must be in [0, 1), got {args.epsilon}")
+    for name in ("limit", "calibration_limit", "T"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise EvalError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    result = evaluate(args.net, args.dataset, split=args.split, limit=args.limit,
+                      cutoff=args.cutoff, epsilon=args.epsilon, backend=args.backend,
+                      encoding=args.encoding, T=args.T, seed=args.seed,
+                      input_scale=args.input_scale, calibration_limit=args.calibration_limit,
+                      spikes=not args.no_spikes)
+    if args.json:
+        print(json.dumps(result.to_dict(per_sample=args.per_sample)))
+    else:
+        print(format_report(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from loihi_snn.sim.runtime.run import BACKENDS
+    p = argparse.ArgumentParser(
+        prog="loihi-snn",
+        description="Train spiking networks with lava-dl SLAYER and run them bit-exactly "
+                    "on Lava (CPU simulation) or Loihi 2.",
+        epilog="Run 'loihi-snn COMMAND --help' for the options of each command.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    pi = sub.add_parser("info", help="print the layer table of a NetX .net file",
+                        description="Validate a NetX HDF5 file and print one row per layer: "
+                                    "type, output shape (C, H, W), weight bits, synapse "
+                                    "count, and neuron type with its parameters.")
+    pi.add_argument("net", help="NetX network file (*.net)")
+    pi.add_argument("--json", action="store_true",
+                    help="print a single JSON object instead of a table")
+    pi.add_argument("--loihi2", action="store_true",
+                    help="print Loihi 2 resources per layer (neurons, synapses, estimated "
+                         "NeuroCores, weight bits, message bits, max delay) and list every "
+                         "Loihi 2 limit the network exceeds (exit status stays 0)")
+    pi.set_defaults(func=cmd_info)
+
+    backends = "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
+    pr = sub.add_parser("run", help="run a network on one input and save the output spikes",
+                        description="Run a NetX network on one input on Lava. The input is "
+                                    "a .npy array in the network's (C, H, W) or (N,) order "
+                                    "with time as the LAST axis, e.g. (200, 2000) for 200 "
+                                    "inputs over 2000 steps.")
+    pr.add_argument("net", help="NetX network file (*.net)")
+    pr.add_argument("--input", required=True, metavar="X.npy",
+                    help="input array, time last; spikes (0/1) or integer graded values")
+    pr.add_argument("--steps", type=int, default=None,
+                    help="steps to run (default: the input's length T; input is zero after T)")
+    pr.add_argument("--backend", default="lava-fixed", choices=sorted(BACKENDS),
+                    help=f"where to run ({backends}); default lava-fixed")
+    pr.add_argument("--out", required=True, metavar="Y.npy",
+                    help="where to write the output, time last")
+    pr.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                    help="stop the Lava run after this many seconds (compile included) and "
+                         "fail with a one-line error saying how many steps were done")
+    pr.set_defaults(func=cmd_run)
+
+    from loihi_snn.train.config import list_presets
+    presets = "; ".join(f"{k}: {v}" for k, v in list_presets().items())
+    pt = sub.add_parser(
+        "train", help="train a network from a preset or config file, export it, check it on Lava",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a spiking network with lava-dl SLAYER, keep the best epoch (by "
+                    "validation accuracy), export it to NetX, run the test set on Lava "
+                    "(fixed point) and on the torch quantized forward, and write a model card.\n\n"
+                    "Writes into --out: checkpoint.pt (weights + config), <name>.net, "
+                    "config.json, model_card.json and MODEL_CARD.md.\n\n"
+                    "Data-parallel: launch with torchrun, e.g.\n"
+                    "  torchrun --standalone --nproc_per_node=2 -m loihi_snn.app.cli train "
+                    "--preset digits --out runs/digits\n"
+                    "(gloo on CPU, nccl on CUDA; only rank 0 writes files).",
+        epilog="presets: " + presets)
+    src = pt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", metavar="NAME",
+                     help="start from a built-in configuration (" + ", ".join(list_presets()) + ")")
+    src.add_argument("--config", metavar="FILE",
+                     help="JSON (or YAML, with pyyaml) file of TrainConfig fields; may name "
+                          "a 'preset' to start from")
+    pt.add_argument("--out", required=True, metavar="DIR",
+                    help="output directory (created if needed)")
+    pt.add_argument("--epochs", type=int, default=None, metavar="N",
+                    help="override the number of training epochs")
+    pt.add_argument("--seed", type=int, default=None, metavar="S",
+                    help="override the seed (weights, data encoding, validation split, shuffling)")
+    pt.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                    help="where to train (default: the config's, 'auto' = CUDA when available)")
+    pt.add_argument("--lava-limit", type=int, default=None, metavar="N",
+                    help="run only the first N test samples on Lava (default: the config's "
+                         "lava_limit, else the whole test split)")
+    pt.add_argument("--no-lava", action="store_true",
+                    help="skip the Lava run (the card then has torch results only)")
+    pt.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="progress bars (default: only when stderr is a terminal)")
+    pt.set_defaults(func=cmd_train)
+
+    pe = sub.add_parser("export", help="re-export a training checkpoint to a NetX .net file",
+                        description="Rebuild the network stored in a checkpoint written by "
+                                    "'loihi-snn train' (it holds the config and the weights) "
+                                    "and write it as a NetX HDF5 file, atomically.")
+    pe.add_argument("checkpoint", help="checkpoint.pt written by 'loihi-snn train'")
+    pe.add_argument("--out", required=True, metavar="NET.net", help="NetX file to write")
+    pe.set_defaults(func=cmd_export)
+
+    from loihi_snn.train.datasets import list_datasets
+    pv = sub.add_parser(
+        "eval", help="measure a network on a data set: accuracy, steps, spikes, NASFR, speed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a data split through a NetX network and print accuracy, mean time "
+                    "steps per sample, spikes per sample, NASFR (spikes per neuron per step) "
+                    "and wall-clock steps per second.\n\n"
+                    "The data set, encoding, T, input scale and seed are read from the file "
+                    "when 'loihi-snn train' wrote it, so the split is the one its model card "
+                    "reports; name them for other networks.\n\n"
+                    "--cutoff ends each sample once the Top-1/Top-2 gap of its output spike "
+                    "counts passes the step's calibrated threshold (the thresholds stored in "
+                    "the file); --epsilon E calibrates new thresholds on the training split "
+                    "for an error tolerance E (implies --cutoff).  On Lava backends a cutoff "
+                    "controller process streams the whole split through one run; lava-fused "
+                    "and emulator apply the same rule to their (identical) outputs.\n\n"
+                    "Spikes are counted by the bit-exact emulator over the steps each sample "
+                    "used.",
+        epilog="data sets: " + "; ".join(f"{k}: {v}" for k, v in list_datasets().items())
+               + "\n\nexample:\n  loihi-snn eval netx_models/digits_cuba/digits_cuba.net "
+                 "--cutoff --epsilon 0.03 --json")
+    pv.add_argument("net", help="NetX network file (*.net) with a 1-D output layer")
+    pv.add_argument("--dataset", metavar="NAME", default=None,
+                    help="data set (default: the one recorded in the file)")
+    pv.add_argument("--split", choices=("test", "train"), default="test",
+                    help="which split (default test)")
+    pv.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="only the first N samples of the split")
+    pv.add_argument("--cutoff", action="store_true",
+                    help="end each sample early by the Top-K cutoff (thresholds stored in the "
+                         "file, or calibrated with --epsilon)")
+    pv.add_argument("--epsilon", type=float, default=None, metavar="E",
+                    help="calibrate the cutoff thresholds now on the training split for error "
+                         "tolerance E in [0, 1), e.g. 0.02 (implies --cutoff)")
+    pv.add_argument("--calibration-limit", type=int, default=None, metavar="N",
+                    help="calibrate on the first N training samples (default: all)")
+    pv.add_argument("--backend", default="lava-fixed", choices=sorted(BACKENDS),
+                    help=f"where to run ({backends}); default lava-fixed")
+    pv.add_argument("--encoding", default=None, help="override the recorded encoding")
+    pv.add_argument("--T", type=int, default=None, metavar="STEPS",
+                    help="override the recorded number of time steps per sample")
+    pv.add_argument("--seed", type=int, default=None,
+                    help="seed of the data encoding (default: the recorded one, else 0)")
+    pv.add_argument("--input-scale", type=float, default=None, metavar="S",
+                    help="multiply real-valued inputs by S and round (default: the recorded "
+                         "scale)")
+    pv.add_argument("--no-spikes", action="store_true",
+                    help="skip counting spikes (spikes_per_sample and nasfr become null)")
+    pv.add_argument("--json", action="store_true",
+                    help="print one JSON object with keys accuracy, mean_steps, "
+                         "spikes_per_sample, nasfr, steps_per_second, samples (and the "
+                         "settings used)")
+    pv.add_argument("--per-sample", action="store_true",
+                    help="with --json: add each sample's prediction and steps used")
+    pv.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.func(args)
+    except LoihiSnnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:       # e.g. `loihi-snn info --json NET | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

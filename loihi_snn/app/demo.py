@@ -1,0 +1,247 @@
+"""End-to-end demo: train on digits, export to NetX, run on Lava with the cutoff, compare.
+
+    python -m loihi_snn.app.demo [--out DIR] [--preset digits] [--epochs N] [--epsilon E]
+                             [--lava-samples N] [--seed S] [--export-dir DIR]
+
+1. trains the ``digits`` preset (scikit-learn's bundled 8x8 digits, rate code, T=16,
+   64-128-10 CUBA network, lava-dl SLAYER on the CPU) with :func:`loihi_snn.train.trainer.train`,
+   which exports the best epoch to NetX, calibrates the Top-K cutoff thresholds on the
+   training split (tolerance ``--epsilon``) and stores them in the file;
+2. copies the network and its model card to ``netx_models/demo/`` (git-ignored);
+3. streams the test digits through one Lava fixed-point run at the full T and through
+   one run with the cutoff controller process;
+4. prints accuracy, mean steps and spikes per sample for torch (SLAYER's quantized
+   forward, cutoff rule applied offline) and Lava side by side, writes ``report.json``
+   and plots: a spike raster, per-layer firing rates, accuracy against steps.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from typing import Any, Dict, List
+
+import numpy as np
+
+DEFAULT_EXPORT_DIR = os.path.join("netx_models", "demo")
+
+
+def _config(args):
+    from loihi_snn.train.config import get_preset
+    cfg = get_preset(args.preset)
+    changes: Dict[str, Any] = {"seed": args.seed, "epochs": args.epochs,
+                               "cutoff_epsilon": args.epsilon, "device": "cpu",
+                               "lava_limit": args.lava_samples}
+    if args.hidden is not None:
+        changes["architecture"] = [{"type": "dense", "out": args.hidden}, {"type": "dense"}]
+    if args.train_limit is not None:
+        changes["train_limit"] = args.train_limit
+    return cfg.replace(**changes)
+
+
+def plots(out_dir: str, torch_hidden: np.ndarray, torch_out: np.ndarray, labels: np.ndarray,
+          rates: Dict[str, List[float]], curve: Dict[str, Any]) -> List[str]:
+    """Spike raster of sample 0, firing rate per layer, accuracy against steps."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    files = []
+    fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for ax, spikes, name in zip(axes, (torch_hidden, torch_out), ("hidden neuron", "output class")):
+        n, t = np.nonzero(spikes)
+        ax.plot(t + 1, n, "|", ms=4)
+        ax.set_ylabel(name)
+    axes[-1].set_xlabel("time step")
+    axes[0].set_title(f"spike raster, test digit 0 (label {labels[0]}; torch = Lava spikes)")
+    fig.tight_layout()
+    files.append(os.path.join(out_dir, "raster.png"))
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    names = [f"layer {i}" for i in range(len(rates["full T"]))]
+    x = np.arange(len(names))
+    for k, (label, vals) in enumerate(rates.items()):
+        ax.bar(x + 0.4 * k - 0.2, vals, 0.4, label=label)
+    ax.set_xticks(x, names)
+    ax.set_ylabel("spikes / neuron / step")
+    ax.set_title("firing rate per layer (Lava)")
+    ax.legend()
+    fig.tight_layout()
+    files.append(os.path.join(out_dir, "firing_rates.png"))
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    T = len(curve["fixed"])
+    ax.plot(np.arange(1, T + 1), curve["fixed"], marker="o", ms=3, label="stop every sample at t")
+    ax.plot([curve["cutoff_steps"]], [curve["cutoff_accuracy"]], "r*", ms=12,
+            label=f"cutoff (eps {curve['epsilon']:g})")
+    if curve.get("oct") is not None:
+        ax.axvline(curve["oct"], color="gray", ls=":", label="OCT (oracle)")
+    ax.set_xlabel("steps per sample (mean)")
+    ax.set_ylabel("test accuracy (Lava)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("accuracy against inference steps")
+    fig.tight_layout()
+    files.append(os.path.join(out_dir, "accuracy_vs_steps.png"))
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+    return files
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m loihi_snn.app.demo", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="demo_out", help="report and plots directory (default demo_out)")
+    p.add_argument("--preset", default="digits", help="training preset (default digits)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="hidden neurons of a 64-H-10 network (default: the preset's)")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help="use only the first N training digits (default: all)")
+    p.add_argument("--epsilon", type=float, default=0.02,
+                   help="cutoff error tolerance for the calibration (default 0.02)")
+    p.add_argument("--lava-samples", type=int, default=None,
+                   help="test samples to run on Lava (default: the whole test set)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--export-dir", default=DEFAULT_EXPORT_DIR,
+                   help=f"copy the .net and its model card here (default {DEFAULT_EXPORT_DIR}; "
+                        f"'' to skip)")
+    args = p.parse_args(argv)
+
+    from loihi_snn.core.lavadl import ensure_lava_runtime
+    ensure_lava_runtime()
+    warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
+
+    import torch
+
+    from loihi_snn.core.cutoff import offline_cutoff, optimal_cutoff_steps
+    from loihi_snn.netx.calibration import load_calibration
+    from loihi_snn.sim.emulator import emulate
+    from loihi_snn.app.evaluation import spikes_within
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.train import cards
+    from loihi_snn.train.trainer import (evaluate, export_view, load_checkpoint, load_split,
+                                         train)
+
+    os.makedirs(args.out, exist_ok=True)
+    cfg = _config(args)
+    t0 = time.time()
+    print(f"[1/4] training {cfg.name} on {cfg.dataset} (T={cfg.T}, {cfg.epochs} epochs, seed "
+          f"{cfg.seed}), export, cutoff calibration (eps {cfg.cutoff_epsilon}), Lava check",
+          flush=True)
+    result = train(cfg, os.path.join(args.out, "train"), command="python -m loihi_snn.app.demo "
+                   + " ".join(argv if argv is not None else sys.argv[1:]))
+    t_train = time.time() - t0
+    card = result.card
+    net_path = result.net_path
+    if args.export_dir:
+        os.makedirs(args.export_dir, exist_ok=True)
+        for src in (net_path, os.path.join(result.out_dir, cards.CARD_MD)):
+            shutil.copy2(src, os.path.join(args.export_dir, os.path.basename(src)))
+        print(f"[2/4] exported {os.path.join(args.export_dir, os.path.basename(net_path))} "
+              f"(+ {cards.CARD_MD})")
+    else:
+        print(f"[2/4] exported {net_path}")
+
+    lava, lava_cut = card["lava"], card.get("cutoff", {}).get("lava", {})
+    if "accuracy" not in lava or "accuracy" not in lava_cut:
+        print(f"Lava run failed: {lava.get('skipped') or lava_cut.get('skipped')}", file=sys.stderr)
+        return 1
+    n = int(lava["samples"])
+    print(f"[3/4] ran {n} test digits on Lava fixed_pt: full T ({lava['seconds']:.1f} s) and "
+          f"with the cutoff controller ({lava_cut['seconds']:.1f} s, "
+          f"{lava_cut['steps_per_second']:.0f} steps/s)")
+
+    # torch side on the same samples: quantized forward of the network as exported, the
+    # same rule applied offline
+    model, _ = export_view(load_checkpoint(result.checkpoint)[0])
+    test = load_split(cfg.dataset, "test", T=cfg.T, encoding=cfg.encoding, seed=cfg.seed,
+                      limit=cfg.test_limit, options=cfg.dataset_options,
+                      input_scale=cfg.input_scale)
+    X, labels = test.inputs[:n], test.labels[:n]
+    T = int(X.shape[-1])
+    torch_eval = evaluate(model, X)
+    torch_out = torch_eval["output"].astype(np.int64)
+    beta = load_calibration(read_netx(net_path)).beta
+    t_pred, t_steps = offline_cutoff(torch_out, beta)
+    t_counts = torch_eval["layer_spikes_per_step"]
+    # each sample's Lava steps: the card keeps a subset; the controller's decisions equal
+    # the offline rule on the (bit-exact) emulator output, which the card checks
+    l_out, l_counts, neurons = emulate(net_path, X, return_spike_counts=True)
+    _, l_steps = offline_cutoff(l_out, beta)
+    full = np.full(n, T)
+    t_full, _ = spikes_within(t_counts, neurons, full)
+    l_full, l_nasfr_full = spikes_within(l_counts, neurons, full)
+    t_cut, _ = spikes_within(t_counts, neurons, t_steps)
+    l_cut, l_nasfr_cut = spikes_within(l_counts, neurons, l_steps)
+    oct_steps = optimal_cutoff_steps(torch_out, labels)
+    settled = oct_steps <= T
+    report = {
+        "samples": n, "T": T, "epochs": cfg.epochs, "seed": cfg.seed, "epsilon": cfg.cutoff_epsilon,
+        "net": net_path,
+        "torch_accuracy": float(lava["torch_accuracy"]), "lava_accuracy": float(lava["accuracy"]),
+        "identical_output_spikes": bool(lava["identical_output_spikes"]),
+        "identical_layer_spike_counts": bool(np.array_equal(t_counts, l_counts)),
+        "torch_cutoff_accuracy": float(np.mean(t_pred == labels)),
+        "lava_cutoff_accuracy": float(lava_cut["accuracy"]),
+        "torch_mean_steps": float(t_steps.mean()), "lava_mean_steps": float(lava_cut["mean_steps"]),
+        "lava_cutoff_equals_offline_rule": bool(lava_cut["equals_offline_rule"]),
+        "torch_spikes_per_sample": float(t_full.mean()), "lava_spikes_per_sample": float(l_full.mean()),
+        "torch_cutoff_spikes_per_sample": float(t_cut.mean()),
+        "lava_cutoff_spikes_per_sample": float(l_cut.mean()),
+        "lava_nasfr": l_nasfr_full, "lava_cutoff_nasfr": l_nasfr_cut,
+        "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
+        "lava_steps_per_second": float(lava_cut["steps_per_second"]),
+        "train_seconds": round(t_train, 1), "history": result.history,
+    }
+    cum = np.cumsum(torch_out, axis=-1)
+    curve = {"fixed": [float(np.mean(cum[..., t].argmax(1) == labels)) for t in range(T)],
+             "cutoff_steps": report["lava_mean_steps"],
+             "cutoff_accuracy": report["lava_cutoff_accuracy"], "epsilon": cfg.cutoff_epsilon,
+             "oct": report["oct_mean_steps_settled"]}
+    rates = {"full T": (l_counts.sum(axis=(1, 2)) / (neurons * n * T)).tolist(),
+             "cutoff": [float((l_counts[i] * (np.arange(1, T + 1)[None] <= l_steps[:, None])).sum()
+                              / (neurons[i] * l_steps.sum())) for i in range(len(neurons))]}
+    with torch.no_grad():
+        _, layers = model(torch.from_numpy(X[:1]).float(), return_layers=True)
+    files = plots(args.out, layers[0][0].reshape(-1, T).numpy(), torch_out[0], labels, rates, curve)
+    with open(os.path.join(args.out, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+
+    print(f"[4/4] report ({n} test digits, T={T}, cutoff eps {cfg.cutoff_epsilon})")
+    rows = [("accuracy, all T steps", f"{report['torch_accuracy']:.3f}", f"{report['lava_accuracy']:.3f}"),
+            ("accuracy with the cutoff", f"{report['torch_cutoff_accuracy']:.3f}",
+             f"{report['lava_cutoff_accuracy']:.3f}"),
+            ("mean steps with the cutoff", f"{report['torch_mean_steps']:.2f}",
+             f"{report['lava_mean_steps']:.2f}"),
+            ("spikes / sample, all T", f"{report['torch_spikes_per_sample']:.1f}",
+             f"{report['lava_spikes_per_sample']:.1f}"),
+            ("spikes / sample, cutoff", f"{report['torch_cutoff_spikes_per_sample']:.1f}",
+             f"{report['lava_cutoff_spikes_per_sample']:.1f}")]
+    print(f"  {'':30s}{'torch (SLAYER)':>16s}{'Lava fixed_pt':>16s}")
+    for name, a, b in rows:
+        print(f"  {name:30s}{a:>16s}{b:>16s}")
+    print(f"  fewer steps with the cutoff: {T / report['lava_mean_steps']:.2f}x "
+          f"(OCT oracle: {report['oct_mean_steps_settled']:.2f} steps)"
+          if report["oct_mean_steps_settled"] else "")
+    print(f"  identical output spikes: {report['identical_output_spikes']}; identical spike "
+          f"counts in every layer: {report['identical_layer_spike_counts']}; Lava cutoff "
+          f"decisions = offline rule: {report['lava_cutoff_equals_offline_rule']}")
+    print(f"  train {t_train:.0f} s; Lava with the cutoff {report['lava_steps_per_second']:.0f} steps/s")
+    print("  Lava spike counts come from the bit-exact emulator (equal to Lava fixed_pt).")
+    print("plots: " + ", ".join(files))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Evaluate a NetX network on a data set: accuracy, steps, spikes, speed (``loihi-snn eval``).
+
+    from loihi_snn.app.evaluation import evaluate
+    r = evaluate("netx_models/digits_cuba/digits_cuba.net", cutoff=True, epsilon=0.03)
+    print(r.accuracy, r.mean_steps, r.spikes_per_sample)
+
+The data set and its encoding are read from the file's ``/training`` group when the
+network was exported by ``loihi-snn train`` (same data set, encoding, T, input
+scale and seed, so the test split is exactly the one the model card reports);
+otherwise name them.  With the cutoff, each sample ends when the Top-1/Top-2 gap of
+its output counts passes the calibrated threshold of that step (thresholds stored
+in the file, or calibrated now on the training split for ``epsilon``).
+
+Where the numbers come from:
+
+- ``accuracy`` / ``mean_steps`` / ``steps_per_second``: the chosen backend.  The
+  Lava backends ``lava-fixed``/``lava-float``/``loihi2`` stream the whole split
+  through one run with the cutoff controller process; ``lava-fused`` streams it
+  through the fused process and ``emulator`` runs it as one batch, both applying the
+  same rule (:func:`loihi_snn.core.cutoff.offline_cutoff`) to the output -- identical
+  decisions, since their output equals lava-fixed's.  ``steps_per_second`` is Lava
+  time steps per wall-clock second of the run (sample-steps per second for the
+  emulator, whose timed run also counts the spikes), load and compile excluded.
+- ``spikes_per_sample`` / ``nasfr``: every spiking layer's spikes, counted by the
+  bit-exact emulator (equal to Lava fixed_pt) over the steps each sample used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from loihi_snn.core.errors import LoihiSnnError
+
+__all__ = ["EvalResult", "EvalData", "evaluate", "load_eval_data", "layer_spike_counts"]
+
+
+class EvalError(LoihiSnnError, ValueError):
+    """The evaluation cannot start: missing data-set name, shape mismatch, no thresholds."""
+
+
+@dataclass
+class EvalData:
+    """A data split ready to run: inputs (N, *input_shape, T) integers, labels (N,)."""
+    inputs: np.ndarray
+    labels: np.ndarray
+    dataset: str
+    split: str
+    encoding: str
+    T: int
+    seed: int
+    input_scale: Optional[float] = None
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    """What ``loihi-snn eval`` prints (``to_dict()`` is its ``--json`` object).
+
+    Units: ``mean_steps`` time steps per sample; ``spikes_per_sample`` spikes of all
+    spiking layers per sample (within the steps used); ``nasfr`` spikes per neuron per
+    step; ``steps_per_second`` Lava time steps (emulator: sample-steps) per second.
+    """
+    accuracy: float
+    mean_steps: float
+    spikes_per_sample: Optional[float]
+    nasfr: Optional[float]
+    steps_per_second: float
+    samples: int
+    net: str = ""
+    dataset: str = ""
+    split: str = "test"
+    encoding: str = ""
+    T: int = 0
+    seed: int = 0
+    backend: str = ""
+    cutoff: bool = False
+    epsilon: Optional[float] = None
+    thresholds: str = "none"
+    wall_seconds: float = 0.0
+    spike_source: str = ""
+    predictions: List[int] = field(default_factory=list)
+    steps: List[int] = field(default_factory=list)
+
+    def to_dict(self, per_sample: bool = False) -> Dict[str, Any]:
+        d = asdict(self)
+        if not per_sample:
+            d.pop("predictions")
+            d.pop("steps")
+        return d
+
+
+# ---------------------------------------------------------------------------- data
+def _training_info(spec) -> Dict[str, Any]:
+    ext = spec.extensions.get("training") if isinstance(spec.extensions, dict) else None
+    return dict(ext) if isinstance(ext, dict) else {}
+
+
+def load_eval_data(spec, dataset: Optional[str] = None, *, split: str = "test",
+                   limit: Optional[int] = None, encoding: Optional[str] = None,
+                   T: Optional[int] = None, seed: Optional[int] = None,
+                   input_scale: Optional[float] = None) -> EvalData:
+    """Load the split a network is evaluated on.
+
+    Anything not given comes from the file's ``/training`` group when it names the
+    same data set, else from the data set's defaults (seed 0, no input scale).
+
+    Raises
+    ------
+    EvalError
+        no data set named and none recorded in the file; unknown data set, encoding
+        or option (the message lists the valid ones); samples whose shape is not the
+        network's input shape.
+    """
+    from loihi_snn.train.config import ConfigError
+    from loihi_snn.train.datasets import list_datasets, load_dataset
+    from loihi_snn.train.trainer import scale_inputs
+
+    info = _training_info(spec)
+    recorded = info.get("dataset")
+    if dataset is None:
+        if recorded is None:
+            raise EvalError(f"{spec.path}: the file does not say which data set it was "
+                            f"trained on; pass --dataset NAME (one of: "
+                            f"{', '.join(list_datasets())})")
+        dataset = str(recorded)
+    same = recorded == dataset
+    encoding = encoding or (str(info["encoding"]) if same and "encoding" in info else None)
+    T = T or (int(info["T"]) if same and "T" in info else None)
+    if seed is None:
+        seed = int(info.get("seed", 0)) if same else 0
+    if input_scale is None and same and "input_scale" in info:
+        input_scale = float(info["input_scale"])
+    options: Dict[str, Any] = {}
+    if same and info.get("dataset_options"):
+        raw = info["dataset_options"]
+        options = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+    try:
+        ds = load_dataset(dataset, split, T=T, encoding=encoding, seed=int(seed), limit=limit,
+                          **options)
+    except ValueError as exc:
+        raise EvalError(f"{spec.path}: data set {dataset!r}: {exc}") from None
+    X = np.asarray(ds.inputs)
+    if tuple(X.shape[1:-1]) != tuple(spec.input_shape):
+        raise EvalError(f"{spec.path}: data set {dataset!r} gives samples of shape "
+                        f"{tuple(X.shape[1:-1])} but the network's input is "
+                        f"{tuple(spec.input_shape)}; pick the data set (and options) it "
+                        f"was trained on")
+    try:
+        X = scale_inputs(X, input_scale, f"data set {dataset!r} ({ds.encoding})")
+    except ConfigError as exc:
+        raise EvalError(f"{spec.path}: {exc} (loihi-snn eval: --input-scale S)") from None
+    return EvalData(inputs=X, labels=np.asarray(ds.labels, dtype=np.int64), dataset=dataset,
+                    split=split, encoding=str(ds.encoding), T=int(X.shape[-1]), seed=int(seed),
+                    input_scale=input_scale, options=options)
+
+
+# ---------------------------------------------------------------------------- spikes
+def layer_spike_counts(path_or_spec, X: np.ndarray, steps: Optional[int] = None
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+    """Spikes of every spiking layer, per sample and step, from the bit-exact emulator.
+
+    Parameters
+    ----------
+    path_or_spec : str or NetSpec
+    X : np.ndarray
+        (N, *input_shape, T) as :func:`loihi_snn.emulate` takes it.
+    steps : int, optional
+        steps to run (default T).
+
+    Returns
+    -------
+    counts : np.ndarray
+        (L, N, steps) int64: non-zero outputs (spikes; signed/graded spikes count once)
+        of each of the L layers with neurons at each step.
+    neurons : np.ndarray
+        (L,) neuron count of each layer.
+    """
+    from loihi_snn.sim.emulator import emulate
+    _, counts, sizes = emulate(path_or_spec, X, steps, return_spike_counts=True)
+    return counts, sizes
+
+
+def spikes_within(counts: np.ndarray, neurons: np.ndarray, steps: np.ndarray
+                  ) -> Tuple[np.ndarray, float]:
+    """Spikes per sample counted up to each sample's ``steps`` (1-based), and NASFR.
+
+    NASFR = all spikes / sum over samples of (all neurons x steps used).
+    """
+    L, N, T = counts.shape
+    mask = np.arange(1, T + 1)[None, :] <= np.asarray(steps)[:, None]        # (N, T)
+    per_sample = (counts * mask[None]).sum(axis=(0, 2))
+    denom = float(neurons.sum()) * float(np.sum(np.minimum(steps, T)))
+    return per_sample, float(per_sample.sum() / denom) if denom > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------- thresholds
+def resolve_thresholds(spec, data: EvalData, epsilon: Optional[float],
+                       calibration_limit: Optional[int] = None) -> Tuple[np.ndarray, str, float]:
+    """Cutoff thresholds: calibrated now for ``epsilon`` on the training split, or the
+    ones stored in the file.  Returns ``(beta, where, epsilon)``."""
+    from loihi_snn.core.cutoff import calibrate
+    from loihi_snn.netx.calibration import load_calibration
+    from loihi_snn.sim.emulator import emulate
+    if epsilon is None:
+        cal = load_calibration(spec)
+        if cal is None:
+            raise EvalError(f"{spec.path}: no cutoff thresholds stored in the file (no "
+                            f"/cutoff group); pass --epsilon E (e.g. 0.02) to calibrate them "
+                            f"now on the training split")
+        return cal.beta, "stored in the file", cal.epsilon
+    train = load_eval_data(spec, data.dataset, split="train", limit=calibration_limit,
+                           encoding=data.encoding, T=data.T, seed=data.seed,
+                           input_scale=data.input_scale)
+    out = emulate(spec, train.inputs)
+    if out.ndim != 3:
+        raise EvalError(f"{spec.path}: the cutoff needs a 1-D output layer, got output "
+                        f"shape {out.shape[1:-1]}")
+    cal = calibrate(out, train.labels, epsilon=float(epsilon))
+    return cal.beta, f"calibrated on {len(train.labels)} training samples", float(epsilon)
+
+
+# ---------------------------------------------------------------------------- evaluate
+def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
+             limit: Optional[int] = None, cutoff: bool = False, epsilon: Optional[float] = None,
+             backend: str = "lava-fixed", encoding: Optional[str] = None,
+             T: Optional[int] = None, seed: Optional[int] = None,
+             input_scale: Optional[float] = None,
+             calibration_limit: Optional[int] = None, spikes: bool = True,
+             progress: Optional[bool] = None) -> EvalResult:
+    """Run a data split through a network and measure it.
+
+    Parameters
+    ----------
+    net : str
+        NetX file (1-D output layer: the prediction is the class with most spikes).
+    dataset : str, optional
+        registry name (default: the one recorded in the file).
+    split : {"test", "train"}
+    limit : int, optional
+        the first N samples of the split.
+    cutoff : bool
+        end each sample by the Top-K cutoff rule (``epsilon`` given: thresholds
+        calibrated now; else the thresholds stored in the file).  ``epsilon`` alone
+        implies ``cutoff=True``.
+    backend : str
+        ``lava-fixed`` (default), ``lava-float``, ``lava-fused``, ``emulator``,
+        ``loihi2`` or ``auto`` (see :data:`loihi_snn.sim.runtime.run.BACKENDS`).
+    encoding, T, seed, input_scale : optional
+        override the recorded data settings (``input_scale``: real-valued inputs are
+        multiplied by it and rounded to integers).
+    calibration_limit : int, optional
+        training samples used to calibrate (default: all).
+    spikes : bool
+        count spikes with the emulator (False: ``spikes_per_sample``/``nasfr`` None).
+
+    Returns
+    -------
+    EvalResult
+    """
+    from loihi_snn.core.cutoff import offline_cutoff
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.sim.runtime.run import resolve_backend
+
+    path = os.fspath(net)
+    spec = read_netx(path)
+    backend_used = resolve_backend(backend)
+    if len(spec.output_shape) != 1:
+        raise EvalError(f"{path}: eval classifies by the output layer's spike counts and needs "
+                        f"a 1-D output layer; this network's output is {tuple(spec.output_shape)}")
+    data = load_eval_data(spec, dataset, split=split, limit=limit, encoding=encoding, T=T,
+                          seed=seed, input_scale=input_scale)
+    X, labels = data.inputs, data.labels
+    N, steps_T = len(labels), data.T
+    cutoff = bool(cutoff or epsilon is not None)
+    beta, where, eps = None, "none", None
+    if cutoff:
+        beta, where, eps = resolve_thresholds(spec, data, epsilon, calibration_limit)
+    counted = None                       # (counts, sizes) when the run already counted
+    if backend_used in ("emulator", "lava-fused"):
+        t0 = time.perf_counter()
+        if backend_used == "emulator":
+            from loihi_snn.sim.emulator import emulate
+            if spikes:
+                out, *counted = emulate(spec, X, return_spike_counts=True)
+            else:
+                out = emulate(spec, X)
+        else:
+            from loihi_snn.sim.runtime.stream import run_many
+            out = run_many(path, X, backend="lava-fused", progress=progress)
+        wall = time.perf_counter() - t0
+        if cutoff:
+            preds, used = offline_cutoff(out, beta, steps_T)
+        else:
+            preds = out.sum(-1).argmax(1)
+            used = np.full(N, steps_T, dtype=np.int64)
+        total = N * steps_T
+    else:
+        from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+        res = run_cutoff(path, X, beta=beta, cutoff=cutoff, backend=backend_used,
+                         progress=progress)
+        preds, used, total, wall = res.predictions, res.steps, res.total_steps, res.wall_seconds
+    preds = np.asarray(preds, dtype=np.int64)
+    used = np.asarray(used, dtype=np.int64)
+    spk, rate, source = None, None, "not counted"
+    if spikes:
+        from loihi_snn.sim.emulator.network import UnsupportedByEmulator
+        try:
+            counts, neurons = counted or layer_spike_counts(spec, X, steps_T)
+            per, rate = spikes_within(counts, neurons, used)
+            spk = float(per.mean())
+            source = "emulator (bit-exact fixed_pt), counted over the steps each sample used"
+        except UnsupportedByEmulator as exc:
+            source = f"not counted: {exc}"
+    return EvalResult(
+        accuracy=float(np.mean(preds == labels)), mean_steps=float(used.mean()),
+        spikes_per_sample=spk, nasfr=rate,
+        steps_per_second=float(total / wall) if wall > 0 else float("nan"), samples=int(N),
+        net=path, dataset=data.dataset, split=split, encoding=data.encoding, T=steps_T,
+        seed=data.seed, backend=backend_used, cutoff=cutoff, epsilon=eps, thresholds=where,
+        wall_seconds=float(wall), spike_source=source, predictions=preds.tolist(),
+        steps=used.tolist())
+
+
+def format_report(r: EvalResult) -> str:
+    """The human-readable table ``loihi-snn eval`` prints."""
+    lines = [f"{os.path.basename(r.net)} on {r.dataset} ({r.split}, {r.samples} samples, "
+             f"{r.encoding} code, T={r.T}, seed {r.seed}), backend {r.backend}"]
+    if r.cutoff:
+        eps = "" if r.epsilon is None or np.isnan(r.epsilon) else f" epsilon={r.epsilon:g},"
+        lines.append(f"cutoff:{eps} thresholds {r.thresholds}")
+    else:
+        lines.append("cutoff: off (every sample runs T steps)")
+    speedup = r.T / r.mean_steps if r.mean_steps > 0 else float("nan")
+    rows = [("accuracy", f"{r.accuracy:.4f}"),
+            ("mean steps / sample", f"{r.mean_steps:.2f} of {r.T} ({speedup:.2f}x fewer)"
+             if r.cutoff else f"{r.mean_steps:.2f}"),
+            ("spikes / sample", "-" if r.spikes_per_sample is None else f"{r.spikes_per_sample:.1f}"),
+            ("NASFR", "-" if r.nasfr is None else f"{r.nasfr:.4f} spikes/neuron/step"),
+            ("speed", f"{r.steps_per_second:.0f} "
+                      f"{'sample-steps' if r.backend == 'emulator' else 'steps'}/s "
+                      f"(run {r.wall_seconds:.1f} s)")]
+    lines += [f"  {k:<20s} {v}" for k, v in rows]
+    if r.spike_source.startswith("not counted"):
+        lines.append(f"  spikes {r.spike_source}")
+    return "\n".join(lines)

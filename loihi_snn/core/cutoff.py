@@ -1,0 +1,118 @@
+"""Top-K cutoff: stop inference once the output is confident (Wu et al., 2025).
+
+Definitions (one place, used by the Lava controller models and offline analysis):
+
+- ``Y(t)``: cumulative output spike counts after t steps, shape (classes,).
+- ``gap(t) = Top1(Y(t)) - Top2(Y(t))``.
+- decision at step t (1-based): stop when ``gap(t) > beta[t - 1]`` or ``t == max_steps``;
+  the answer is ``argmax Y(t)`` (lowest index on ties, as ``np.argmax``).
+- calibration: for each t, the smallest beta on a grid of 100 bins from 0 to the largest
+  observed gap such that, among training samples with ``gap(t) > beta``, at least a
+  fraction ``1 - epsilon`` are correct at t *and stay correct for every later step*.
+- OCT (optimal cutoff timestep): the first step from which a sample's prediction is
+  correct and stays correct -- an oracle lower bound on the steps needed.
+
+Arrays of outputs are (N, classes, T): spike counts per step, time last.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+NEVER = np.inf          # a threshold that never fires: run to max_steps
+
+
+def top_gap(counts: np.ndarray) -> np.ndarray:
+    """Top1 - Top2 of cumulative counts along axis -2 (classes); any leading shape."""
+    part = np.sort(counts, axis=-1 if counts.ndim == 1 else -2)
+    if counts.ndim == 1:
+        return part[-1] - part[-2]
+    return part[..., -1, :] - part[..., -2, :]
+
+
+def decide(counts: np.ndarray, t: int, beta: np.ndarray, max_steps: int) -> bool:
+    """The stopping rule for one sample at step ``t`` (1-based).
+
+    ``counts`` (classes,) cumulative counts, ``beta`` (>= max_steps,) thresholds.
+    """
+    if t >= max_steps:
+        return True
+    srt = np.sort(counts)
+    return bool(srt[-1] - srt[-2] > beta[t - 1])
+
+
+def offline_cutoff(outputs: np.ndarray, beta: np.ndarray,
+                   max_steps: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Apply the rule to recorded outputs (N, classes, T) -> (predictions, steps used).
+
+    Identical to what the Lava controller computes on the same output spikes.
+    """
+    outputs = np.asarray(outputs)
+    T = outputs.shape[-1] if max_steps is None else int(max_steps)
+    cum = np.cumsum(outputs, axis=-1)
+    preds = np.zeros(len(outputs), dtype=np.int64)
+    steps = np.zeros(len(outputs), dtype=np.int64)
+    beta = np.asarray(beta, dtype=np.float64)
+    for n in range(len(outputs)):
+        for t in range(1, T + 1):
+            if decide(cum[n, :, t - 1], t, beta, T):
+                preds[n] = int(np.argmax(cum[n, :, t - 1]))
+                steps[n] = t
+                break
+    return preds, steps
+
+
+def correct_and_stays(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(N, T) boolean: the prediction at t is correct and stays correct until T."""
+    cum = np.cumsum(np.asarray(outputs), axis=-1)
+    correct = cum.argmax(axis=1) == np.asarray(labels)[:, None]          # (N, T)
+    # stays correct: reverse cumulative AND
+    return np.flip(np.logical_and.accumulate(np.flip(correct, -1), axis=-1), -1)
+
+
+def optimal_cutoff_steps(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """OCT per sample (1-based); T + 1 where the sample is wrong at T (never settles)."""
+    stays = correct_and_stays(outputs, labels)
+    T = stays.shape[-1]
+    first = np.where(stays.any(-1), stays.argmax(-1) + 1, T + 1)
+    return first
+
+
+@dataclass
+class Calibration:
+    """Per-step thresholds ``beta`` (T,) for tolerance ``epsilon``."""
+    beta: np.ndarray
+    epsilon: float
+    bins: int = 100
+
+    def to_dict(self) -> dict:
+        return {"beta": np.asarray(self.beta, float), "epsilon": float(self.epsilon),
+                "bins": int(self.bins)}
+
+
+def calibrate(outputs: np.ndarray, labels: np.ndarray, epsilon: float = 0.05,
+              bins: int = 100) -> Calibration:
+    """Per-step thresholds from (training) outputs (N, classes, T) and labels (N,).
+
+    For each t: the smallest beta on ``linspace(0, max gap, bins)`` such that among
+    samples with ``gap(t) > beta`` at least ``1 - epsilon`` are correct and stay
+    correct; if none qualifies, ``inf`` (never stop at t).
+    """
+    if not 0.0 <= epsilon < 1.0:
+        raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
+    outputs = np.asarray(outputs)
+    cum = np.cumsum(outputs, axis=-1)
+    gaps = top_gap(cum)                                  # (N, T)
+    stays = correct_and_stays(outputs, labels)           # (N, T)
+    T = outputs.shape[-1]
+    grid = np.linspace(0.0, float(gaps.max()) if gaps.size else 0.0, bins)
+    beta = np.full(T, NEVER)
+    for t in range(T):
+        for b in grid:
+            sel = gaps[:, t] > b
+            if sel.any() and stays[sel, t].mean() >= 1.0 - epsilon:
+                beta[t] = b
+                break
+    return Calibration(beta=beta, epsilon=float(epsilon), bins=bins)

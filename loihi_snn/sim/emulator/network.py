@@ -1,0 +1,518 @@
+"""Batched, bit-exact emulation of a NetX network as the per-layer Lava graph runs it.
+
+:class:`Emulator` compiles a :class:`~loihi_snn.netx.schema.NetSpec` into the same
+chain of blocks :func:`loihi_snn.sim.lava.loader.load` builds (input neurons, Dense /
+DelayDense / Conv synapses with their one-step latency, pool as a grouped conv,
+flatten, ``average`` group sums, ``dense_rec`` recurrence, the reset schedule) and
+steps it for a whole batch at once with numpy, without any Lava process.  The neuron
+arithmetic is the registered step of each NetX neuron type
+(:data:`loihi_snn.sim.emulator.neurons.NEURON_STEPS`, CUBA -> :func:`loihi_snn.core.fixed.lif_step`).
+
+Layouts: everything is in the file's order, batch first: a layer's values have shape
+``(N, *layer.shape)`` ((N, C, H, W) or (N, n)); whole runs are time last,
+``(N, *shape, T)``.  Values are raw Loihi integers (numpy ``int64``).
+
+Two ways to advance, with identical results: :meth:`Emulator.step` (one step of every
+layer; the fused LoihiProtocol process calls it once per Lava time step) and
+:meth:`Emulator.run_block` (T steps, layer by layer: each synapse handles the whole
+block in one matmul/conv and only the neurons loop over time; :meth:`Emulator.run` and
+the standalone fused process use it).  Both hold an :class:`EmulatorState`.
+
+Exactness domain: results equal Lava's as long as Lava's own int32 message buffers do
+not overflow, i.e. synaptic sums stay below 2**25 in magnitude (lava's LIF shifts
+``a_in`` left by 6 bits in int32); Loihi's 24-bit state is far inside that range.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, List, Optional, Tuple, Union
+
+import numpy as np
+
+from loihi_snn.sim.emulator.neurons import NEURON_STEPS, NeuronStep
+from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
+from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, ShapeError
+from loihi_snn.netx.schema import LayerSpec, NetSpec, NeuronSpec, read_netx
+
+GRADED_MESSAGE_BITS = 24
+
+
+class UnsupportedByEmulator(LoihiSnnError, NotImplementedError):
+    """A layer or neuron type the emulator cannot run (names file, layer and type)."""
+
+
+def _bias_file_order(values: Optional[np.ndarray], shape: Tuple[int, ...]) -> Optional[np.ndarray]:
+    """Bias broadcast to ``shape`` (file order, int64), truncated toward zero as the
+    loader's ``astype(np.int32)``."""
+    from loihi_snn.sim.lava.loader import broadcast_to_layer
+    full = broadcast_to_layer(values, shape)
+    return None if full is None else np.ascontiguousarray(full).astype(np.int32).astype(np.int64)
+
+
+# A dense layer without a neuron group is a non-leaky integrator that never fires,
+# with the parameters the loader substitutes (loihi_snn.sim.lava.loader._build_neuron).
+_NO_NEURON = NeuronSpec("CUBA", {"iDecay": 0, "vDecay": 4096, "vThMant": (1 << 17) - 1})
+
+
+class _Stage:
+    """One block of the chain.  ``kind``: input | dense | conv | pool | average | flatten."""
+
+    def __init__(self, kind: str, layer: LayerSpec, *, neuron: Optional[NeuronStep] = None,
+                 synapse=None, synapse_rec=None, reset_phase: Optional[int] = None) -> None:
+        self.kind = kind
+        self.layer = layer
+        self.shape = tuple(layer.shape)
+        self.neuron = neuron
+        self.synapse = synapse
+        self.synapse_rec = synapse_rec
+        self.reset_phase = reset_phase
+        self.out_bits = neuron.out_bits if neuron is not None else (
+            GRADED_MESSAGE_BITS if kind == "average" else 0)
+
+
+class EmulatorState:
+    """Mutable state of one batch: neuron states, synapse buffers and the batch size.
+
+    ``neurons[i]`` is the state tuple of stage i (or None), ``synapses[i]`` /
+    ``synapses_rec[i]`` the buffers of its synapses (or None).
+    """
+
+    def __init__(self, batch: int, neurons: List, synapses: List, synapses_rec: List) -> None:
+        self.batch = batch
+        self.neurons = neurons
+        self.synapses = synapses
+        self.synapses_rec = synapses_rec
+
+
+class Emulator:
+    """A NetX network compiled for batched integer emulation.
+
+    ``run`` processes a large batch in chunks of about ``CHUNK_ELEMENTS`` neurons per
+    layer (samples are independent, so results do not depend on it).
+
+    Parameters
+    ----------
+    spec : NetSpec or str
+        a validated network (:func:`loihi_snn.netx.schema.read_netx`) or a path.
+    input_message_bits : int
+        as :func:`loihi_snn.load`: 0 when the input is binary spikes (a synapse
+        fed by the input counts any non-zero value as one spike), >0 for graded input.
+    reset_interval, reset_offset : int, optional
+        as :func:`loihi_snn.load`: neuron block k (counting from 0) zeroes its
+        state at the start of every step t with
+        ``t % reset_interval == (reset_offset + 1 + k) % reset_interval``.
+
+    Attributes
+    ----------
+    input_shape, output_shape : tuple
+        file order, (C, H, W) or (n,).
+    lava_input_shape, lava_output_shape : tuple
+        shapes of the per-layer Lava ``Network``'s ``inp``/``out`` ports (Lava order).
+    output_group_size : int or None
+        group size when the last layer is ``average`` (its raw output is the group
+        *sum*; divide by this for the population mean, as :func:`loihi_snn.run` does).
+    output_scale : float
+        factor the runners apply to the output (``/loihi_snn/output_scale``: the
+        amplitude of a folded ternary output layer), 1.0 when absent.
+
+    Raises
+    ------
+    UnsupportedByEmulator
+        for a neuron type with no registered emulator step (message names file, layer
+        and type).
+    """
+
+    CHUNK_ELEMENTS = 1 << 17
+    BLOCK_ELEMENTS = 1 << 20
+
+    def __init__(self, spec: Union[NetSpec, str, os.PathLike], *, input_message_bits: int = 0,
+                 reset_interval: Optional[int] = None, reset_offset: int = 0) -> None:
+        if not isinstance(spec, NetSpec):
+            spec = read_netx(os.fspath(spec))
+        self.spec = spec
+        self.input_message_bits = int(input_message_bits)
+        self.reset_interval = None if reset_interval is None else int(reset_interval)
+        if self.reset_interval is not None and self.reset_interval < 1:
+            raise ValueError(f"reset_interval must be >= 1, got {reset_interval}")
+        self.stages: List[_Stage] = []
+        self._compile(int(reset_offset))
+        self.input_shape = tuple(spec.input_shape)
+        self.output_shape = tuple(spec.output_shape)
+        self.input_size = int(np.prod(self.input_shape))
+        #: neurons of each stage with neurons, in order (the L of ``spike_counts``)
+        self.neuron_layer_sizes = tuple(int(np.prod(st.shape)) for st in self.stages
+                                        if st.neuron is not None)
+        self._largest_layer = max([self.input_size] + [int(np.prod(st.shape))
+                                                       for st in self.stages])
+        first = self.stages[0]
+        flat_in = first.kind == "dense" or len(first.layer.in_shape) == 1
+        self.lava_input_shape = (self.input_size,) if flat_in else tuple(self.input_shape[::-1])
+        self.lava_output_shape = tuple(self.output_shape[::-1])
+        last = self.stages[-1]
+        self.output_bits = last.out_bits
+        self.output_group_size = (int(last.layer.fields["group_size"])
+                                  if last.kind == "average" else None)
+        ext = spec.extensions.get("loihi_snn", {}) if isinstance(spec.extensions, dict) else {}
+        self.output_scale = float(ext.get("output_scale", 1.0))
+
+    # ------------------------------------------------------------------ compile
+    def _neuron(self, layer: LayerSpec, is_input: bool) -> NeuronStep:
+        if layer.neuron is None:
+            layer = LayerSpec(layer.index, layer.type, layer.shape, layer.in_shape,
+                              layer.fields, _NO_NEURON)
+        ntype = layer.neuron.type
+        if ntype not in NEURON_STEPS:
+            raise UnsupportedByEmulator(
+                f"{self.spec.path}: layer {layer.index}: neuron type '{ntype}' has no "
+                f"emulator step (supported: {', '.join(sorted(NEURON_STEPS))}); run it with "
+                f"backend 'lava-fixed'")
+        bias = _bias_file_order(layer.fields.get("bias"), tuple(layer.shape))
+        return NEURON_STEPS[ntype](layer, bias, is_input)
+
+    def _compile(self, reset_offset: int) -> None:
+        from loihi_snn.sim.lava.loader import _dense_weights    # the loader's weight optimisation
+        in_bits = self.input_message_bits
+        phase = reset_offset + 1                # lava time starts at 1, as the loader
+        for layer in self.spec.layers:
+            ltype = layer.type
+            if ltype == "flatten":
+                continue                        # C-order reshape: consumers reshape
+            if ltype == "input":
+                if layer.neuron is None:
+                    continue
+                stage = _Stage("input", layer, neuron=self._neuron(layer, True))
+            elif ltype in ("dense", "dense_rec"):
+                neuron = self._neuron(layer, False)
+                w = layer.fields["weight"]
+                wr = layer.fields.get("weight_rec")
+                if wr is not None:
+                    both, bits, exp = _dense_weights(np.hstack([w, wr]), "fixed")
+                    w, wr = both[:, :w.shape[1]], both[:, w.shape[1]:]
+                else:
+                    w, bits, exp = _dense_weights(w, "fixed")
+                syn = DenseSynapse(w, bits, exp, binary=in_bits == 0,
+                                   delay=layer.fields.get("delay"))
+                rec = (DenseSynapse(wr, bits, exp, binary=neuron.out_bits == 0)
+                       if wr is not None else None)
+                stage = _Stage("dense", layer, neuron=neuron, synapse=syn, synapse_rec=rec)
+            elif ltype in ("conv", "pool"):
+                neuron = self._neuron(layer, False)
+                f = layer.fields
+                if ltype == "conv":
+                    weight, groups = f["weight"], f["groups"]
+                else:
+                    c = layer.shape[0]
+                    weight = np.broadcast_to(f["weight"], (c, 1) + tuple(f["weight"].shape))
+                    groups = c
+                syn = ConvSynapse(weight, layer.in_shape, layer.shape, f["stride"], f["padding"],
+                                  f["dilation"], groups, binary=in_bits == 0)
+                stage = _Stage(ltype, layer, neuron=neuron, synapse=syn)
+            elif ltype == "average":
+                stage = _Stage("average", layer)
+            else:   # pragma: no cover - the schema rejects unknown types
+                raise UnsupportedByEmulator(f"{self.spec.path}: layer {layer.index}: layer "
+                                            f"type '{ltype}' is not supported by the emulator")
+            if stage.neuron is not None:
+                stage.reset_phase = phase
+                phase += 1
+            self.stages.append(stage)
+            in_bits = stage.out_bits
+        if not self.stages:
+            raise NetxFormatError(self.spec.path, "the network has no layer with neurons or "
+                                  "synapses", field="layer")
+
+    # ------------------------------------------------------------------ stepping
+    def init_state(self, batch: int) -> EmulatorState:
+        """Fresh (all-zero) state for ``batch`` samples, as a Lava run starts."""
+        neurons, syns, recs = [], [], []
+        for st in self.stages:
+            neurons.append(st.neuron.init_state((batch,) + st.shape) if st.neuron else None)
+            syns.append(st.synapse.init_state(batch) if st.synapse is not None else None)
+            recs.append(st.synapse_rec.init_state(batch) if st.synapse_rec is not None else None)
+        return EmulatorState(batch, neurons, syns, recs)
+
+    def step(self, state: EmulatorState, x: np.ndarray, time_step: int) -> np.ndarray:
+        """Advance every layer by one time step (``state`` is updated in place).
+
+        Parameters
+        ----------
+        state : EmulatorState
+        x : np.ndarray
+            network input at this step, (N, *input_shape) or (N, input_size), file
+            order, integers (spikes or graded values).
+        time_step : int
+            Lava's ``time_step`` of this step (the first step is 1); only the reset
+            schedule uses it.
+
+        Returns
+        -------
+        np.ndarray
+            what the last layer sends at this step, (N, *output_shape): spikes (bool)
+            or graded integers; for an ``average`` last layer the group *sums*.
+        """
+        sig = x
+        n = state.batch
+        interval = self.reset_interval
+        for i, st in enumerate(self.stages):
+            if st.kind == "average":
+                sig = sig.reshape(n, st.shape[0], -1).sum(axis=2, dtype=np.int64)
+                continue
+            if st.kind == "input":
+                a_in = sig.reshape((n,) + st.shape).astype(np.int64, copy=False)
+            else:
+                syn_state = state.synapses[i]
+                a_in = st.synapse.send(syn_state).reshape((n,) + st.shape)
+                st.synapse.receive(syn_state, sig)
+                gate = st.layer.fields.get("asa") if st.kind == "conv" else None
+                if gate is not None:    # stateless ASA gate between synapse and neuron
+                    from loihi_snn.core.asa import asa_gate_fixed
+                    a_in = asa_gate_fixed(a_in, gate["important"].astype(bool),
+                                          gate["weight_imp"], gate["bias_imp"], gate["weight_sub"],
+                                          gate["bias_sub"], gate["sigmoid_shift"])
+                if st.synapse_rec is not None:
+                    a_in = a_in + st.synapse_rec.send(state.synapses_rec[i]).reshape(a_in.shape)
+            nstate = state.neurons[i]
+            if (interval is not None and st.neuron.resettable
+                    and time_step % interval == st.reset_phase % interval):
+                nstate = st.neuron.init_state(a_in.shape)
+            sig, nstate = st.neuron.step(nstate, a_in)
+            state.neurons[i] = nstate
+            if st.synapse_rec is not None:
+                st.synapse_rec.receive(state.synapses_rec[i], sig)
+        return sig
+
+    def run_block(self, state: EmulatorState, x: np.ndarray, time_step: int,
+                  counts: Optional[np.ndarray] = None) -> np.ndarray:
+        """Advance every layer by T steps at once: exactly T calls of :meth:`step`.
+
+        The network is a chain of stages whose only feedback is inside a stage
+        (``dense_rec``), so a whole block of steps can go layer by layer: each
+        synapse turns the block's input into the block's sends in one matmul/conv over
+        (T * N) samples, and only the neurons (and a recurrent synapse) loop over time.
+        That removes almost all per-step work but the neuron arithmetic itself.
+
+        Parameters
+        ----------
+        state : EmulatorState
+            updated in place, as after the last of the T steps.
+        x : np.ndarray
+            (T, N, *input_shape) or (T, N, input_size): the input of each step, file
+            order, time first.
+        time_step : int
+            Lava time step of the first step of the block (1 for a fresh run).
+        counts : np.ndarray, optional
+            (L, T, N) int64, filled with the non-zero outputs (spikes of either sign)
+            of each of the L stages with neurons (``neuron_layer_sizes``) at each step.
+
+        Returns
+        -------
+        np.ndarray
+            (T, N, *output_shape): what :meth:`step` returns at each step.
+        """
+        T, n = int(x.shape[0]), state.batch
+        sig = x
+        interval = self.reset_interval
+        layer = 0
+        for i, st in enumerate(self.stages):
+            if st.kind == "average":
+                sig = sig.reshape(T, n, st.shape[0], -1).sum(axis=3, dtype=np.int64)
+                continue
+            if st.kind == "input":
+                a_all = sig.reshape((T, n) + st.shape).astype(np.int64, copy=False)
+            else:
+                a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.shape)
+                gate = st.layer.fields.get("asa") if st.kind == "conv" else None
+                if gate is not None:    # stateless ASA gate: all steps at once
+                    from loihi_snn.core.asa import asa_gate_fixed
+                    a_all = asa_gate_fixed(a_all, gate["important"].astype(bool),
+                                           gate["weight_imp"], gate["bias_imp"],
+                                           gate["weight_sub"], gate["bias_sub"],
+                                           gate["sigmoid_shift"])
+            nstate = state.neurons[i]
+            step = st.neuron.step
+            rec = st.synapse_rec
+            resets = (interval is not None and st.neuron.resettable)
+            phase = st.reset_phase % interval if resets else -1
+            out = None
+            for t in range(T):
+                a_in = a_all[t]
+                if rec is not None:
+                    a_in = a_in + rec.send(state.synapses_rec[i]).reshape(a_in.shape)
+                if resets and (time_step + t) % interval == phase:
+                    nstate = st.neuron.init_state(a_in.shape)
+                s_t, nstate = step(nstate, a_in)
+                if rec is not None:
+                    rec.receive(state.synapses_rec[i], s_t)
+                if out is None:
+                    out = np.empty((T,) + s_t.shape, s_t.dtype)
+                out[t] = s_t
+            state.neurons[i] = nstate
+            sig = out
+            if counts is not None:
+                counts[layer] = np.count_nonzero(out.reshape(T, n, -1), axis=2)
+            layer += 1
+        return sig
+
+    def run(self, x: np.ndarray, steps: Optional[int] = None,
+            state: Optional[EmulatorState] = None,
+            spike_counts: Optional[np.ndarray] = None) -> np.ndarray:
+        """Run a batch from a fresh state (or ``state``) and return the raw output.
+
+        ``x`` is what the network's input port receives (no host-side input scaling,
+        see :func:`emulate`).
+
+        Parameters
+        ----------
+        x : np.ndarray
+            (N, *input_shape, T) or (N, input_size, T), file order, time last,
+            integer values.  Steps beyond T get zero input.
+        steps : int, optional
+            number of steps (default T).
+        state : EmulatorState, optional
+            continue from this state (time steps then restart at 1).
+        spike_counts : np.ndarray, optional
+            (L, N, steps) int64, filled with the non-zero outputs of each of the L
+            stages with neurons (``neuron_layer_sizes``) per sample and step.
+
+        Returns
+        -------
+        np.ndarray
+            (N, *output_shape, steps), ``int32`` (spikes 0/1 or graded integers;
+            group sums for an ``average`` last layer).
+        """
+        x = self.check_input(x)
+        N, T = x.shape[0], x.shape[-1]
+        steps = T if steps is None else int(steps)
+        if steps < 1:
+            raise ShapeError(f"steps must be >= 1, got {steps}")
+        if state is not None and state.batch != N:
+            raise ShapeError(f"state is for a batch of {state.batch}, input has {N} samples")
+        out = np.empty((N,) + self.output_shape + (steps,), dtype=np.int32)
+        # fresh runs go in chunks of samples whose arrays stay cache-sized, each run in
+        # blocks of steps layer by layer (samples are independent and run_block equals
+        # step by step, so chunking changes nothing but speed)
+        chunk = N if state is not None else max(1, self.CHUNK_ELEMENTS // self._largest_layer)
+        for i in range(0, N, chunk):
+            part = state if state is not None else self.init_state(min(chunk, N - i))
+            xt = np.ascontiguousarray(np.moveaxis(x[i:i + chunk], -1, 0))  # (T, n, ...)
+            if steps > T:
+                xt = np.concatenate([xt, np.zeros((steps - T,) + xt.shape[1:], xt.dtype)])
+            o = np.empty((steps, part.batch) + self.output_shape, dtype=np.int32)
+            block = self.block_steps(part.batch)
+            c = None
+            for t in range(0, steps, block):
+                if spike_counts is not None:
+                    c = np.empty((len(self.neuron_layer_sizes), min(block, steps - t),
+                                  part.batch), dtype=np.int64)
+                o[t:t + block] = self.run_block(part, xt[t:t + block], t + 1, c)
+                if c is not None:
+                    spike_counts[:, i:i + part.batch, t:t + block] = c.transpose(0, 2, 1)
+            out[i:i + chunk] = np.moveaxis(o, 0, -1)
+        return out
+
+    def block_steps(self, batch: int) -> int:
+        """Steps per :meth:`run_block` call for ``batch`` samples: about
+        ``BLOCK_ELEMENTS`` values per layer array."""
+        return max(1, self.BLOCK_ELEMENTS // (batch * self._largest_layer))
+
+    def check_input(self, x: Any) -> np.ndarray:
+        """Validate a batch (N, *input_shape, T): shape, finiteness, integer values."""
+        x = np.asarray(x)
+        shape = tuple(x.shape[1:-1])
+        if x.ndim < 3 or not (shape == self.input_shape or shape == (self.input_size,)):
+            raise ShapeError(f"{self.spec.path}: input of shape {x.shape} does not match "
+                             f"(N, {', '.join(map(str, self.input_shape))}, T): batch first, "
+                             f"file order, time last")
+        if x.dtype.kind == "f":
+            if not np.all(np.isfinite(x)):
+                raise ShapeError("input contains NaN or infinite values")
+            if not np.all(x == np.round(x)):
+                raise ShapeError("the emulator needs integer input (spikes or graded "
+                                 "integers); scale and round real-valued input first")
+        elif x.dtype.kind not in "biu":
+            raise ShapeError(f"input must be numeric, got dtype {x.dtype}")
+        if x.dtype.kind == "f" or x.dtype == np.uint64:
+            x = x.astype(np.int64)
+        return x
+
+
+def _input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
+    """The host-side input scaling every runner applies before the input port
+    (:func:`loihi_snn.netx.schema.input_transform`; identity where it does not exist)."""
+    from loihi_snn.netx import schema
+    transform = getattr(schema, "input_transform", None)
+    return x if transform is None else transform(spec, x)
+
+
+def is_graded(x: np.ndarray) -> bool:
+    """True when an input holds values other than 0/1 (then sent as graded spikes)."""
+    return not np.isin(x, (0, 1)).all()
+
+
+def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
+            steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
+            reset_interval: Optional[int] = None, reset_offset: int = 0,
+            return_spike_counts: bool = False):
+    """Run a NetX network on a batch of inputs, bit-exactly as per-layer Lava fixed_pt.
+
+    ``emulate(path, X)[i]`` equals ``loihi_snn.run(path, X[i])`` (backend
+    ``lava-fixed``) for every sample i, spike for spike, without starting Lava.  Like
+    ``run`` it applies the host-side input scaling of an input layer with neurons
+    (:func:`loihi_snn.netx.schema.input_transform`); :meth:`Emulator.run` does not (it
+    takes what the Lava input port receives).
+
+    Parameters
+    ----------
+    path_or_spec : str or NetSpec
+        NetX ``.net`` file or a validated :class:`~loihi_snn.netx.schema.NetSpec`.
+    x_batch : np.ndarray
+        (N, *input_shape, T) in file order ((N, C, H, W, T) or (N, n, T)), time last;
+        binary spikes or integer graded values.
+    steps : int, optional
+        number of time steps (default T; input beyond T is zero).
+    input_message_bits : int, optional
+        0 = binary input, >0 = graded; default as :func:`loihi_snn.run`: graded
+        (24 bits) when any value is not 0/1.
+    reset_interval, reset_offset : int, optional
+        the loader's reset schedule (see :class:`Emulator`).
+    return_spike_counts : bool
+        also return every layer's spike counts from the same run.
+
+    Returns
+    -------
+    np.ndarray
+        (N, *output_shape, steps) in file order, time last: ``int32`` spikes (or
+        graded integers), or ``float64`` population means for an ``average`` output
+        layer (group sums / group size) and outputs times the file's ``output_scale``
+        when it is not 1, as :func:`loihi_snn.run`.
+    counts, sizes : np.ndarray
+        only with ``return_spike_counts``: (L, N, steps) int64 non-zero outputs (spikes
+        of either sign) of each of the L layers with neurons per sample and step, and
+        (L,) their neuron counts (:attr:`Emulator.neuron_layer_sizes`).
+
+    Raises
+    ------
+    UnsupportedByEmulator
+        for neuron types without an emulator step (e.g. SDNN in this version).
+    ShapeError
+        for an input of the wrong shape or with non-integer values.
+    """
+    x = np.asarray(x_batch)
+    if input_message_bits is None:
+        input_message_bits = GRADED_MESSAGE_BITS if is_graded(x) else 0
+    emu = Emulator(path_or_spec, input_message_bits=input_message_bits,
+                   reset_interval=reset_interval, reset_offset=reset_offset)
+    x = _input_transform(emu.spec, x)
+    counts = None
+    if return_spike_counts:
+        x = emu.check_input(x)           # a clear ShapeError before sizing the counts
+        n_steps = x.shape[-1] if steps is None else int(steps)
+        counts = np.zeros((len(emu.neuron_layer_sizes), x.shape[0], n_steps), dtype=np.int64)
+    y = emu.run(x, steps, spike_counts=counts)
+    if emu.output_group_size is not None:
+        y = y / float(emu.output_group_size)
+    if emu.output_scale != 1.0:
+        y = y * emu.output_scale
+    if return_spike_counts:
+        return y, counts, np.asarray(emu.neuron_layer_sizes, dtype=np.int64)
+    return y

@@ -1,0 +1,187 @@
+"""Stream a whole test set through one Lava run, ending each sample by the cutoff rule.
+
+``run_cutoff(path, X)`` loads the network with resettable neurons, feeds the samples
+from a :class:`~loihi_snn.sim.lava.procs.cutoff.process.StreamSource` and lets a
+:class:`~loihi_snn.sim.lava.procs.cutoff.process.CutoffController` decide when each sample is
+done: each sample takes only the steps it needs.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from loihi_snn.core.errors import RunError, ShapeError
+from loihi_snn.sim.runtime.run import check_backend, precision_of, run_config, to_lava_layout
+
+
+@dataclass
+class CutoffResult:
+    """Per-sample decisions of a streamed run.
+
+    ``predictions`` (N,) class indices; ``steps`` (N,) steps each sample used (1-based,
+    counted from the sample's first step, including the network's latency);
+    ``total_steps`` Lava steps executed; ``wall_seconds`` and ``steps_per_second``
+    of the run itself (load and compile excluded); ``outputs`` (N, *output_shape, T)
+    each sample's output spikes when recorded (``cutoff=False, record_output=True``).
+    """
+    predictions: np.ndarray
+    steps: np.ndarray
+    total_steps: int
+    wall_seconds: float
+    outputs: Optional[np.ndarray] = None
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.total_steps / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+    @property
+    def mean_steps(self) -> float:
+        return float(np.mean(self.steps))
+
+
+def stored_beta(spec) -> Optional[np.ndarray]:
+    """The calibrated thresholds stored in a NetX file's ``/cutoff`` group, if any."""
+    from loihi_snn.netx.calibration import load_calibration
+    cal = load_calibration(spec)
+    return None if cal is None else cal.beta
+
+
+def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
+               cutoff: bool = True, max_steps: Optional[int] = None,
+               backend: str = "lava-fixed", progress: Optional[bool] = None,
+               record_output: bool = False, timeout: Optional[float] = None) -> CutoffResult:
+    """Run N samples through one Lava run with the Top-K cutoff controller.
+
+    Parameters
+    ----------
+    path : str
+        NetX file with CUBA, LIF or TERNARY neurons and a 1-D output layer.
+    X : np.ndarray
+        (N, *input_shape, T) in file order, time last.
+    beta : np.ndarray, optional
+        (max_steps,) thresholds; default: the calibration stored in the file.
+    cutoff : bool
+        ``False`` runs every sample for ``max_steps`` (fixed-T inference).
+    max_steps : int, optional
+        per-sample step limit, default T.
+    backend : {"lava-fixed", "lava-float"}
+    record_output : bool
+        with ``cutoff=False``: also return every sample's output spikes, exactly those
+        of a fresh single-sample run (sample n occupies steps n*T+1 .. (n+1)*T).
+    timeout : float, optional
+        wall-clock seconds for the whole Lava run (compile included); past it the run
+        is stopped and :class:`~loihi_snn.core.errors.RunError` says how far it got.
+
+    The run goes in a supervised child process (:mod:`loihi_snn.sim.runtime.guard`): a
+    process model that fails ends it with a one-line RunError, never a hang, and no
+    Lava process outlives the call.
+
+    Returns
+    -------
+    CutoffResult
+    """
+    from lava.proc.io.sink import RingBuffer as Sink
+
+    from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS, load
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.sim.lava.procs.cutoff.process import CutoffController, StreamSource
+
+    check_backend(backend)
+    path = os.fspath(path)
+    spec = read_netx(path)
+    X = np.asarray(X)
+    if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
+        raise ShapeError(f"{path}: expected samples of shape (N, "
+                         f"{', '.join(map(str, spec.input_shape))}, T), got {X.shape}")
+    N, T = X.shape[0], X.shape[-1]
+    max_steps = T if max_steps is None else int(max_steps)
+    if record_output and cutoff:
+        raise ValueError("record_output needs cutoff=False (every sample runs max_steps)")
+    if not cutoff:
+        beta = None
+    elif beta is None:
+        beta = stored_beta(spec)
+        if beta is None:
+            raise ShapeError(f"{path}: no calibrated thresholds stored in the file; pass "
+                             f"beta=... or calibrate first (loihi_snn.core.cutoff.calibrate)")
+    if beta is not None:
+        beta = np.asarray(beta, dtype=float).reshape(-1)
+        if beta.size < max_steps:        # thresholds beyond the calibrated range: never
+            beta = np.concatenate([beta, np.full(max_steps - beta.size, np.inf)])
+        beta = beta[:max_steps]
+    graded = not np.isin(X, (0, 1)).all()
+    net = load(path, precision=precision_of(backend),
+               input_message_bits=GRADED_MESSAGE_BITS if graded else 0, controlled=True)
+    from loihi_snn.netx.schema import input_transform
+    frames = np.stack([to_lava_layout(input_transform(spec, x), net.input_shape) for x in X])
+    if backend == "lava-fixed":
+        if not np.all(frames == np.round(frames)):
+            raise ShapeError("lava-fixed needs integer input (spikes or graded integers)")
+        frames = frames.astype(np.int32)
+    num_classes = int(np.prod(net.out.shape))
+    source = StreamSource(data=frames)
+    controller = CutoffController(num_classes=num_classes, num_samples=N, max_steps=max_steps,
+                                  beta=beta, output_scale=getattr(net, "output_scale", 1.0))
+    source.s_out.connect(net.inp)
+    out = net.out
+    if len(out.shape) == 3:
+        out = out.transpose([2, 1, 0]).flatten()
+    out.connect(controller.s_in)
+    controller.advance_out.connect(source.advance_in)
+    for port in net.reset_ports:
+        controller.reset_out.connect(port)
+    sink = None
+    if record_output:
+        sink = Sink(shape=net.out.shape, buffer=N * max_steps)
+        net.out.connect(sink.a_in)
+
+    cfg = run_config(backend)
+    show = progress if progress is not None else (N > 1 and os.isatty(2))
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=N, unit="sample", desc=f"lava+cutoff {os.path.basename(path)}")
+    chunk = max(max_steps, min(N * max_steps, 20 * max_steps))
+    limit = N * max_steps + 2
+    chunks = [chunk] * (limit // chunk) + ([limit % chunk] if limit % chunk else [])
+    seen = [0]
+
+    def on_status(now: int) -> None:
+        if bar is not None:
+            bar.update(now - seen[0])
+        seen[0] = now
+
+    def read_out():
+        return (np.asarray(controller.results.get()), int(controller.num_done.get()[0]),
+                None if sink is None else np.asarray(sink.data.get()), time.perf_counter())
+
+    from loihi_snn.sim.runtime.guard import run_supervised
+    t0 = time.perf_counter()
+    try:   # compile, run until every sample is decided, stop: in a supervised child process
+        (results, done, recorded, t_end), total = run_supervised(
+            source, read_out, chunks, cfg, timeout=timeout,
+            what=f"{path} (with the cutoff controller)",
+            status=lambda: int(controller.num_done.get()[0]), target=N, on_status=on_status,
+            return_steps=True)
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = t_end - t0
+    results = results.astype(np.int64)
+    if done < N:
+        raise RunError(f"{path}: only {done} of {N} samples were decided in {total} steps")
+    outputs = None
+    if recorded is not None:
+        from loihi_snn.sim.runtime.run import from_lava_layout
+        recorded = recorded[..., :N * max_steps]
+        per = np.stack([from_lava_layout(recorded[..., n * max_steps:(n + 1) * max_steps])
+                        for n in range(N)])
+        outputs = per * net.output_scale if getattr(net, "output_scale", 1.0) != 1.0 else per
+        if getattr(net.out_layer, "kind", "") == "average":
+            outputs = outputs / float(net.out_layer.group_size)
+    return CutoffResult(predictions=results[:, 0], steps=results[:, 1], total_steps=total,
+                        wall_seconds=wall, outputs=outputs)

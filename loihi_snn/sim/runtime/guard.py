@@ -1,0 +1,507 @@
+"""Supervised Lava runs: a failing or hung run ends in a clean :class:`RunError`.
+
+Why this exists
+---------------
+Lava (lava-nc 0.10) runs every process model in its own forked OS process and
+synchronises all of them on every time step.  When a model raises inside
+``run_spk``, its OS process exits, the processes downstream of it wait forever for
+the spikes it never sends, the runtime service waits forever for *their* answer,
+and the blocking ``process.run()`` never returns; ``process.stop()`` then hangs too
+(it waits for a TERMINATED answer from a runtime service that is itself stuck).  A
+genuinely deadlocked model (e.g. the known recurrent-Conv deadlock) looks the same.
+
+How it works
+------------
+:func:`run_supervised` forks one *runner* process that does the whole Lava run
+(compile, run in chunks, read the sink, stop) and sends the result back through a
+pipe.  Inside the runner a watchdog thread waits on
+
+- the sentinels of Lava's model processes: one that exits during the run is a
+  failed model (Lava's ``SystemProcess`` hands us its exception and traceback);
+- the deadline (``timeout`` seconds after the runner started, compile included);
+- the parent's pipe (an ``abort`` request after Ctrl-C, or EOF if the parent died).
+
+On any of these it tears the run down without Lava's blocking handshakes: SIGTERM
+(then SIGKILL) to every model process, then ``shutdown()`` of Lava's shared-memory
+manager, which unlinks every ``/dev/shm`` segment of the run, and finally exits.
+The runner sits in a process group of its own, so a Ctrl-C in a terminal reaches
+only the caller, which asks the runner to clean up; as a last resort (a runner that
+does not answer ``CLEANUP_GRACE_S`` after its deadline) the parent kills the group.
+
+Lava internals read (never modified): ``Runtime._messaging_infrastructure`` (its
+``actors`` and ``smm``), ``Runtime._watchdog_manager`` and
+``Runtime._executable.proc_builders`` (to name the failed model).  Everything else
+is public API.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import wait as _wait_ready
+from typing import Any, Callable, List, Optional, Sequence
+
+from loihi_snn.core.errors import RunError
+
+POLL_S = 0.05            # watchdog / parent polling period, seconds
+STOP_GRACE_S = 30.0      # a normal stop() taking longer than this is forced, seconds
+CLEANUP_GRACE_S = 15.0   # time the parent allows the runner for its own cleanup, seconds
+TERM_GRACE_S = 2.0       # time a model process gets to exit after SIGTERM, seconds
+
+#: PID (= process group id) of the most recent runner, for diagnostics and tests: every
+#: OS process of that Lava run (models, runtime services, shared-memory manager) is in
+#: this process group.
+last_runner_pid: Optional[int] = None
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class _Runner:
+    """State of the forked runner process (main thread + watchdog thread)."""
+
+    def __init__(self, conn, source, timeout: Optional[float], total: int, what: str) -> None:
+        self.conn = conn
+        self.source = source
+        self.timeout = timeout
+        self.total = total
+        self.what = what
+        self.t0 = time.monotonic()
+        self.steps_done = 0
+        self.phase = "running"          # running -> stopping
+        self.stop_deadline: Optional[float] = None
+        self.result: Any = None
+        self._send_lock = threading.Lock()
+        self._end_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ messaging
+    def send(self, msg) -> None:
+        with self._send_lock:
+            try:
+                self.conn.send(msg)
+            except (OSError, ValueError):      # parent gone: nothing to tell
+                pass
+
+    @staticmethod
+    def exit() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(0)
+
+    # ------------------------------------------------------------------ Lava state
+    def _infrastructure(self):
+        runtime = getattr(self.source, "runtime", None)
+        return getattr(runtime, "_messaging_infrastructure", None)
+
+    def actors(self) -> List[Any]:
+        mi = self._infrastructure()
+        try:
+            return list(getattr(mi, "actors", None) or [])
+        except Exception:  # noqa: BLE001
+            return []
+
+    def _names(self) -> List[str]:
+        """Names of the model processes, in the order Lava started them.
+
+        ``Runtime._build_processes`` starts one actor per ``PyProcessBuilder`` of the
+        executable, in order, before the runtime services.
+        """
+        try:
+            from lava.magma.compiler.builders.py_builder import PyProcessBuilder
+            runtime = getattr(self.source, "runtime", None)
+            builders = getattr(getattr(runtime, "_executable", None), "proc_builders", None)
+            return [f"'{proc.name}' ({builder.proc_model.__name__})"
+                    for proc, builder in (builders or {}).items()
+                    if isinstance(builder, PyProcessBuilder)]
+        except Exception:  # noqa: BLE001 - names are a nicety
+            return []
+
+    def failures(self) -> List[str]:
+        """One description per model process that exited, with its exception."""
+        out = []
+        names = self._names()
+        for i, actor in enumerate(self.actors()):
+            name = names[i] if i < len(names) else "(Lava runtime service)"
+            try:       # a closed sentinel comes slightly before the exit status: reap it
+                if _wait_ready([actor.sentinel], timeout=0):
+                    mp.Process.join(actor, TERM_GRACE_S)
+            except Exception:  # noqa: BLE001 - closed by Lava's own join
+                pass
+            try:
+                alive = actor.is_alive()
+            except Exception:  # noqa: BLE001 - closed by Lava's own join
+                alive = False
+            try:
+                exc_info = actor.exception
+            except Exception:  # noqa: BLE001
+                exc_info = None
+            if exc_info:
+                exc, tb = exc_info if isinstance(exc_info, tuple) else (exc_info, "")
+                where = _last_frame(tb)
+                out.append(f"process {name} raised "
+                           f"{type(exc).__name__}: {exc}" + (f" ({where})" if where else ""))
+            elif not alive:
+                # a clean exit (code 0) is a model that Lava itself stopped
+                code = getattr(actor, "exitcode", None)
+                if code not in (None, 0):
+                    out.append(f"process {name} exited "
+                               f"unexpectedly with exit code {code}")
+        return out
+
+    def force_cleanup(self) -> None:
+        """Kill every model process and free the run's shared memory (no handshakes)."""
+        actors = self.actors()
+        for a in actors:
+            try:
+                if a.is_alive():
+                    a.terminate()
+            except Exception:  # noqa: BLE001
+                pass
+        deadline = time.monotonic() + TERM_GRACE_S
+        for a in actors:
+            try:
+                mp.Process.join(a, max(0.0, deadline - time.monotonic()))
+                if a.is_alive():
+                    a.kill()
+                    mp.Process.join(a, TERM_GRACE_S)
+            except Exception:  # noqa: BLE001
+                pass
+        mi = self._infrastructure()
+        smm = getattr(mi, "smm", None)
+        if smm is not None:
+            try:
+                smm.shutdown()          # the manager's server unlinks every segment
+            except Exception:  # noqa: BLE001
+                pass
+        runtime = getattr(self.source, "runtime", None)
+        wdm = getattr(runtime, "_watchdog_manager", None)
+        if wdm is not None:
+            try:
+                wdm.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        # anything else this runner started and that is still there
+        for p in mp.active_children():
+            try:
+                p.terminate()
+                p.join(TERM_GRACE_S)
+                if p.is_alive():
+                    p.kill()
+                    p.join(TERM_GRACE_S)
+            except Exception:  # noqa: BLE001
+                pass
+
+    # ------------------------------------------------------------------ endings
+    def abort(self, kind: str, detail: Optional[BaseException] = None) -> None:
+        """Tear the run down, report ``kind`` to the parent and exit (never returns)."""
+        self._end_lock.acquire()          # the first ending wins; others wait for exit
+        try:
+            if kind == "stop-timeout":        # the result is there; only stop() hung
+                self.force_cleanup()
+                self.send(("ok", self.result))
+                return
+            failures = self.failures() if kind in ("model", "error") else []
+            self.force_cleanup()
+            self.send(("error", kind, self._message(kind, detail, failures),
+                       self.steps_done, self.total))
+        finally:
+            self.exit()
+
+    def _message(self, kind: str, detail: Optional[BaseException],
+                 failures: Sequence[str]) -> str:
+        done = f"{self.steps_done} of {self.total} steps completed"
+        if kind == "timeout":
+            started = getattr(self.source, "runtime", None) is not None
+            where = "" if started or self.steps_done else \
+                " (still compiling/starting the Lava processes)"
+            return _one_line(f"Lava run of {self.what} timed out after {self.timeout:g} s "
+                             f"with {done}{where}; the run was stopped and its processes "
+                             f"and shared memory cleaned up")
+        if kind == "interrupted":
+            return f"Lava run of {self.what} was interrupted with {done}"
+        if kind == "parent-gone":
+            return f"Lava run of {self.what}: the calling process exited"
+        if failures:
+            return _one_line(f"Lava run of {self.what} failed ({done}): "
+                             + "; ".join(failures))
+        if detail is not None:
+            return _one_line(f"Lava run of {self.what} failed ({done}): "
+                             f"{type(detail).__name__}: {detail}")
+        return _one_line(f"Lava run of {self.what} failed ({done}): a Lava process exited "
+                         f"unexpectedly")
+
+    # ------------------------------------------------------------------ watchdog
+    def watch(self) -> None:
+        deadline = None if self.timeout is None else self.t0 + float(self.timeout)
+        while True:
+            actors = self.actors() if self.phase == "running" else []
+            sentinels = {}
+            for a in actors:
+                try:
+                    sentinels[a.sentinel] = a
+                except Exception:  # noqa: BLE001 - closed by Lava's own join
+                    continue
+            try:
+                ready = _wait_ready([self.conn, *sentinels], timeout=POLL_S)
+            except (OSError, ValueError):
+                ready = []
+            if self.conn in ready:
+                try:
+                    msg = self.conn.recv()
+                except (EOFError, OSError):
+                    msg = "parent-gone"
+                if msg in ("abort", "parent-gone"):
+                    self.abort("interrupted" if msg == "abort" else "parent-gone")
+            if self.phase == "running" and any(s in ready for s in sentinels):
+                self.abort("model")
+            now = time.monotonic()
+            if self.phase == "running" and deadline is not None and now > deadline:
+                self.abort("timeout")
+            if self.phase == "stopping" and self.stop_deadline is not None \
+                    and now > self.stop_deadline:
+                self.abort("stop-timeout")
+
+
+def _last_frame(tb: str) -> str:
+    """'file.py:LINE in func' of the innermost frame of a formatted traceback."""
+    last = ""
+    for line in str(tb).splitlines():
+        line = line.strip()
+        if line.startswith('File "'):
+            try:
+                fname = line.split('"')[1]
+                rest = line.split('"', 2)[2]            # , line N, in func
+                parts = [p.strip() for p in rest.split(",") if p.strip()]
+                lineno = parts[0].replace("line", "").strip()
+                func = parts[1].replace("in", "", 1).strip() if len(parts) > 1 else "?"
+                last = f"{os.path.basename(fname)}:{lineno} in {func}"
+            except (IndexError, ValueError):
+                continue
+    return last
+
+
+def _runner_main(conn, other_end, source, read_out: Callable[[], Any], chunks: List[int],
+                 run_cfg, timeout: Optional[float], what: str,
+                 status: Optional[Callable[[], int]] = None, target: Optional[int] = None) -> None:
+    """Body of the runner process (see the module docstring)."""
+    from lava.magma.core.run_conditions import RunSteps
+    other_end.close()               # so that the parent's exit reads as EOF here
+    try:
+        os.setpgid(0, 0)            # Ctrl-C goes to the caller only; group kill as last resort
+    except OSError:
+        pass
+    runner = _Runner(conn, source, timeout, sum(chunks), what)
+    threading.Thread(target=runner.watch, name="loihi-snn-watchdog", daemon=True).start()
+    try:
+        for n in chunks:
+            source.run(condition=RunSteps(num_steps=int(n)), run_cfg=run_cfg)
+            runner.steps_done += int(n)
+            runner.send(("progress", int(n)))
+            if status is not None:
+                value = int(status())
+                runner.send(("status", value))
+                if target is not None and value >= target:
+                    break
+        runner.result = (read_out(), runner.steps_done)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        runner.abort("error", exc)
+    runner.stop_deadline = time.monotonic() + STOP_GRACE_S
+    runner.phase = "stopping"
+    stopped = False
+    try:
+        source.stop()
+        stopped = True
+    except BaseException:  # noqa: BLE001 - a failed stop is forced below
+        pass
+    finally:
+        if not stopped:
+            runner.abort("stop-timeout")
+    with runner._end_lock:
+        runner.send(("ok", runner.result))
+        runner.exit()
+
+
+def _proc_table() -> dict:
+    """pid -> (ppid, pgrp) of every process (Linux /proc; empty elsewhere)."""
+    table = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for e in entries:
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat", "rb") as f:
+                rest = f.read().decode("ascii", "replace").rsplit(")", 1)[1].split()
+            table[int(e)] = (int(rest[1]), int(rest[2]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def _kill_runner(proc) -> None:
+    """Last resort: SIGKILL the runner, its descendants and its process group.
+
+    Only processes that are surely ours are signalled: the runner and its descendants
+    while the runner is not reaped (its PID cannot have been reused), and members of
+    its process group unless a new process has taken the runner's PID (then the group
+    number may belong to someone else).
+    """
+    pid = proc.pid
+    if pid is None:
+        return
+    alive = proc.exitcode is None            # not reaped yet: pid and group are ours
+    table = _proc_table()
+    victims = set()
+    if alive:
+        victims.add(pid)
+        children: dict = {}
+        for p, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(p)
+        todo = [pid]
+        while todo:
+            for c in children.get(todo.pop(), []):
+                victims.add(c)
+                todo.append(c)
+    if alive or pid not in table:
+        victims |= {p for p, (_, pgrp) in table.items() if pgrp == pid}
+    victims.discard(os.getpid())
+    for v in victims:
+        try:
+            os.kill(v, signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+    proc.join(TERM_GRACE_S)
+
+
+def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], run_cfg, *,
+                   timeout: Optional[float] = None, what: str = "network",
+                   on_progress: Optional[Callable[[int], None]] = None,
+                   status: Optional[Callable[[], int]] = None, target: Optional[int] = None,
+                   on_status: Optional[Callable[[int], None]] = None,
+                   return_steps: bool = False) -> Any:
+    """Run ``source``'s Lava process graph in a supervised child process.
+
+    Parameters
+    ----------
+    source : lava AbstractProcess
+        any process of a graph that has not been run (its runtime runs the graph).
+    read_out : callable
+        called in the runner after the last chunk, e.g. ``sink.data.get``; its
+        (picklable) return value is what this function returns.
+    chunks : sequence of int
+        numbers of time steps of the successive ``RunSteps`` calls (progress and the
+        step count in a timeout message have this granularity).
+    run_cfg : lava RunConfig
+    timeout : float, optional
+        wall-clock seconds for the whole Lava part (compile, run, read-out); None
+        waits for as long as the run makes progress (a failed model still ends it).
+    what : str
+        name of the network in messages (usually its file).
+    on_progress : callable, optional
+        called in the caller's process with the number of steps of each finished chunk.
+    status : callable, optional
+        evaluated in the runner after every chunk (e.g. the number of samples a
+        controller has decided); its int value goes to ``on_status`` in the caller.
+    target : int, optional
+        with ``status``: end the run early (read out, stop) once ``status() >= target``.
+    return_steps : bool
+        return ``(result, steps_run)`` instead of the result alone.
+
+    Raises
+    ------
+    RunError
+        one line: a process model raised (its exception type, message and source
+        line), a model process died, the run timed out (``exc.timed_out`` is True)
+        or the runner died.  ``exc.steps_completed`` and ``exc.total_steps`` say how
+        far it got (chunk granularity).  Every Lava process of the run is gone and
+        its shared memory unlinked when this is raised.
+    """
+    if timeout is not None:
+        timeout = float(timeout)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+    chunks = [int(n) for n in chunks if int(n) > 0]
+    total = sum(chunks)
+    ctx = mp.get_context("fork")        # Lava itself forks every model process
+    parent, child = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_runner_main, name="loihi-snn-lava-runner",
+                       args=(child, parent, source, read_out, chunks, run_cfg, timeout, what,
+                             status, target))
+    proc.start()
+    global last_runner_pid
+    last_runner_pid = proc.pid
+    child.close()
+    done = 0
+    t0 = time.monotonic()
+    hard_deadline = None if timeout is None else t0 + timeout + CLEANUP_GRACE_S
+
+    def error(message: str, timed_out: bool = False) -> RunError:
+        err = RunError(_one_line(message))
+        err.timed_out = timed_out
+        err.steps_completed = done
+        err.total_steps = total
+        return err
+
+    try:
+        while True:
+            if hard_deadline is not None and time.monotonic() > hard_deadline:
+                _kill_runner(proc)
+                raise error(f"Lava run of {what} timed out after {timeout:g} s with {done} "
+                            f"of {total} steps completed; its processes did not stop and "
+                            f"were killed", timed_out=True)
+            if parent.poll(POLL_S):
+                try:
+                    msg = parent.recv()
+                except (EOFError, OSError):
+                    msg = None
+                if msg is None:
+                    proc.join(TERM_GRACE_S)
+                    _kill_runner(proc)          # its model processes must not outlive it
+                    raise error(f"Lava run of {what} failed: the process running Lava "
+                                f"exited unexpectedly (exit code {proc.exitcode}) with "
+                                f"{done} of {total} steps completed")
+                if msg[0] == "progress":
+                    done += msg[1]
+                    if on_progress is not None:
+                        on_progress(msg[1])
+                elif msg[0] == "status":
+                    if on_status is not None:
+                        on_status(msg[1])
+                elif msg[0] == "ok":
+                    result, steps_run = msg[1]
+                    return (result, steps_run) if return_steps else result
+                elif msg[0] == "error":
+                    _, kind, message, done, _total = msg
+                    if kind == "interrupted":
+                        raise KeyboardInterrupt(message)
+                    raise error(message, timed_out=(kind == "timeout"))
+            elif not proc.is_alive() and not parent.poll(0):
+                _kill_runner(proc)              # its model processes must not outlive it
+                raise error(f"Lava run of {what} failed: the process running Lava exited "
+                            f"unexpectedly (exit code {proc.exitcode}) with {done} of "
+                            f"{total} steps completed")
+    except KeyboardInterrupt:
+        try:                              # ask the runner to clean up, then wait for it
+            parent.send("abort")
+            end = time.monotonic() + CLEANUP_GRACE_S
+            while proc.is_alive() and time.monotonic() < end:
+                proc.join(POLL_S)
+        except (OSError, ValueError):
+            pass
+        raise
+    finally:
+        parent.close()
+        proc.join(CLEANUP_GRACE_S)
+        if proc.is_alive():
+            _kill_runner(proc)

@@ -1,0 +1,306 @@
+"""Run a loaded network (or a .net file) on Lava for one input.
+
+The input ``x`` is in the network's file order with time last: (N, T) for a
+dense input, (C, H, W, T) for an image input -- the layout SLAYER uses, without the
+batch dimension.  The output comes back the same way: (N_out, T_out) or
+(C, H, W, T_out).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Optional, Union
+
+import numpy as np
+
+from loihi_snn.core.errors import BackendError, RunError, ShapeError
+
+BACKENDS = {
+    "lava-fixed": "Lava CPU simulation, bit-accurate fixed point (Loihi2SimCfg fixed_pt)",
+    "lava-float": "Lava CPU simulation, floating point models (Loihi2SimCfg floating_pt)",
+    "lava-fused": "Lava CPU simulation, whole network and its input/output as one fused "
+                  "fixed_pt process (bit-exact with lava-fixed, >10x faster than stock netx)",
+    "emulator": "batched numpy emulator of lava-fixed without Lava (bit-exact, fastest)",
+    "loihi2": "Loihi 2 hardware (Loihi2HwCfg; needs Intel's lava-loihi extension)",
+    "auto": "loihi2 when lava-loihi is installed, else lava-fixed",
+}
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` -> ``loihi2`` or ``lava-fixed``; ``loihi2`` without lava-loihi -> BackendError.
+
+    Every other valid name is returned unchanged.
+    """
+    check_backend(backend)
+    if backend in ("auto", "loihi2"):
+        from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
+        if backend == "auto":
+            return "loihi2" if is_loihi2_available() else "lava-fixed"
+        hardware_run_config()          # raises the BackendError that explains what is missing
+    return backend
+
+
+def precision_of(backend: str) -> str:
+    """Backend name -> network precision used when loading ("fixed"/"float")."""
+    check_backend(backend)
+    return "float" if backend == "lava-float" else "fixed"
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend '{backend}'; choose one of: "
+                           + ", ".join(f"{k} ({v})" for k, v in BACKENDS.items()))
+
+
+def run_config(backend: str):
+    """The Lava run configuration for a backend name."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    backend = resolve_backend(backend)
+    if backend == "loihi2":
+        from loihi_snn.sim.lava.hardware import hardware_run_config
+        return hardware_run_config()
+    return Loihi2SimCfg(select_tag="floating_pt" if backend == "lava-float" else "fixed_pt")
+
+
+@contextmanager
+def stopping(process) -> Iterator[None]:
+    """Context manager: always ``stop()`` the Lava runtime that ``process`` belongs to.
+
+    Use around every ``run``: it stops the child processes even when the run raised,
+    and never masks the original error with a failure of ``stop`` itself.
+    """
+    try:
+        yield
+    finally:
+        runtime = getattr(process, "runtime", None)
+        if runtime is not None:
+            try:
+                process.stop()
+            except Exception:  # noqa: BLE001 - the run's own error matters more
+                pass
+
+
+def to_lava_layout(x: np.ndarray, lava_shape) -> np.ndarray:
+    """(C, H, W, T) or (N, T) in file order -> Lava order (W, H, C, T) / (N, T).
+
+    A (C, H, W, T) input for a network whose first layer is a dense layer (after a
+    shape-only input layer and a flatten) is flattened in C-order, as torch does.
+    """
+    lava_shape = tuple(lava_shape)
+    if x.ndim == 4 and len(lava_shape) == 3:
+        return np.ascontiguousarray(x.transpose(2, 1, 0, 3))
+    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+
+def from_lava_layout(y: np.ndarray) -> np.ndarray:
+    """Lava (W, H, C, T) -> file order (C, H, W, T); (N, T) unchanged."""
+    if y.ndim == 4:
+        return np.ascontiguousarray(y.transpose(2, 1, 0, 3))
+    return y
+
+
+def _want_progress(progress: Optional[bool], steps: int) -> bool:
+    if progress is not None:
+        return progress
+    return steps >= 500 and sys.stderr.isatty()
+
+
+def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
+        steps: Optional[int] = None, backend: str = "lava-fixed", *,
+        progress: Optional[bool] = None, timeout: Optional[float] = None) -> np.ndarray:
+    """Run a network on one input and return its output spikes.
+
+    Parameters
+    ----------
+    net_or_path : str or Network
+        a NetX ``.net`` path (loaded for ``backend``) or a Network from
+        :func:`loihi_snn.load` that has not been run yet.
+    x : np.ndarray
+        input with time last, in the network's file order: (N, T) or (C, H, W, T).
+        Binary spikes, or integer graded values (sent as graded spikes).
+    steps : int, optional
+        number of time steps to run; defaults to T.  Input beyond T is zero.
+    backend : {"lava-fixed", "lava-float", "lava-fused", "emulator"}
+        see ``BACKENDS``.  ``lava-fused`` needs a path (then the run is one Lava
+        process, :class:`~loihi_snn.sim.lava.procs.fused.process.FusedRun`) or a
+        :class:`~loihi_snn.sim.lava.procs.fused.process.FusedNetwork` (run between a source
+        and a sink, one Lava step at a time); ``emulator`` runs no Lava
+        (a Network object passed to it is only read for its ``spec``).
+        ``loihi2`` runs on Loihi 2 (BackendError without lava-loihi); ``auto`` is
+        ``loihi2`` when lava-loihi is installed, else ``lava-fixed``.
+    progress : bool, optional
+        show a progress bar; default: when stderr is a terminal and steps >= 500.
+    timeout : float, optional
+        wall-clock limit in seconds for the Lava part (compiling, running and
+        stopping the processes; not loading the file).  A run past it is stopped and
+        raises RunError saying how many steps were completed (the run goes in 20
+        chunks when a timeout is given, so the count has that granularity).
+
+    Returns
+    -------
+    np.ndarray
+        output of the last layer, file order, time last: (N_out, steps) or
+        (C, H, W, steps).  Spikes are 0/1 (or signed/graded values for graded
+        layers); an ``average`` output layer returns the population mean.
+
+    Raises
+    ------
+    RunError
+        a process model raised (the message names the process, the exception and
+        its source line), a model process died, or the run timed out.  Lava runs in
+        a supervised child process (:mod:`loihi_snn.sim.runtime.guard`): when this is
+        raised every Lava process of the run has exited and its shared memory is freed.
+    """
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    from loihi_snn.sim.lava.loader import load
+
+    backend = resolve_backend(backend)
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ShapeError(f"input must have time as its last axis, e.g. (N, T) or "
+                         f"(C, H, W, T); got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ShapeError("input contains NaN or infinite values")
+    T = int(x.shape[-1])
+    steps = T if steps is None else int(steps)
+    if steps < 1:
+        raise ShapeError(f"steps must be >= 1, got {steps}")
+    graded = not np.isin(x, (0, 1)).all()
+    if backend == "emulator":
+        return _run_emulator(net_or_path, x, steps, graded)
+
+    if isinstance(net_or_path, (str, os.PathLike)):
+        from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS
+        from loihi_snn.netx.schema import read_netx
+        spec = read_netx(net_or_path)         # cheap: validates before any Lava import
+        _check_input_shape(x, spec.input_shape, _flat_input(spec), spec.path)
+        if backend == "lava-fused":
+            return _run_fused(spec, x, steps, graded, progress, timeout)
+        net = load(net_or_path, precision=precision_of(backend),
+                   input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+    else:
+        net = net_or_path
+        if getattr(net, "_loihi_snn_used", False):
+            raise RunError("this Network object was already run; Lava processes run once. "
+                           "Load it again (or pass the .net path) for another run")
+        if getattr(net, "precision", "fixed") != precision_of(backend):
+            raise BackendError(f"network was loaded with precision '{net.precision}' but "
+                               f"backend '{backend}' needs '{precision_of(backend)}'")
+        if backend == "lava-fused" and not getattr(net, "fused", False):
+            raise BackendError("backend 'lava-fused' runs a FusedNetwork; pass the .net path "
+                               "or loihi_snn.sim.lava.procs.fused.process.FusedNetwork(spec=...)")
+    net._loihi_snn_used = True
+
+    _check_input_shape(x, net.spec.input_shape, len(net.input_shape) == 1, net.filename)
+    from loihi_snn.netx.schema import input_transform
+    data = to_lava_layout(input_transform(net.spec, x), net.input_shape)
+    if steps > T:
+        data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
+    if precision_of(backend) == "fixed":
+        if not np.all(data == np.round(data)):
+            raise ShapeError("lava-fixed needs integer input (spikes or graded integers); "
+                             "scale and round real-valued input first")
+        data = data.astype(np.int32)
+
+    source = Source(data=data)
+    sink = Sink(shape=net.out.shape, buffer=steps)
+    source.s_out.connect(net.inp)
+    net.out.connect(sink.a_in)
+
+    out = _supervised(source, sink.data.get, steps, run_config(backend), progress=progress,
+                      timeout=timeout, what=net.filename)
+    out = from_lava_layout(np.asarray(out))
+    if getattr(net.out_layer, "kind", "") == "average":
+        out = out / float(net.out_layer.group_size)
+    if getattr(net, "output_scale", 1.0) != 1.0:
+        out = out * net.output_scale
+    return out
+
+
+def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
+                timeout: Optional[float], what: str):
+    """Compile, run ``steps`` steps and stop Lava in a supervised child process
+    (:func:`~loihi_snn.sim.runtime.guard.run_supervised`), with a step progress bar; returns
+    ``read_out()``.  The run goes in 20 chunks when a bar or a timeout needs them."""
+    from loihi_snn.sim.runtime.guard import run_supervised
+    show = _want_progress(progress, steps)
+    chunks = _chunks(steps, 20 if (show or timeout is not None) else 1)
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(what)}")
+    try:
+        return run_supervised(source, read_out, chunks, cfg, timeout=timeout, what=what,
+                              on_progress=None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional[bool],
+               timeout: Optional[float]) -> np.ndarray:
+    """Backend ``lava-fused`` for a .net path: ONE Lava process
+    (:class:`~loihi_snn.sim.lava.procs.fused.process.FusedRun`, AsyncProtocol) that holds the
+    input, runs the network and records its output; no source, sink or port traffic.
+    Same output (values and time alignment) as ``lava-fixed``."""
+    from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS
+    from loihi_snn.netx.schema import input_transform
+    from loihi_snn.sim.lava.procs.fused.process import FusedRun
+    from loihi_snn.sim.runtime.guard import run_supervised
+    data = np.asarray(input_transform(spec, x))
+    if not np.all(data == np.round(data)):
+        raise ShapeError("lava-fused needs integer input (spikes or graded integers); "
+                         "scale and round real-valued input first")
+    if tuple(data.shape[:-1]) != tuple(spec.input_shape):
+        data = data.reshape(-1, data.shape[-1])          # flat input of a dense first layer
+    proc = FusedRun(spec=spec, x=data, steps=steps,
+                    input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+    out = np.asarray(_supervised(proc, proc.output, steps, run_config("lava-fused"),
+                                 progress=progress, timeout=timeout, what=spec.path))
+    if proc.out_layer.kind == "average":
+        out = out / float(proc.out_layer.group_size)
+    if proc.output_scale != 1.0:
+        out = out * proc.output_scale
+    return out
+
+
+def _run_emulator(net_or_path, x: np.ndarray, steps: int, graded: bool) -> np.ndarray:
+    """Backend ``emulator``: :func:`loihi_snn.sim.emulator.emulate` on a batch of one."""
+    from loihi_snn.sim.emulator import emulate
+    from loihi_snn.netx.schema import read_netx
+    if isinstance(net_or_path, (str, os.PathLike)):
+        spec = read_netx(net_or_path)
+    elif getattr(net_or_path, "spec", None) is not None:
+        spec = net_or_path.spec
+    else:
+        raise BackendError("backend 'emulator' needs a .net path or a loaded network")
+    _check_input_shape(x, spec.input_shape, _flat_input(spec), spec.path)
+    if tuple(x.shape[:-1]) != tuple(spec.input_shape):
+        x = x.reshape(-1, x.shape[-1])          # flat input of a dense first layer
+    return emulate(spec, x[None], steps, input_message_bits=24 if graded else 0)[0]
+
+
+def _flat_input(spec) -> bool:
+    """True when the network's input port is a flat vector (dense first layer)."""
+    first = next(l for l in spec.layers if not (l.type == "input" and l.neuron is None))
+    return first.type in ("dense", "dense_rec", "flatten") or len(first.in_shape) == 1
+
+
+def _check_input_shape(x: np.ndarray, expected, flat_ok: bool, name: str) -> None:
+    expected = tuple(expected)
+    given = tuple(x.shape[:-1])
+    if given == expected:
+        return
+    if flat_ok and int(np.prod(given)) == int(np.prod(expected)) and len(given) in (1, len(expected)):
+        return
+    raise ShapeError(f"{name}: input shape {given} + (T={x.shape[-1]},) does not match the "
+                     f"network input {expected} + (T,); time must be the last axis")
+
+
+def _chunks(total: int, parts: int):
+    base, extra = divmod(total, parts)
+    sizes = [base + (1 if i < extra else 0) for i in range(parts)]
+    return [s for s in sizes if s > 0]
