@@ -154,6 +154,7 @@ def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from loihi_snn.core.errors import ShapeError
+    from loihi_snn.sim.runtime.io import save_npy
     from loihi_snn.sim.runtime.run import run
     if not os.path.exists(args.input):
         raise ShapeError(f"{args.input}: input file not found")
@@ -162,9 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         raise ShapeError(f"{args.input}: not a numpy .npy file ({exc})") from None
     y = run(args.net, x, steps=args.steps, backend=args.backend, timeout=args.timeout)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    np.save(args.out, y)
+    save_npy(args.out, y)          # atomic: no partial file if the write fails
     print(f"{args.net}: ran {y.shape[-1]} steps on {args.backend}; output {y.shape} "
           f"({int(np.count_nonzero(y))} non-zero) written to {args.out}")
     return 0

@@ -15,7 +15,13 @@ from typing import Optional
 import numpy as np
 
 from loihi_snn.core.errors import RunError, ShapeError
-from loihi_snn.sim.runtime.run import check_backend, precision_of, run_config, to_lava_layout
+from loihi_snn.netx.calibration import load_calibration
+from loihi_snn.netx.schema import input_transform, read_netx
+from loihi_snn.sim.lava.loader import load
+from loihi_snn.sim.runtime.guard import run_supervised
+from loihi_snn.sim.runtime.io import (check_samples, fixed_point_input, from_lava_layout,
+                                      input_message_bits, scale_output, to_lava_layout)
+from loihi_snn.sim.runtime.run import check_backend, precision_of, run_config
 
 
 @dataclass
@@ -45,7 +51,6 @@ class CutoffResult:
 
 def stored_beta(spec) -> Optional[np.ndarray]:
     """The calibrated thresholds stored in a NetX file's ``/cutoff`` group, if any."""
-    from loihi_snn.netx.calibration import load_calibration
     cal = load_calibration(spec)
     return None if cal is None else cal.beta
 
@@ -84,19 +89,15 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     -------
     CutoffResult
     """
-    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.sink import RingBuffer as Sink  # lazy: Lava is heavy
 
-    from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS, load
-    from loihi_snn.netx.schema import read_netx
-    from loihi_snn.sim.lava.procs.cutoff.process import CutoffController, StreamSource
+    from loihi_snn.sim.lava.procs.cutoff.process import (  # lazy: imports Lava
+        CutoffController, StreamSource)
 
     check_backend(backend)
     path = os.fspath(path)
     spec = read_netx(path)
-    X = np.asarray(X)
-    if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
-        raise ShapeError(f"{path}: expected samples of shape (N, "
-                         f"{', '.join(map(str, spec.input_shape))}, T), got {X.shape}")
+    X = check_samples(X, spec, path)
     N, T = X.shape[0], X.shape[-1]
     max_steps = T if max_steps is None else int(max_steps)
     if record_output and cutoff:
@@ -113,15 +114,11 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
         if beta.size < max_steps:        # thresholds beyond the calibrated range: never
             beta = np.concatenate([beta, np.full(max_steps - beta.size, np.inf)])
         beta = beta[:max_steps]
-    graded = not np.isin(X, (0, 1)).all()
     net = load(path, precision=precision_of(backend),
-               input_message_bits=GRADED_MESSAGE_BITS if graded else 0, controlled=True)
-    from loihi_snn.netx.schema import input_transform
+               input_message_bits=input_message_bits(X), controlled=True)
     frames = np.stack([to_lava_layout(input_transform(spec, x), net.input_shape) for x in X])
-    if backend == "lava-fixed":
-        if not np.all(frames == np.round(frames)):
-            raise ShapeError("lava-fixed needs integer input (spikes or graded integers)")
-        frames = frames.astype(np.int32)
+    if precision_of(backend) == "fixed":
+        frames = fixed_point_input(frames, backend)
     num_classes = int(np.prod(net.out.shape))
     source = StreamSource(data=frames)
     controller = CutoffController(num_classes=num_classes, num_samples=N, max_steps=max_steps,
@@ -159,7 +156,6 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
         return (np.asarray(controller.results.get()), int(controller.num_done.get()[0]),
                 None if sink is None else np.asarray(sink.data.get()), time.perf_counter())
 
-    from loihi_snn.sim.runtime.guard import run_supervised
     t0 = time.perf_counter()
     try:   # compile, run until every sample is decided, stop: in a supervised child process
         (results, done, recorded, t_end), total = run_supervised(
@@ -176,12 +172,9 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
         raise RunError(f"{path}: only {done} of {N} samples were decided in {total} steps")
     outputs = None
     if recorded is not None:
-        from loihi_snn.sim.runtime.run import from_lava_layout
         recorded = recorded[..., :N * max_steps]
-        per = np.stack([from_lava_layout(recorded[..., n * max_steps:(n + 1) * max_steps])
-                        for n in range(N)])
-        outputs = per * net.output_scale if getattr(net, "output_scale", 1.0) != 1.0 else per
-        if getattr(net.out_layer, "kind", "") == "average":
-            outputs = outputs / float(net.out_layer.group_size)
+        outputs = scale_output(np.stack([
+            from_lava_layout(recorded[..., n * max_steps:(n + 1) * max_steps])
+            for n in range(N)]), net)
     return CutoffResult(predictions=results[:, 0], steps=results[:, 1], total_steps=total,
                         wall_seconds=wall, outputs=outputs)

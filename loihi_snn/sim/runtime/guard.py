@@ -41,7 +41,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from multiprocessing.connection import wait as _wait_ready
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -116,7 +115,8 @@ class _Runner:
         executable, in order, before the runtime services.
         """
         try:
-            from lava.magma.compiler.builders.py_builder import PyProcessBuilder
+            from lava.magma.compiler.builders.py_builder import (  # lazy: Lava is heavy
+                PyProcessBuilder)
             runtime = getattr(self.source, "runtime", None)
             builders = getattr(getattr(runtime, "_executable", None), "proc_builders", None)
             return [f"'{proc.name}' ({builder.proc_model.__name__})"
@@ -293,7 +293,7 @@ def _runner_main(conn, other_end, source, read_out: Callable[[], Any], chunks: L
                  run_cfg, timeout: Optional[float], what: str,
                  status: Optional[Callable[[], int]] = None, target: Optional[int] = None) -> None:
     """Body of the runner process (see the module docstring)."""
-    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_conditions import RunSteps  # lazy: Lava is heavy
     other_end.close()               # so that the parent's exit reads as EOF here
     try:
         os.setpgid(0, 0)            # Ctrl-C goes to the caller only; group kill as last resort

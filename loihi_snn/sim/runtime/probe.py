@@ -6,8 +6,12 @@ from typing import List, Optional
 
 import numpy as np
 
-from loihi_snn.sim.runtime.run import (check_backend, from_lava_layout, precision_of, run_config,
-                                   stopping, to_lava_layout)
+from loihi_snn.netx.schema import input_transform
+from loihi_snn.sim.lava.loader import load
+from loihi_snn.sim.runtime.guard import run_supervised
+from loihi_snn.sim.runtime.io import (fixed_point_input, from_lava_layout, input_message_bits,
+                                      pad_steps, to_lava_layout)
+from loihi_snn.sim.runtime.run import check_backend, precision_of, run_config
 
 
 def run_layers(path: str, x: np.ndarray, steps: Optional[int] = None,
@@ -28,27 +32,25 @@ def run_layers(path: str, x: np.ndarray, steps: Optional[int] = None,
     -------
     list of np.ndarray
         one array per block in ``net.layers`` order (flatten has none), each in file
-        order with time last: (N_i, steps) or (C, H, W, steps).
-    """
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
+        order with time last: (N_i, steps) or (C, H, W, steps).  Block outputs are
+        raw: no average-layer mean, no ``output_scale``.
 
-    from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS, load
+    The run goes through :func:`~loihi_snn.sim.runtime.guard.run_supervised` like
+    every Lava run: a failing process model raises a one-line RunError, and every Lava
+    process of the run is stopped (or killed) and gone when this returns or raises.
+    """
+    from lava.proc.io.sink import RingBuffer as Sink  # lazy: Lava is heavy
+    from lava.proc.io.source import RingBuffer as Source  # lazy: Lava is heavy
 
     check_backend(backend)
+    path = os.fspath(path)
     x = np.asarray(x)
     T = x.shape[-1]
     steps = T if steps is None else int(steps)
-    graded = not np.isin(x, (0, 1)).all()
-    net = load(os.fspath(path), precision=precision_of(backend),
-               input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
-    from loihi_snn.netx.schema import input_transform
-    data = to_lava_layout(input_transform(net.spec, x), net.input_shape)
-    if steps > T:
-        data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
-    if backend == "lava-fixed":
-        data = data.astype(np.int32)
+    net = load(path, precision=precision_of(backend), input_message_bits=input_message_bits(x))
+    data = pad_steps(to_lava_layout(input_transform(net.spec, x), net.input_shape), steps)
+    if precision_of(backend) == "fixed":
+        data = fixed_point_input(data, backend)
     source = Source(data=data)
     source.s_out.connect(net.inp)
     sinks = []
@@ -56,7 +58,10 @@ def run_layers(path: str, x: np.ndarray, steps: Optional[int] = None,
         sink = Sink(shape=layer.out.shape, buffer=steps)
         layer.out.connect(sink.a_in)
         sinks.append(sink)
-    with stopping(source):
-        source.run(condition=RunSteps(num_steps=steps), run_cfg=run_config(backend))
-        outs = [from_lava_layout(np.asarray(s.data.get())) for s in sinks]
-    return outs
+
+    def read_out() -> List[np.ndarray]:
+        return [np.asarray(s.data.get()) for s in sinks]
+
+    # compiles, runs and stops Lava in a supervised child process
+    outs = run_supervised(source, read_out, [steps], run_config(backend), what=path)
+    return [from_lava_layout(y) for y in outs]

@@ -15,6 +15,15 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from loihi_snn.core.errors import BackendError, RunError, ShapeError
+from loihi_snn.netx.schema import input_transform, read_netx
+from loihi_snn.sim.emulator import emulate
+from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
+from loihi_snn.sim.lava.loader import load
+from loihi_snn.sim.runtime.guard import run_supervised
+from loihi_snn.sim.runtime.io import (check_input_shape, check_integer, check_time_last,
+                                      fixed_point_input, flat_input, from_lava_layout,
+                                      input_message_bits, is_graded, match_input_port,
+                                      message_bits, pad_steps, scale_output, to_lava_layout)
 
 BACKENDS = {
     "lava-fixed": "Lava CPU simulation, bit-accurate fixed point (Loihi2SimCfg fixed_pt)",
@@ -34,7 +43,6 @@ def resolve_backend(backend: str) -> str:
     """
     check_backend(backend)
     if backend in ("auto", "loihi2"):
-        from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
         if backend == "auto":
             return "loihi2" if is_loihi2_available() else "lava-fixed"
         hardware_run_config()          # raises the BackendError that explains what is missing
@@ -55,10 +63,9 @@ def check_backend(backend: str) -> None:
 
 def run_config(backend: str):
     """The Lava run configuration for a backend name."""
-    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.magma.core.run_configs import Loihi2SimCfg  # lazy: Lava is heavy
     backend = resolve_backend(backend)
     if backend == "loihi2":
-        from loihi_snn.sim.lava.hardware import hardware_run_config
         return hardware_run_config()
     return Loihi2SimCfg(select_tag="floating_pt" if backend == "lava-float" else "fixed_pt")
 
@@ -79,25 +86,6 @@ def stopping(process) -> Iterator[None]:
                 process.stop()
             except Exception:  # noqa: BLE001 - the run's own error matters more
                 pass
-
-
-def to_lava_layout(x: np.ndarray, lava_shape) -> np.ndarray:
-    """(C, H, W, T) or (N, T) in file order -> Lava order (W, H, C, T) / (N, T).
-
-    A (C, H, W, T) input for a network whose first layer is a dense layer (after a
-    shape-only input layer and a flatten) is flattened in C-order, as torch does.
-    """
-    lava_shape = tuple(lava_shape)
-    if x.ndim == 4 and len(lava_shape) == 3:
-        return np.ascontiguousarray(x.transpose(2, 1, 0, 3))
-    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
-
-
-def from_lava_layout(y: np.ndarray) -> np.ndarray:
-    """Lava (W, H, C, T) -> file order (C, H, W, T); (N, T) unchanged."""
-    if y.ndim == 4:
-        return np.ascontiguousarray(y.transpose(2, 1, 0, 3))
-    return y
 
 
 def _want_progress(progress: Optional[bool], steps: int) -> bool:
@@ -152,35 +140,22 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         a supervised child process (:mod:`loihi_snn.sim.runtime.guard`): when this is
         raised every Lava process of the run has exited and its shared memory is freed.
     """
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-
-    from loihi_snn.sim.lava.loader import load
-
     backend = resolve_backend(backend)
-    x = np.asarray(x)
-    if x.ndim < 2:
-        raise ShapeError(f"input must have time as its last axis, e.g. (N, T) or "
-                         f"(C, H, W, T); got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ShapeError("input contains NaN or infinite values")
+    x = check_time_last(x)
     T = int(x.shape[-1])
     steps = T if steps is None else int(steps)
     if steps < 1:
         raise ShapeError(f"steps must be >= 1, got {steps}")
-    graded = not np.isin(x, (0, 1)).all()
     if backend == "emulator":
-        return _run_emulator(net_or_path, x, steps, graded)
+        return _run_emulator(net_or_path, x, steps)
 
     if isinstance(net_or_path, (str, os.PathLike)):
-        from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS
-        from loihi_snn.netx.schema import read_netx
         spec = read_netx(net_or_path)         # cheap: validates before any Lava import
-        _check_input_shape(x, spec.input_shape, _flat_input(spec), spec.path)
+        check_input_shape(x, spec.input_shape, flat_input(spec), spec.path)
         if backend == "lava-fused":
-            return _run_fused(spec, x, steps, graded, progress, timeout)
+            return _run_fused(spec, x, steps, is_graded(x), progress, timeout)
         net = load(net_or_path, precision=precision_of(backend),
-                   input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+                   input_message_bits=input_message_bits(x))
     else:
         net = net_or_path
         if getattr(net, "_loihi_snn_used", False):
@@ -194,17 +169,13 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
                                "or loihi_snn.sim.lava.procs.fused.process.FusedNetwork(spec=...)")
     net._loihi_snn_used = True
 
-    _check_input_shape(x, net.spec.input_shape, len(net.input_shape) == 1, net.filename)
-    from loihi_snn.netx.schema import input_transform
-    data = to_lava_layout(input_transform(net.spec, x), net.input_shape)
-    if steps > T:
-        data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
+    check_input_shape(x, net.spec.input_shape, len(net.input_shape) == 1, net.filename)
+    data = pad_steps(to_lava_layout(input_transform(net.spec, x), net.input_shape), steps)
     if precision_of(backend) == "fixed":
-        if not np.all(data == np.round(data)):
-            raise ShapeError("lava-fixed needs integer input (spikes or graded integers); "
-                             "scale and round real-valued input first")
-        data = data.astype(np.int32)
+        data = fixed_point_input(data, backend)
 
+    from lava.proc.io.sink import RingBuffer as Sink  # lazy: Lava is heavy
+    from lava.proc.io.source import RingBuffer as Source  # lazy: Lava is heavy
     source = Source(data=data)
     sink = Sink(shape=net.out.shape, buffer=steps)
     source.s_out.connect(net.inp)
@@ -212,12 +183,7 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
 
     out = _supervised(source, sink.data.get, steps, run_config(backend), progress=progress,
                       timeout=timeout, what=net.filename)
-    out = from_lava_layout(np.asarray(out))
-    if getattr(net.out_layer, "kind", "") == "average":
-        out = out / float(net.out_layer.group_size)
-    if getattr(net, "output_scale", 1.0) != 1.0:
-        out = out * net.output_scale
-    return out
+    return scale_output(from_lava_layout(np.asarray(out)), net)
 
 
 def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
@@ -225,7 +191,6 @@ def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
     """Compile, run ``steps`` steps and stop Lava in a supervised child process
     (:func:`~loihi_snn.sim.runtime.guard.run_supervised`), with a step progress bar; returns
     ``read_out()``.  The run goes in 20 chunks when a bar or a timeout needs them."""
-    from loihi_snn.sim.runtime.guard import run_supervised
     show = _want_progress(progress, steps)
     chunks = _chunks(steps, 20 if (show or timeout is not None) else 1)
     bar = None
@@ -245,59 +210,29 @@ def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional
     """Backend ``lava-fused`` for a .net path: ONE Lava process
     (:class:`~loihi_snn.sim.lava.procs.fused.process.FusedRun`, AsyncProtocol) that holds the
     input, runs the network and records its output; no source, sink or port traffic.
-    Same output (values and time alignment) as ``lava-fixed``."""
-    from loihi_snn.sim.lava.loader import GRADED_MESSAGE_BITS
-    from loihi_snn.netx.schema import input_transform
-    from loihi_snn.sim.lava.procs.fused.process import FusedRun
-    from loihi_snn.sim.runtime.guard import run_supervised
+    Same output (values and time alignment) as ``lava-fixed``.  ``graded``: ``x`` goes
+    as graded spikes (:func:`~loihi_snn.sim.runtime.io.is_graded`)."""
+    from loihi_snn.sim.lava.procs.fused.process import FusedRun  # lazy: imports Lava
     data = np.asarray(input_transform(spec, x))
-    if not np.all(data == np.round(data)):
-        raise ShapeError("lava-fused needs integer input (spikes or graded integers); "
-                         "scale and round real-valued input first")
-    if tuple(data.shape[:-1]) != tuple(spec.input_shape):
-        data = data.reshape(-1, data.shape[-1])          # flat input of a dense first layer
-    proc = FusedRun(spec=spec, x=data, steps=steps,
-                    input_message_bits=GRADED_MESSAGE_BITS if graded else 0)
+    check_integer(data, "lava-fused")
+    data = match_input_port(data, spec.input_shape)
+    proc = FusedRun(spec=spec, x=data, steps=steps, input_message_bits=message_bits(graded))
     out = np.asarray(_supervised(proc, proc.output, steps, run_config("lava-fused"),
                                  progress=progress, timeout=timeout, what=spec.path))
-    if proc.out_layer.kind == "average":
-        out = out / float(proc.out_layer.group_size)
-    if proc.output_scale != 1.0:
-        out = out * proc.output_scale
-    return out
+    return scale_output(out, proc)
 
 
-def _run_emulator(net_or_path, x: np.ndarray, steps: int, graded: bool) -> np.ndarray:
+def _run_emulator(net_or_path, x: np.ndarray, steps: int) -> np.ndarray:
     """Backend ``emulator``: :func:`loihi_snn.sim.emulator.emulate` on a batch of one."""
-    from loihi_snn.sim.emulator import emulate
-    from loihi_snn.netx.schema import read_netx
     if isinstance(net_or_path, (str, os.PathLike)):
         spec = read_netx(net_or_path)
     elif getattr(net_or_path, "spec", None) is not None:
         spec = net_or_path.spec
     else:
         raise BackendError("backend 'emulator' needs a .net path or a loaded network")
-    _check_input_shape(x, spec.input_shape, _flat_input(spec), spec.path)
-    if tuple(x.shape[:-1]) != tuple(spec.input_shape):
-        x = x.reshape(-1, x.shape[-1])          # flat input of a dense first layer
-    return emulate(spec, x[None], steps, input_message_bits=24 if graded else 0)[0]
-
-
-def _flat_input(spec) -> bool:
-    """True when the network's input port is a flat vector (dense first layer)."""
-    first = next(l for l in spec.layers if not (l.type == "input" and l.neuron is None))
-    return first.type in ("dense", "dense_rec", "flatten") or len(first.in_shape) == 1
-
-
-def _check_input_shape(x: np.ndarray, expected, flat_ok: bool, name: str) -> None:
-    expected = tuple(expected)
-    given = tuple(x.shape[:-1])
-    if given == expected:
-        return
-    if flat_ok and int(np.prod(given)) == int(np.prod(expected)) and len(given) in (1, len(expected)):
-        return
-    raise ShapeError(f"{name}: input shape {given} + (T={x.shape[-1]},) does not match the "
-                     f"network input {expected} + (T,); time must be the last axis")
+    check_input_shape(x, spec.input_shape, flat_input(spec), spec.path)
+    x_port = match_input_port(x, spec.input_shape)
+    return emulate(spec, x_port[None], steps, input_message_bits=input_message_bits(x))[0]
 
 
 def _chunks(total: int, parts: int):

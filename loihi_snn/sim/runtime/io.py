@@ -1,0 +1,186 @@
+"""Input and output handling shared by the runners (``run``, ``run_many``, ``run_cutoff``,
+``run_layers``): each piece is written once, here.
+
+Inputs arrive in the network's file order with time last -- (N, T) for a dense input,
+(C, H, W, T) for an image input, and (S, ..., T) for a batch of S samples -- as SLAYER
+lays them out.  Lava's ports take (W, H, C, T) / (N, T) (:func:`to_lava_layout`) and
+give the output back the same way (:func:`from_lava_layout`).  Values are binary spikes
+(0/1, sent as 1-bit events) or integers (sent as graded spikes of
+``GRADED_MESSAGE_BITS`` bits, :func:`input_message_bits`).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from loihi_snn.core.constants import GRADED_MESSAGE_BITS
+from loihi_snn.core.errors import ShapeError
+from loihi_snn.netx.schema import NetSpec
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def check_time_last(x: Any) -> np.ndarray:
+    """One sample as an array: at least 2-D (time last) and finite; else ShapeError.
+
+    ``x``: (N, T) or (C, H, W, T), any numeric dtype.  Returns ``np.asarray(x)``.
+    """
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ShapeError(f"input must have time as its last axis, e.g. (N, T) or "
+                         f"(C, H, W, T); got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ShapeError("input contains NaN or infinite values")
+    return x
+
+
+def flat_input(spec: NetSpec) -> bool:
+    """True when the network's input port is a flat vector (dense first layer): a
+    (C, H, W, T) input is then accepted and flattened in C-order, as torch does."""
+    first = next(l for l in spec.layers if not (l.type == "input" and l.neuron is None))
+    return first.type in ("dense", "dense_rec", "flatten") or len(first.in_shape) == 1
+
+
+def check_input_shape(x: np.ndarray, expected: Sequence[int], flat_ok: bool, name: str) -> None:
+    """ShapeError unless one sample ``x`` (*shape, T) fits the network input ``expected``.
+
+    ``flat_ok``: a network with a flat input port (:func:`flat_input`) also takes any
+    shape with the same number of elements, (N,) or of the same rank.  ``name`` (the
+    file) starts the message.
+    """
+    expected = tuple(expected)
+    given = tuple(x.shape[:-1])
+    if given == expected:
+        return
+    if (flat_ok and int(np.prod(given)) == int(np.prod(expected))
+            and len(given) in (1, len(expected))):
+        return
+    raise ShapeError(f"{name}: input shape {given} + (T={x.shape[-1]},) does not match the "
+                     f"network input {expected} + (T,); time must be the last axis")
+
+
+def check_samples(X: Any, spec: NetSpec, path: str) -> np.ndarray:
+    """A batch of samples (N, *spec.input_shape, T) as an array; else ShapeError."""
+    X = np.asarray(X)
+    if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
+        raise ShapeError(f"{path}: expected samples of shape (N, "
+                         f"{', '.join(map(str, spec.input_shape))}, T), got {X.shape}")
+    return X
+
+
+def match_input_port(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
+    """(*shape, T) -> (*input_shape, T) unchanged, any other shape -> (prod(shape), T):
+    the flat input of a dense first layer (after :func:`check_input_shape`)."""
+    if tuple(x.shape[:-1]) != tuple(input_shape):
+        return x.reshape(-1, x.shape[-1])
+    return x
+
+
+def check_integer(data: np.ndarray, backend: str) -> None:
+    """ShapeError unless every value of ``data`` is an integer (fixed-point backends)."""
+    if not np.all(data == np.round(data)):
+        raise ShapeError(f"{backend} needs integer input (spikes or graded integers); "
+                         f"scale and round real-valued input first")
+
+
+def fixed_point_input(data: np.ndarray, backend: str) -> np.ndarray:
+    """``data`` checked by :func:`check_integer` and cast to int32, as Lava's
+    fixed-point source ports carry it (same shape)."""
+    check_integer(data, backend)
+    return data.astype(np.int32)
+
+
+# ----------------------------------------------------------------------------- graded input
+
+
+def is_graded(x: np.ndarray) -> bool:
+    """True when an input holds values other than 0/1 (then sent as graded spikes)."""
+    return not np.isin(x, (0, 1)).all()
+
+
+def message_bits(graded: bool) -> int:
+    """Bits per input message: ``GRADED_MESSAGE_BITS`` (24) for graded spikes, 0 for
+    binary spikes -- the ``input_message_bits`` of the loader, FusedRun and emulate."""
+    return GRADED_MESSAGE_BITS if graded else 0
+
+
+def input_message_bits(x: np.ndarray) -> int:
+    """:func:`message_bits` of an input ``x`` (any shape): 24 when :func:`is_graded`."""
+    return message_bits(is_graded(x))
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def to_lava_layout(x: np.ndarray, lava_shape: Sequence[int]) -> np.ndarray:
+    """(C, H, W, T) or (N, T) in file order -> Lava order (W, H, C, T) / (N, T).
+
+    A (C, H, W, T) input for a network whose first layer is a dense layer (after a
+    shape-only input layer and a flatten) is flattened in C-order, as torch does.
+    """
+    lava_shape = tuple(lava_shape)
+    if x.ndim == 4 and len(lava_shape) == 3:
+        return np.ascontiguousarray(x.transpose(2, 1, 0, 3))
+    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+
+def from_lava_layout(y: np.ndarray) -> np.ndarray:
+    """Lava (W, H, C, T) -> file order (C, H, W, T); (N, T) unchanged."""
+    if y.ndim == 4:
+        return np.ascontiguousarray(y.transpose(2, 1, 0, 3))
+    return y
+
+
+def pad_steps(data: np.ndarray, steps: int) -> np.ndarray:
+    """(..., T) -> (..., max(T, steps)): input beyond T is zero."""
+    T = data.shape[-1]
+    if steps > T:
+        data = np.concatenate([data, np.zeros(data.shape[:-1] + (steps - T,), data.dtype)], -1)
+    return data
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def scale_output(y: np.ndarray, net: Any) -> np.ndarray:
+    """A network's output as the runners return it (any shape, time last).
+
+    An ``average`` output layer gives the population mean (group sums divided by its
+    ``group_size``), then the file's ``/loihi_snn/output_scale`` (the folded ternary
+    amplitude, 1.0 when absent) multiplies it.  ``net``: anything with ``out_layer``
+    and ``output_scale`` (a loaded Network, a FusedRun).
+    """
+    if getattr(net.out_layer, "kind", "") == "average":
+        y = y / float(net.out_layer.group_size)
+    if getattr(net, "output_scale", 1.0) != 1.0:
+        y = y * net.output_scale
+    return y
+
+
+def save_npy(path: Union[str, os.PathLike], y: np.ndarray) -> str:
+    """Write ``y`` to ``path`` as .npy atomically; return the path written.
+
+    Like ``np.save``, ``.npy`` is appended to a path without it.  Missing folders are
+    created.  The array goes to a temporary file beside ``path`` that replaces it only
+    once complete: a failed write leaves no file (and an older one unchanged).
+    """
+    path = os.fspath(path)
+    if not path.endswith(".npy"):
+        path += ".npy"
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            np.save(f, y)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
