@@ -11,7 +11,6 @@ them must take the same decisions (class and steps per sample) as at training ti
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,9 @@ from loihi_snn.netx import read_netx
 from loihi_snn.sim.runtime.stream import run_many
 from loihi_snn.train import cards
 
-MODELS = Path(__file__).resolve().parents[1] / "netx_models"
+from helpers import REPO_ROOT
+
+MODELS = REPO_ROOT / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
 CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
 SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "mnist1d_rlif", "events_asa")

@@ -40,10 +40,10 @@ from loihi_snn.netx.resources import estimate as hw_estimate
 from loihi_snn import load, read_netx
 from loihi_snn.netx.schema import NEURON_TYPES
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LOIHI_SNN_SHARED_NETX", ROOT.parent / "shared" / "data" / "lava-dl-netx"))
-SOURCES = {"tiny": SHARED / "tinynet" / "tiny.net", "oxford": SHARED / "oxford" / "network.net",
-           "pilotnet": SHARED / "pilotnet_sdnn" / "network.net"}
+from helpers import (NETWORKS, dense_netx, fixed_bytes, put, put_type, shared_network,
+                     string_field, write_netx)
+
+SOURCES = {name: shared_network(name) for name in NETWORKS}
 SCALE = max(1, int(os.environ.get("LOIHI_SNN_FUZZ_EXAMPLES", "1")))
 
 
@@ -144,22 +144,14 @@ def _dtype_for(values: np.ndarray, choice: int):
     return options[choice % len(options)]
 
 
-def write_type(g, key: str, value: str, style: int) -> None:
-    """A string field, as lava-dl writes it ((1,) S10), as a vlen str or a 0-d bytes."""
-    if style == 0:
-        g.create_dataset(key, (1,), "S10", [value.encode()])
-    elif style == 1:
-        g.create_dataset(key, data=value, dtype=h5py.string_dtype())
-    else:
-        g.create_dataset(key, data=np.bytes_(value.encode()))
-
-
-def write_num(g, key: str, value, choice: int, scalar_style: int = 0) -> None:
+def num_value(value, choice: int, scalar_style: int = 0) -> np.ndarray:
+    """``value`` as an array of a dtype chosen by ``choice`` that holds it exactly;
+    a scalar becomes shape (1,) when ``scalar_style`` is 1."""
     arr = np.asarray(value)
     dtype = _dtype_for(arr.astype(np.float64), choice)
     if arr.ndim == 0 and scalar_style == 1:
         arr = arr.reshape(1)
-    g.create_dataset(key, data=arr.astype(dtype))
+    return arr.astype(dtype)
 
 
 # ----------------------------------------------------------------------------- (a) generator
@@ -307,23 +299,24 @@ def network_plans(draw) -> List[Dict[str, Any]]:
 
 
 def write_plan(path: Path, plan: List[Dict[str, Any]], styles: List[int]) -> None:
+    """Write a generated plan; ``styles`` picks, field by field, how strings are stored
+    (see helpers.string_field) and which dtype and scalar shape numbers get."""
     it = iter(styles * 64)
-    with h5py.File(path, "w") as f:
-        for i, layer in enumerate(plan):
-            g = f.create_group(f"layer/{i}")
-            write_type(g, "type", layer["type"], next(it) % 3)
-            for key, value in layer.items():
-                if key in ("type",):
-                    continue
-                if key == "neuron":
-                    n = g.create_group("neuron")
-                    for nk, nv in value.items():
-                        if nk in ("type", "resetMode"):
-                            write_type(n, nk, str(nv), next(it) % 3)
-                        else:
-                            write_num(n, nk, nv, next(it), next(it) % 2)
-                else:
-                    write_num(g, key, np.asarray(value), next(it), next(it) % 2)
+    layers = []
+    for layer in plan:
+        out: Dict[str, Any] = {"type": string_field(layer["type"], next(it) % 3)}
+        for key, value in layer.items():
+            if key in ("type",):
+                continue
+            if key == "neuron":
+                out["neuron"] = {
+                    nk: (string_field(str(nv), next(it) % 3) if nk in ("type", "resetMode")
+                         else num_value(nv, next(it), next(it) % 2))
+                    for nk, nv in value.items()}
+            else:
+                out[key] = num_value(np.asarray(value), next(it), next(it) % 2)
+        layers.append(out)
+    write_netx(path, layers)
 
 
 # ----------------------------------------------------------------------------- corruptions
@@ -402,15 +395,6 @@ def weird_values(draw, original: Optional[np.ndarray] = None):
     return arr.T if arr.ndim > 1 else arr[None]
 
 
-def _put(f, name: str, value) -> None:
-    if name in f:
-        del f[name]
-    if isinstance(value, bytes):
-        f.create_dataset(name, data=np.bytes_(value) if value else h5py.Empty("S1"))
-    else:
-        f.create_dataset(name, data=value)
-
-
 @st.composite
 def corruptions(draw, source: str):
     datasets, groups = ENTRIES[source]
@@ -483,7 +467,7 @@ def apply_corruption(path: Path, source: str, ops) -> None:
 def _apply_h5(f, op) -> None:
     kind = op[0]
     if kind == "replace":
-        _put(f, op[1], op[2])
+        put(f, op[1], fixed_bytes(op[2]))
     elif kind == "retype":
         if op[1] in f and isinstance(f[op[1]], h5py.Dataset):
             v = f[op[1]][()]
@@ -492,7 +476,7 @@ def _apply_h5(f, op) -> None:
                     new = np.asarray(v).astype(op[2])
             except (TypeError, ValueError, OverflowError):
                 new = np.asarray(str(v).encode()[:8], dtype="S8")
-            _put(f, op[1], new)
+            put(f, op[1], fixed_bytes(new))
     elif kind == "delete":
         if op[1] in f:
             del f[op[1]]
@@ -518,7 +502,7 @@ def _apply_h5(f, op) -> None:
         g = f.require_group(f"layer/{n}") if "layer" in f and isinstance(f["layer"], h5py.Group) else None
         if g is not None:
             g.create_dataset("type", data=np.bytes_(op[1].encode("utf-8")) if op[1] else h5py.Empty("S1"))
-            _put(g, "shape", op[2])
+            put(g, "shape", fixed_bytes(op[2]))
     elif kind == "attribute":
         target = f[op[1]] if op[1] in f else f
         try:
@@ -557,7 +541,7 @@ def test_fuzz_generated_networks_perturbed(workdir, plan, styles, data):
         if action == "delete":
             del f[target]
         else:
-            _put(f, target, data.draw(weird_values(original)))
+            put(f, target, fixed_bytes(data.draw(weird_values(original))))
     check_file(path)
 
 
@@ -579,29 +563,6 @@ def test_fuzz_shared_corruptions(workdir, source):
 # Minimal failing examples the fuzzer (or its first runs) found, kept as explicit tests.
 # Each one crashed with something other than NetxFormatError before the fix noted.
 
-def _dense_file(path: Path, weight, *, neuron=None, extra=None, input_size=None) -> Path:
-    """input (N,) -> dense; ``neuron`` fields override a CUBA default."""
-    weight = np.asarray(weight)
-    with h5py.File(path, "w") as f:
-        g0 = f.create_group("layer/0")
-        write_type(g0, "type", "input", 0)
-        g0.create_dataset("shape", data=np.array([input_size or weight.shape[-1]]))
-        g = f.create_group("layer/1")
-        write_type(g, "type", "dense", 0)
-        g.create_dataset("shape", data=np.array([weight.shape[0]]))
-        g.create_dataset("weight", data=weight)
-        n = g.create_group("neuron")
-        fields = {"type": b"CUBA", "iDecay": 1024, "vDecay": 128, "vThMant": 80}
-        fields.update(neuron or {})
-        for k, v in fields.items():
-            n.create_dataset(k, data=v)
-        for k, v in (extra or {}).items():
-            if isinstance(v, h5py.Group) or v is None:
-                continue
-            g.create_dataset(k, data=v)
-    return path
-
-
 def _rejected(path: Path, field: Optional[str] = None, layer: Optional[int] = None,
               *words: str) -> NetxFormatError:
     assert check_file(path) is None, "expected the file to be rejected"
@@ -619,17 +580,16 @@ def test_regression_all_zero_dense_weight_loads(tmp_path):
     """load crashed in lava-dl's optimize_weight_bits (OverflowError: cannot convert
     float infinity to integer) for an all-zero (pruned) weight matrix.  Fix: the
     loader packs an all-zero matrix itself (loader._dense_weights)."""
-    path = _dense_file(tmp_path / "zero.net", np.zeros((2, 3)))
+    path = dense_netx(tmp_path / "zero.net", np.zeros((2, 3)))
     spec = check_file(path, must_load=True)
     assert spec.layers[1].fields["weight"].sum() == 0
 
 
 def test_regression_all_zero_recurrent_weights_load(tmp_path):
     path = tmp_path / "zero_rec.net"
-    _dense_file(path, np.zeros((1, 1)))
+    dense_netx(path, np.zeros((1, 1)))
     with h5py.File(path, "r+") as f:
-        del f["layer/1/type"]
-        write_type(f["layer/1"], "type", "dense_rec", 0)
+        put_type(f["layer/1"], "dense_rec")
         f["layer/1"].create_dataset("weight_rec", data=np.zeros((1, 1)))
     check_file(path, must_load=True)
 
@@ -638,9 +598,9 @@ def test_regression_sigma_output_with_bias_is_rejected(tmp_path):
     """load crashed with TypeError (Sigma.__init__() got an unexpected keyword
     argument 'bias'): lava's Sigma has no bias.  Fix: the schema rejects a bias on an
     SDNN sigma_output layer, naming the field."""
-    path = _dense_file(tmp_path / "sigma.net", np.full((1, 2), 2),
-                       neuron={"type": b"SDNN", "vThMant": 0, "sigma_output": 1},
-                       extra={"bias": np.array([3])})
+    path = dense_netx(tmp_path / "sigma.net", np.full((1, 2), 2),
+                      neuron={"type": b"SDNN", "vThMant": 0, "sigma_output": 1},
+                      bias=np.array([3]))
     _rejected(path, "bias", 1, "sigma_output")
 
 
@@ -661,7 +621,7 @@ def test_regression_huge_declared_dataset_is_not_read(tmp_path):
     """A dataset declared with 2**31 float64 elements (16 GiB, nothing written) made
     read_netx allocate and fill it (a corrupted header did the same: 3.8 GB RSS in a
     fuzz run).  Fix: datasets above 1 GiB are rejected before reading."""
-    path = _dense_file(tmp_path / "huge.net", np.full((2, 3), 2))
+    path = dense_netx(tmp_path / "huge.net", np.full((2, 3), 2))
     with h5py.File(path, "r+") as f:
         f["layer/1"].create_dataset("bias", shape=(1 << 31,), dtype="f8", chunks=(1 << 16,))
     _rejected(path, "bias", 1, "GiB")
@@ -696,8 +656,8 @@ def test_regression_graded_spike_array(tmp_path):
     """``gradedSpike`` given as an array raised ValueError ('truth value of an array
     with more than one element is ambiguous') from bool().  Fix: boolean neuron fields
     are validated as scalars."""
-    path = _dense_file(tmp_path / "graded.net", np.full((2, 3), 2),
-                       neuron={"gradedSpike": np.array([1, 0])})
+    path = dense_netx(tmp_path / "graded.net", np.full((2, 3), 2),
+                      neuron={"gradedSpike": np.array([1, 0])})
     _rejected(path, "neuron/gradedSpike", 1, "scalar")
 
 
@@ -705,10 +665,9 @@ def test_regression_recurrent_weight_of_wrong_size(tmp_path):
     """A 1-D ``weight_rec`` whose size is not a multiple of the layer size raised
     ValueError from numpy's reshape.  Fix: the size is checked first."""
     path = tmp_path / "rec.net"
-    _dense_file(path, np.full((3, 2), 2))
+    dense_netx(path, np.full((3, 2), 2))
     with h5py.File(path, "r+") as f:
-        del f["layer/1/type"]
-        write_type(f["layer/1"], "type", "dense_rec", 0)
+        put_type(f["layer/1"], "dense_rec")
         f["layer/1"].create_dataset("weight_rec", data=np.arange(7) * 2)
     _rejected(path, "weight_rec", 1, "(3, 3)")
 
@@ -717,19 +676,19 @@ def test_regression_huge_delay_does_not_wrap(tmp_path):
     """delay 1e300 was cast to int64 before the range check, wrapped to a negative
     number, passed the 62-step check and reached Lava's DelayDense.  Fix: the check
     runs on the float values."""
-    path = _dense_file(tmp_path / "delay.net", np.full((2, 3), 2),
-                       extra={"delay": np.full(2, 1e300)})
+    path = dense_netx(tmp_path / "delay.net", np.full((2, 3), 2),
+                      delay=np.full(2, 1e300))
     _rejected(path, "delay", 1, "62")
 
 
 def test_regression_message_bits_not_a_number(tmp_path):
     """An SDNN ``messageBits`` given as text reached the loader's int() (ValueError).
     Fix: messageBits is validated as an integer 1..32."""
-    path = _dense_file(tmp_path / "bits.net", np.full((2, 3), 2),
-                       neuron={"type": b"SDNN", "vThMant": 4, "messageBits": b"sixteen"})
+    path = dense_netx(tmp_path / "bits.net", np.full((2, 3), 2),
+                      neuron={"type": b"SDNN", "vThMant": 4, "messageBits": b"sixteen"})
     _rejected(path, "neuron/messageBits", 1)
-    path = _dense_file(tmp_path / "bits2.net", np.full((2, 3), 2),
-                       neuron={"type": b"SDNN", "vThMant": 4, "messageBits": 64})
+    path = dense_netx(tmp_path / "bits2.net", np.full((2, 3), 2),
+                      neuron={"type": b"SDNN", "vThMant": 4, "messageBits": 64})
     _rejected(path, "neuron/messageBits", 1, "32")
 
 
@@ -757,7 +716,7 @@ def test_regression_type_group_gives_one_line_error(shared_netx, tmp_path):
 
 def test_regression_complex_weights_are_rejected(tmp_path):
     """Complex weights were silently cut to their real part (ComplexWarning)."""
-    path = _dense_file(tmp_path / "complex.net", np.full((2, 3), 2 + 1j))
+    path = dense_netx(tmp_path / "complex.net", np.full((2, 3), 2 + 1j))
     _rejected(path, "weight", 1, "real")
 
 
@@ -777,11 +736,6 @@ def test_regression_network_without_neurons_rejected_by_read_netx(tmp_path):
     """read_netx accepted a shape-only input followed by a flatten, which load then
     refused: now both refuse it with the same message."""
     path = tmp_path / "empty.net"
-    with h5py.File(path, "w") as f:
-        g = f.create_group("layer/0")
-        write_type(g, "type", "input", 0)
-        g.create_dataset("shape", data=np.array([1, 2, 2]))
-        g = f.create_group("layer/1")
-        write_type(g, "type", "flatten", 0)
-        g.create_dataset("shape", data=np.array([4]))
+    write_netx(path, [{"type": "input", "shape": np.array([1, 2, 2])},
+                      {"type": "flatten", "shape": np.array([4])}])
     _rejected(path, "layer", None, "no layer with neurons")

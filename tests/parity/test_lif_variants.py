@@ -15,6 +15,8 @@ from loihi_snn.torch.export import export_blocks
 from loihi_snn.torch.neurons import LIF
 from loihi_snn.sim.runtime.probe import run_layers
 
+from helpers import run_stock_netx
+
 T = 72
 COMBOS = list(itertools.product([True, False], ["hard", "soft", "none"], [False, True]))
 
@@ -92,7 +94,6 @@ def test_lava_float_agrees_with_torch_float(leak, reset, recurrent, tmp_path):
 
 def test_plain_cuba_export_is_loadable_by_stock_netx(tmp_path):
     """leak on + hard reset exports as plain CUBA; stock netx gives the same spikes."""
-    from conftest import run_stock_netx
     blocks, x = _network(True, "hard", False, seed=3)
     blocks.eval()
     expect = _torch_layers(blocks, x)[-1]

@@ -15,6 +15,8 @@ from loihi_snn.torch.export import export_blocks
 from loihi_snn.core import asa as af
 from loihi_snn.sim.runtime.probe import run_layers
 
+from helpers import put
+
 T = 40
 HW = 8
 
@@ -329,13 +331,6 @@ def test_bad_gate_arguments(kwargs, match):
 
 # ----------------------------------------------------------------------------- NetX errors
 
-def _put(group, key, value):
-    if key in group:
-        del group[key]
-    if value is not None:
-        group.create_dataset(key, data=value)
-
-
 BAD_FIELDS = [
     ("important", np.array([1, 0, 1], np.int8), "one per output channel"),
     ("important", np.zeros(6, np.int8), "both groups"),
@@ -359,7 +354,7 @@ def test_bad_asa_fields_give_clear_errors(key, value, words, tmp_path):
     blocks = _net("asa-asa", seed=1)
     path = _export(blocks, _inputs(1, 1, t=4), tmp_path / "bad.net")
     with h5py.File(path, "a") as f:
-        _put(f["layer/1/asa"], key, value)
+        put(f["layer/1/asa"], key, value)
     with pytest.raises(NetxFormatError) as info:
         read_netx(path)
     exc = info.value

@@ -22,7 +22,8 @@ from loihi_snn.train.models import (NEURON_TYPES, build_model, parameter_digest,
 from loihi_snn.train.trainer import (CHECKPOINT_NAME, evaluate, export_checkpoint, load_checkpoint,
                                      train)
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
 
 # a tiny digits run: a few hundred samples, 1-2 seconds per epoch on one core
 TINY = {"preset": "digits-small", "name": "tiny", "train_limit": 160, "test_limit": 40,
@@ -430,7 +431,7 @@ def test_ddp_two_processes_keep_weights_in_sync(tmp_path):
     cfg.write_text(json.dumps({**TINY, "train_limit": 128, "val_fraction": 0.25}))
     out = tmp_path / "out"
     torchrun = Path(sys.executable).with_name("torchrun")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m",
                            "loihi_snn.app.cli", "train", "--config", str(cfg), "--out", str(out),
                            "--no-lava", "--device", "cpu"],

@@ -7,7 +7,7 @@ import pytest
 import loihi_snn
 from loihi_snn import load
 
-from conftest import run_stock_netx
+from helpers import oxford_input, run_stock_netx
 
 
 def test_tinynet_reproduces_lava_dl_ground_truth(shared_netx):
@@ -47,18 +47,12 @@ def test_pilotnet_sdnn_reproduces_output_exactly(shared_netx):
     np.testing.assert_array_equal(y, gt)
 
 
-def _oxford_input(shared_netx):
-    from lava.lib.dl import slayer
-    events = slayer.io.read_np_spikes(str(shared_netx / "oxford" / "input.npy"))
-    return np.asarray(events.to_tensor(dim=(1, 200, 2000))).reshape(200, 2000)
-
-
 @pytest.mark.slow
 def test_oxford_equals_stock_netx(shared_netx, record_property):
     """Oxford (200-256-200 CUBA) over all 2000 steps: identical to stock netx, and the
     agreement with SLAYER's float ground truth is reported (not asserted equal)."""
     from lava.lib.dl import slayer
-    x = _oxford_input(shared_netx)
+    x = oxford_input(shared_netx, dtype=None)
     path = shared_netx / "oxford" / "network.net"
     ours = loihi_snn.run(path, x)
     stock = run_stock_netx(path, x, steps=x.shape[-1])

@@ -9,8 +9,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -19,7 +17,8 @@ import pytest
 
 from loihi_snn.app.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import assert_one_error_line, cli
+
 
 # expected (type, shape) per layer, file order
 EXPECTED = {
@@ -37,26 +36,6 @@ NEURONS = {
     "tinynet": ["LOIHI", "LOIHI", "LOIHI"],
     "pilotnet": ["SDNN"] * 5 + [None] + ["SDNN"] * 4,
 }
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``python -m loihi_snn.app.cli ARGS`` in a fresh interpreter."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, cwd=str(ROOT),
-                          env=env)
-
-
-def assert_one_error_line(proc: subprocess.CompletedProcess, *words: str) -> str:
-    """Exit status 2, stderr is exactly one line 'error: ...', no traceback."""
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
-    lines = proc.stderr.strip("\n").splitlines()
-    assert len(lines) == 1, f"expected one stderr line, got {lines!r}"
-    assert lines[0].startswith("error: "), lines[0]
-    for w in words:
-        assert w in lines[0], f"{w!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from loihi_snn import load
 from loihi_snn.sim.lava.procs.fused.process import FusedNetwork
 from loihi_snn.sim.runtime.run import BACKENDS
 
-from test_emulator import export_slayer, oxford_input, write_layers, write_tinynet_with_bias
-from test_pool_average import CUBA
-from test_slayer_parity import _net_conv, _net_dense, _net_dense_delay, _net_pool, _net_recurrent
+from helpers import (CUBA, export_slayer, net_conv, net_dense, net_dense_delay, net_pool,
+                     net_recurrent, oxford_input, tinynet_spec_with_bias, write_netx)
 
 
 def test_oxford_fused_equals_per_layer(shared_netx):
@@ -28,7 +27,7 @@ def test_oxford_fused_equals_per_layer(shared_netx):
     np.testing.assert_array_equal(fused, per_layer)
 
 
-@pytest.mark.parametrize("make", [_net_dense_delay, _net_recurrent, _net_pool],
+@pytest.mark.parametrize("make", [net_dense_delay, net_recurrent, net_pool],
                          ids=["dense-delay", "dense_rec", "conv-pool"])
 def test_random_slayer_net_fused_equals_per_layer(make, tmp_path):
     """(plain dense and conv are covered by oxford, tinynet and run_many below)"""
@@ -52,7 +51,7 @@ def test_random_slayer_net_fused_equals_per_layer(make, tmp_path):
 
 
 def test_tinynet_with_bias_fused_equals_per_layer(shared_netx):
-    spec, bias_whc = write_tinynet_with_bias(shared_netx)
+    spec, bias_whc = tinynet_spec_with_bias(shared_netx)
     rng = np.random.default_rng(12)
     x = (rng.random((3, 16, 16, 30)) < 0.2).astype(np.int64)
     net = load(shared_netx / "tinynet" / "tiny.net")
@@ -75,9 +74,9 @@ def test_average_output_all_backends_agree(tmp_path):
     """dense -> average: population means from every fixed-point backend."""
     rng = np.random.default_rng(13)
     w = rng.integers(-60, 120, size=(12, 16)) * 2
-    path = write_layers(tmp_path / "avg.net", [
-        ("dense", {"shape": [12], "weight": w.astype(np.float32)}, CUBA),
-        ("average", {"shape": [4]}, None)])
+    path = write_netx(tmp_path / "avg.net", [
+        {"type": "dense", "shape": [12], "weight": w.astype(np.float32), "neuron": CUBA},
+        {"type": "average", "shape": [4]}])
     x = (rng.random((16, 30)) < 0.4).astype(np.int64)
     per_layer = loihi_snn.run(path, x)
     assert per_layer.sum() > 5
@@ -89,7 +88,7 @@ def test_emulator_backend_of_run_and_cli(tmp_path):
     from loihi_snn.app.cli import main
     assert {"lava-fused", "emulator"} <= set(BACKENDS)
     path = tmp_path / "net.net"
-    x, _ = export_slayer(_net_conv, 14, path)
+    x, _ = export_slayer(net_conv, 14, path)
     ours = loihi_snn.run(path, x, backend="emulator", steps=x.shape[-1] + 3)
     lava = loihi_snn.run(path, x, steps=x.shape[-1] + 3)
     assert lava.sum() > 10
@@ -103,7 +102,7 @@ def test_emulator_backend_of_run_and_cli(tmp_path):
 def test_run_many_fused_and_emulator_equal_lava_stream(tmp_path):
     from loihi_snn.sim.runtime.stream import run_many
     path = tmp_path / "net.net"
-    x, _ = export_slayer(_net_dense, 15, path)
+    x, _ = export_slayer(net_dense, 15, path)
     rng = np.random.default_rng(15)
     X = (rng.random((3,) + x.shape) < 0.3).astype(np.int64)
     lava = run_many(path, X)
@@ -142,7 +141,7 @@ def test_fused_run_past_its_steps_is_a_clean_run_error(tmp_path):
     from loihi_snn.sim.lava.procs.fused.process import FusedRun
     from loihi_snn.sim.runtime.guard import run_supervised
     path = tmp_path / "net.net"
-    x, _ = export_slayer(_net_dense, 17, path)
+    x, _ = export_slayer(net_dense, 17, path)
     proc = FusedRun(spec=path, x=x, steps=5)
     with pytest.raises(RunError, match="built for 5 steps"):
         run_supervised(proc, proc.output, [3, 4], Loihi2SimCfg(select_tag="fixed_pt"),
@@ -151,6 +150,6 @@ def test_fused_run_past_its_steps_is_a_clean_run_error(tmp_path):
 
 def test_per_layer_network_is_refused_by_fused_backend(tmp_path):
     path = tmp_path / "net.net"
-    x, _ = export_slayer(_net_dense, 16, path)
+    x, _ = export_slayer(net_dense, 16, path)
     with pytest.raises(BackendError, match="FusedNetwork"):
         loihi_snn.run(load(path), x, backend="lava-fused")

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT as ROOT
+
 TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
@@ -41,9 +43,28 @@ def _env(tmp=None):
     return env
 
 
-def test_tutorials_exist():
-    names = [t.name for t in TUTORIALS]
-    assert "01_quickstart.py" in names and "06_deploy_slayer_network.py" in names
+def _readme_tutorial_paragraph() -> str:
+    """README's paragraph that lists the tutorials ('Tutorials (each runs in CI ...')."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("Tutorials (each runs in CI")
+    end = text.find("\n\n", start)
+    return text[start:end if end >= 0 else None]
+
+
+def test_readme_lists_exactly_the_tutorials_ci_runs():
+    """The README's tutorial list names every tutorial file and no other, each result file
+    it cites exists, and every tutorial is a case of test_tutorial_small (the CI run) with
+    a check of its outcome beyond the exit status where it prints one."""
+    paragraph = _readme_tutorial_paragraph()
+    listed = re.findall(r"`(\d\d_\w+\.py)`", paragraph)
+    assert len(listed) == len(set(listed)), listed
+    assert sorted(listed) == [t.name for t in TUTORIALS]
+    for result in re.findall(r"`(results/[\w.]+)`", paragraph):
+        assert (ROOT / "tutorials" / result).is_file(), result
+    small = next(m for m in test_tutorial_small.pytestmark if m.name == "parametrize")
+    assert list(small.args[1]) == TUTORIALS and len(TUTORIALS) >= 8
+    stems = {t.stem for t in TUTORIALS}
+    assert set(FINAL_LINE) <= stems and set(OUTPUT_CHECKS) <= stems
 
 
 def _help(script) -> str:

@@ -23,36 +23,16 @@ from loihi_snn import load, read_netx
 from loihi_snn.netx.export import atomic_h5
 from loihi_snn.torch.export import export_blocks
 
-SOURCES = {
-    "oxford": ("oxford", "network.net"),
-    "tiny": ("tinynet", "tiny.net"),
-    "pilotnet": ("pilotnet_sdnn", "network.net"),
-}
-
+from helpers import CUBA_BASIC, NETWORKS, put, put_type, shared_network, write_layer, write_netx
 
 # ----------------------------------------------------------------------------- helpers
 
 def copy_net(shared_netx: Path, tmp_path: Path, source: str, name: str = "bad.net") -> Path:
     """A writable copy of one of the shared reference networks."""
-    sub, fname = SOURCES[source]
     dst = tmp_path / name
-    shutil.copyfile(shared_netx / sub / fname, dst)
+    shutil.copyfile(shared_network(source, shared_netx), dst)
     os.chmod(dst, 0o644)
     return dst
-
-
-def put(group, key: str, value) -> None:
-    """Replace (or create) dataset ``key`` in ``group``."""
-    if key in group:
-        del group[key]
-    group.create_dataset(key, data=value)
-
-
-def put_type(group, value: bytes) -> None:
-    """Write a layer type the way lava-dl does: (1,) S10."""
-    if "type" in group:
-        del group["type"]
-    group.create_dataset("type", (1,), "S10", [value])
 
 
 def assert_netx_error(exc: BaseException, path: Path, layer: Optional[int] = None,
@@ -305,7 +285,7 @@ def test_bad_layer_field(shared_netx, tmp_path, source, mutate, layer, field, wo
 
 def test_the_unmodified_copies_are_valid(shared_netx, tmp_path):
     """Control: the cases above fail because of the mutation, not the copy."""
-    for source in SOURCES:
+    for source in NETWORKS:
         path = copy_net(shared_netx, tmp_path, source, name=f"{source}.net")
         spec = read_netx(path)
         assert spec.path == str(path)
@@ -313,21 +293,10 @@ def test_the_unmodified_copies_are_valid(shared_netx, tmp_path):
 
 def _write_dense_average(path: Path, n_avg: int) -> None:
     """input-less dense 4 -> 6 CUBA, then an average layer of shape (n_avg,)."""
-    with h5py.File(path, "w") as f:
-        g = f.create_group("layer/0")
-        put_type(g, b"dense")
-        g.create_dataset("shape", data=np.array([6]))
-        g.create_dataset("inFeatures", data=4)
-        g.create_dataset("outFeatures", data=6)
-        g.create_dataset("weight", data=np.arange(24, dtype=np.float32).reshape(6, 4) * 2)
-        n = g.create_group("neuron")
-        n.create_dataset("type", data=b"CUBA")
-        n.create_dataset("iDecay", data=1024)
-        n.create_dataset("vDecay", data=128)
-        n.create_dataset("vThMant", data=80)
-        a = f.create_group("layer/1")
-        put_type(a, b"average")
-        a.create_dataset("shape", data=np.array([n_avg]))
+    write_netx(path, [
+        {"type": "dense", "shape": np.array([6]), "inFeatures": 4, "outFeatures": 6,
+         "weight": np.arange(24, dtype=np.float32).reshape(6, 4) * 2, "neuron": CUBA_BASIC},
+        {"type": "average", "shape": np.array([n_avg])}])
 
 
 def test_average_layer_with_indivisible_groups(tmp_path):
@@ -504,16 +473,9 @@ class _GoodDense:
     """Minimal exportable block: a dense CUBA layer 4 -> 3."""
 
     def export_hdf5(self, g):
-        put_type(g, b"dense")
-        g.create_dataset("shape", data=np.array([3]))
-        g.create_dataset("inFeatures", data=4)
-        g.create_dataset("outFeatures", data=3)
-        g.create_dataset("weight", data=np.full((3, 4), 2.0, np.float32))
-        n = g.create_group("neuron")
-        n.create_dataset("type", data=b"CUBA")
-        n.create_dataset("iDecay", data=1024)
-        n.create_dataset("vDecay", data=128)
-        n.create_dataset("vThMant", data=80)
+        write_layer(g, {"type": "dense", "shape": np.array([3]), "inFeatures": 4,
+                        "outFeatures": 3, "weight": np.full((3, 4), 2.0, np.float32),
+                        "neuron": CUBA_BASIC})
 
 
 class _FailingBlock:

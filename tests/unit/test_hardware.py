@@ -1,62 +1,33 @@
-"""Loihi 2 targeting: limits, resource estimates, ``info --loihi2``, loihi2/auto backends.
+"""Loihi 2 targeting: limits and resource estimates; lava-loihi detection.
 
-No Loihi 2 and no lava-loihi here: the ``loihi2`` backend must fail with a clear
-BackendError, ``auto`` must fall back to the bit-accurate CPU simulation, and the
-limit checks run on small files written by the tests.
+No Loihi 2 and no lava-loihi here; the limit checks run on small files written by the
+tests.  ``info --loihi2`` and the loihi2/auto backends: e2e/test_loihi2_backends.py.
 """
 from __future__ import annotations
 
-import copy
-import json
 import os
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
-import loihi_snn
-from loihi_snn.core.errors import BackendError, NetxFormatError
+from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.netx.resources import check, errors, estimate
-from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
+from loihi_snn.sim.lava.hardware import is_loihi2_available
 from loihi_snn.core import limits as L
 from loihi_snn.netx.resources import weight_precision
 from loihi_snn.netx.schema import read_netx
 
-SHARED = {"tiny": ("tinynet", "tiny.net"), "oxford": ("oxford", "network.net"),
-          "pilotnet": ("pilotnet_sdnn", "network.net")}
+from helpers import CUBA_BASIC, dense_netx, write_netx
+
 
 
 # ----------------------------------------------------------------------------- small files
 
-def write_net(path: Path, layers) -> Path:
-    """layers: list of dicts (type, shape, fields..., neuron dict) -> NetX file."""
-    with h5py.File(path, "w") as f:
-        for i, layer in enumerate(layers):
-            g = f.create_group(f"layer/{i}")
-            g.create_dataset("type", (1,), "S10", [layer["type"].encode()])
-            for k, v in layer.items():
-                if k == "type":
-                    continue
-                if k == "neuron":
-                    n = g.create_group("neuron")
-                    for nk, nv in v.items():
-                        n.create_dataset(nk, data=nv)
-                else:
-                    g.create_dataset(k, data=np.asarray(v))
-    return path
-
-
-CUBA = {"type": b"CUBA", "iDecay": 1024, "vDecay": 128, "vThMant": 80}
-
-
 def dense_net(tmp_path: Path, weight, neuron=None, name="net.net", **fields) -> Path:
-    weight = np.asarray(weight)
-    return write_net(tmp_path / name, [
-        {"type": "input", "shape": [weight.shape[1]]},
-        {"type": "dense", "shape": [weight.shape[0]], "weight": weight,
-         "neuron": dict(CUBA, **(neuron or {})), **fields}])
+    """input -> dense with ``weight`` and CUBA neurons (``neuron`` overrides fields)."""
+    return dense_netx(tmp_path / name, weight, neuron=neuron, **fields)
 
 
 def only(violations, field, severity="error"):
@@ -157,7 +128,7 @@ def test_bias_outside_13_bits(tmp_path):
 def test_warnings_for_estimates_and_off_core_layers(tmp_path):
     """Fan-in, state overflow, neuron types without NeuroCore model, average layers."""
     w = np.full((4, 5000), 254)
-    path = write_net(tmp_path / "warn.net", [
+    path = write_netx(tmp_path / "warn.net", [
         {"type": "input", "shape": [5000]},
         {"type": "dense", "shape": [4], "weight": w,
          "neuron": {"type": b"TERNARY", "iDecay": 1024, "vDecay": 128, "vThMant": 80}},
@@ -174,10 +145,10 @@ def test_warnings_for_estimates_and_off_core_layers(tmp_path):
 
 def test_network_larger_than_one_chip(tmp_path):
     """A 1024x1024 pool layer: 256 NeuroCores at 4096 CUBA neurons per core -> 3 chips."""
-    path = write_net(tmp_path / "big.net", [
+    path = write_netx(tmp_path / "big.net", [
         {"type": "input", "shape": [1, 1024, 1024]},
         {"type": "pool", "shape": [1, 1024, 1024], "kernelSize": [1, 1], "weight": 2,
-         "neuron": CUBA}])
+         "neuron": CUBA_BASIC}])
     spec = read_netx(path)
     est = estimate(spec)
     assert est.cores == 256 and est.chips == 3
@@ -199,54 +170,7 @@ def test_estimate_of_the_shared_networks(shared_netx):
     assert pilot.cores < L.NEURO_CORES_PER_CHIP
 
 
-# ----------------------------------------------------------------------------- info --loihi2
-
-@pytest.mark.parametrize("name", sorted(SHARED))
-def test_info_loihi2_on_shared_networks(shared_netx, capsys, name):
-    from loihi_snn.app.cli import main
-    path = shared_netx.joinpath(*SHARED[name])
-    assert main(["info", str(path), "--loihi2"]) == 0
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    header = next(l for l in lines if l.lstrip().startswith("#"))
-    for col in ("neurons", "synapses", "cores", "wbits", "msgbits", "maxdelay"):
-        assert col in header
-    n_layers = len(read_netx(path).layers)
-    start = lines.index(header) + 2
-    rows = lines[start:start + n_layers]
-    assert [int(r.split()[0]) for r in rows] == list(range(n_layers))
-    assert "Loihi 2 check: OK, no limit exceeded" in out
-    assert main(["info", str(path), "--loihi2", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["loihi2"]["violations"] == [] and data["loihi2"]["fits"] is True
-    assert len(data["loihi2"]["layers"]) == n_layers
-    assert data["loihi2"]["lava_loihi_installed"] is False
-
-
-def test_info_loihi2_lists_violations(tmp_path, capsys):
-    from loihi_snn.app.cli import main
-    path = dense_net(tmp_path, np.array([[255, -3, 7], [1, 2, 3]]),
-                     neuron={"vDecay": 4096}, bias=np.array([5000, 0]))
-    assert main(["info", str(path), "--loihi2"]) == 0        # listed, not an error exit
-    out = capsys.readouterr().out
-    assert "DOES NOT FIT" in out and "3 error(s)" in out
-    assert "ERROR: layer 1: weight:" in out
-    assert "ERROR: layer 1: neuron/vDecay:" in out and "ERROR: layer 1: bias:" in out
-    assert main(["info", str(path), "--loihi2", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)["loihi2"]
-    assert data["fits"] is False and data["errors"] == 3
-    assert {v["field"] for v in data["violations"]} == {"weight", "neuron/vDecay", "bias"}
-    assert all(v["severity"] == "error" and v["layer"] == 1 for v in data["violations"])
-
-
-def test_info_without_loihi2_is_unchanged(shared_netx, capsys):
-    from loihi_snn.app.cli import main
-    assert main(["info", str(shared_netx / "oxford" / "network.net")]) == 0
-    out = capsys.readouterr().out
-    assert "Loihi 2" not in out and "synapses" in out
-
-
-# ----------------------------------------------------------------------------- backends
+# ----------------------------------------------------------------------------- lava-loihi
 
 def test_lava_loihi_is_not_installed_and_detection_has_no_side_effects():
     env = dict(os.environ)
@@ -254,38 +178,3 @@ def test_lava_loihi_is_not_installed_and_detection_has_no_side_effects():
     assert is_loihi2_available() is False
     assert dict(os.environ) == env
     assert not any("loihi2_profiler" in m for m in set(sys.modules) - mods)
-
-
-def test_loihi2_backend_gives_a_clear_error(shared_netx, capsys):
-    from loihi_snn.app.cli import main
-    from loihi_snn.sim.runtime.run import BACKENDS, run_config
-    assert "loihi2" in BACKENDS and "auto" in BACKENDS
-    for call in (hardware_run_config, lambda: run_config("loihi2"),
-                 lambda: loihi_snn.run(shared_netx / "oxford" / "network.net",
-                                       np.zeros((200, 5), np.int32), backend="loihi2")):
-        with pytest.raises(BackendError) as info:
-            call()
-        text = str(info.value)
-        assert "lava-loihi" in text and "lava-fixed" in text and "\n" not in text
-    x = Path(os.environ.get("TMPDIR", "/tmp")) / f"loihi_snn_hw_{os.getpid()}.npy"
-    np.save(x, np.zeros((200, 5), np.int32))
-    try:
-        code = main(["run", str(shared_netx / "oxford" / "network.net"), "--input", str(x),
-                     "--backend", "loihi2", "--out", str(x) + ".out.npy"])
-    finally:
-        x.unlink()
-    assert code == 2 and "lava-loihi" in capsys.readouterr().err
-
-
-def test_auto_backend_falls_back_to_lava_fixed_and_runs(shared_netx):
-    import multiprocessing
-    from loihi_snn.sim.runtime.run import resolve_backend, run_config
-    assert resolve_backend("auto") == "lava-fixed"
-    assert type(run_config("auto")).__name__ == "Loihi2SimCfg"
-    path = shared_netx / "tinynet" / "tiny.net"
-    x = (np.random.default_rng(5).random((3, 16, 16, 12)) < 0.5).astype(np.int32)
-    auto = loihi_snn.run(path, x, backend="auto")
-    fixed = loihi_snn.run(path, x, backend="lava-fixed")
-    assert auto.shape == (36, 1, 1, 12) and auto.sum() > 0
-    np.testing.assert_array_equal(auto, fixed)
-    assert multiprocessing.active_children() == []

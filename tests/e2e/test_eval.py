@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,11 +17,10 @@ from loihi_snn.sim.emulator import emulate
 from loihi_snn.app.evaluation import evaluate, layer_spike_counts, load_eval_data, spikes_within
 from loihi_snn.core.metrics import nasfr, spikes_per_sample
 from loihi_snn.netx import read_netx
-from test_cli import assert_one_error_line, cli
 
-ROOT = Path(__file__).resolve().parents[1]
-DIGITS = ROOT / "netx_models" / "digits_cuba" / "digits_cuba.net"
-SHARED = ROOT.parent / "shared" / "data" / "lava-dl-netx"
+from helpers import REPO_ROOT, assert_one_error_line, cli, shared_network
+
+DIGITS = REPO_ROOT / "netx_models" / "digits_cuba" / "digits_cuba.net"
 KEYS = ("accuracy", "mean_steps", "spikes_per_sample", "nasfr", "steps_per_second", "samples")
 
 
@@ -113,6 +111,6 @@ def test_cli_eval_errors(tmp_path):
     assert_one_error_line(cli("eval", DIGITS, "--epsilon", "1.5"), "--epsilon")
     assert_one_error_line(cli("eval", DIGITS, "--dataset", "nope"), "nope", "digits")
     assert_one_error_line(cli("eval", tmp_path / "missing.net"), "missing.net")
-    oxford = SHARED / "oxford" / "network.net"
+    oxford = shared_network("oxford")
     if oxford.exists():
         assert_one_error_line(cli("eval", oxford), "--dataset")

@@ -1,0 +1,98 @@
+"""Layers stock netx refuses (pool, average) run on Lava and match a numpy reference.
+
+The reference is written here from first principles (sum pooling, group means) on
+top of loihi_snn.core.fixed's LIF step, which test_fixed.py checks against lava's own LIF.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import loihi_snn
+from loihi_snn.core import fixed
+
+from helpers import CUBA, write_netx
+
+
+def _lif_run(a_in_seq, p):
+    """Integer LIF over time; a_in_seq (N, T) already includes the synapse delay."""
+    u = np.zeros(a_in_seq.shape[0], np.int64)
+    v = np.zeros_like(u)
+    out = np.zeros(a_in_seq.shape, np.int64)
+    for t in range(a_in_seq.shape[1]):
+        s, u, v = fixed.lif_step(u, v, a_in_seq[:, t], p["iDecay"] - 1, p["vDecay"], p["vThMant"])
+        out[:, t] = s
+    return out
+
+
+def _lif_run_float(a_in_seq, p):
+    """Float LIF (lava's floating_pt LIF model) over time; a_in_seq (N, T) in weight units.
+
+    u <- u (1 - du) + a_in; v <- v (1 - dv) + u; spike where v > vth, then v <- 0, with
+    du = iDecay / 4096, dv = vDecay / 4096, vth = vThMant (no refractory period).
+    """
+    du, dv, vth = p["iDecay"] / 4096.0, p["vDecay"] / 4096.0, float(p["vThMant"])
+    u = np.zeros(a_in_seq.shape[0])
+    v = np.zeros_like(u)
+    out = np.zeros(a_in_seq.shape, np.int64)
+    for t in range(a_in_seq.shape[1]):
+        u = u * (1 - du) + a_in_seq[:, t]
+        v = v * (1 - dv) + u
+        s = v > vth
+        v[s] = 0
+        out[:, t] = s
+    return out
+
+
+def _delay1(a):
+    """Lava synapses send at t what they computed at t-1."""
+    return np.concatenate([np.zeros_like(a[..., :1]), a[..., :-1]], axis=-1)
+
+
+def test_pool_layer_matches_numpy(tmp_path):
+    rng = np.random.default_rng(0)
+    C, H, W, T, k = 3, 8, 8, 40, 2
+    path = write_netx(tmp_path / "pool.net", [
+        {"type": "input", "shape": [C, H, W]},
+        {"type": "pool", "shape": [C, H // k, W // k], "kernelSize": [k, k], "stride": [k, k],
+         "padding": [0, 0], "dilation": [1, 1], "weight": np.full((1, 1, k, k), 40.0),
+         "neuron": CUBA}])
+    x = (rng.random((C, H, W, T)) < 0.4).astype(np.int64)
+
+    pooled = 40 * x.reshape(C, H // k, k, W // k, k, T).sum(axis=(2, 4))   # (C, H/k, W/k, T)
+    ref = _lif_run(_delay1(pooled).reshape(-1, T), CUBA).reshape(pooled.shape)
+
+    y = loihi_snn.run(path, x)
+    assert y.shape == ref.shape and ref.sum() > 20
+    np.testing.assert_array_equal(y, ref)
+
+
+def test_average_layer_matches_numpy(tmp_path):
+    rng = np.random.default_rng(1)
+    n_in, n_hidden, groups, T = 16, 12, 4, 40
+    w = rng.integers(-60, 120, size=(n_hidden, n_in)) * 2
+    path = write_netx(tmp_path / "avg.net", [
+        {"type": "dense", "shape": [n_hidden], "inFeatures": n_in, "outFeatures": n_hidden,
+         "weight": w.astype(np.float32), "neuron": CUBA},
+        {"type": "average", "shape": [groups]}])
+    x = (rng.random((n_in, T)) < 0.4).astype(np.int64)
+
+    hidden = _lif_run(_delay1(w @ x), CUBA)                              # (n_hidden, T)
+    ref = hidden.reshape(groups, n_hidden // groups, T).mean(axis=1)     # population mean
+
+    y = loihi_snn.run(path, x)
+    assert y.shape == (groups, T) and hidden.sum() > 20
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-12)
+
+    # lava-float: the same network in float units (du = iDecay/4096, dv = vDecay/4096,
+    # vth = vThMant, weights as stored).  Its reference is the float LIF written out
+    # below; with these power-of-two decays and integer inputs both sides do the same
+    # float64 operations in the same order, so the population means agree exactly.
+    hidden_float = _lif_run_float(_delay1(w @ x), CUBA)
+    ref_float = hidden_float.reshape(groups, n_hidden // groups, T).mean(axis=1)
+    y_float = loihi_snn.run(path, x, backend="lava-float")
+    assert y_float.shape == (groups, T) and hidden_float.sum() > 20
+    np.testing.assert_allclose(y_float, ref_float, rtol=0, atol=1e-12)
+    # ... and it stays close to the fixed-point run (which rounds the decays toward
+    # zero): at least 90 % of the (group, step) means equal, mean rate within 10 %
+    assert np.mean(y_float == y) >= 0.9
+    assert abs(y_float.mean() - y.mean()) <= 0.1 * y.mean()
