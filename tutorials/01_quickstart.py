@@ -7,7 +7,7 @@ The same run from the shell is one command:
 
     loihi-snn train --preset digits-small --out runs/quickstart
 
-What happens (see loihi_snn/train/trainer.py):
+What happens (see loihi_snn/train/loop.py):
 1. a preset (a TrainConfig) names the data set (scikit-learn's 8x8 digits, rate
    coded over T steps), the network (64-H-10, SLAYER CUBA neurons), loss, optimiser;
 2. ``train`` fits it with SLAYER and keeps the epoch with the best validation accuracy;
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     ensure_lava_runtime()
     from loihi_snn.netx import read_netx
     from loihi_snn.train.config import get_preset
-    from loihi_snn.train.trainer import train
+    from loihi_snn.train.loop import train
 
     out = args.out or tempfile.mkdtemp(prefix="loihi_snn_quickstart_")
     preset = "digits-small" if args.size == "small" else "digits"

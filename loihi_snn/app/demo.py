@@ -4,7 +4,7 @@
                              [--lava-samples N] [--seed S] [--export-dir DIR]
 
 1. trains the ``digits`` preset (scikit-learn's bundled 8x8 digits, rate code, T=16,
-   64-128-10 CUBA network, lava-dl SLAYER on the CPU) with :func:`loihi_snn.train.trainer.train`,
+   64-128-10 CUBA network, lava-dl SLAYER on the CPU) with :func:`loihi_snn.train.loop.train`,
    which exports the best epoch to NetX, calibrates the Top-K cutoff thresholds on the
    training split (tolerance ``--epsilon``) and stores them in the file;
 2. copies the network and its model card to ``netx_models/demo/`` (git-ignored);
@@ -130,8 +130,10 @@ def main(argv=None) -> int:
     from loihi_snn.app.evaluation import spikes_within
     from loihi_snn.netx.schema import read_netx
     from loihi_snn.train import cards
-    from loihi_snn.train.trainer import (evaluate, export_view, load_checkpoint, load_split,
-                                         train)
+    from loihi_snn.train.checkpoint import export_view, load_checkpoint
+    from loihi_snn.train.data import load_split
+    from loihi_snn.train.loop import train
+    from loihi_snn.train.verify import evaluate_model
 
     os.makedirs(args.out, exist_ok=True)
     cfg = _config(args)
@@ -170,7 +172,7 @@ def main(argv=None) -> int:
                       input_scale=cfg.input_scale)
     X, labels = test.inputs[:n], test.labels[:n]
     T = int(X.shape[-1])
-    torch_eval = evaluate(model, X)
+    torch_eval = evaluate_model(model, X)
     torch_out = torch_eval["output"].astype(np.int64)
     beta = load_calibration(read_netx(net_path)).beta
     t_pred, t_steps = offline_cutoff(torch_out, beta)

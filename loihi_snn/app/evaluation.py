@@ -118,7 +118,7 @@ def load_eval_data(spec, dataset: Optional[str] = None, *, split: str = "test",
     """
     from loihi_snn.train.config import ConfigError
     from loihi_snn.train.datasets import list_datasets, load_dataset
-    from loihi_snn.train.trainer import scale_inputs
+    from loihi_snn.train.data import scale_inputs
 
     info = _training_info(spec)
     recorded = info.get("dataset")

@@ -29,12 +29,20 @@ import json
 import os
 import platform
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+import torch
 
-__all__ = ["CARD_JSON", "CARD_MD", "build_card", "load_card", "machine_info", "reference_inputs",
-           "render_markdown", "write_card"]
+import loihi_snn
+from loihi_snn.netx.describe import layer_table
+from loihi_snn.netx.schema import read_netx
+from loihi_snn.train.data import load_split
+
+__all__ = ["CARD_JSON", "CARD_MD", "atomic_write_text", "build_card", "load_card",
+           "machine_info", "reference_inputs", "render_markdown", "set_default_mode", "umask",
+           "write_card"]
 
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
@@ -67,7 +75,6 @@ def _cpu_model() -> str:
 
 
 def _version(dist: str) -> Optional[str]:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version(dist)
     except PackageNotFoundError:
@@ -76,7 +83,6 @@ def _version(dist: str) -> Optional[str]:
 
 def machine_info(device: str = "cpu") -> Dict[str, Any]:
     """CPU model, core counts, OS, Python and torch versions, and the GPU if ``device`` is CUDA."""
-    import torch
     info = {"cpu": _cpu_model(), "logical_cores": os.cpu_count(),
             "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "platform": platform.platform(), "python": platform.python_version(),
@@ -87,7 +93,6 @@ def machine_info(device: str = "cpu") -> Dict[str, Any]:
 
 
 def _software() -> Dict[str, Optional[str]]:
-    import loihi_snn
     return {"loihi_snn": loihi_snn.__version__, "lava-nc": _version("lava-nc"),
             "lava-dl": _version("lava-dl"), "torch": _version("torch"), "numpy": _version("numpy")}
 
@@ -102,9 +107,6 @@ def _sha256(path: str) -> str:
 
 def export_summary(net_path: str) -> Dict[str, Any]:
     """What the exported file says, read back with :func:`loihi_snn.netx.read_netx`."""
-    from loihi_snn.app.cli import layer_table
-    from loihi_snn.netx.schema import read_netx
-
     spec = read_netx(net_path)
     rows = layer_table(spec)
     bits = [r["weight_bits"] for r in rows if r["weight_bits"] is not None]
@@ -128,10 +130,11 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
     """Assemble the card dict (see the module docstring for its sections).
 
     Args:
-        torch_eval: :func:`loihi_snn.train.trainer.evaluate` on the whole test split.
-        lava: the Lava comparison from the trainer (``accuracy``, ``agreement``, ...,
-            ``reference_subset``) or ``{"skipped": reason}``.
-        cutoff: the trainer's cutoff calibration section (``config.cutoff_epsilon``), or None.
+        torch_eval: :func:`loihi_snn.train.verify.evaluate_model` on the whole test split.
+        lava: the Lava comparison (:func:`loihi_snn.train.verify.run_on_lava`:
+            ``accuracy``, ``agreement``, ..., ``reference_subset``) or ``{"skipped": reason}``.
+        cutoff: the cutoff calibration section (:func:`loihi_snn.train.verify.calibrate_cutoff`,
+            ``config.cutoff_epsilon``), or None.
     """
     test = splits.test
     T = splits.T
@@ -204,13 +207,31 @@ def _cutoff_steps(cutoff: Optional[Dict[str, Any]]) -> Optional[float]:
     return None
 
 
-def _atomic_write(path: str, text: str) -> None:
+def umask() -> int:
+    """The process's file-creation mask, read without changing it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def set_default_mode(path: str) -> None:
+    """Give ``path`` the mode ``open()`` gives a new file (``0o666 & ~umask``).
+
+    Atomic writers create their temporary file 0600 (:func:`tempfile.mkstemp`); this
+    undoes that once the file is in place.
+    """
+    os.chmod(path, 0o666 & ~umask())
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a temporary file in the same
+    directory, renamed over ``path``; the file gets the mode ``open()`` would give it."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
+        set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -218,18 +239,12 @@ def _atomic_write(path: str, text: str) -> None:
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_card(card: Dict[str, Any], out_dir: str) -> Tuple[str, str]:
     """Write ``model_card.json`` and ``MODEL_CARD.md`` into ``out_dir``; returns both paths."""
     os.makedirs(out_dir, exist_ok=True)
     jpath, mpath = os.path.join(out_dir, CARD_JSON), os.path.join(out_dir, CARD_MD)
-    _atomic_write(jpath, json.dumps(card, indent=2) + "\n")
-    _atomic_write(mpath, render_markdown(card))
+    atomic_write_text(jpath, json.dumps(card, indent=2) + "\n")
+    atomic_write_text(mpath, render_markdown(card))
     return jpath, mpath
 
 
@@ -248,8 +263,6 @@ def reference_inputs(card: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
         ``(X, labels)``: ``X`` is ``(n, *input_shape, T)`` integer-valued (scaled as in
         training), ``n = card["reference_subset"]["first"]``.
     """
-    from loihi_snn.train.trainer import load_split
-
     d, ref = card["data"], card["reference_subset"]
     ds = load_split(d["dataset"], ref["split"], T=d["T"], encoding=d["encoding"], seed=d["seed"],
                     limit=ref["first"], options=d["options"], input_scale=d["input_scale"])

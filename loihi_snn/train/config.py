@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from loihi_snn.core.errors import LoihiSnnError
+from loihi_snn.train.datasets import get_dataset_spec, list_datasets
+from loihi_snn.train.models import ArchitectureError, infer_shapes, resolve_neuron
 
 __all__ = ["ConfigError", "PRESETS", "TrainConfig", "get_preset", "list_presets",
            "load_config", "resolve_config"]
@@ -83,7 +85,7 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
         rcs_weight: weight of the RCS regulariser (cutoff issue); 0 disables it, a
             positive value needs a regulariser registered in
-            :data:`loihi_snn.train.trainer.REGULARIZERS` under ``"rcs"``.
+            :data:`loihi_snn.train.regularizers.REGULARIZERS` under ``"rcs"``.
         lava_limit: test samples run on Lava after training (None: the whole test split).
         cutoff_epsilon: when set (in [0, 1)), calibrate the Top-K cutoff thresholds
             (:func:`loihi_snn.core.cutoff.calibrate`, tolerance epsilon) on the output spikes
@@ -175,9 +177,6 @@ class TrainConfig:
         Raises:
             ConfigError: naming the field and the valid choices.
         """
-        from loihi_snn.train.datasets import get_dataset_spec, list_datasets
-        from loihi_snn.train.models import ArchitectureError, resolve_neuron
-
         if not isinstance(self.name, str) or not self.name or os.sep in self.name:
             raise ConfigError(f"name must be a non-empty file name, got {self.name!r}")
         try:
@@ -260,8 +259,6 @@ def _merge(base: Dict[str, Any], data: Dict[str, Any]) -> Dict[str, Any]:
 
 def _check_architecture(cfg: TrainConfig, spec) -> None:
     """Dry-run shape inference when the data set's input shape is known without loading it."""
-    from loihi_snn.train.models import infer_shapes
-
     shape = _known_input_shape(cfg, spec)
     if shape is None:
         if not isinstance(cfg.architecture, list) or not cfg.architecture:

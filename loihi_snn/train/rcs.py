@@ -136,7 +136,8 @@ def collect(blocks) -> list:
 def trainer_regularizer(model, output, layer_spikes, labels, config, *,
                         reduction: str = "max", reference: str = "tail",
                         hidden_only: bool = False) -> torch.Tensor:
-    """``REGULARIZERS["rcs"]`` for :mod:`loihi_snn.train.trainer` (weight ``rcs_weight``).
+    """The default ``REGULARIZERS["rcs"]`` (:mod:`loihi_snn.train.regularizers`), weight
+    ``rcs_weight``.
 
     Needs LIF-family neurons (:mod:`loihi_snn.torch.blocks`).  Voltage recording is switched
     on at the first call, so that batch contributes 0 and every later batch the RCS term.
@@ -158,7 +159,8 @@ def trainer_regularizer(model, output, layer_spikes, labels, config, *,
 
 def make_regularizer(*, reduction: str = "max", reference: str = "tail",
                      hidden_only: bool = False):
-    """A variant of :func:`trainer_regularizer` to put in ``REGULARIZERS["rcs"]``."""
+    """A variant of :func:`trainer_regularizer` to put in
+    :data:`loihi_snn.train.regularizers.REGULARIZERS` under ``"rcs"``."""
     if reduction not in REDUCTIONS or reference not in REFERENCES:
         raise ValueError(f"reduction must be one of {REDUCTIONS} and reference one of "
                          f"{REFERENCES}, got {reduction!r}, {reference!r}")
@@ -170,11 +172,3 @@ def make_regularizer(*, reduction: str = "max", reference: str = "tail",
     regularizer.settings = {"reduction": reduction, "reference": reference,
                             "hidden_only": hidden_only}
     return regularizer
-
-
-def _register() -> None:
-    from loihi_snn.train.trainer import REGULARIZERS
-    REGULARIZERS.setdefault("rcs", trainer_regularizer)
-
-
-_register()
