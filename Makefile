@@ -5,11 +5,12 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.loihi-snn-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv bench clean help
+.PHONY: demo test lint venv bench clean help
 
 help:
 	@echo "make demo   - set up .venv if needed, then run the end-to-end demo (prints a report)"
-	@echo "make test   - set up .venv if needed, then run the whole test suite"
+	@echo "make test   - set up .venv if needed, check the import layers, run the whole test suite"
+	@echo "make lint   - only check the import layers (import-linter, pyproject.toml)"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make venv   - only create/refresh .venv"
 
@@ -23,7 +24,11 @@ demo: $(STAMP)
 	$(PYTHON) -m loihi_snn.app.demo --out demo_out
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PYTHON) bench/bench_runtime.py

@@ -40,7 +40,6 @@ _PUBLIC = {
     "offline_cutoff": ("loihi_snn.core.cutoff", "offline_cutoff"),
     "calibrate": ("loihi_snn.core.cutoff", "calibrate"),
     "evaluate_file": ("loihi_snn.app.evaluation", "evaluate"),
-    "train": ("loihi_snn.train.loop", "train"),
 }
 
 __all__ = sorted(_PUBLIC) + ["BackendError", "LoihiSnnError", "NetxFormatError",

@@ -63,12 +63,12 @@ def noisy_accuracy(model, test, sigma: float, seed: int) -> float:
 
     Runs the torch quantized forward, which is spike-for-spike what Lava fixed_pt
     computes (tests/test_lif_variants.py; each model card records the agreement)."""
-    from loihi_snn.train.trainer import evaluate
+    from loihi_snn.train.verify import evaluate_model
     rng = np.random.default_rng(seed)
     x = test.inputs.astype(np.float64)
     noisy = x + rng.normal(0.0, sigma * x.std(), size=x.shape)
     X = np.round(noisy * INPUT_SCALE).astype(np.float32)
-    return float((evaluate(model, X)["predictions"] == test.labels).mean())
+    return float((evaluate_model(model, X)["predictions"] == test.labels).mean())
 
 
 def main(argv=None) -> int:
@@ -84,9 +84,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from loihi_snn.core.lavadl import ensure_lava_runtime
-    from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
     from loihi_snn.train.datasets import load_dataset
-    from loihi_snn.train.trainer import load_checkpoint, train
+    from loihi_snn.train.checkpoint import load_checkpoint
+    from loihi_snn.train.loop import train
 
     ensure_lava_runtime()
     size = dict(SIZES[args.size])

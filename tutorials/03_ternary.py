@@ -54,7 +54,7 @@ def spike_costs(model, test):
     """(spikes per sample, synaptic operations per sample) of the quantized forward
     (== Lava fixed_pt).  Spikes of either sign count once; synaptic operations are
     |spikes| x fan-out summed over the input and every layer but the last.  ``test``
-    comes from the trainer's ``load_data`` (inputs already scaled to integers)."""
+    comes from ``loihi_snn.train.data.load_data`` (inputs already scaled to integers)."""
     import torch
     X = test.inputs
     fan_outs = []
@@ -84,8 +84,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from loihi_snn.core.lavadl import ensure_lava_runtime
-    from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
-    from loihi_snn.train.trainer import load_checkpoint, load_data, train
+    from loihi_snn.train.checkpoint import load_checkpoint
+    from loihi_snn.train.data import load_data
+    from loihi_snn.train.loop import train
 
     ensure_lava_runtime()
     os.makedirs(args.out, exist_ok=True)

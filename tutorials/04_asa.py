@@ -12,7 +12,7 @@ causal, per-sample Advance Spatial Attention on the membrane input, Yao et al., 
 * ``digits``: scikit-learn's 8 x 8 digits as rate-coded frames (layout ``image``,
   1 x 8 x 8, 10 classes),
 
-with the package trainer (loihi_snn.train.trainer), then reports for each model the
+with the package trainer (loihi_snn.train.loop), then reports for each model the
 test accuracy of the SLAYER quantized forward (= Lava fixed point, spike for spike),
 the accuracy on Lava fixed point for the first test samples (streamed through one
 Lava run with loihi_snn.sim.runtime.stream.run_many) and the network-average spike
@@ -55,25 +55,6 @@ ASA_RATIO = 0.5
 FAMILY = "lif-asa"
 
 
-def register_asa_family() -> None:
-    """Neuron family ``lif-asa``: the ``lif`` family with every conv layer an ASAConv."""
-    from loihi_snn.train import families  # noqa: F401  (registers "lif")
-    from loihi_snn.train.models import NEURON_TYPES, register_neuron_type
-    if FAMILY in NEURON_TYPES:
-        return
-    lif = NEURON_TYPES["lif"]
-
-    def make_block(kind, neuron_params, **kwargs):
-        if kind == "conv":
-            from loihi_snn.torch.blocks import ASAConv
-            return ASAConv(neuron_params, asa_ratio=ASA_RATIO, **kwargs)
-        return lif.make_block(kind, neuron_params, **kwargs)
-
-    register_neuron_type(FAMILY, make_block, defaults=lif.defaults,
-                         allowed_params=lif.allowed_params,
-                         description="loihi_snn LIF family with an ASA gate in every conv layer")
-
-
 def config_for(data: str, asa: bool, size: dict, seed: int):
     from loihi_snn.train.config import TrainConfig
     d = DATASETS[data]
@@ -87,7 +68,8 @@ def config_for(data: str, asa: bool, size: dict, seed: int):
                        "weight_scale": d["conv_scale"], "weight_norm": False},
                       {"type": "flatten"},
                       {"type": "dense", "weight_scale": d["dense_scale"], "weight_norm": False}],
-        neuron={"type": FAMILY if asa else "lif", **NEURON},
+        neuron=({"type": FAMILY, **NEURON, "asa_ratio": ASA_RATIO} if asa
+                else {"type": "lif", **NEURON}),
         loss={"type": "cross_entropy", "scale": 1.0}, optimizer={"type": "adam", "lr": 0.01},
         epochs=size["epochs"], batch_size=16, seed=seed, device="cpu")
 
@@ -143,8 +125,9 @@ def main(argv=None) -> int:
 
     from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()
-    register_asa_family()
-    from loihi_snn.train.trainer import load_checkpoint, load_split, train
+    from loihi_snn.train.checkpoint import load_checkpoint
+    from loihi_snn.train.data import load_split
+    from loihi_snn.train.loop import train
 
     size = dict(SIZES[args.size])
     if args.epochs is not None:

@@ -74,7 +74,7 @@ def layer_similarity(checkpoint: str, inputs: np.ndarray) -> list:
     import torch
 
     from loihi_snn.train import rcs
-    from loihi_snn.train.trainer import load_checkpoint
+    from loihi_snn.train.checkpoint import load_checkpoint
     model, _ = load_checkpoint(checkpoint)
     model.train()                       # float forward with voltage recording
     rcs.enable_recording(model.blocks)
@@ -207,10 +207,10 @@ def main(argv=None) -> int:
 
     from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()            # before torch / tqdm create a multiprocessing context
-    from loihi_snn.train import families  # noqa: F401  (registers the "lif" family)
-    from loihi_snn.train import rcs  # noqa: F401  (registers REGULARIZERS["rcs"])
+    from loihi_snn.train import rcs
     from loihi_snn.train.datasets import load_dataset
-    from loihi_snn.train.trainer import REGULARIZERS, train
+    from loihi_snn.train.loop import train
+    from loihi_snn.train.regularizers import REGULARIZERS
 
     variant = {"reduction": args.reduction, "reference": args.reference,
                "hidden_only": args.hidden_only}

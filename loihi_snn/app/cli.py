@@ -20,53 +20,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from loihi_snn.core.errors import LoihiSnnError
+from loihi_snn.netx.describe import format_table, layer_table
 
 EXIT_USAGE = 2
-
-
-def _neuron_summary(layer) -> Dict[str, Any]:
-    if layer.neuron is None:
-        return {}
-    keep = ("iDecay", "vDecay", "vThMant", "refDelay", "gradedSpike", "sigma_output",
-            "activation")
-    params = {k: v for k, v in layer.neuron.params.items()
-              if k in keep or not isinstance(v, (dict, np.ndarray, list))}
-    return {"type": layer.neuron.type, **{k: params[k] for k in sorted(params) if k != "type"}}
-
-
-def _weight_bits(layer) -> Optional[int]:
-    w = layer.fields.get("weight")
-    if w is None or layer.type in ("input",):
-        return None
-    w = np.asarray(w)
-    m = int(np.max(np.abs(w))) if w.size else 0
-    return max(1, m.bit_length()) + (1 if (w < 0).any() else 0)
-
-
-def layer_table(spec) -> List[Dict[str, Any]]:
-    """One JSON-serialisable row per layer of a NetSpec."""
-    rows = []
-    for layer in spec.layers:
-        row = {"index": layer.index, "type": layer.type, "shape": list(layer.shape),
-               "input_shape": list(layer.in_shape), "neuron": _neuron_summary(layer),
-               "weight_bits": _weight_bits(layer), "synapses": layer.num_synapses}
-        for key in ("kernel", "stride", "padding", "dilation", "groups", "group_size"):
-            if key in layer.fields:
-                v = layer.fields[key]
-                row[key] = list(v) if isinstance(v, tuple) else v
-        if "delay" in layer.fields:
-            row["max_delay"] = int(np.max(layer.fields["delay"]))
-        if "weight_rec" in layer.fields:
-            row["recurrent"] = True
-        rows.append(row)
-    return rows
-
-
-def _fmt_neuron(n: Dict[str, Any]) -> str:
-    if not n:
-        return "-"
-    rest = ", ".join(f"{k}={v}" for k, v in n.items() if k != "type")
-    return f"{n['type']}({rest})"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -82,25 +38,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                           "extensions": sorted(spec.extensions), "layers": rows},
                          indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
         return 0
-    print(f"{spec.path}: input {tuple(spec.input_shape)} -> output {tuple(spec.output_shape)}, "
-          f"{len(rows)} layers")
-    header = f"{'#':>2}  {'type':<9} {'shape':<16} {'wbits':>5} {'synapses':>10}  neuron"
-    print(header)
-    print("-" * max(len(header), 60))
-    for r in rows:
-        extra = ""
-        if "kernel" in r:
-            extra = f" k={tuple(r['kernel'])} s={tuple(r['stride'])} p={tuple(r['padding'])}"
-        if "max_delay" in r:
-            extra += f" max_delay={r['max_delay']}"
-        wb = "-" if r["weight_bits"] is None else str(r["weight_bits"])
-        print(f"{r['index']:>2}  {r['type']:<9} {str(tuple(r['shape'])):<16} {wb:>5} "
-              f"{r['synapses']:>10}  {_fmt_neuron(r['neuron'])}{extra}")
-    total = sum(r["synapses"] for r in rows)
-    neurons = sum(int(np.prod(r["shape"])) for r in rows if r["neuron"])
-    print(f"total: {neurons} neurons, {total} synapses")
-    if spec.extensions:
-        print("extensions: " + ", ".join(sorted(spec.extensions)))
+    print(format_table(spec, rows))
     return 0
 
 
@@ -174,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import shlex
 
     from loihi_snn.train.config import resolve_config
-    from loihi_snn.train.trainer import train
+    from loihi_snn.train.loop import train
     cfg = resolve_config(preset=args.preset, config=args.config, epochs=args.epochs,
                          seed=args.seed, device=args.device)
     command = "loihi-snn " + " ".join(shlex.quote(a) for a in (args.argv or []))
@@ -190,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``loihi-snn export``: rebuild a checkpoint's model and write it as NetX."""
-    from loihi_snn.train.trainer import export_checkpoint
+    from loihi_snn.train.checkpoint import export_checkpoint
     path = export_checkpoint(args.checkpoint, args.out)
     print(f"{args.checkpoint}: exported to {path}")
     return 0

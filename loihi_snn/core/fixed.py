@@ -1,9 +1,9 @@
-"""Loihi 2 fixed-point arithmetic, defined once for numpy and torch.
+"""Loihi 2 fixed-point primitives, defined once for numpy and torch.
 
-These functions are the single definition of the integer neuron arithmetic that
-the trainer's quantized forward, our Lava fixed-point process models and the
-emulator call.  They reproduce lava's bit-accurate LIF model
-(``lava/proc/lif/models.py``, ``PyLifModelBitAcc``) exactly:
+These functions are the integer pieces of every neuron step (the LIF-family step
+itself is :func:`loihi_snn.core.lif.lif_fixed_step`, built on them).  They reproduce
+lava's bit-accurate LIF model (``lava/proc/lif/models.py``, ``PyLifModelBitAcc``)
+exactly:
 
 - decay constants are 12-bit: ``x * (4096 - d) >> 12`` with the shift applied to
   the magnitude, i.e. rounded toward zero;
@@ -22,21 +22,15 @@ from typing import Any
 
 import numpy as np
 
-DECAY_SHIFT = 12
-DECAY_UNITY = 1 << DECAY_SHIFT          # 4096
-STATE_BITS = 24
-STATE_MAX = 1 << (STATE_BITS - 1)       # 2**23
-V_LIMIT = STATE_MAX - 1                 # voltage saturates to +-(2**23 - 1)
-ACT_SHIFT = 6                           # synaptic input MSB alignment
-VTH_SHIFT = 6                           # threshold MSB alignment
-BIAS_EXP = 6                            # netx uses bias_exp = 6 for CUBA layers
+from loihi_snn.core.constants import (ACT_SHIFT, BIAS_EXP, CURRENT_WRAP, DECAY_SHIFT, DECAY_UNITY,
+                                      V_LIMIT)
 
 
 def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
-def _np_int(x: Any) -> bool:
+def is_np_int(x: Any) -> bool:
     """True for a numpy *integer array*: the fast path (fewer temporaries, in-place ops).
 
     Every fast path below computes exactly what the generic expression next to it
@@ -89,7 +83,7 @@ def _shift_toward_zero_(x: np.ndarray, shift: int) -> np.ndarray:
 
 def shift_toward_zero(x, shift: int):
     """``x >> shift`` applied to the magnitude (rounds toward zero), as Loihi does."""
-    if _np_int(x):
+    if is_np_int(x):
         return _shift_toward_zero_(x.copy(), shift)
     return sign(x) * (abs(x) >> shift)
 
@@ -100,7 +94,7 @@ def decay(x, d):
     ``d`` is the effective decay constant in 0..4096 (scalar or broadcastable).
     """
     y = x * (DECAY_UNITY - d)
-    if _np_int(y):
+    if is_np_int(y):
         return _shift_toward_zero_(y, DECAY_SHIFT)
     return shift_toward_zero(y, DECAY_SHIFT)
 
@@ -113,18 +107,18 @@ def _wrap_current_(u: np.ndarray) -> np.ndarray:
     as testing it on the original).
     """
     # the masks only matter when some |u| >= 2**23, which is rare: one cheap check first
-    if u.size and np.maximum.reduce(np.abs(u), axis=None) >= STATE_MAX:
-        np.subtract(u, 2 * STATE_MAX, out=u, where=u > STATE_MAX)
-        np.add(u, 2 * STATE_MAX, out=u, where=u <= -STATE_MAX)
+    if u.size and np.maximum.reduce(np.abs(u), axis=None) >= CURRENT_WRAP:
+        np.subtract(u, 2 * CURRENT_WRAP, out=u, where=u > CURRENT_WRAP)
+        np.add(u, 2 * CURRENT_WRAP, out=u, where=u <= -CURRENT_WRAP)
     return u
 
 
 def wrap_current(u):
     """Wrap a current that left the 24-bit range, exactly as lava's LIF model does."""
-    if _np_int(u):
+    if is_np_int(u):
         return _wrap_current_(u.copy())
-    wrapped = where(u > STATE_MAX, u - 2 * STATE_MAX, u)
-    return where(wrapped <= -STATE_MAX, u + 2 * STATE_MAX, wrapped)
+    wrapped = where(u > CURRENT_WRAP, u - 2 * CURRENT_WRAP, u)
+    return where(wrapped <= -CURRENT_WRAP, u + 2 * CURRENT_WRAP, wrapped)
 
 
 def saturate_voltage(v):
@@ -145,7 +139,7 @@ def current_update(u, a_in, du):
     weight exponent).
     """
     u = decay(u, du + 1)
-    if _np_int(u) and _fits(u, a_in):
+    if is_np_int(u) and _fits(u, a_in):
         u += a_in << ACT_SHIFT          # u is a temporary of decay(): add and wrap in place
         return _wrap_current_(u)
     return wrap_current(u + (a_in << ACT_SHIFT))
@@ -154,31 +148,13 @@ def current_update(u, a_in, du):
 def voltage_update(v, u, dv, bias=0):
     """CUBA voltage: ``v <- saturate(decay(v, dv) + u + bias)`` (bias already scaled)."""
     v = decay(v, dv)
-    if _np_int(v) and _fits(v, u) and _fits(v, bias):
+    if is_np_int(v) and _fits(v, u) and _fits(v, bias):
         v += u                          # v is a temporary of decay(): add and clip in place
         if not (type(bias) is int and bias == 0):
             v += bias
         np.minimum(v, V_LIMIT, out=v)
         return np.maximum(v, -V_LIMIT, out=v)
     return saturate_voltage(v + u + bias)
-
-
-def lif_step(u, v, a_in, du, dv, vth, bias=0):
-    """One step of lava's bit-accurate LIF (hard reset of v to 0 on a spike).
-
-    Parameters are raw Loihi integers: ``vth`` is the threshold mantissa (compared as
-    ``vth << 6``), ``bias`` the effective bias (see :func:`scale_bias`).
-
-    Returns ``(spike, u, v)`` with ``spike`` a boolean array.
-    """
-    u = current_update(u, a_in, du)
-    v = voltage_update(v, u, dv, bias)
-    spike = v > (vth << VTH_SHIFT)
-    if _np_int(v):                      # v is a temporary of voltage_update()
-        np.copyto(v, 0, where=spike)
-        return spike, u, v
-    v = where(spike, v * 0, v)
-    return spike, u, v
 
 
 def accumulate_weight_exp(a, weight_exp: int):

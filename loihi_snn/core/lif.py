@@ -24,13 +24,41 @@ Dynamics (per step)::
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
 from loihi_snn.core import fixed
+from loihi_snn.core.constants import VTH_SHIFT
 
 RESET_MODES = ("hard", "soft", "none")
+
+
+class LIFParams(NamedTuple):
+    """Parameters of one LIF-family layer: the record every step function takes.
+
+    Integer form (:func:`lif_fixed_step`), raw Loihi units: ``du``/``dv`` are the
+    *effective* 12-bit decays (0 = no decay, 4096 = full decay; NetX ``iDecay`` /
+    ``vDecay``), ``vth`` the threshold mantissa compared as ``vth << 6``, ``bias`` the
+    effective bias ``bias_mant << bias_exp``.  Float form (:func:`lif_float_step`),
+    weight units: decays are fractions in [0, 1], ``vth`` and ``bias`` in weight units.
+    Any field may be a scalar or an array broadcastable to the state.
+
+    ``reset`` is ``"hard"`` (v to 0, stock Loihi CUBA), ``"soft"`` (subtract the
+    threshold) or ``"none"``; ``ternary`` makes spikes in {-1, 0, +1} (thresholds +-vth).
+    """
+    du: Any
+    dv: Any
+    vth: Any
+    bias: Any = 0
+    reset: str = "hard"
+    ternary: bool = False
+
+    @classmethod
+    def cuba(cls, du_lava, dv, vth, bias=0) -> "LIFParams":
+        """Stock CUBA as lava's ``LIF`` process holds it: ``du_lava`` is lava's register
+        value (netx sets ``du = iDecay - 1``; lava decays the current by ``du + 1``)."""
+        return cls(du_lava + 1, dv, vth, bias, "hard", False)
 
 
 def check_reset_mode(reset: str) -> str:
@@ -42,7 +70,7 @@ def check_reset_mode(reset: str) -> str:
 def _apply_reset(v, spike, vth_eff, reset: str):
     """``spike`` is boolean (binary) or an integer array in {-1, 0, 1} (ternary)."""
     if reset == "hard":
-        if fixed._np_int(v):            # v is a temporary of voltage_update(): in place
+        if fixed.is_np_int(v):            # v is a temporary of voltage_update(): in place
             np.copyto(v, 0, where=spike if spike.dtype == np.bool_ else spike != 0)
             return v
         return fixed.where(spike != 0, v * 0, v)
@@ -58,21 +86,25 @@ def ternary_compare(v, vth):
     return (v > vth) * 1 - (v < -vth) * 1
 
 
-def lif_fixed_step(u, v, a_in, du, dv, vth, bias=0, reset: str = "hard",
-                   ternary: bool = False):
-    """One integer step.  Returns ``(spike, u, v)``; ``spike`` is boolean, or integer in
-    {-1, 0, +1} when ``ternary`` (two thresholds +-vth).
+def lif_fixed_step(u, v, a_in, p: LIFParams):
+    """One integer step of the LIF family -- the one definition that the torch quantized
+    forward, the Lava ``fixed_pt`` models (our ``LIFVariant`` and, through the emulator,
+    the fused process) and the emulator's CUBA/LIF/TERNARY layers all call.
 
-    ``du``/``dv`` are the *effective* 12-bit decay constants (0 = no decay, 4096 = full
-    decay); for ``reset="hard"`` the result equals lava's bit-accurate LIF with
-    ``du_lava = du - 1`` (see :func:`loihi_snn.core.fixed.lif_step`).  ``bias`` is the
-    effective bias (``bias_mant << bias_exp``).
+    ``u``, ``v`` (state) and ``a_in`` (integer synaptic input: weight mantissas summed,
+    after the weight exponent) are integer arrays/tensors of one shape; ``p`` is an
+    integer :class:`LIFParams`.  Returns ``(spike, u, v)``: ``spike`` boolean, or integer
+    in {-1, 0, +1} when ``p.ternary``.  With ``reset="hard"`` this is exactly lava's
+    bit-accurate ``LIF`` (``PyLifModelBitAcc``) with ``du_lava = p.du - 1``.
     """
-    u = fixed.current_update(u, a_in, du - 1)      # decays by du (lava's register du - 1)
-    v = fixed.voltage_update(v, u, dv, bias)
-    vth_eff = vth << fixed.VTH_SHIFT
-    spike = ternary_compare(v, vth_eff) if ternary else v > vth_eff
-    return spike, u, _apply_reset(v, spike, vth_eff, reset)
+    u = fixed.current_update(u, a_in, p.du - 1)     # decays by du (lava's register du - 1)
+    v = fixed.voltage_update(v, u, p.dv, p.bias)
+    vth_eff = p.vth << VTH_SHIFT
+    if p.ternary:
+        spike = ternary_compare(v, vth_eff)
+    else:
+        spike = v > vth_eff
+    return spike, u, _apply_reset(v, spike, vth_eff, p.reset)
 
 
 def binary_spike(v, vth):
@@ -80,20 +112,22 @@ def binary_spike(v, vth):
     return v > vth
 
 
-def lif_float_step(u, v, a_in, du, dv, vth, bias=0.0, reset: str = "hard",
-                   spike_fn: Optional[Callable] = None):
-    """One floating-point step in weight units.  Returns ``(spike, u, v)``.
+def lif_float_step(u, v, a_in, p: LIFParams, spike_fn: Optional[Callable] = None):
+    """One floating-point step in weight units (a float :class:`LIFParams`).  Returns
+    ``(spike, u, v)``; arrays or tensors of one shape.
 
-    ``spike_fn(v, vth)`` makes the spike: default :func:`binary_spike` (boolean);
-    :func:`ternary_compare` for ternary neurons; training passes a surrogate-gradient
+    ``spike_fn(v, vth)`` makes the spike: default :func:`binary_spike` (boolean), or
+    :func:`ternary_compare` when ``p.ternary``; training passes a surrogate-gradient
     function returning a float tensor.  The reset uses the spike without gradient.
     """
-    u = u * (1 - du) + a_in
-    v = v * (1 - dv) + u + bias
-    spike = (spike_fn or binary_spike)(v, vth)
+    u = u * (1 - p.du) + a_in
+    v = v * (1 - p.dv) + u + p.bias
+    if spike_fn is None:
+        spike_fn = ternary_compare if p.ternary else binary_spike
+    spike = spike_fn(v, p.vth)
     s = spike.detach() if hasattr(spike, "detach") else spike
-    if reset == "hard":
+    if p.reset == "hard":
         v = fixed.where(s != 0, v * 0, v)
-    elif reset == "soft":
-        v = v - s * vth
+    elif p.reset == "soft":
+        v = v - s * p.vth
     return spike, u, v

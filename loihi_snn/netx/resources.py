@@ -8,7 +8,7 @@
   (neuron types without a NeuroCore model, ``average`` layers, the cutoff controller).
 - :func:`estimate` gives per-layer neurons, synapses, synaptic memory, NeuroCores
   and the fraction of one chip.  Every number it derives from per-core capacities is
-  an estimate (see :mod:`loihi_snn.core.limits`): lava-loihi's compiler, which is
+  an estimate (see :mod:`loihi_snn.core.constants`): lava-loihi's compiler, which is
   closed, does the real mapping.
 
 Both take a :class:`~loihi_snn.netx.schema.NetSpec` (``read_netx(path)``) and use no
@@ -23,7 +23,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from loihi_snn.core import limits as L
+from loihi_snn import families
+from loihi_snn.core import constants as C
+from loihi_snn.netx.lower import weight_precision
 
 
 @dataclass
@@ -117,48 +119,21 @@ class NetEstimate:
 
 # ----------------------------------------------------------------------------- helpers
 
-def weight_precision(w: np.ndarray) -> Tuple[int, int, str]:
-    """(num_weight_bits, weight_exp, sign_mode) of an integer weight matrix.
-
-    The same packing as lava-dl 0.6's ``netx.utils.optimize_weight_bits`` (without its
-    clipping and printing): the mantissa bits Loihi needs to hold ``w`` exactly with
-    one shared exponent.  ``sign_mode`` is ``"mixed"``, ``"excitatory"`` or
-    ``"inhibitory"``.  An all-zero matrix needs 0 bits.
-    """
-    w = np.asarray(w, dtype=np.float64)
-    if w.size == 0 or not np.any(w):
-        return 0, 0, "excitatory"
-    wmax, wmin = float(w.max()), float(w.min())
-    if wmax < 0:
-        mode, signed, scale = "inhibitory", 0, -256.0 / wmin
-    elif wmin >= 0:
-        mode, signed, scale = "excitatory", 0, 255.0 / wmax
-    else:
-        mode, signed = "mixed", 1
-        scale = min(127.0 / wmax if wmax > 0 else math.inf, -128.0 / wmin)
-    scale_bits = int(math.floor(math.log2(scale))) + signed
-    n = 8
-    while n > 0 and np.sum(np.abs(w / 2.0 ** n - np.round(w / 2.0 ** n))) != 0:
-        n -= 1
-    n -= signed
-    return int(8 - scale_bits - n), int(-scale_bits), mode
-
-
 def _message_bits(layer) -> int:
     """Bits per spike a layer sends."""
     if layer.type == "average":
-        return L.GRADED_MESSAGE_BITS
+        return C.GRADED_MESSAGE_BITS
     n = layer.neuron
     if n is None:
         return 0
     if n.type == "SDNN":
         try:
-            return int(n.params.get("messageBits", 16))
+            return int(n.params.get("messageBits", C.SDNN_DEFAULT_MESSAGE_BITS))
         except (TypeError, ValueError):
-            return 16
+            return C.SDNN_DEFAULT_MESSAGE_BITS
     if n.type == "TERNARY":
-        return 2
-    return L.BINARY_MESSAGE_BITS
+        return C.TERNARY_MESSAGE_BITS
+    return C.BINARY_MESSAGE_BITS
 
 
 def _weights(layer) -> List[Tuple[str, np.ndarray]]:
@@ -209,19 +184,21 @@ def _layer_estimate(layer) -> LayerEstimate:
         kernel_bytes = int(np.size(layer.fields["weight"]))        # shared, 1 byte a weight
         synapse_bytes = kernel_bytes
     else:
-        per_syn_bits = L.WEIGHT_MANTISSA_BITS + L.SYNAPSE_INDEX_BITS + \
-            (L.DELAY_BITS if delay is not None else 0)
+        per_syn_bits = C.WEIGHT_MANTISSA_BITS + C.SYNAPSE_INDEX_BITS + \
+            (C.DELAY_BITS if delay is not None else 0)
         synapse_bytes = synapses * int(math.ceil(per_syn_bits / 8))
     where = "none"
     cores = 0
     if layer.type == "average":
         where = "embedded-cpu"
     elif neurons:
-        where = "neurocore" if (ntype in L.ON_CHIP_NEURON_TYPES or ntype is None) \
+        family = families.get(ntype) if ntype is not None else None
+        where = "neurocore" if (ntype is None or (family is not None and family.on_chip)) \
             else "embedded-cpu"
-        per_core = L.NEURONS_PER_CORE.get(ntype, L.NEURONS_PER_CORE_DEFAULT)
+        per_core = (C.MAX_COMPARTMENTS_PER_CORE if ntype is None else
+                    family.neurons_per_core if family is not None else C.NEURONS_PER_CORE_DEFAULT)
         cores = max(1, math.ceil(neurons / per_core),
-                    math.ceil(synapse_bytes / L.SYNAPSE_MEMORY_BYTES_PER_CORE))
+                    math.ceil(synapse_bytes / C.SYNAPSE_MEMORY_BYTES_PER_CORE))
     return LayerEstimate(index=layer.index, type=layer.type, neuron=ntype, neurons=neurons,
                          synapses=synapses, synapse_bytes=int(synapse_bytes), cores=int(cores),
                          weight_bits=bits, weight_exp=exp, message_bits=_message_bits(layer),
@@ -242,12 +219,14 @@ def estimate(spec) -> NetEstimate:
     return NetEstimate(
         layers=layers, neurons=sum(l.neurons for l in layers),
         synapses=sum(l.synapses for l in layers), cores=cores,
-        chips=max(1, math.ceil(cores / L.NEURO_CORES_PER_CHIP)),
-        chip_fraction=cores / L.NEURO_CORES_PER_CHIP,
+        chips=max(1, math.ceil(cores / C.NEURO_CORES_PER_CHIP)),
+        chip_fraction=cores / C.NEURO_CORES_PER_CHIP,
         assumptions={
-            "neuro_cores_per_chip": L.NEURO_CORES_PER_CHIP,
-            "neurons_per_core (estimate)": {str(k): v for k, v in L.NEURONS_PER_CORE.items()},
-            "synapse_memory_bytes_per_core (estimate)": L.SYNAPSE_MEMORY_BYTES_PER_CORE,
+            "neuro_cores_per_chip": C.NEURO_CORES_PER_CHIP,
+            "neurons_per_core (estimate)": {**{t: f.neurons_per_core
+                                                for t, f in families.FAMILIES.items()},
+                                             "None": C.MAX_COMPARTMENTS_PER_CORE},
+            "synapse_memory_bytes_per_core (estimate)": C.SYNAPSE_MEMORY_BYTES_PER_CORE,
             "bytes_per_synapse (estimate)": "ceil((8 weight + 13 index [+ 6 delay]) / 8); "
                                             "conv kernels stored once per core",
         })
@@ -268,36 +247,37 @@ def _check_neuron(layer, out: List[Violation]) -> None:
         except (TypeError, ValueError):
             return None
 
-    if n.type not in L.ON_CHIP_NEURON_TYPES:
-        out.append(Violation(i, "neuron/type", n.type, list(L.ON_CHIP_NEURON_TYPES),
+    on_chip = sorted(t for t, f in families.FAMILIES.items() if f.on_chip)
+    if n.type not in on_chip:
+        out.append(Violation(i, "neuron/type", n.type, on_chip,
                              f"neuron type {n.type} is loihi_snn's own Lava process, not a "
                              f"stock NeuroCore model: on the chip it needs a NeuroCore "
                              f"microcode program (or the embedded CPUs) -- see "
                              f"docs/hardware.md", "warning"))
     if n.type in ("CUBA", "LOIHI", "LIF", "TERNARY"):
         vth = num("vThMant")
-        if vth is not None and not 0 <= vth <= L.VTH_MANT_MAX:
-            out.append(Violation(i, "neuron/vThMant", vth, L.VTH_MANT_MAX,
+        if vth is not None and not 0 <= vth <= C.VTH_MANT_MAX:
+            out.append(Violation(i, "neuron/vThMant", vth, C.VTH_MANT_MAX,
                                  f"threshold mantissa {vth:g} does not fit the "
-                                 f"{L.VTH_MANT_BITS}-bit unsigned threshold (0..{L.VTH_MANT_MAX}); "
+                                 f"{C.VTH_MANT_BITS}-bit unsigned threshold (0..{C.VTH_MANT_MAX}); "
                                  f"rescale weights and threshold together"))
         if n.type in ("CUBA", "LOIHI"):      # stock netx mapping: du = iDecay - 1, dv = vDecay
             idecay, vdecay = num("iDecay"), num("vDecay")
-            if idecay is not None and not 1 <= idecay <= L.DECAY_MAX + 1:
-                out.append(Violation(i, "neuron/iDecay", idecay, (1, L.DECAY_MAX + 1),
+            if idecay is not None and not 1 <= idecay <= C.DECAY_MAX + 1:
+                out.append(Violation(i, "neuron/iDecay", idecay, (1, C.DECAY_MAX + 1),
                                      f"iDecay {idecay:g} gives du = iDecay - 1 = {idecay - 1:g}, "
-                                     f"outside the {L.DECAY_BITS}-bit current decay 0..{L.DECAY_MAX}"))
-            if vdecay is not None and not 0 <= vdecay <= L.DECAY_MAX:
-                out.append(Violation(i, "neuron/vDecay", vdecay, (0, L.DECAY_MAX),
-                                     f"vDecay {vdecay:g} does not fit the {L.DECAY_BITS}-bit "
-                                     f"voltage decay 0..{L.DECAY_MAX} (4096 = reset every step "
+                                     f"outside the {C.DECAY_BITS}-bit current decay 0..{C.DECAY_MAX}"))
+            if vdecay is not None and not 0 <= vdecay <= C.DECAY_MAX:
+                out.append(Violation(i, "neuron/vDecay", vdecay, (0, C.DECAY_MAX),
+                                     f"vDecay {vdecay:g} does not fit the {C.DECAY_BITS}-bit "
+                                     f"voltage decay 0..{C.DECAY_MAX} (4096 = reset every step "
                                      f"is not representable; use 4095)"))
     elif n.type == "SDNN":
         vth = num("vThMant")
-        if vth is not None and not 0 <= vth <= L.SDNN_VTH_MAX:
-            out.append(Violation(i, "neuron/vThMant", vth, L.SDNN_VTH_MAX,
+        if vth is not None and not 0 <= vth <= C.SDNN_VTH_MAX:
+            out.append(Violation(i, "neuron/vThMant", vth, C.SDNN_VTH_MAX,
                                  f"sigma-delta threshold {vth:g} does not fit "
-                                 f"{L.SDNN_VTH_BITS} bits (0..{L.SDNN_VTH_MAX})"))
+                                 f"{C.SDNN_VTH_BITS} bits (0..{C.SDNN_VTH_MAX})"))
 
 
 def check(spec) -> List[Violation]:
@@ -313,50 +293,50 @@ def check(spec) -> List[Violation]:
         # weights: 8-bit mantissa + shared exponent
         for key, w in _weights(layer):
             bits, exp, mode = weight_precision(w)
-            if bits > L.WEIGHT_MANTISSA_BITS:
-                out.append(Violation(i, key, bits, L.WEIGHT_MANTISSA_BITS,
+            if bits > C.WEIGHT_MANTISSA_BITS:
+                out.append(Violation(i, key, bits, C.WEIGHT_MANTISSA_BITS,
                                      f"needs a {bits}-bit weight mantissa ({mode} signs, values "
                                      f"{int(np.min(w))}..{int(np.max(w))}); Loihi 2 holds "
-                                     f"{L.WEIGHT_MANTISSA_BITS} bits with one shared exponent: "
+                                     f"{C.WEIGHT_MANTISSA_BITS} bits with one shared exponent: "
                                      f"quantize with SLAYER's 8-bit quantizer (even values in "
                                      f"[-256, 254])"))
-            if not L.WEIGHT_EXP_MIN <= exp <= L.WEIGHT_EXP_MAX:
-                out.append(Violation(i, key, exp, (L.WEIGHT_EXP_MIN, L.WEIGHT_EXP_MAX),
+            if not C.WEIGHT_EXP_MIN <= exp <= C.WEIGHT_EXP_MAX:
+                out.append(Violation(i, key, exp, (C.WEIGHT_EXP_MIN, C.WEIGHT_EXP_MAX),
                                      f"shared weight exponent {exp} is outside the estimated "
-                                     f"range {L.WEIGHT_EXP_MIN}..{L.WEIGHT_EXP_MAX}", "warning"))
+                                     f"range {C.WEIGHT_EXP_MIN}..{C.WEIGHT_EXP_MAX}", "warning"))
         # axonal delays
-        if e.max_delay is not None and e.max_delay > L.MAX_DELAY:
-            out.append(Violation(i, "delay", e.max_delay, L.MAX_DELAY,
+        if e.max_delay is not None and e.max_delay > C.MAX_DELAY:
+            out.append(Violation(i, "delay", e.max_delay, C.MAX_DELAY,
                                  f"axonal delay {e.max_delay} exceeds the Loihi 2 limit of "
-                                 f"{L.MAX_DELAY} steps ({L.DELAY_BITS}-bit delay field)"))
+                                 f"{C.MAX_DELAY} steps ({C.DELAY_BITS}-bit delay field)"))
         # bias mantissa
         br = _bias_range(layer)
         if br is not None and layer.neuron is not None and layer.neuron.type != "SDNN" and \
-                (br[0] < L.BIAS_MANT_MIN or br[1] > L.BIAS_MANT_MAX):
-            bad = br[0] if br[0] < L.BIAS_MANT_MIN else br[1]
-            out.append(Violation(i, "bias", bad, (L.BIAS_MANT_MIN, L.BIAS_MANT_MAX),
-                                 f"bias {bad:g} does not fit the {L.BIAS_MANT_BITS}-bit signed "
-                                 f"bias mantissa ({L.BIAS_MANT_MIN}..{L.BIAS_MANT_MAX})"))
+                (br[0] < C.BIAS_MANT_MIN or br[1] > C.BIAS_MANT_MAX):
+            bad = br[0] if br[0] < C.BIAS_MANT_MIN else br[1]
+            out.append(Violation(i, "bias", bad, (C.BIAS_MANT_MIN, C.BIAS_MANT_MAX),
+                                 f"bias {bad:g} does not fit the {C.BIAS_MANT_BITS}-bit signed "
+                                 f"bias mantissa ({C.BIAS_MANT_MIN}..{C.BIAS_MANT_MAX})"))
         _check_neuron(layer, out)
         # messages
-        if e.message_bits > L.GRADED_MESSAGE_BITS:
-            out.append(Violation(i, "neuron/messageBits", e.message_bits, L.GRADED_MESSAGE_BITS,
+        if e.message_bits > C.GRADED_MESSAGE_BITS:
+            out.append(Violation(i, "neuron/messageBits", e.message_bits, C.GRADED_MESSAGE_BITS,
                                  f"{e.message_bits}-bit graded spikes; Loihi 2 graded spikes "
-                                 f"carry up to {L.GRADED_MESSAGE_BITS} bits"))
+                                 f"carry up to {C.GRADED_MESSAGE_BITS} bits"))
         # worst-case synaptic input of one step vs the 24-bit current (binary/ternary input)
         if layer.neuron is not None and layer.neuron.type != "SDNN" and prev_bits <= 2:
             for key, w in _weights(layer):
                 if layer.type not in ("dense", "dense_rec"):
                     continue
                 worst = float(np.max(np.sum(np.abs(w), axis=1))) if w.size else 0.0
-                if worst * (1 << L.SYNAPTIC_INPUT_SHIFT) > L.STATE_MAX:
-                    out.append(Violation(i, key, int(worst), L.STATE_MAX >> L.SYNAPTIC_INPUT_SHIFT,
+                if worst * (1 << C.ACT_SHIFT) > C.V_LIMIT:
+                    out.append(Violation(i, key, int(worst), C.V_LIMIT >> C.ACT_SHIFT,
                                          f"if every input spikes in one step the synaptic input "
-                                         f"{int(worst)} << {L.SYNAPTIC_INPUT_SHIFT} overflows the "
-                                         f"{L.STATE_BITS}-bit current (u wraps)", "warning"))
+                                         f"{int(worst)} << {C.ACT_SHIFT} overflows the "
+                                         f"{C.STATE_BITS}-bit current (u wraps)", "warning"))
         # where it runs
         if layer.type == "average":
-            out.append(Violation(i, "type", "average", list(L.ON_CHIP_LAYER_TYPES),
+            out.append(Violation(i, "type", "average", list(C.ON_CHIP_LAYER_TYPES),
                                  "an average (population sum) layer has no NeuroCore model: it "
                                  "runs on the embedded CPU or the host", "warning"))
         if "asa" in layer.fields:
@@ -365,20 +345,20 @@ def check(spec) -> List[Violation]:
                                  "multiplicative gain on the layer's currents) has no NeuroCore "
                                  "model: it needs NeuroCore microcode or the embedded CPUs -- "
                                  "see docs/hardware.md", "warning"))
-        if e.fan_in > L.FAN_IN_AXONS_PER_CORE:
-            out.append(Violation(i, "fan_in", e.fan_in, L.FAN_IN_AXONS_PER_CORE,
+        if e.fan_in > C.FAN_IN_AXONS_PER_CORE:
+            out.append(Violation(i, "fan_in", e.fan_in, C.FAN_IN_AXONS_PER_CORE,
                                  f"fan-in of {e.fan_in} inputs per neuron exceeds the estimated "
-                                 f"{L.FAN_IN_AXONS_PER_CORE} input axons per core", "warning"))
+                                 f"{C.FAN_IN_AXONS_PER_CORE} input axons per core", "warning"))
         if e.neurons:
             prev_bits = e.message_bits
-    if est.cores > L.NEURO_CORES_PER_CHIP:
-        out.append(Violation(None, "cores", est.cores, L.NEURO_CORES_PER_CHIP,
+    if est.cores > C.NEURO_CORES_PER_CHIP:
+        out.append(Violation(None, "cores", est.cores, C.NEURO_CORES_PER_CHIP,
                              f"an estimated {est.cores} NeuroCores exceed one chip's "
-                             f"{L.NEURO_CORES_PER_CHIP}: needs {est.chips} chips (a multi-chip "
+                             f"{C.NEURO_CORES_PER_CHIP}: needs {est.chips} chips (a multi-chip "
                              f"system such as Kapoho Point)", "warning"))
-    if est.neurons > L.NEURONS_PER_CHIP:
-        out.append(Violation(None, "neurons", est.neurons, L.NEURONS_PER_CHIP,
-                             f"{est.neurons} neurons exceed one chip's {L.NEURONS_PER_CHIP}",
+    if est.neurons > C.NEURONS_PER_CHIP:
+        out.append(Violation(None, "neurons", est.neurons, C.NEURONS_PER_CHIP,
+                             f"{est.neurons} neurons exceed one chip's {C.NEURONS_PER_CHIP}",
                              "warning"))
     if isinstance(getattr(spec, "extensions", None), dict) and "cutoff" in spec.extensions:
         out.append(Violation(None, "cutoff", "cutoff", None,

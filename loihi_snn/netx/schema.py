@@ -24,17 +24,16 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from loihi_snn import families
+from loihi_snn.core import asa as af
+from loihi_snn.core.constants import MAX_DELAY, WEIGHT_MAX, WEIGHT_MIN
 from loihi_snn.core.errors import NetxFormatError
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
-MAX_DELAY = 62              # Loihi 2 synaptic delay limit used by lava's DelayDense
-WEIGHT_MIN, WEIGHT_MAX = -256, 255   # 8-bit weight mantissa range (SLAYER exports even ints)
-DECAY_UNITY = 4096          # 12-bit decay constants
-VTH_MAX = (1 << 17) - 1     # 17-bit threshold mantissa (lava LIF fixed_pt)
 
 
 @dataclass
@@ -318,67 +317,6 @@ class _Checker:
         return self.scalar(raw, key, integer=False) != 0
 
 
-# neuron validators: NetX type -> function(checker, raw_neuron_dict) -> params dict.
-# Later modules register their own neuron types here (see register_neuron_type).
-NeuronValidator = Callable[[_Checker, Dict[str, Any]], Dict[str, Any]]
-NEURON_TYPES: Dict[str, NeuronValidator] = {}
-
-
-def register_neuron_type(name: str) -> Callable[[NeuronValidator], NeuronValidator]:
-    """Decorator: register a validator for a NetX neuron type (upper-case name)."""
-    def deco(fn: NeuronValidator) -> NeuronValidator:
-        NEURON_TYPES[name.upper()] = fn
-        return fn
-    return deco
-
-
-def _validate_cuba(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
-    what = "CUBA neurons"
-    out = dict(raw)
-    out["iDecay"] = c.scalar(raw, "iDecay", lo=0, hi=DECAY_UNITY, what=what)
-    out["vDecay"] = c.scalar(raw, "vDecay", lo=0, hi=DECAY_UNITY, what=what)
-    out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=VTH_MAX, what=what)
-    out["refDelay"] = c.scalar(raw, "refDelay", required=False, default=1, lo=0)
-    out["gradedSpike"] = c.flag(raw, "gradedSpike")
-    return out
-
-
-register_neuron_type("CUBA")(_validate_cuba)
-register_neuron_type("LOIHI")(_validate_cuba)
-
-
-@register_neuron_type("TERNARY")
-@register_neuron_type("LIF")
-def _validate_lif_variant(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
-    """Our LIF family (loihi_snn.torch.neurons), binary (LIF) or ternary (TERNARY):
-    CUBA fields + resetMode + leak."""
-    from loihi_snn.core.lif import RESET_MODES
-    out = _validate_cuba(c, raw)
-    mode = raw.get("resetMode", "hard")
-    if not isinstance(mode, str) or mode not in RESET_MODES:
-        c.fail("resetMode", f"unknown reset mode {mode!r}; expected one of {RESET_MODES}")
-    out["resetMode"] = mode
-    leak = raw.get("leak", True)
-    if not isinstance(leak, (bool, int, np.bool_)):
-        c.fail("leak", f"expected a boolean, found {leak!r}")
-    out["leak"] = bool(leak)
-    return out
-
-
-@register_neuron_type("SDNN")
-def _validate_sdnn(c: _Checker, raw: Dict[str, Any]) -> Dict[str, Any]:
-    out = dict(raw)
-    out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=(1 << 24) - 1, what="SDNN neurons")
-    out["sigma_output"] = c.flag(raw, "sigma_output")
-    if "messageBits" in raw:     # bits of the graded spikes sent (int32 ports: at most 32)
-        out["messageBits"] = c.scalar(raw, "messageBits", lo=1, hi=32, what="SDNN neurons")
-    out["activation"] = str(raw.get("activation", "relu"))
-    if out["activation"] not in ("relu", "identity", "none"):
-        c.fail("neuron/activation", f"unknown SDNN activation '{out['activation']}'; "
-                                     f"supported: relu, identity")
-    return out
-
-
 def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
     if "neuron" not in raw:
         return None
@@ -386,17 +324,18 @@ def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
     if not isinstance(nraw, dict):
         c.fail("neuron", "expected a group with the neuron's parameters")
     if "type" not in nraw:
-        c.fail("neuron/type", "missing; expected one of " + ", ".join(sorted(NEURON_TYPES)))
+        c.fail("neuron/type", "missing; expected one of " + ", ".join(families.netx_types()))
     ntype = str(nraw["type"]).upper()
-    if ntype not in NEURON_TYPES:
+    family = families.get(ntype)
+    if family is None:
         c.fail("neuron/type", f"unknown neuron type '{nraw['type']}'; this version "
-                              f"supports " + ", ".join(sorted(NEURON_TYPES)))
+                              f"supports " + ", ".join(families.netx_types()))
     sub = _Checker(c.path, c.index)
     # errors inside the neuron group name 'neuron/<field>'
     orig_fail = sub.fail
     sub.fail = lambda f, m: orig_fail(f"neuron/{f}" if f and not f.startswith("neuron/")
                                       else f, m)
-    return NeuronSpec(type=ntype, params=NEURON_TYPES[ntype](sub, nraw))
+    return NeuronSpec(type=ntype, params=family.validate(sub, nraw))
 
 
 ASA_FIELDS = ("important", "weightImp", "weightSub", "biasImp", "biasSub", "sigmoidShift")
@@ -411,7 +350,6 @@ def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:
     (default 8).  Returns the keyword arguments of
     :class:`loihi_snn.sim.lava.procs.asa.process.ASAGate` (without ``shape``).
     """
-    from loihi_snn.core import asa as af
     if not isinstance(raw, dict):
         c.fail("asa", "expected a group with the ASA gate's fields " + ", ".join(ASA_FIELDS))
     sub = _Checker(c.path, c.index)

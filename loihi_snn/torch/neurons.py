@@ -17,9 +17,9 @@ from typing import Optional
 
 import torch
 
-from loihi_snn.core import fixed
+from loihi_snn.core.constants import DECAY_UNITY
 from loihi_snn.core.lavadl import lava_dl
-from loihi_snn.core.lif import check_reset_mode, lif_fixed_step, lif_float_step
+from loihi_snn.core.lif import LIFParams, check_reset_mode, lif_fixed_step, lif_float_step
 from loihi_snn.torch.bptt import LIFBPTT
 from loihi_snn.torch.surrogates import exp_surrogate, ternary_ste
 
@@ -39,7 +39,7 @@ def decay_to_int(name: str, value: float) -> int:
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1] (fraction lost per step), got {value}")
-    return int(round(value * fixed.DECAY_UNITY))
+    return int(round(value * DECAY_UNITY))
 
 
 class LIF(_base.Neuron):
@@ -192,18 +192,19 @@ class LIF(_base.Neuron):
         x = input.reshape(N, -1, T)
         w = w_rec if w_rec is not None else x.new_zeros(0)
         tau, height = self.surrogate_params()
-        s = LIFBPTT.apply(x, w, self.i_decay / fixed.DECAY_UNITY,
-                          self.v_decay / fixed.DECAY_UNITY, float(self.threshold), self.reset,
+        s = LIFBPTT.apply(x, w, self.i_decay / DECAY_UNITY,
+                          self.v_decay / DECAY_UNITY, float(self.threshold), self.reset,
                           self.ternary, tau, height)
         self.voltage = self.recorded_spikes = None
         return s.reshape(input.shape)
 
     def _forward_float_autograd(self, input, w_rec):
-        du = self.i_decay / fixed.DECAY_UNITY
-        dv = self.v_decay / fixed.DECAY_UNITY
+        du = self.i_decay / DECAY_UNITY
+        dv = self.v_decay / DECAY_UNITY
         vth = self.threshold
         spike_fn = ternary_ste() if self.ternary else exp_surrogate(*self.surrogate_params())
         amp = self.amplitude if self.ternary else 1.0
+        params = LIFParams(du, dv, vth, 0.0, self.reset, self.ternary)
         u = torch.zeros_like(input[..., 0])
         v = torch.zeros_like(u)
         s = torch.zeros_like(u)
@@ -212,7 +213,7 @@ class LIF(_base.Neuron):
             a = input[..., t]
             if w_rec is not None:
                 a = a + (amp * s).flatten(1) @ w_rec.t()
-            s, u, v = lif_float_step(u, v, a, du, dv, vth, 0.0, self.reset, spike_fn)
+            s, u, v = lif_float_step(u, v, a, params, spike_fn)
             out.append(s)
             if self.record_voltage:
                 volts.append(v)
@@ -233,11 +234,12 @@ class LIF(_base.Neuron):
             v = torch.zeros_like(u)
             s = torch.zeros_like(u)
             out = torch.zeros(input.shape, dtype=input.dtype, device=input.device)
+            params = LIFParams(self.i_decay, self.v_decay, self.v_th_mant, 0, self.reset,
+                               self.ternary)
             for t in range(input.shape[-1]):
                 a = a_int[..., t]
                 if w_int is not None:
                     a = a + (s.flatten(1).to(torch.int64) @ w_int.t()).reshape(a.shape)
-                s, u, v = lif_fixed_step(u, v, a, self.i_decay, self.v_decay,
-                                         self.v_th_mant, 0, self.reset, ternary=self.ternary)
+                s, u, v = lif_fixed_step(u, v, a, params)
                 out[..., t] = s.to(input.dtype)
         return out

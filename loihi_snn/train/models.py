@@ -12,17 +12,19 @@ written to NetX with :func:`loihi_snn.torch.export.export_blocks`.  Shapes are
 inferred layer by layer from ``input_shape``; a last ``dense`` layer without
 ``"out"`` gets ``num_classes`` neurons.
 
-The neuron family is chosen by ``neuron["type"]`` through :data:`NEURON_TYPES`,
-a small registry: ``"cuba"`` builds lava-dl SLAYER ``slayer.block.cuba`` blocks.
-Another family (e.g. our own ``loihi_snn.torch.blocks`` LIF variants) plugs in with
-:func:`register_neuron_type`; its block classes only need SLAYER's constructor
-conventions (see :func:`slayer_style_factory`).
+The neuron family is chosen by ``neuron["type"]``: a training family registered in
+:mod:`loihi_snn.families` (``"cuba"`` builds lava-dl SLAYER ``slayer.block.cuba``
+blocks; ``"lif"`` / ``"lif-asa"`` our :mod:`loihi_snn.torch.blocks`).  A family's
+``blocks`` names a library in :data:`BLOCK_LIBRARIES` or is a ``make_block`` callable of
+its own; its block classes only need SLAYER's constructor conventions (see
+:func:`slayer_style_factory`).
 
 Tensors are time last: input ``(N, *input_shape, T)``, output ``(N, classes, T)``.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import math
 import warnings
@@ -31,16 +33,19 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from loihi_snn import families
+from loihi_snn.core.lavadl import lava_dl
+
 __all__ = [
+    "BLOCK_LIBRARIES",
     "LAYER_TYPES",
-    "NEURON_TYPES",
     "ArchitectureError",
     "NeuronType",
     "SpikingNet",
     "build_model",
     "infer_shapes",
+    "get_neuron_type",
     "parameter_digest",
-    "register_neuron_type",
     "slayer_style_factory",
 ]
 
@@ -73,73 +78,11 @@ _LAYER_DEFAULTS: Dict[str, Dict[str, Any]] = {
 
 
 # ----------------------------------------------------------------------------
-# neuron-type registry
+# neuron types: the training families registered in loihi_snn.families, each built by
+# its block library
 # ----------------------------------------------------------------------------
 
 BlockFactory = Callable[..., torch.nn.Module]
-
-
-@dataclass(frozen=True)
-class NeuronType:
-    """Registry entry of a neuron family.
-
-    Attributes:
-        name: value of ``neuron["type"]`` in a config.
-        description: one line shown in error messages and help.
-        make_block: ``make_block(kind, neuron_params, **kwargs) -> torch.nn.Module``.
-            ``kind`` is one of :data:`LAYER_TYPES` and ``kwargs`` are SLAYER's
-            constructor arguments for that kind: ``dense``/``recurrent``:
-            ``in_neurons, out_neurons, weight_scale, weight_norm`` (+ ``delay`` for
-            dense); ``conv``: ``in_features, out_features, kernel_size, stride,
-            padding, dilation, groups, weight_scale, weight_norm``; ``pool``:
-            ``kernel_size, stride, padding, weight_scale``; ``flatten``: none.
-            ``neuron_params`` is the config's neuron dict without ``type`` (a fresh
-            copy each call, merged with the layer's own ``neuron`` overrides).
-            Raise :class:`ArchitectureError` for a kind the family does not support.
-            The returned block must have ``export_hdf5(group)``; blocks with spiking
-            neurons must have a ``neuron`` attribute (used for spike counting).
-        defaults: neuron parameters filled in when a config leaves them out.
-        allowed_params: parameter names accepted (None: anything).
-        lava_streamable: whether :func:`loihi_snn.sim.runtime.stream.run_many` can run
-            exported networks of this family (it resets CUBA neurons only).
-    """
-
-    name: str
-    description: str
-    make_block: BlockFactory
-    defaults: Dict[str, Any] = field(default_factory=dict)
-    allowed_params: Optional[Tuple[str, ...]] = None
-    lava_streamable: bool = True
-
-
-#: name -> :class:`NeuronType`; extend with :func:`register_neuron_type`.
-NEURON_TYPES: Dict[str, NeuronType] = {}
-
-
-def register_neuron_type(name: str, make_block: BlockFactory, *, description: str,
-                         defaults: Optional[Dict[str, Any]] = None,
-                         allowed_params: Optional[Sequence[str]] = None,
-                         lava_streamable: bool = True, replace: bool = False) -> NeuronType:
-    """Add a neuron family to :data:`NEURON_TYPES` so configs can select it by name.
-
-    Example (a family whose block classes follow SLAYER's constructors)::
-
-        import loihi_snn.torch.blocks as blocks
-        register_neuron_type("lif", slayer_style_factory(lambda: blocks),
-                             description="LIF with leak/reset/recurrence switches",
-                             defaults={"reset": "hard", "leak": True, "recurrent": False})
-
-    Returns:
-        the new :class:`NeuronType`.
-    """
-    if name in NEURON_TYPES and not replace:
-        raise ValueError(f"neuron type {name!r} is already registered")
-    entry = NeuronType(name, description, make_block, dict(defaults or {}),
-                       None if allowed_params is None else tuple(allowed_params),
-                       bool(lava_streamable))
-    NEURON_TYPES[name] = entry
-    return entry
-
 
 _SLAYER_CLASS = {"dense": "Dense", "recurrent": "Recurrent", "conv": "Conv", "pool": "Pool",
                  "flatten": "Flatten"}
@@ -175,15 +118,19 @@ def slayer_style_factory(module_getter: Callable[[], Any],
     return make_block
 
 
-def _slayer_cuba():
-    from loihi_snn.core.lavadl import lava_dl
-    return lava_dl().slayer.block.cuba
+_slayer_cuba_factory = slayer_style_factory(lambda: lava_dl().slayer.block.cuba)
 
 
-_slayer_cuba_factory = slayer_style_factory(_slayer_cuba)
+def _our_blocks():
+    # lazy: loihi_snn.torch.blocks imports lava-dl (seconds); configs and presets never need it
+    from loihi_snn.torch import blocks
+    return blocks
 
 
-def _make_cuba_block(kind: str, neuron_params: Dict[str, Any], **kwargs) -> torch.nn.Module:
+_our_factory = slayer_style_factory(_our_blocks)
+
+
+def _make_slayer_cuba_block(kind: str, neuron_params: Dict[str, Any], **kwargs) -> torch.nn.Module:
     if kind == "recurrent" and kwargs.get("weight_norm"):
         # slayer's Recurrent reads recurrent_synapse.weight without calling the synapse, so a
         # weight-normed recurrent matrix is computed once and never trained (backward fails)
@@ -192,38 +139,54 @@ def _make_cuba_block(kind: str, neuron_params: Dict[str, Any], **kwargs) -> torc
     return _slayer_cuba_factory(kind, neuron_params, **kwargs)
 
 
-register_neuron_type(
-    "cuba", _make_cuba_block,
-    description="lava-dl SLAYER current-based LIF (slayer.block.cuba); runs on stock netx",
-    defaults={"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
-              "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False},
-    allowed_params=("threshold", "current_decay", "voltage_decay", "tau_grad", "scale_grad",
-                    "scale", "norm", "dropout", "shared_param", "persistent_state",
-                    "requires_grad", "graded_spike"))
+def _make_our_block(kind: str, neuron_params: Dict[str, Any], *, asa_conv: bool = False,
+                    **kwargs) -> torch.nn.Module:
+    ratio = neuron_params.pop("asa_ratio", None)
+    if asa_conv and kind == "conv":
+        return _our_blocks().ASAConv(neuron_params, asa_ratio=0.5 if ratio is None else ratio,
+                                     **kwargs)
+    return _our_factory(kind, neuron_params, **kwargs)
 
 
-#: modules imported (once, if present) when a config names an unregistered neuron type, so a
-#: family that registers itself on import (e.g. ``loihi_snn.torch.blocks``) needs no edit here
-PLUGIN_MODULES: List[str] = ["loihi_snn.train.families"]
+#: block library name (``TrainingFamily.blocks``) -> ``make_block``
+BLOCK_LIBRARIES: Dict[str, BlockFactory] = {
+    "slayer-cuba": _make_slayer_cuba_block,
+    "loihi-snn": _make_our_block,
+}
 
 
-def _load_plugins() -> None:
-    import importlib
-    for name in PLUGIN_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue
+@dataclass(frozen=True)
+class NeuronType:
+    """A training family (:class:`loihi_snn.families.TrainingFamily`) with its block
+    factory resolved: ``make_block(kind, neuron_params, **kwargs) -> torch.nn.Module``.
+
+    ``kind`` is one of :data:`LAYER_TYPES`; ``kwargs`` are SLAYER's constructor arguments
+    for that kind (``dense``/``recurrent``: ``in_neurons, out_neurons, weight_scale,
+    weight_norm`` (+ ``delay`` for dense); ``conv``: ``in_features, out_features,
+    kernel_size, stride, padding, dilation, groups, weight_scale, weight_norm``;
+    ``pool``: ``kernel_size, stride, padding, weight_scale``; ``flatten``: none).
+    """
+
+    name: str
+    description: str
+    make_block: BlockFactory
+    defaults: Dict[str, Any] = field(default_factory=dict)
+    allowed_params: Optional[Tuple[str, ...]] = None
 
 
 def get_neuron_type(name: Any) -> NeuronType:
-    """The registry entry for ``name``; the error lists the registered types."""
-    if name not in NEURON_TYPES:
-        _load_plugins()
-    if name not in NEURON_TYPES:
-        valid = "; ".join(f"{k} ({v.description})" for k, v in NEURON_TYPES.items())
+    """The training family ``name`` (a config's ``neuron["type"]``); the error lists them."""
+    tf = families.training_family(name) if isinstance(name, str) else None
+    if tf is None:
+        valid = "; ".join(f"{k} ({families.TRAINING[k].description})"
+                          for k in families.training_names())
         raise ArchitectureError(f"unknown neuron type {name!r}; registered types: {valid}")
-    return NEURON_TYPES[name]
+    if callable(tf.blocks):
+        make = tf.blocks
+    else:
+        library = BLOCK_LIBRARIES[tf.blocks]
+        make = functools.partial(library, asa_conv=True) if tf.asa_conv else library
+    return NeuronType(tf.name, tf.description, make, dict(tf.defaults), tf.allowed_params)
 
 
 def resolve_neuron(neuron: Dict[str, Any]) -> Dict[str, Any]:
@@ -468,7 +431,7 @@ def build_model(architecture: Sequence[Dict[str, Any]], neuron: Dict[str, Any],
 
     Returns:
         a :class:`SpikingNet`.  SLAYER sets some shapes lazily: run one forward pass
-        before exporting (:func:`loihi_snn.train.trainer.load_checkpoint` does).
+        before exporting (:func:`loihi_snn.train.checkpoint.load_checkpoint` does).
     """
     spec = resolve_neuron(neuron)
     family = get_neuron_type(spec["type"])

@@ -17,10 +17,11 @@ from loihi_snn.app import cli
 from loihi_snn.train import cards
 from loihi_snn.train.config import (ConfigError, PRESETS, TrainConfig, get_preset, load_config,
                                     resolve_config)
-from loihi_snn.train.models import (NEURON_TYPES, build_model, parameter_digest,
-                                    register_neuron_type, slayer_style_factory)
-from loihi_snn.train.trainer import (CHECKPOINT_NAME, evaluate, export_checkpoint, load_checkpoint,
-                                     train)
+from loihi_snn import families
+from loihi_snn.train.checkpoint import CHECKPOINT_NAME, export_checkpoint, load_checkpoint
+from loihi_snn.train.loop import train
+from loihi_snn.train.models import build_model, parameter_digest, slayer_style_factory
+from loihi_snn.train.verify import evaluate_model
 
 from helpers import REPO_ROOT
 
@@ -187,9 +188,10 @@ def test_neuron_registry_dispatches_on_type():
         calls.append((kind, dict(params)))
         return slayer_style_factory(lambda: lava_dl().slayer.block.cuba)(kind, params, **kw)
 
-    register_neuron_type("test-family", factory, description="test only",
-                         defaults={"threshold": 0.75, "current_decay": 0.5, "voltage_decay": 0.03},
-                         allowed_params=None)
+    families.register_training(families.TrainingFamily(
+        "test-family", description="test only", blocks=factory,
+        defaults={"threshold": 0.75, "current_decay": 0.5, "voltage_decay": 0.03},
+        allowed_params=None))
     try:
         cfg = TrainConfig.from_dict({"preset": "digits", "neuron": {"type": "test-family",
                                                                     "voltage_decay": 0.1}})
@@ -199,7 +201,7 @@ def test_neuron_registry_dispatches_on_type():
         assert calls[0][1] == {"threshold": 0.75, "current_decay": 0.5, "voltage_decay": 0.1}
         assert model.neuron["type"] == "test-family"
     finally:
-        NEURON_TYPES.pop("test-family")
+        families.unregister_training("test-family")
 
 
 # ----------------------------------------------------------------------------
@@ -223,7 +225,7 @@ def test_training_is_deterministic_for_a_seed(tmp_path):
 
 def test_rcs_weight_calls_the_registered_regulariser(tmp_path):
     """rcs_weight > 0 adds weight x REGULARIZERS['rcs'](model, output, layers, labels, config)."""
-    from loihi_snn.train import trainer
+    from loihi_snn.train import regularizers
     seen = []
 
     def fake_rcs(model, output, layers, labels, config):
@@ -231,15 +233,15 @@ def test_rcs_weight_calls_the_registered_regulariser(tmp_path):
                      config.rcs_weight))
         return output.mean() * 0 + 1.0
 
-    saved = trainer.REGULARIZERS.get("rcs")
-    trainer.REGULARIZERS["rcs"] = fake_rcs
+    saved = regularizers.REGULARIZERS.get("rcs")
+    regularizers.REGULARIZERS["rcs"] = fake_rcs
     try:
         res = train(_tiny(rcs_weight=0.5), str(tmp_path), lava=False, verbose=False)
     finally:
         if saved is None:
-            trainer.REGULARIZERS.pop("rcs")
+            regularizers.REGULARIZERS.pop("rcs")
         else:
-            trainer.REGULARIZERS["rcs"] = saved
+            regularizers.REGULARIZERS["rcs"] = saved
     assert len(seen) == 8          # 120 training samples / batch 16
     assert seen[0] == ((16, 10, 8), [(16, 16, 8), (16, 10, 8)], (16,), 0.5)
     base = train(_tiny(), str(tmp_path / "base"), lava=False, verbose=False)
@@ -268,7 +270,7 @@ def test_cutoff_calibration_is_stored_and_run_on_lava(tmp_path):
     from loihi_snn.core.cutoff import calibrate, offline_cutoff
     from loihi_snn.netx.calibration import load_calibration
     from loihi_snn.netx import read_netx
-    from loihi_snn.train.trainer import load_data
+    from loihi_snn.train.data import load_data
 
     cfg = _tiny(cutoff_epsilon=0.2, lava_limit=8, epochs=2)
     res = train(cfg, str(tmp_path), verbose=False)
@@ -279,12 +281,12 @@ def test_cutoff_calibration_is_stored_and_run_on_lava(tmp_path):
     # the same thresholds from the quantized forward of every training sample
     model, _ = load_checkpoint(res.checkpoint)
     splits = load_data(cfg)
-    out = np.concatenate([evaluate(model, s.inputs)["output"] for s in (splits.train, splits.val)])
+    out = np.concatenate([evaluate_model(model, s.inputs)["output"] for s in (splits.train, splits.val)])
     labels = np.concatenate([splits.train.labels, splits.val.labels])
     assert np.array_equal(calibrate(out, labels, epsilon=0.2).beta, cal.beta)
     lava = cut["lava"]
     assert lava["samples"] == 8 and lava["equals_offline_rule"] is True
-    preds, steps = offline_cutoff(evaluate(model, splits.test.inputs[:8])["output"], cal.beta)
+    preds, steps = offline_cutoff(evaluate_model(model, splits.test.inputs[:8])["output"], cal.beta)
     assert lava["reference_subset"]["predictions"] == preds.tolist()
     assert lava["reference_subset"]["steps"] == steps.tolist()
     assert res.card["cutoff_steps"] == lava["mean_steps"] == float(steps.mean())
@@ -392,7 +394,7 @@ def test_digits_small_end_to_end(small_run):
     # the checkpoint's torch forward gives the predictions the card recorded
     model, ckpt = load_checkpoint(str(out / CHECKPOINT_NAME))
     assert ckpt["epoch"] == card["training"]["best_epoch"]
-    assert evaluate(model, X)["predictions"].tolist() == ref["torch_predictions"]
+    assert evaluate_model(model, X)["predictions"].tolist() == ref["torch_predictions"]
 
 
 def test_checkpoint_export_round_trip(small_run, tmp_path, capsys):

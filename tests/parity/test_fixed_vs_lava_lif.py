@@ -1,10 +1,12 @@
-"""loihi_snn.core.fixed reproduces lava's bit-accurate LIF model step for step."""
+"""loihi_snn.core.lif.lif_fixed_step (on loihi_snn.core.fixed) reproduces lava's bit-accurate
+LIF model step for step."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from loihi_snn.core import fixed
+from loihi_snn.core.lif import LIFParams, lif_fixed_step
 
 
 @pytest.mark.parametrize("du,dv,vth,bias", [(4095, 0, 10, 0), (1023, 410, 6, 3),
@@ -39,7 +41,7 @@ def test_lif_step_matches_lava_lif(du, dv, vth, bias):
     v = np.zeros(n, np.int64)
     ours = np.zeros((n, T))
     for t in range(T):
-        s, u, v = fixed.lif_step(u, v, a[:, t], du, dv, vth, fixed.scale_bias(bias))
+        s, u, v = lif_fixed_step(u, v, a[:, t], LIFParams.cuba(du, dv, vth, fixed.scale_bias(bias)))
         ours[:, t] = s
     assert lava_out.sum() > 0
     np.testing.assert_array_equal(ours, lava_out)

@@ -1,14 +1,14 @@
 """Layers stock netx refuses (pool, average) run on Lava and match a numpy reference.
 
 The reference is written here from first principles (sum pooling, group means) on
-top of loihi_snn.core.fixed's LIF step, which test_fixed.py checks against lava's own LIF.
+top of loihi_snn.core.lif.lif_fixed_step, which test_fixed_vs_lava_lif.py checks against lava's LIF.
 """
 from __future__ import annotations
 
 import numpy as np
 
 import loihi_snn
-from loihi_snn.core import fixed
+from loihi_snn.core.lif import LIFParams, lif_fixed_step
 
 from helpers import CUBA, write_netx
 
@@ -19,7 +19,8 @@ def _lif_run(a_in_seq, p):
     v = np.zeros_like(u)
     out = np.zeros(a_in_seq.shape, np.int64)
     for t in range(a_in_seq.shape[1]):
-        s, u, v = fixed.lif_step(u, v, a_in_seq[:, t], p["iDecay"] - 1, p["vDecay"], p["vThMant"])
+        s, u, v = lif_fixed_step(u, v, a_in_seq[:, t],
+                                 LIFParams(p["iDecay"], p["vDecay"], p["vThMant"]))
         out[:, t] = s
     return out
 

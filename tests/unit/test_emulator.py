@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from loihi_snn.app.cli import main
-from loihi_snn.sim.emulator import (NEURON_STEPS, Emulator, UnsupportedByEmulator, emulate,
-                                register_neuron_step)
+from loihi_snn import families
+from loihi_snn.netx.lower import conv_weight_to_lava
+from loihi_snn.sim.emulator import Emulator, UnsupportedByEmulator, emulate
 from loihi_snn.core.errors import ShapeError
 from loihi_snn.netx.schema import read_netx
 
@@ -45,7 +46,6 @@ def test_conv_synapse_equals_lava_conv(groups, stride, padding, dilation, graded
     Conv fixed_pt model; a batch of two equals two single samples."""
     from lava.proc.conv import utils
     from loihi_snn.sim.emulator.synapses import ConvSynapse
-    from loihi_snn.sim.lava.loader import _conv_weight_to_lava
     rng = np.random.default_rng(groups)
     cin, cout, H, W, kh, kw = 4, 8, 9, 7, 3, 2
     w = rng.integers(-128, 128, size=(cout, cin // groups, kh, kw)) * 2
@@ -56,7 +56,7 @@ def test_conv_synapse_equals_lava_conv(groups, stride, padding, dilation, graded
                       binary=not graded)
     state = syn.init_state(2)
     syn.receive(state, np.stack([x, x[:, ::-1]]))
-    wl = _conv_weight_to_lava(w).astype(np.int32)
+    wl = conv_weight_to_lava(w).astype(np.int32)
     ref = utils.conv(x.transpose(2, 1, 0).astype(np.int32 if graded else bool), wl,
                      wl.shape[1:3], stride[::-1], padding[::-1], dilation[::-1], groups)
     ref = utils.signed_clamp(ref, bits=24).transpose(2, 1, 0)
@@ -76,28 +76,32 @@ def test_conv_synapse_equals_lava_conv(groups, stride, padding, dilation, graded
 
 
 def test_neuron_steps_are_dispatched_by_type(tmp_path):
-    """NEURON_STEPS is keyed by NetX neuron type; a registered type is what runs."""
-    assert {"CUBA", "LOIHI"} <= set(NEURON_STEPS)
+    """The emulator steps each layer with its family's step (families registry, keyed by
+    NetX neuron type); a registered type is what runs."""
+    assert {"CUBA", "LOIHI"} <= {t for t, f in families.FAMILIES.items() if f.emulator_step}
     path = tmp_path / "net.net"
     x, _ = export_slayer(net_dense, 8, path)
     spec = read_netx(path)
     calls = []
 
-    @register_neuron_step("CUBA_COUNTING")
+    cuba = families.get("CUBA")
+
     def _counting(layer, bias, is_input):
-        inner = NEURON_STEPS["CUBA"](layer, bias, is_input)
+        inner = cuba.emulator_step(layer, bias, is_input)
 
         def step(state, a_in):
             calls.append(layer.index)
             return inner.step(state, a_in)
         return dataclasses.replace(inner, step=step)
 
+    families.register(dataclasses.replace(cuba, netx_types=("CUBA_COUNTING",),
+                                          emulator_step=_counting, training=()))
     try:
         layers = [dataclasses.replace(l, neuron=dataclasses.replace(l.neuron, type="CUBA_COUNTING"))
                   for l in spec.layers]
         y = emulate(dataclasses.replace(spec, layers=layers), x[None])
     finally:
-        del NEURON_STEPS["CUBA_COUNTING"]
+        families.unregister("CUBA_COUNTING")
     np.testing.assert_array_equal(y, emulate(spec, x[None]))
     # run() goes layer by layer over blocks of steps: each layer's step runs T times
     assert sorted(set(calls)) == [0, 1]

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from loihi_snn.core import fixed
+from loihi_snn.core.lif import LIFParams, lif_fixed_step
 
 
 def test_numpy_and_torch_give_identical_results():
@@ -15,9 +16,10 @@ def test_numpy_and_torch_give_identical_results():
     u = rng.integers(-2**23, 2**23, size=1000)
     v = rng.integers(-2**23, 2**23, size=1000)
     a = rng.integers(-2**15, 2**15, size=1000)
-    s_np, u_np, v_np = fixed.lif_step(u, v, a, 1000, 300, 100, 64)
-    s_t, u_t, v_t = fixed.lif_step(torch.from_numpy(u), torch.from_numpy(v),
-                                   torch.from_numpy(a), 1000, 300, 100, 64)
+    p = LIFParams.cuba(1000, 300, 100, 64)
+    s_np, u_np, v_np = lif_fixed_step(u, v, a, p)
+    s_t, u_t, v_t = lif_fixed_step(torch.from_numpy(u), torch.from_numpy(v),
+                                   torch.from_numpy(a), p)
     np.testing.assert_array_equal(s_np, s_t.numpy())
     np.testing.assert_array_equal(u_np, u_t.numpy())
     np.testing.assert_array_equal(v_np, v_t.numpy())
@@ -56,9 +58,10 @@ def test_numpy_fast_paths_equal_generic_expressions_bit_for_bit():
     bias = rng.integers(-2**12, 2**12, size=x.size) << 6
     for b in (0, bias):
         for du, dv in ((-1, 0), (0, 4096), (1023, 410)):
-            got = fixed.lif_step(u, v, a, du, dv, 100, b)
-            want = fixed.lif_step(torch.from_numpy(u), torch.from_numpy(v), torch.from_numpy(a),
-                                  du, dv, 100, b if isinstance(b, int) else torch.from_numpy(b))
+            got = lif_fixed_step(u, v, a, LIFParams.cuba(du, dv, 100, b))
+            want = lif_fixed_step(torch.from_numpy(u), torch.from_numpy(v), torch.from_numpy(a),
+                                  LIFParams.cuba(du, dv, 100,
+                                                 b if isinstance(b, int) else torch.from_numpy(b)))
             for g, w in zip(got, want):
                 np.testing.assert_array_equal(g, w.numpy())
     np.testing.assert_array_equal(x, x_before)          # inputs are never modified

@@ -38,7 +38,7 @@ from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.netx.resources import check as hw_check
 from loihi_snn.netx.resources import estimate as hw_estimate
 from loihi_snn import load, read_netx
-from loihi_snn.netx.schema import NEURON_TYPES
+from loihi_snn import families
 
 from helpers import (NETWORKS, dense_netx, fixed_bytes, put, put_type, shared_network,
                      string_field, write_netx)
@@ -158,7 +158,7 @@ def num_value(value, choice: int, scalar_style: int = 0) -> np.ndarray:
 
 @st.composite
 def neuron_groups(draw, is_input: bool = False) -> Dict[str, Any]:
-    types = sorted(t for t in NEURON_TYPES if t in ("CUBA", "LOIHI", "SDNN", "LIF", "TERNARY"))
+    types = sorted(t for t in families.netx_types() if t in ("CUBA", "LOIHI", "SDNN", "LIF", "TERNARY"))
     ntype = draw(st.sampled_from(types))
     if ntype == "SDNN":
         d: Dict[str, Any] = {"type": ntype, "vThMant": draw(st.integers(0, 1 << 12))}
@@ -579,7 +579,7 @@ def _rejected(path: Path, field: Optional[str] = None, layer: Optional[int] = No
 def test_regression_all_zero_dense_weight_loads(tmp_path):
     """load crashed in lava-dl's optimize_weight_bits (OverflowError: cannot convert
     float infinity to integer) for an all-zero (pruned) weight matrix.  Fix: the
-    loader packs an all-zero matrix itself (loader._dense_weights)."""
+    loader packs an all-zero matrix itself (netx.lower.dense_weights)."""
     path = dense_netx(tmp_path / "zero.net", np.zeros((2, 3)))
     spec = check_file(path, must_load=True)
     assert spec.layers[1].fields["weight"].sum() == 0

@@ -15,8 +15,8 @@ import pytest
 from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.netx.resources import check, errors, estimate
 from loihi_snn.sim.lava.hardware import is_loihi2_available
-from loihi_snn.core import limits as L
-from loihi_snn.netx.resources import weight_precision
+from loihi_snn.core import constants as L
+from loihi_snn.netx.lower import weight_precision
 from loihi_snn.netx.schema import read_netx
 
 from helpers import CUBA_BASIC, dense_netx, write_netx

@@ -91,7 +91,7 @@ def test_rcs_loss_backpropagates_through_lif_blocks():
 
 def test_trainer_regularizer_is_registered_and_switches_recording_on():
     from loihi_snn.train import rcs
-    from loihi_snn.train.trainer import REGULARIZERS
+    from loihi_snn.train.regularizers import REGULARIZERS
     assert REGULARIZERS["rcs"] is rcs.trainer_regularizer
     torch.manual_seed(1)
     p = {"threshold": 0.5, "current_decay": 0.3, "voltage_decay": 0.1}
@@ -116,10 +116,10 @@ def test_rcs_reaches_the_trainers_loss_with_gradients(tmp_path, monkeypatch):
     """train() with rcs_weight > 0 calls the regulariser on every batch; from the second
     batch on (recording is switched on at the first) it is > 0 with a gradient, and the
     weights end up different from those of the same run without RCS."""
-    from loihi_snn.train import families  # noqa: F401
     from loihi_snn.train import rcs
     from loihi_snn.train.config import TrainConfig
-    from loihi_snn.train.trainer import REGULARIZERS, train
+    from loihi_snn.train.loop import train
+    from loihi_snn.train.regularizers import REGULARIZERS
 
     seen = []
 

@@ -6,8 +6,8 @@
   (what the fused LoihiProtocol process calls every step), ``run_block(state, x, t)``
   (T steps at once, layer by layer: what ``run`` and the standalone fused process use)
   and ``run(x, steps)``.
-- :data:`NEURON_STEPS` / :func:`register_neuron_step` -- neuron arithmetic per NetX
-  neuron type (CUBA/LOIHI -> :func:`loihi_snn.core.fixed.lif_step`).
+- the neuron arithmetic of each layer is its family's step (:mod:`loihi_snn.families`,
+  ``NeuronFamily.emulator_step``); a new neuron type registers there, nowhere here.
 
 Numerics: numpy only (no torch, no Lava runtime): ``int64`` state; synaptic sums by
 BLAS in float32/float64, chosen per call so that every partial sum is exact (bounded
@@ -16,7 +16,5 @@ below 2**24 / 2**53), else int64.
 from loihi_snn.sim.emulator.network import (  # noqa: F401
     Emulator, EmulatorState, UnsupportedByEmulator, emulate, is_graded,
 )
-from loihi_snn.sim.emulator.neurons import NEURON_STEPS, NeuronStep, register_neuron_step  # noqa: F401
 
-__all__ = ["emulate", "Emulator", "EmulatorState", "UnsupportedByEmulator", "NEURON_STEPS",
-           "NeuronStep", "register_neuron_step", "is_graded"]
+__all__ = ["emulate", "Emulator", "EmulatorState", "UnsupportedByEmulator", "is_graded"]

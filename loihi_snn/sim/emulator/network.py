@@ -5,8 +5,9 @@ chain of blocks :func:`loihi_snn.sim.lava.loader.load` builds (input neurons, De
 DelayDense / Conv synapses with their one-step latency, pool as a grouped conv,
 flatten, ``average`` group sums, ``dense_rec`` recurrence, the reset schedule) and
 steps it for a whole batch at once with numpy, without any Lava process.  The neuron
-arithmetic is the registered step of each NetX neuron type
-(:data:`loihi_snn.sim.emulator.neurons.NEURON_STEPS`, CUBA -> :func:`loihi_snn.core.fixed.lif_step`).
+arithmetic is each layer's family step (:mod:`loihi_snn.families`; the LIF family ->
+:func:`loihi_snn.core.lif.lif_fixed_step`); weights, kernels and biases come from
+:mod:`loihi_snn.netx.lower`, as the Lava loader's do.
 
 Layouts: everything is in the file's order, batch first: a layer's values have shape
 ``(N, *layer.shape)`` ((N, C, H, W) or (N, n)); whole runs are time last,
@@ -25,33 +26,22 @@ not overflow, i.e. synaptic sums stay below 2**25 in magnitude (lava's LIF shift
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 
-from loihi_snn.sim.emulator.neurons import NEURON_STEPS, NeuronStep
-from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
+from loihi_snn import families
+from loihi_snn.core.asa import asa_gate_fixed
+from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, ShapeError
-from loihi_snn.netx.schema import LayerSpec, NetSpec, NeuronSpec, read_netx
-
-GRADED_MESSAGE_BITS = 24
+from loihi_snn.families.base import NeuronStep
+from loihi_snn.netx.lower import bias_mantissa, dense_layer_weights, pool_kernel, with_neuron
+from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
+from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
 
 
 class UnsupportedByEmulator(LoihiSnnError, NotImplementedError):
     """A layer or neuron type the emulator cannot run (names file, layer and type)."""
-
-
-def _bias_file_order(values: Optional[np.ndarray], shape: Tuple[int, ...]) -> Optional[np.ndarray]:
-    """Bias broadcast to ``shape`` (file order, int64), truncated toward zero as the
-    loader's ``astype(np.int32)``."""
-    from loihi_snn.sim.lava.loader import broadcast_to_layer
-    full = broadcast_to_layer(values, shape)
-    return None if full is None else np.ascontiguousarray(full).astype(np.int32).astype(np.int64)
-
-
-# A dense layer without a neuron group is a non-leaky integrator that never fires,
-# with the parameters the loader substitutes (loihi_snn.sim.lava.loader._build_neuron).
-_NO_NEURON = NeuronSpec("CUBA", {"iDecay": 0, "vDecay": 4096, "vThMant": (1 << 17) - 1})
 
 
 class _Stage:
@@ -157,20 +147,18 @@ class Emulator:
 
     # ------------------------------------------------------------------ compile
     def _neuron(self, layer: LayerSpec, is_input: bool) -> NeuronStep:
-        if layer.neuron is None:
-            layer = LayerSpec(layer.index, layer.type, layer.shape, layer.in_shape,
-                              layer.fields, _NO_NEURON)
+        layer = with_neuron(layer)
         ntype = layer.neuron.type
-        if ntype not in NEURON_STEPS:
+        family = families.get(ntype)
+        if family is None or family.emulator_step is None:
+            supported = sorted(t for t, f in families.FAMILIES.items() if f.emulator_step)
             raise UnsupportedByEmulator(
                 f"{self.spec.path}: layer {layer.index}: neuron type '{ntype}' has no "
-                f"emulator step (supported: {', '.join(sorted(NEURON_STEPS))}); run it with "
+                f"emulator step (supported: {', '.join(supported)}); run it with "
                 f"backend 'lava-fixed'")
-        bias = _bias_file_order(layer.fields.get("bias"), tuple(layer.shape))
-        return NEURON_STEPS[ntype](layer, bias, is_input)
+        return family.emulator_step(layer, bias_mantissa(layer), is_input)
 
     def _compile(self, reset_offset: int) -> None:
-        from loihi_snn.sim.lava.loader import _dense_weights    # the loader's weight optimisation
         in_bits = self.input_message_bits
         phase = reset_offset + 1                # lava time starts at 1, as the loader
         for layer in self.spec.layers:
@@ -183,13 +171,7 @@ class Emulator:
                 stage = _Stage("input", layer, neuron=self._neuron(layer, True))
             elif ltype in ("dense", "dense_rec"):
                 neuron = self._neuron(layer, False)
-                w = layer.fields["weight"]
-                wr = layer.fields.get("weight_rec")
-                if wr is not None:
-                    both, bits, exp = _dense_weights(np.hstack([w, wr]), "fixed")
-                    w, wr = both[:, :w.shape[1]], both[:, w.shape[1]:]
-                else:
-                    w, bits, exp = _dense_weights(w, "fixed")
+                w, wr, bits, exp = dense_layer_weights(layer, "fixed")
                 syn = DenseSynapse(w, bits, exp, binary=in_bits == 0,
                                    delay=layer.fields.get("delay"))
                 rec = (DenseSynapse(wr, bits, exp, binary=neuron.out_bits == 0)
@@ -201,9 +183,7 @@ class Emulator:
                 if ltype == "conv":
                     weight, groups = f["weight"], f["groups"]
                 else:
-                    c = layer.shape[0]
-                    weight = np.broadcast_to(f["weight"], (c, 1) + tuple(f["weight"].shape))
-                    groups = c
+                    weight, groups = pool_kernel(layer), layer.shape[0]
                 syn = ConvSynapse(weight, layer.in_shape, layer.shape, f["stride"], f["padding"],
                                   f["dilation"], groups, binary=in_bits == 0)
                 stage = _Stage(ltype, layer, neuron=neuron, synapse=syn)
@@ -265,7 +245,6 @@ class Emulator:
                 st.synapse.receive(syn_state, sig)
                 gate = st.layer.fields.get("asa") if st.kind == "conv" else None
                 if gate is not None:    # stateless ASA gate between synapse and neuron
-                    from loihi_snn.core.asa import asa_gate_fixed
                     a_in = asa_gate_fixed(a_in, gate["important"].astype(bool),
                                           gate["weight_imp"], gate["bias_imp"], gate["weight_sub"],
                                           gate["bias_sub"], gate["sigmoid_shift"])
@@ -323,7 +302,6 @@ class Emulator:
                 a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.shape)
                 gate = st.layer.fields.get("asa") if st.kind == "conv" else None
                 if gate is not None:    # stateless ASA gate: all steps at once
-                    from loihi_snn.core.asa import asa_gate_fixed
                     a_all = asa_gate_fixed(a_all, gate["important"].astype(bool),
                                            gate["weight_imp"], gate["bias_imp"],
                                            gate["weight_sub"], gate["bias_sub"],
@@ -438,10 +416,8 @@ class Emulator:
 
 def _input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
     """The host-side input scaling every runner applies before the input port
-    (:func:`loihi_snn.netx.schema.input_transform`; identity where it does not exist)."""
-    from loihi_snn.netx import schema
-    transform = getattr(schema, "input_transform", None)
-    return x if transform is None else transform(spec, x)
+    (:func:`loihi_snn.netx.schema.input_transform`)."""
+    return input_transform(spec, x)
 
 
 def is_graded(x: np.ndarray) -> bool:

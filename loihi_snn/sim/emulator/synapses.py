@@ -26,6 +26,7 @@ from typing import List, Optional
 import numpy as np
 
 from loihi_snn.core import fixed
+from loihi_snn.core.errors import RunError
 
 EXACT_FLOAT32 = 1 << 24     # float32 represents every integer below this exactly
 EXACT_FLOAT = 1 << 53       # float64 represents every integer below this exactly
@@ -244,7 +245,6 @@ class ConvSynapse:
         x = _as_input(x.reshape((n,) + self.in_shape), self.binary)
         dtype = _exact_float_dtype(x, self.row_abs)
         if dtype is None:
-            from loihi_snn.core.errors import RunError
             raise RunError("conv input too large for exact float64 accumulation; lava's "
                            "own conv model sums in float64 too, so no bit-exact result exists")
         chunk = max(1, self.MAX_GATHER // max(1, self.index.size))

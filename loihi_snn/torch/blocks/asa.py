@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from loihi_snn.torch.blocks.layers import Conv
 from loihi_snn.core import asa as af
+from loihi_snn.core.lavadl import lava_dl
+from loihi_snn.torch.blocks.layers import Conv
 
 
 class _RoundSTE(torch.autograd.Function):
@@ -184,7 +185,6 @@ class ASAConv(Conv):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Spikes (N, Cout, H', W', T) for input spikes (N, Cin, H, W, T)."""
-        from loihi_snn.core.lavadl import lava_dl
         z = self.gate(self.synapse(x))
         s = self.neuron(z)
         if self.delay_shift is True:

@@ -25,7 +25,9 @@ from typing import Optional, Union
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 
+from loihi_snn.core.errors import RunError, ShapeError
 from loihi_snn.netx.schema import NetSpec, read_netx
+from loihi_snn.sim.emulator import Emulator
 
 
 class FusedNetwork(AbstractProcess):
@@ -63,7 +65,6 @@ class FusedNetwork(AbstractProcess):
     def __init__(self, *, spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 0,
                  reset_interval: Optional[int] = None, reset_offset: int = 0,
                  name: Optional[str] = None) -> None:
-        from loihi_snn.sim.emulator import Emulator
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         emulator = Emulator(spec, input_message_bits=input_message_bits,
@@ -137,8 +138,6 @@ class FusedRun(AbstractProcess):
         import numpy as np
         from lava.magma.core.process.variable import Var
 
-        from loihi_snn.sim.emulator import Emulator
-        from loihi_snn.core.errors import ShapeError
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         emulator = Emulator(spec, input_message_bits=input_message_bits,
@@ -154,7 +153,6 @@ class FusedRun(AbstractProcess):
         import multiprocessing as mp
         import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
         if mp.get_start_method(allow_none=True) not in (None, "fork"):
-            from loihi_snn.core.errors import RunError
             raise RunError("FusedRun needs Lava's 'fork' start method (its output buffer is "
                            "shared memory inherited by the forked model process); got "
                            f"{mp.get_start_method()!r}")

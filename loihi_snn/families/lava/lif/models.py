@@ -13,8 +13,8 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from loihi_snn.core import fixed
-from loihi_snn.core.lif import lif_fixed_step, lif_float_step, ternary_compare
-from loihi_snn.sim.lava.procs.lif.process import ControlledLIFVariant, LIFVariant
+from loihi_snn.core.lif import LIFParams, lif_fixed_step, lif_float_step
+from loihi_snn.families.lava.lif.process import ControlledLIFVariant, LIFVariant
 
 
 class _ResetMixin:
@@ -50,10 +50,10 @@ class _AbstractLIFVariantFloat(_ResetMixin, PyLoihiProcessModel):
     def run_spk(self) -> None:
         a_in = self._receive()
         self._maybe_reset()
-        ternary = self.proc_params["spike_mode"] == "ternary"
-        s, u, v = lif_float_step(self.u, self.v, a_in, self.du[0], self.dv[0], self.vth[0],
-                                 self.bias_mant, self.proc_params["reset_mode"],
-                                 ternary_compare if ternary else None)
+        p = LIFParams(self.du[0], self.dv[0], self.vth[0], self.bias_mant,
+                      self.proc_params["reset_mode"],
+                      self.proc_params["spike_mode"] == "ternary")
+        s, u, v = lif_float_step(self.u, self.v, a_in, p)
         self.u[:] = u
         self.v[:] = v
         self.s_out.send(s.astype(float))
@@ -74,10 +74,10 @@ class _AbstractLIFVariantFixed(_ResetMixin, PyLoihiProcessModel):
         a_in = self._receive().astype(np.int64)
         self._maybe_reset()
         bias = fixed.scale_bias(self.bias_mant.astype(np.int64), int(self.bias_exp.flat[0]))
-        s, u, v = lif_fixed_step(self.u.astype(np.int64), self.v.astype(np.int64), a_in,
-                                 int(self.du[0]), int(self.dv[0]), int(self.vth[0]), bias,
-                                 self.proc_params["reset_mode"],
-                                 ternary=self.proc_params["spike_mode"] == "ternary")
+        p = LIFParams(int(self.du[0]), int(self.dv[0]), int(self.vth[0]), bias,
+                      self.proc_params["reset_mode"],
+                      self.proc_params["spike_mode"] == "ternary")
+        s, u, v = lif_fixed_step(self.u.astype(np.int64), self.v.astype(np.int64), a_in, p)
         self.u[:] = u
         self.v[:] = v
         self.s_out.send(s.astype(np.int32))

@@ -1,6 +1,8 @@
-"""Loihi 2 limits that a NetX network must respect to run on the chip as is.
+"""Loihi 2 constants, each defined once: the fixed-point arithmetic and the limits a
+NetX network must respect to run on the chip as is.
 
-Each constant says where it comes from.  Three kinds of source:
+Every other module imports its constants from here.  Each constant says where it
+comes from.  Three kinds of source:
 
 - **lava**: the bit widths of lava-nc 0.10's bit-accurate ``fixed_pt`` models, which
   Intel wrote to match the NeuroCore (``LavaPyType(..., precision=N)`` in
@@ -26,6 +28,9 @@ from __future__ import annotations
 # exponent.  Mixed-sign weights use a sign bit and steps of 2 (SLAYER exports even
 # integers in [-256, 254]).
 WEIGHT_MANTISSA_BITS = 8
+# the range of weight integers a NetX file may hold (8-bit mantissa; SLAYER exports even
+# integers, so 255 only appears in hand-written files)
+WEIGHT_MIN, WEIGHT_MAX = -256, 255
 # ESTIMATE (brief + Loihi 1 synapse format, NxSDK: weight exponent -8..7): the shared
 # weight exponent that lava-loihi's NeuroCore synapse accepts.  Not checked by the open
 # lava; lava-loihi's compiler checks its own range.
@@ -43,28 +48,46 @@ DELAY_BITS = 6
 # brief describes integer-valued spike payloads; 24 bits is what lava/lava-dl use.
 GRADED_MESSAGE_BITS = 24
 BINARY_MESSAGE_BITS = 1      # a binary spike: the message itself is the event
+# ours: ternary spikes in {-1, 0, +1} travel as signed graded spikes of 2 bits.
+TERNARY_MESSAGE_BITS = 2
+# lava-dl: a sigma-delta layer without ``messageBits`` sends 16-bit graded spikes.
+SDNN_DEFAULT_MESSAGE_BITS = 16
 
 # ----------------------------------------------------------------------------- neuron state
-# lava: LIF fixed_pt declares u and v with precision=24 (u wraps, v saturates at
-# +-(2**23 - 1)); sigma-delta states (sigma, act, residue) are 24-bit too.
+# lava: LIF fixed_pt declares u and v with precision=24; sigma-delta states (sigma, act,
+# residue) are 24-bit too.  Two different bounds follow from the 24 bits -- named apart
+# so that neither is mistaken for the other:
 STATE_BITS = 24
-STATE_MAX = (1 << (STATE_BITS - 1)) - 1
+#: the current ``u`` wraps: a value above +2**23 loses 2**24, one at or below -2**23
+#: gains 2**24 (lava's ``PyLifModelBitAcc``).
+CURRENT_WRAP = 1 << (STATE_BITS - 1)
+#: the voltage ``v`` (and any 24-bit state) saturates to +-(2**23 - 1).
+V_LIMIT = (1 << (STATE_BITS - 1)) - 1
 # lava: LIF fixed_pt threshold vth is "unsigned 17-bit integer (0 to 131071)".
 VTH_MANT_BITS = 17
 VTH_MANT_MAX = (1 << VTH_MANT_BITS) - 1
 # lava: sigma-delta fixed models declare vth with precision=24.
 SDNN_VTH_BITS = 24
 SDNN_VTH_MAX = (1 << SDNN_VTH_BITS) - 1
-# lava: LIF fixed_pt du, dv are unsigned 12-bit (0..4095, unity 4096).  Stock netx
+# lava: LIF fixed_pt du, dv are unsigned 12-bit (0..4095, unity 4096): one decay step is
+# ``x * (4096 - d) >> 12`` applied to the magnitude (rounded toward zero).  Stock netx
 # maps CUBA iDecay -> du = iDecay - 1 and vDecay -> dv, so iDecay must be 1..4096 and
 # vDecay 0..4095 to be representable.
 DECAY_BITS = 12
-DECAY_MAX = (1 << DECAY_BITS) - 1
+DECAY_SHIFT = DECAY_BITS
+DECAY_UNITY = 1 << DECAY_BITS          # 4096: full decay in one step
+DECAY_MAX = DECAY_UNITY - 1
 # lava: LIF fixed_pt bias_mant is 13-bit signed, bias_exp 3-bit (netx uses bias_exp=6).
 BIAS_MANT_BITS = 13
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << (BIAS_MANT_BITS - 1)), (1 << (BIAS_MANT_BITS - 1)) - 1
-# lava: a_in of LIF fixed_pt is added as a_in << 6 (the weight scale of netx).
-SYNAPTIC_INPUT_SHIFT = 6
+# lava: a_in of LIF fixed_pt is added as a_in << 6 (the weight scale of netx), and the
+# threshold is compared as vth << 6 (both MSB-aligned by 6 bits).
+ACT_SHIFT = 6
+VTH_SHIFT = 6
+# lava-dl: netx builds CUBA layers with bias_exp = 6 (effective bias = bias_mant << 6);
+# sigma-delta layers use spike_exp = state_exp = 6.
+BIAS_EXP = 6
+SDNN_EXP = 6
 
 # ----------------------------------------------------------------------------- chip
 # brief: a Loihi 2 chip has 128 neuro cores in its mesh and 6 embedded (Lakemont x86)
@@ -81,8 +104,6 @@ SYNAPSES_PER_CHIP = 120_000_000
 # 24-bit states (u, v) and sigma-delta keeps several (sigma, act, residue), so we
 # assume the lower figure, 4096, for both; stateless integrators use 8192.
 MAX_COMPARTMENTS_PER_CORE = 8192
-NEURONS_PER_CORE = {"CUBA": 4096, "LOIHI": 4096, "LIF": 4096, "TERNARY": 4096,
-                    "SDNN": 4096, None: 8192}
 NEURONS_PER_CORE_DEFAULT = 4096
 # ESTIMATE: synaptic memory per neuro core.  Intel describes about 128 KB of SRAM per
 # Loihi 2 core, flexibly partitioned between synapses, neuron state and routing; we
@@ -100,9 +121,9 @@ SYNAPSE_INDEX_BITS = 13
 FAN_IN_AXONS_PER_CORE = 4096
 FAN_OUT_AXONS_PER_CORE = 4096
 
-#: neuron types with a NeuroCore model in lava-loihi (CUBA LIF, sigma-delta); the
-#: others need custom microcode (or the embedded CPUs) before they run on the chip.
-ON_CHIP_NEURON_TYPES = ("CUBA", "LOIHI", "SDNN")
+# Which neuron types have a NeuroCore model in lava-loihi, and their neurons per core,
+# are properties of each family (loihi_snn.families: NeuronFamily.on_chip /
+# neurons_per_core), not listed here.
 #: layer types that map to NeuroCore synapses as is.
 ON_CHIP_LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten")
 

@@ -1,0 +1,70 @@
+"""CUBA (and LOIHI): stock current-based LIF neurons, as lava-dl netx reads and runs them.
+
+NetX fields (``/layer/<i>/neuron``): ``iDecay`` 0..4096 (current decay, 12-bit),
+``vDecay`` 0..4096 (voltage decay), ``vThMant`` 0..2**17-1 (threshold mantissa, compared
+as ``vThMant << 6``), optional ``refDelay`` and ``gradedSpike``.  On Lava it is lava's own
+``LIF`` process with stock netx's mapping (``du = iDecay - 1``, ``dv = vDecay``,
+``bias_exp = 6``), so fixed-point spikes equal stock netx; its step is
+:func:`loihi_snn.core.lif.lif_fixed_step` with a hard reset.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from loihi_snn.core.lif import lif_fixed_step
+from loihi_snn.families.base import (DEFAULT_NEURON_PARAMS, LavaNeuron, NeuronFamily, NeuronStep,
+                                     TrainingFamily)
+from loihi_snn.families.lif_common import (fixed_params, lava_kwargs, lava_lif_variant,
+                                           validate_cuba_fields)
+
+
+def _lava(layer, shape, bias, precision, reset, is_input, controlled=False) -> LavaNeuron:
+    """lava's ``LIF`` / ``LIFReset`` with stock netx's parameters; under the cutoff
+    controller the bit-identical :class:`~loihi_snn.families.lava.lif.process.ControlledLIFVariant`
+    (it has the controller's reset port)."""
+    if controlled:      # same arithmetic (tests prove it), plus the controller's reset port
+        return lava_lif_variant(layer, shape, bias, precision, reset, is_input, controlled)
+    from lava.proc.lif.process import LIF, LIFReset  # lazy: importing Lava is slow
+    kw = lava_kwargs(layer.neuron.params, bias, precision)
+    kw["shape"] = shape
+    if precision == "fixed":
+        kw["du"] = kw["du"] - 1                       # lava's register value
+    else:
+        kw["bias_exp"] = 0
+    if reset is not None:
+        return LavaNeuron(LIFReset(reset_interval=reset[0], reset_offset=reset[1], **kw))
+    return LavaNeuron(LIF(**kw))
+
+
+def _step(layer, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
+    """lava's ``LIF`` fixed_pt as the loader builds it: the LIF-family step, hard reset."""
+    params = fixed_params(layer.neuron.params, bias)
+
+    def step(state, a_in):
+        u, v = state
+        s, u, v = lif_fixed_step(u, v, a_in, params)
+        return s, (u, v)
+
+    return NeuronStep(step=step, num_states=2, out_bits=0, resettable=True)
+
+
+CUBA_PARAMS = ("threshold", "current_decay", "voltage_decay", "tau_grad", "scale_grad",
+               "scale", "norm", "dropout", "shared_param", "persistent_state",
+               "requires_grad", "graded_spike")
+
+FAMILY = NeuronFamily(
+    netx_types=("CUBA", "LOIHI"),
+    description="current-based LIF, hard reset (lava's LIF; stock netx loads it)",
+    validate=validate_cuba_fields,
+    lava=_lava,
+    emulator_step=_step,
+    on_chip=True,
+    training=(TrainingFamily(
+        name="cuba",
+        description="lava-dl SLAYER current-based LIF (slayer.block.cuba); runs on stock netx",
+        blocks="slayer-cuba",
+        defaults={**DEFAULT_NEURON_PARAMS, "scale_grad": 3, "requires_grad": False},
+        allowed_params=CUBA_PARAMS),),
+)

@@ -1,0 +1,41 @@
+"""LIF: loihi_snn's LIF family with binary spikes -- leak on/off, reset hard/soft/none.
+
+NetX fields: the CUBA fields (:mod:`loihi_snn.families.cuba`) plus ``resetMode``
+(``"hard"`` | ``"soft"`` | ``"none"``) and ``leak`` (bool; the exporter writes
+``vDecay = 0`` when it is off).  A binary hard-reset layer is exported as plain CUBA so
+stock netx loads it.  On Lava it is our
+:class:`~loihi_snn.families.lava.lif.process.LIFVariant`; its step is
+:func:`loihi_snn.core.lif.lif_fixed_step` with the effective decays.
+"""
+from __future__ import annotations
+
+from loihi_snn.families.base import DEFAULT_NEURON_PARAMS, NeuronFamily, TrainingFamily
+from loihi_snn.families.lif_common import lava_lif_variant, lif_step_builder, validate_lif_fields
+
+
+LIF_PARAMS = ("threshold", "current_decay", "voltage_decay", "reset", "leak",
+              "spike", "amplitude", "learn_amplitude", "tau_grad", "scale_grad",
+              "scale", "dropout")
+LIF_DEFAULTS = {**DEFAULT_NEURON_PARAMS, "reset": "hard", "leak": True, "spike": "binary"}
+
+FAMILY = NeuronFamily(
+    netx_types=("LIF",),
+    description="loihi_snn LIF: leak on/off, reset hard/soft/none, binary spikes",
+    validate=validate_lif_fields,
+    lava=lava_lif_variant,
+    emulator_step=lif_step_builder(ternary=False, out_bits=0),
+    training=(
+        TrainingFamily(
+            name="lif",
+            description="loihi_snn LIF family: leak on/off, reset hard/soft/none, binary or "
+                        "ternary spikes; binary hard-reset layers export as stock CUBA",
+            blocks="loihi-snn", defaults=dict(LIF_DEFAULTS), allowed_params=LIF_PARAMS),
+        TrainingFamily(
+            name="lif-asa",
+            description="loihi_snn LIF family with an ASA gate (causal, per-sample spatial "
+                        "attention) in every conv layer; asa_ratio = fraction of important "
+                        "channels",
+            blocks="loihi-snn", defaults={**LIF_DEFAULTS, "asa_ratio": 0.5},
+            allowed_params=LIF_PARAMS + ("asa_ratio",), asa_conv=True),
+    ),
+)

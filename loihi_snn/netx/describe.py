@@ -1,0 +1,89 @@
+"""Describe a validated NetX network: one row per layer (``loihi-snn info``, model cards).
+
+:func:`layer_table` gives JSON-serialisable rows; :func:`format_table` the text table
+that ``loihi-snn info`` prints.  Weight bits are the mantissa bits Loihi needs for the
+layer (:func:`loihi_snn.netx.lower.weight_precision`), the same figure the Loihi 2
+report (``info --loihi2``) uses.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from loihi_snn.netx.lower import weight_precision
+from loihi_snn.netx.schema import LayerSpec, NetSpec
+
+_NEURON_KEYS = ("iDecay", "vDecay", "vThMant", "refDelay", "gradedSpike", "sigma_output",
+                "activation")
+
+
+def neuron_summary(layer: LayerSpec) -> Dict[str, Any]:
+    """The neuron type and its scalar parameters (empty for a synapse-only layer)."""
+    if layer.neuron is None:
+        return {}
+    params = {k: v for k, v in layer.neuron.params.items()
+              if k in _NEURON_KEYS or not isinstance(v, (dict, np.ndarray, list))}
+    return {"type": layer.neuron.type, **{k: params[k] for k in sorted(params) if k != "type"}}
+
+
+def weight_bits(layer: LayerSpec) -> Optional[int]:
+    """Weight mantissa bits of the layer as Loihi packs them (None: no weights)."""
+    w = layer.fields.get("weight")
+    if w is None or layer.type == "input":
+        return None
+    wr = layer.fields.get("weight_rec")
+    w = np.asarray(w) if wr is None else np.hstack([np.asarray(w), np.asarray(wr)])
+    return weight_precision(w)[0]
+
+
+def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
+    """One JSON-serialisable row per layer of a NetSpec: index, type, shape (file order),
+    input_shape, neuron summary, weight_bits, synapses, and the conv / pool / delay /
+    recurrence fields where the layer has them."""
+    rows = []
+    for layer in spec.layers:
+        row = {"index": layer.index, "type": layer.type, "shape": list(layer.shape),
+               "input_shape": list(layer.in_shape), "neuron": neuron_summary(layer),
+               "weight_bits": weight_bits(layer), "synapses": layer.num_synapses}
+        for key in ("kernel", "stride", "padding", "dilation", "groups", "group_size"):
+            if key in layer.fields:
+                v = layer.fields[key]
+                row[key] = list(v) if isinstance(v, tuple) else v
+        if "delay" in layer.fields:
+            row["max_delay"] = int(np.max(layer.fields["delay"]))
+        if "weight_rec" in layer.fields:
+            row["recurrent"] = True
+        rows.append(row)
+    return rows
+
+
+def format_neuron(n: Dict[str, Any]) -> str:
+    """``TYPE(k=v, ...)`` of a :func:`neuron_summary`, ``-`` when empty."""
+    if not n:
+        return "-"
+    rest = ", ".join(f"{k}={v}" for k, v in n.items() if k != "type")
+    return f"{n['type']}({rest})"
+
+
+def format_table(spec: NetSpec, rows: List[Dict[str, Any]]) -> str:
+    """The text table of ``loihi-snn info`` (one line per layer, then totals)."""
+    lines = [f"{spec.path}: input {tuple(spec.input_shape)} -> output "
+             f"{tuple(spec.output_shape)}, {len(rows)} layers"]
+    header = f"{'#':>2}  {'type':<9} {'shape':<16} {'wbits':>5} {'synapses':>10}  neuron"
+    lines += [header, "-" * max(len(header), 60)]
+    for r in rows:
+        extra = ""
+        if "kernel" in r:
+            extra = f" k={tuple(r['kernel'])} s={tuple(r['stride'])} p={tuple(r['padding'])}"
+        if "max_delay" in r:
+            extra += f" max_delay={r['max_delay']}"
+        wb = "-" if r["weight_bits"] is None else str(r["weight_bits"])
+        lines.append(f"{r['index']:>2}  {r['type']:<9} {str(tuple(r['shape'])):<16} {wb:>5} "
+                     f"{r['synapses']:>10}  {format_neuron(r['neuron'])}{extra}")
+    total = sum(r["synapses"] for r in rows)
+    neurons = sum(int(np.prod(r["shape"])) for r in rows if r["neuron"])
+    lines.append(f"total: {neurons} neurons, {total} synapses")
+    if spec.extensions:
+        lines.append("extensions: " + ", ".join(sorted(spec.extensions)))
+    return "\n".join(lines)
