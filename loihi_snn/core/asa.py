@@ -47,10 +47,12 @@ from typing import Any, Tuple
 
 import numpy as np
 
+from loihi_snn.core.constants import V_LIMIT, WEIGHT_MAX, WEIGHT_MIN
+
 W_SCALE = 64                 # conv-map weight units: w_int = round(64 * w)
 B_SCALE = 4096               # bias units: b_int = round(4096 * b) (= 64 * 64)
-W_MIN, W_MAX = -256, 255     # 8-bit weight mantissa range (as the synapses)
-B_LIMIT = (1 << 23) - 1      # bias mantissa range +-(2**23 - 1) (24-bit)
+W_MIN, W_MAX = WEIGHT_MIN, WEIGHT_MAX   # 8-bit weight mantissa range (as the synapses)
+B_LIMIT = V_LIMIT            # bias mantissa range +-(2**23 - 1) (24-bit)
 SIGMOID_SHIFT = 8            # table index = z >> 8: step 1/16, span [-8, 8) in real z
 TABLE_SIZE = 256             # entries, index -128..127
 M_SHIFT = 8                  # gains are in units of 1/256: Y = (M * a) >> 8

@@ -19,7 +19,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from loihi_snn import families
 from loihi_snn.core.errors import LoihiSnnError
+from loihi_snn.families import DEFAULT_NEURON_PARAMS
 from loihi_snn.train.datasets import get_dataset_spec, list_datasets
 from loihi_snn.train.models import ArchitectureError, infer_shapes, resolve_neuron
 
@@ -52,8 +54,7 @@ def _default_architecture() -> List[Dict[str, Any]]:
 
 
 def _default_neuron() -> Dict[str, Any]:
-    return {"type": "cuba", "threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
-            "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
+    return {"type": "cuba", **families.training_family("cuba").defaults}
 
 
 @dataclass
@@ -329,9 +330,7 @@ def _typed(name: str, value: Any, kinds: Dict[str, str], params: Dict[str, Dict[
 _DIGITS_LIF: Dict[str, Any] = {
     "dataset": "digits", "encoding": "rate", "T": 16,
     "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
-    "neuron": {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
-               "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03,
-               "scale_grad": 3.0},
+    "neuron": {"type": "lif", "spike": "binary", "reset": "hard", **DEFAULT_NEURON_PARAMS},
     "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
 }
 

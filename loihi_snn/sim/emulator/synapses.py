@@ -26,6 +26,7 @@ from typing import List, Optional
 import numpy as np
 
 from loihi_snn.core import fixed
+from loihi_snn.core.constants import CURRENT_WRAP, STATE_BITS
 from loihi_snn.core.errors import RunError
 
 EXACT_FLOAT32 = 1 << 24     # float32 represents every integer below this exactly
@@ -251,6 +252,6 @@ class ConvSynapse:
         y = np.concatenate([self._conv(x[i:i + chunk], dtype) for i in range(0, n, chunk)]) \
             if n > chunk else self._conv(x, dtype)
         y = y.astype(np.int64)
-        if np.abs(y).max(initial=0) >= (1 << 23):     # lava's 24-bit wrap (else identity)
-            y = self._signed_clamp(y, bits=24)
+        if np.abs(y).max(initial=0) >= CURRENT_WRAP:   # lava's 24-bit wrap (else identity)
+            y = self._signed_clamp(y, bits=STATE_BITS)
         state[0] = y

@@ -395,7 +395,9 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
     Parameters
     ----------
     source : lava AbstractProcess
-        any process of a graph that has not been run (its runtime runs the graph).
+        any process of a graph that has not been run (its runtime runs the graph).  If
+        it has a ``max_steps`` attribute (e.g. ``FusedRun``), a run of more steps is
+        refused with a RunError before anything starts.
     read_out : callable
         called in the runner after the last chunk, e.g. ``sink.data.get``; its
         (picklable) return value is what this function returns.
@@ -433,6 +435,15 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
     chunks = [int(n) for n in chunks if int(n) > 0]
     total = sum(chunks)
+    capacity = getattr(source, "max_steps", None)
+    if capacity is not None and total > int(capacity):
+        # refused before any Lava process exists: a model that raises mid-run under
+        # AsyncProtocol is reported by Lava only after a race, so do not get that far
+        err = RunError(f"{type(source).__name__} of {what} was built for {int(capacity)} "
+                       f"steps; running {total} would exceed it (pass steps= when you "
+                       f"build it)")
+        err.timed_out, err.steps_completed, err.total_steps = False, 0, total
+        raise err
     ctx = mp.get_context("fork")        # Lava itself forks every model process
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(target=_runner_main, name="loihi-snn-lava-runner",

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from loihi_snn import families
 from loihi_snn.core.errors import ShapeError
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
@@ -33,7 +34,8 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     Parameters
     ----------
     path : str
-        NetX file whose neurons are CUBA/LOIHI, LIF or TERNARY (they are reset
+        NetX file whose neurons the cutoff controller can reset (``NeuronFamily.controllable``:
+        CUBA/LOIHI, LIF, TERNARY; they are reset
         between samples).
     X : np.ndarray
         (N, *input_shape, T) in file order, time last; binary spikes or integers.
@@ -61,9 +63,10 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     spec = read_netx(path)
     X = check_samples(X, spec, path)
     bad = [l.index for l in spec.layers
-           if l.neuron is not None and l.neuron.type not in ("CUBA", "LOIHI", "LIF", "TERNARY")]
+           if l.neuron is not None and not families.get(l.neuron.type).controllable]
     if bad:
-        raise ShapeError(f"{path}: streaming resets CUBA, LIF and TERNARY neurons only; "
+        resettable = ", ".join(t for t in families.netx_types() if families.get(t).controllable)
+        raise ShapeError(f"{path}: streaming resets {resettable} neurons only; "
                          f"layers {bad} are not")
     if backend == "emulator":
         # every sample of the batch starts from a zero state: fresh runs, like the

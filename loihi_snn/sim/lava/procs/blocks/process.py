@@ -19,6 +19,7 @@ from lava.proc.conv.process import Conv as ConvSynapse
 from lava.proc.dense.process import DelayDense as DelayDenseSynapse
 from lava.proc.dense.process import Dense as DenseSynapse
 
+from loihi_snn.core.constants import GRADED_MESSAGE_BITS, MAX_DELAY
 from loihi_snn.sim.lava.procs.average.process import GroupSum
 
 
@@ -86,7 +87,7 @@ class DenseBlock(Block):
                                         num_message_bits=input_message_bits)
         else:
             self.synapse = DelayDenseSynapse(weights=weight, delays=delay.astype(int),
-                                             weight_exp=weight_exp, max_delay=62,
+                                             weight_exp=weight_exp, max_delay=MAX_DELAY,
                                              num_weight_bits=num_weight_bits,
                                              num_message_bits=input_message_bits)
         self.neuron = neuron
@@ -150,7 +151,7 @@ class AverageBlock(Block):
         super().__init__(shape=shape, name=name)
         self.group_size = int(group_size)
         self.neuron = GroupSum(num_outputs=int(np.prod(shape)), group_size=group_size)
-        self._finish(self.neuron, "a_in", self.neuron, 24)
+        self._finish(self.neuron, "a_in", self.neuron, GRADED_MESSAGE_BITS)
 
 
 class Network(AbstractProcess):

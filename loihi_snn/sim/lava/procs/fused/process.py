@@ -162,6 +162,7 @@ class FusedRun(AbstractProcess):
         super().__init__(emulator=emulator, data=data, out=out,
                          name=name or os.path.splitext(os.path.basename(spec.path))[0])
         self.steps_done = Var(shape=(1,), init=0)
+        self.max_steps = steps          # run_supervised refuses longer runs up front
         self.emulator = emulator
         self.spec = spec
         self.filename = spec.path
