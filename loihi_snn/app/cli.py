@@ -19,14 +19,23 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from loihi_snn.core.errors import LoihiSnnError
+from loihi_snn.app.evaluation import EvalError, evaluate, format_report
+from loihi_snn.core.errors import LoihiSnnError, ShapeError
 from loihi_snn.netx.describe import format_table, layer_table
+from loihi_snn.netx.resources import check, estimate
+from loihi_snn.netx.schema import read_netx
+from loihi_snn.sim.lava.hardware import is_loihi2_available
+from loihi_snn.sim.runtime.io import save_npy
+from loihi_snn.sim.runtime.run import BACKENDS, run
+from loihi_snn.train.checkpoint import export_checkpoint
+from loihi_snn.train.config import list_presets, resolve_config
+from loihi_snn.train.datasets import list_datasets
+from loihi_snn.train.loop import train
 
 EXIT_USAGE = 2
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from loihi_snn.netx.schema import read_netx
     spec = read_netx(args.net)
     rows = layer_table(spec)
     if getattr(args, "loihi2", False):
@@ -48,8 +57,6 @@ def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
     Violations are listed (never hidden) and clearly marked; the exit status stays 0
     because the file itself is valid -- it just does not fit Loihi 2 as is.
     """
-    from loihi_snn.netx.resources import check, estimate
-    from loihi_snn.sim.lava.hardware import is_loihi2_available
     est = estimate(spec)
     violations = check(spec)
     n_err = sum(v.severity == "error" for v in violations)
@@ -91,9 +98,6 @@ def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from loihi_snn.core.errors import ShapeError
-    from loihi_snn.sim.runtime.io import save_npy
-    from loihi_snn.sim.runtime.run import run
     if not os.path.exists(args.input):
         raise ShapeError(f"{args.input}: input file not found")
     try:
@@ -111,8 +115,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``loihi-snn train``: config -> trained checkpoint, NetX file, Lava check, model card."""
     import shlex
 
-    from loihi_snn.train.config import resolve_config
-    from loihi_snn.train.loop import train
     cfg = resolve_config(preset=args.preset, config=args.config, epochs=args.epochs,
                          seed=args.seed, device=args.device)
     command = "loihi-snn " + " ".join(shlex.quote(a) for a in (args.argv or []))
@@ -128,7 +130,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``loihi-snn export``: rebuild a checkpoint's model and write it as NetX."""
-    from loihi_snn.train.checkpoint import export_checkpoint
     path = export_checkpoint(args.checkpoint, args.out)
     print(f"{args.checkpoint}: exported to {path}")
     return 0
@@ -136,7 +137,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``loihi-snn eval``: accuracy, mean steps, spikes, NASFR and speed on a data split."""
-    from loihi_snn.app.evaluation import EvalError, evaluate, format_report
     if args.epsilon is not None and not 0.0 <= args.epsilon < 1.0:
         raise EvalError(f"--epsilon must be in [0, 1), got {args.epsilon}")
     for name in ("limit", "calibration_limit", "T"):
@@ -156,7 +156,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from loihi_snn.sim.runtime.run import BACKENDS
     p = argparse.ArgumentParser(
         prog="loihi-snn",
         description="Train spiking networks with lava-dl SLAYER and run them bit-exactly "
@@ -198,7 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "fail with a one-line error saying how many steps were done")
     pr.set_defaults(func=cmd_run)
 
-    from loihi_snn.train.config import list_presets
     presets = "; ".join(f"{k}: {v}" for k, v in list_presets().items())
     pt = sub.add_parser(
         "train", help="train a network from a preset or config file, export it, check it on Lava",
@@ -244,7 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--out", required=True, metavar="NET.net", help="NetX file to write")
     pe.set_defaults(func=cmd_export)
 
-    from loihi_snn.train.datasets import list_datasets
     pv = sub.add_parser(
         "eval", help="measure a network on a data set: accuracy, steps, spikes, NASFR, speed",
         formatter_class=argparse.RawDescriptionHelpFormatter,

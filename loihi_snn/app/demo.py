@@ -27,11 +27,23 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from loihi_snn.app.evaluation import spikes_within
+from loihi_snn.core.cutoff import offline_cutoff, optimal_cutoff_steps
+from loihi_snn.core.lavadl import ensure_lava_runtime
+from loihi_snn.netx.calibration import load_calibration
+from loihi_snn.netx.schema import read_netx
+from loihi_snn.sim.emulator import emulate
+from loihi_snn.train import cards
+from loihi_snn.train.checkpoint import export_view, load_checkpoint
+from loihi_snn.train.config import get_preset
+from loihi_snn.train.data import load_split
+from loihi_snn.train.loop import train
+from loihi_snn.train.verify import evaluate_model
+
 DEFAULT_EXPORT_DIR = os.path.join("netx_models", "demo")
 
 
 def _config(args):
-    from loihi_snn.train.config import get_preset
     cfg = get_preset(args.preset)
     changes: Dict[str, Any] = {"seed": args.seed, "epochs": args.epochs,
                                "cutoff_epsilon": args.epsilon, "device": "cpu",
@@ -118,22 +130,11 @@ def main(argv=None) -> int:
                         f"'' to skip)")
     args = p.parse_args(argv)
 
-    from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()
     warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
 
     import torch
 
-    from loihi_snn.core.cutoff import offline_cutoff, optimal_cutoff_steps
-    from loihi_snn.netx.calibration import load_calibration
-    from loihi_snn.sim.emulator import emulate
-    from loihi_snn.app.evaluation import spikes_within
-    from loihi_snn.netx.schema import read_netx
-    from loihi_snn.train import cards
-    from loihi_snn.train.checkpoint import export_view, load_checkpoint
-    from loihi_snn.train.data import load_split
-    from loihi_snn.train.loop import train
-    from loihi_snn.train.verify import evaluate_model
 
     os.makedirs(args.out, exist_ok=True)
     cfg = _config(args)

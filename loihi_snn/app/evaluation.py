@@ -34,7 +34,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from loihi_snn.core.cutoff import calibrate, offline_cutoff
 from loihi_snn.core.errors import LoihiSnnError
+from loihi_snn.netx.calibration import load_calibration
+from loihi_snn.netx.schema import read_netx
+from loihi_snn.sim.emulator import UnsupportedByEmulator, emulate
+from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+from loihi_snn.sim.runtime.run import resolve_backend
+from loihi_snn.sim.runtime.stream import run_many
+from loihi_snn.train.config import ConfigError
+from loihi_snn.train.data import scale_inputs
+from loihi_snn.train.datasets import list_datasets, load_dataset
 
 __all__ = ["EvalResult", "EvalData", "evaluate", "load_eval_data", "layer_spike_counts"]
 
@@ -116,9 +126,6 @@ def load_eval_data(spec, dataset: Optional[str] = None, *, split: str = "test",
         or option (the message lists the valid ones); samples whose shape is not the
         network's input shape.
     """
-    from loihi_snn.train.config import ConfigError
-    from loihi_snn.train.datasets import list_datasets, load_dataset
-    from loihi_snn.train.data import scale_inputs
 
     info = _training_info(spec)
     recorded = info.get("dataset")
@@ -180,7 +187,6 @@ def layer_spike_counts(path_or_spec, X: np.ndarray, steps: Optional[int] = None
     neurons : np.ndarray
         (L,) neuron count of each layer.
     """
-    from loihi_snn.sim.emulator import emulate
     _, counts, sizes = emulate(path_or_spec, X, steps, return_spike_counts=True)
     return counts, sizes
 
@@ -203,9 +209,6 @@ def resolve_thresholds(spec, data: EvalData, epsilon: Optional[float],
                        calibration_limit: Optional[int] = None) -> Tuple[np.ndarray, str, float]:
     """Cutoff thresholds: calibrated now for ``epsilon`` on the training split, or the
     ones stored in the file.  Returns ``(beta, where, epsilon)``."""
-    from loihi_snn.core.cutoff import calibrate
-    from loihi_snn.netx.calibration import load_calibration
-    from loihi_snn.sim.emulator import emulate
     if epsilon is None:
         cal = load_calibration(spec)
         if cal is None:
@@ -262,9 +265,6 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     -------
     EvalResult
     """
-    from loihi_snn.core.cutoff import offline_cutoff
-    from loihi_snn.netx.schema import read_netx
-    from loihi_snn.sim.runtime.run import resolve_backend
 
     path = os.fspath(net)
     spec = read_netx(path)
@@ -284,13 +284,11 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     if backend_used in ("emulator", "lava-fused"):
         t0 = time.perf_counter()
         if backend_used == "emulator":
-            from loihi_snn.sim.emulator import emulate
             if spikes:
                 out, *counted = emulate(spec, X, return_spike_counts=True)
             else:
                 out = emulate(spec, X)
         else:
-            from loihi_snn.sim.runtime.stream import run_many
             out = run_many(path, X, backend="lava-fused", progress=progress)
         wall = time.perf_counter() - t0
         if cutoff:
@@ -300,7 +298,6 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
             used = np.full(N, steps_T, dtype=np.int64)
         total = N * steps_T
     else:
-        from loihi_snn.sim.runtime.cutoff_run import run_cutoff
         res = run_cutoff(path, X, beta=beta, cutoff=cutoff, backend=backend_used,
                          progress=progress)
         preds, used, total, wall = res.predictions, res.steps, res.total_steps, res.wall_seconds
@@ -308,7 +305,6 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     used = np.asarray(used, dtype=np.int64)
     spk, rate, source = None, None, "not counted"
     if spikes:
-        from loihi_snn.sim.emulator.network import UnsupportedByEmulator
         try:
             counts, neurons = counted or layer_spike_counts(spec, X, steps_T)
             per, rate = spikes_within(counts, neurons, used)

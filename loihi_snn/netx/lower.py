@@ -10,7 +10,11 @@ kernel layouts and substitute neurons they run are the same by construction:
 - :func:`conv_weight_to_lava` -- SLAYER's conv kernel in Lava's layout;
 - :func:`broadcast_to_layer`, :func:`per_neuron`, :func:`bias_mantissa` -- per-layer values;
 - :func:`with_neuron` -- the non-leaky, never-firing CUBA integrator netx substitutes
-  for a synapse-only layer.
+  for a synapse-only layer;
+- :func:`is_graded` / :func:`message_bits` -- how an input travels (binary spikes, or
+  graded spikes of ``GRADED_MESSAGE_BITS``), and :func:`output_transform` -- what the
+  runners make of the output layer (population means of an ``average`` layer, times the
+  file's ``output_scale``): the same for every runner.
 
 Shapes: a :class:`~loihi_snn.netx.schema.LayerSpec` is in file order ((C, H, W) or (N,));
 Lava uses the reverse (W, H, C) (:func:`chw_to_whc`).  Values are raw Loihi integers.
@@ -23,7 +27,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from loihi_snn.core.constants import DECAY_UNITY, VTH_MANT_MAX, WEIGHT_MANTISSA_BITS
+from loihi_snn.core.constants import (DECAY_UNITY, GRADED_MESSAGE_BITS, VTH_MANT_MAX,
+                                      WEIGHT_MANTISSA_BITS)
 from loihi_snn.netx.schema import LayerSpec, NeuronSpec
 
 PRECISIONS = ("fixed", "float")
@@ -147,3 +152,33 @@ def pool_kernel(layer: LayerSpec) -> np.ndarray:
     """A pool layer's shared kernel as a grouped conv kernel (C, 1, kH, kW), file order."""
     c = layer.shape[0]
     return np.broadcast_to(layer.fields["weight"], (c, 1) + layer.fields["weight"].shape)
+
+
+def is_graded(x: np.ndarray) -> bool:
+    """True when an input holds values other than 0/1 (it is then sent as graded spikes)."""
+    return not np.isin(x, (0, 1)).all()
+
+
+def message_bits(graded: bool) -> int:
+    """Bits per input message: ``GRADED_MESSAGE_BITS`` (24) for graded spikes, 0 for
+    binary spikes -- the ``input_message_bits`` of the loader, FusedRun and the emulator."""
+    return GRADED_MESSAGE_BITS if graded else 0
+
+
+def input_message_bits(x: np.ndarray) -> int:
+    """:func:`message_bits` of an input ``x`` (any shape): 24 when :func:`is_graded`."""
+    return message_bits(is_graded(x))
+
+
+def output_transform(y: np.ndarray, group_size: Optional[int], output_scale: float) -> np.ndarray:
+    """A network's output as every runner returns it (any shape, time last).
+
+    An ``average`` output layer (``group_size`` not None) gives the population mean
+    (group sums / ``group_size``); then the file's ``/loihi_snn/output_scale`` (the
+    folded ternary amplitude, 1.0 when absent) multiplies it.
+    """
+    if group_size is not None:
+        y = y / float(group_size)
+    if output_scale != 1.0:
+        y = y * output_scale
+    return y

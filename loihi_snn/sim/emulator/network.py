@@ -35,7 +35,8 @@ from loihi_snn.core.asa import asa_gate_fixed
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, ShapeError
 from loihi_snn.families.base import NeuronStep
-from loihi_snn.netx.lower import bias_mantissa, dense_layer_weights, pool_kernel, with_neuron
+from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, is_graded, message_bits,
+                                  output_transform, pool_kernel, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
 from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
 
@@ -420,11 +421,6 @@ def _input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
     return input_transform(spec, x)
 
 
-def is_graded(x: np.ndarray) -> bool:
-    """True when an input holds values other than 0/1 (then sent as graded spikes)."""
-    return not np.isin(x, (0, 1)).all()
-
-
 def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
             steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
             reset_interval: Optional[int] = None, reset_offset: int = 0,
@@ -475,7 +471,7 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
     """
     x = np.asarray(x_batch)
     if input_message_bits is None:
-        input_message_bits = GRADED_MESSAGE_BITS if is_graded(x) else 0
+        input_message_bits = message_bits(is_graded(x))
     emu = Emulator(path_or_spec, input_message_bits=input_message_bits,
                    reset_interval=reset_interval, reset_offset=reset_offset)
     x = _input_transform(emu.spec, x)
@@ -485,10 +481,7 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         n_steps = x.shape[-1] if steps is None else int(steps)
         counts = np.zeros((len(emu.neuron_layer_sizes), x.shape[0], n_steps), dtype=np.int64)
     y = emu.run(x, steps, spike_counts=counts)
-    if emu.output_group_size is not None:
-        y = y / float(emu.output_group_size)
-    if emu.output_scale != 1.0:
-        y = y * emu.output_scale
+    y = output_transform(y, emu.output_group_size, emu.output_scale)
     if return_spike_counts:
         return y, counts, np.asarray(emu.neuron_layer_sizes, dtype=np.int64)
     return y

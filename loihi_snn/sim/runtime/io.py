@@ -16,8 +16,11 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import ShapeError
+# is_graded / message_bits / input_message_bits are defined in netx.lower (the emulator
+# uses them too) and offered here with the rest of the runners' input handling
+from loihi_snn.netx.lower import (input_message_bits, is_graded, message_bits,  # noqa: F401
+                                  output_transform)
 from loihi_snn.netx.schema import NetSpec
 
 # ----------------------------------------------------------------------------- input checks
@@ -93,23 +96,6 @@ def fixed_point_input(data: np.ndarray, backend: str) -> np.ndarray:
     return data.astype(np.int32)
 
 
-# ----------------------------------------------------------------------------- graded input
-
-
-def is_graded(x: np.ndarray) -> bool:
-    """True when an input holds values other than 0/1 (then sent as graded spikes)."""
-    return not np.isin(x, (0, 1)).all()
-
-
-def message_bits(graded: bool) -> int:
-    """Bits per input message: ``GRADED_MESSAGE_BITS`` (24) for graded spikes, 0 for
-    binary spikes -- the ``input_message_bits`` of the loader, FusedRun and emulate."""
-    return GRADED_MESSAGE_BITS if graded else 0
-
-
-def input_message_bits(x: np.ndarray) -> int:
-    """:func:`message_bits` of an input ``x`` (any shape): 24 when :func:`is_graded`."""
-    return message_bits(is_graded(x))
 
 
 # ----------------------------------------------------------------------------- layout
@@ -153,11 +139,9 @@ def scale_output(y: np.ndarray, net: Any) -> np.ndarray:
     amplitude, 1.0 when absent) multiplies it.  ``net``: anything with ``out_layer``
     and ``output_scale`` (a loaded Network, a FusedRun).
     """
-    if getattr(net.out_layer, "kind", "") == "average":
-        y = y / float(net.out_layer.group_size)
-    if getattr(net, "output_scale", 1.0) != 1.0:
-        y = y * net.output_scale
-    return y
+    average = getattr(net.out_layer, "kind", "") == "average"
+    return output_transform(y, net.out_layer.group_size if average else None,
+                            getattr(net, "output_scale", 1.0))
 
 
 def save_npy(path: Union[str, os.PathLike], y: np.ndarray) -> str:
