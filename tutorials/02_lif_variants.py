@@ -62,7 +62,7 @@ def noisy_accuracy(model, test, sigma: float, seed: int) -> float:
     """Accuracy with N(0, sigma * std(x)) added to the (unscaled) input.
 
     Runs the torch quantized forward, which is spike-for-spike what Lava fixed_pt
-    computes (tests/test_lif_variants.py; each model card records the agreement)."""
+    computes (tests/parity/test_lif_variants.py; each model card records the agreement)."""
     from loihi_snn.train.verify import evaluate_model
     rng = np.random.default_rng(seed)
     x = test.inputs.astype(np.float64)

@@ -34,7 +34,7 @@ def is_np_int(x: Any) -> bool:
     """True for a numpy *integer array*: the fast path (fewer temporaries, in-place ops).
 
     Every fast path below computes exactly what the generic expression next to it
-    computes (tests/test_fixed.py compares them bit for bit); torch tensors, numpy
+    computes (tests/unit/test_fixed.py compares them bit for bit); torch tensors, numpy
     scalars and float arrays take the generic expression.
     """
     return type(x) is np.ndarray and x.dtype.kind == "i"

@@ -4,7 +4,7 @@ The autograd loop in :meth:`loihi_snn.torch.neurons.LIF._forward_float` records 
 small ops per step; this function runs the same float dynamics
 (:func:`~loihi_snn.core.lif.lif_float_step`, the reset taken without gradient)
 without an autograd graph and back-propagates through time by hand, which is several
-times faster on a CPU.  ``tests/test_lif_bptt.py`` checks that both give the same
+times faster on a CPU.  ``tests/unit/test_lif_bptt.py`` checks that both give the same
 spikes and gradients.
 
 Shapes: ``x`` (N, M, T) synaptic input in weight units, ``w_rec`` (M, M) or an empty

@@ -352,7 +352,7 @@ def render_markdown(card: Dict[str, Any]) -> str:
     L += _cutoff_markdown(card.get("cutoff"))
     ref = card.get("reference_subset")
     if ref:
-        L += [f"Reference subset (checked by tests/test_netx_models.py): first {ref['first']} "
+        L += [f"Reference subset (checked by tests/e2e/test_netx_models.py): first {ref['first']} "
               f"{ref['split']} samples, Lava accuracy {_fmt(ref['lava_accuracy'])}, torch "
               f"{_fmt(ref['torch_accuracy'])}, identical output spikes "
               f"{_fmt(ref['identical_output_spikes'])}.", ""]

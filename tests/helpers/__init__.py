@@ -9,20 +9,21 @@
 - cli: the CLI in a fresh interpreter and its one-line errors.
 """
 from helpers.cli import assert_one_error_line, cli
-from helpers.netx_files import (CUBA, CUBA_BASIC, dense_netx, fixed_bytes, put, put_type,
-                                string_field, write_layer, write_netx, write_neuron)
+from helpers.netx_files import (CUBA, CUBA_BASIC, dense_netx, fixed_bytes, pool_netx, put,
+                                put_type, string_field, write_layer, write_netx, write_neuron)
 from helpers.paths import NETWORKS, REPO_ROOT, SHARED_NETX, shared_network
 from helpers.runners import oxford_input, run_stock_netx
 from helpers.slayer_nets import (NEURON, SLAYER_IDS, SLAYER_NETS, SLAYER_STEPS, export_slayer,
                                  net_conv, net_dense, net_dense_delay, net_input_layer,
-                                 net_pool, net_recurrent, slayer_batch, slayer_forward,
+                                 net_pool, net_recurrent, slayer_batch, slayer_eval,
+                                 slayer_forward,
                                  tinynet_spec_with_bias)
 
 __all__ = [
     "CUBA", "CUBA_BASIC", "NETWORKS", "NEURON", "REPO_ROOT", "SHARED_NETX", "SLAYER_IDS",
     "SLAYER_NETS", "SLAYER_STEPS", "assert_one_error_line", "cli", "dense_netx", "export_slayer",
     "fixed_bytes", "net_conv", "net_dense", "net_dense_delay", "net_input_layer", "net_pool",
-    "net_recurrent", "oxford_input", "put", "put_type", "run_stock_netx", "shared_network",
-    "slayer_batch", "slayer_forward", "string_field", "tinynet_spec_with_bias", "write_layer",
+    "net_recurrent", "oxford_input", "pool_netx", "put", "put_type", "run_stock_netx", "shared_network",
+    "slayer_batch", "slayer_eval", "slayer_forward", "string_field", "tinynet_spec_with_bias", "write_layer",
     "write_netx", "write_neuron",
 ]

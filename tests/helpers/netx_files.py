@@ -100,3 +100,13 @@ def dense_netx(path, weight, *, neuron: Optional[Mapping] = None,
     dense.update({k: v for k, v in fields.items() if v is not None})
     return write_netx(path, [{"type": "input",
                               "shape": np.array([input_size or weight.shape[-1]])}, dense])
+
+
+def pool_netx(path, C: int, H: int, W: int, k: int, weight: float = 40.0,
+              neuron: Optional[Mapping] = None) -> Path:
+    """input (C, H, W) -> k x k sum pool (stride k) with a shared ``weight`` and CUBA neurons."""
+    return write_netx(path, [
+        {"type": "input", "shape": [C, H, W]},
+        {"type": "pool", "shape": [C, H // k, W // k], "kernelSize": [k, k], "stride": [k, k],
+         "padding": [0, 0], "dilation": [1, 1], "weight": np.full((1, 1, k, k), weight),
+         "neuron": dict(neuron or CUBA)}])

@@ -19,13 +19,18 @@ NEURON = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03,
 SLAYER_STEPS = 48
 
 
-def slayer_forward(blocks, x):
-    """SLAYER's quantized eval forward of one batch; returns sample 0, (C.., T) numpy."""
+def slayer_eval(blocks, x):
+    """SLAYER's quantized eval forward of a batch: (N, C.., T) numpy."""
     blocks.eval()
     with torch.no_grad():
         for b in blocks:
             x = b(x)
-    return x[0].numpy()
+    return x.numpy()
+
+
+def slayer_forward(blocks, x):
+    """SLAYER's quantized eval forward of one batch; returns sample 0, (C.., T) numpy."""
+    return slayer_eval(blocks, x)[0]
 
 
 def net_dense(seed):

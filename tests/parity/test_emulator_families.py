@@ -1,6 +1,6 @@
 """Emulator and fused Lava model on our neuron families (LIF variants, ternary):
 equal to the torch quantized forward, which equals per-layer Lava fixed_pt
-(tests/test_lif_variants.py, tests/test_ternary.py)."""
+(tests/parity/test_lif_variants.py, tests/parity/test_ternary.py)."""
 from __future__ import annotations
 
 import itertools
@@ -15,15 +15,9 @@ from loihi_snn.torch.fold import fold_amplitudes
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.torch.export import export_blocks
 
+from helpers import slayer_eval
+
 T = 40
-
-
-def _forward(blocks, x):
-    blocks.eval()
-    with torch.no_grad():
-        for b in blocks:
-            x = b(x)
-    return x.numpy()
 
 
 @pytest.mark.parametrize("leak,reset,recurrent",
@@ -36,7 +30,7 @@ def test_emulator_equals_quantized_forward_lif(leak, reset, recurrent, tmp_path)
     first = Recurrent(p, 16, 24, weight_scale=2) if recurrent else Dense(p, 16, 24, weight_scale=2)
     blocks = torch.nn.ModuleList([first, Dense(p, 24, 8, weight_scale=2)])
     X = (torch.rand(3, 16, T) < 0.25).float()
-    expect = _forward(blocks, X)
+    expect = slayer_eval(blocks, X)
     path = tmp_path / "net.net"
     export_blocks(blocks, path)
     assert expect.sum() > 5
@@ -51,9 +45,9 @@ def test_emulator_and_fused_equal_quantized_forward_ternary_conv(tmp_path):
     blocks[0].neuron.amplitude.data.fill_(-1.4)
     blocks[2].neuron.amplitude.data.fill_(0.6)
     X = (torch.rand(2, 2, 6, 6, T) < 0.3).float()
-    _forward(blocks, X[:1])
+    slayer_eval(blocks, X[:1])
     folded, scale = fold_amplitudes(blocks)
-    expect = _forward(folded, X) * scale
+    expect = slayer_eval(folded, X) * scale
     path = tmp_path / "t.net"
     export_blocks(blocks, path, input_shape=(2, 6, 6))
     assert (expect < 0).any() and np.abs(expect).sum() > 5

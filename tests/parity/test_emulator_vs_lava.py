@@ -13,7 +13,7 @@ import loihi_snn
 from loihi_snn.sim.emulator import Emulator, emulate
 
 from helpers import (CUBA, SLAYER_IDS, SLAYER_NETS, export_slayer, net_dense, oxford_input,
-                     slayer_batch, tinynet_spec_with_bias, write_netx)
+                     pool_netx, slayer_batch, tinynet_spec_with_bias, write_netx)
 
 
 # --------------------------------------------------------------------------- reference nets
@@ -97,11 +97,7 @@ def test_graded_input_equals_lava(tmp_path):
 def test_pool_file_equals_lava(tmp_path):
     rng = np.random.default_rng(5)
     C, H, W, T, k = 3, 8, 8, 40, 2
-    path = write_netx(tmp_path / "pool.net", [
-        {"type": "input", "shape": [C, H, W]},
-        {"type": "pool", "shape": [C, H // k, W // k], "kernelSize": [k, k], "stride": [k, k],
-         "padding": [0, 0], "dilation": [1, 1], "weight": np.full((1, 1, k, k), 40.0),
-         "neuron": CUBA}])
+    path = pool_netx(tmp_path / "pool.net", C, H, W, k, weight=40.0)
     X = (rng.random((2, C, H, W, T)) < 0.4).astype(np.int64)
     y = emulate(path, X)
     for i in range(2):

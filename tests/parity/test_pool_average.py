@@ -10,7 +10,7 @@ import numpy as np
 import loihi_snn
 from loihi_snn.core.lif import LIFParams, lif_fixed_step
 
-from helpers import CUBA, write_netx
+from helpers import CUBA, pool_netx, write_netx
 
 
 def _lif_run(a_in_seq, p):
@@ -52,11 +52,7 @@ def _delay1(a):
 def test_pool_layer_matches_numpy(tmp_path):
     rng = np.random.default_rng(0)
     C, H, W, T, k = 3, 8, 8, 40, 2
-    path = write_netx(tmp_path / "pool.net", [
-        {"type": "input", "shape": [C, H, W]},
-        {"type": "pool", "shape": [C, H // k, W // k], "kernelSize": [k, k], "stride": [k, k],
-         "padding": [0, 0], "dilation": [1, 1], "weight": np.full((1, 1, k, k), 40.0),
-         "neuron": CUBA}])
+    path = pool_netx(tmp_path / "pool.net", C, H, W, k, weight=40.0)
     x = (rng.random((C, H, W, T)) < 0.4).astype(np.int64)
 
     pooled = 40 * x.reshape(C, H // k, k, W // k, k, T).sum(axis=(2, 4))   # (C, H/k, W/k, T)

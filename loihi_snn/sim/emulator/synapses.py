@@ -45,6 +45,8 @@ def _exact_float_dtype(x: np.ndarray, row_abs: int):
 
 def _lava_dense_weights(w_opt: np.ndarray, num_weight_bits: int) -> np.ndarray:
     """What lava's bit-accurate Dense model does to its weights on the first step."""
+    # lazy: lava's own weight rules, imported only when a synapse is built, so importing
+    # the emulator (and so read-only tools) does not import Lava
     from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
     sign_mode = determine_sign_mode(w_opt)
     w = clip_weights(np.asarray(w_opt), sign_mode, num_bits=8)
@@ -165,7 +167,7 @@ class ConvSynapse:
     The convolution is an im2col gather (index arrays built once) followed by one BLAS
     matmul per group: a cross-correlation with the SLAYER kernel, which is what lava's
     ``Conv`` computes from the kernel the loader flips into lava's layout (checked
-    against ``lava.proc.conv.utils.conv`` in tests/test_emulator.py).
+    against ``lava.proc.conv.utils.conv`` in tests/unit/test_emulator.py).
 
     Parameters
     ----------
@@ -204,7 +206,7 @@ class ConvSynapse:
                         np.float64: np.ascontiguousarray(wg, dtype=np.float64)}
         self.binary = bool(binary)
         self.row_abs = int(np.abs(w).reshape(cout, -1).sum(axis=1).max(initial=0))
-        from lava.proc.conv.utils import signed_clamp      # lava's 24-bit wrap
+        from lava.proc.conv.utils import signed_clamp  # lazy (see above): lava's 24-bit wrap
         self._signed_clamp = signed_clamp
 
     def init_state(self, batch: int) -> List:

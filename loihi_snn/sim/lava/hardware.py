@@ -29,7 +29,7 @@ def is_loihi2_available() -> bool:
     Has no side effects: it neither imports lava-loihi nor touches ``os.environ``.
     """
     try:
-        from lava.utils.loihi import is_installed
+        from lava.utils.loihi import is_installed  # lazy: asking must not import Lava
     except ImportError:          # a lava without the helper has no lava-loihi either
         return False
     try:
@@ -54,5 +54,5 @@ def hardware_run_config(**kwargs: Any):
     """
     if not is_loihi2_available():
         raise BackendError(LAVA_LOIHI_HINT)
-    from lava.magma.core.run_configs import Loihi2HwCfg
+    from lava.magma.core.run_configs import Loihi2HwCfg  # lazy: importing Lava is slow
     return Loihi2HwCfg(**kwargs)

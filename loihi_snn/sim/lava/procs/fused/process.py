@@ -18,12 +18,16 @@ to the per-layer network under ``Loihi2SimCfg(select_tag="fixed_pt")``.
 """
 from __future__ import annotations
 
+import mmap
+import multiprocessing as mp
 import os
 from types import SimpleNamespace
 from typing import Optional, Union
 
+import numpy as np
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
 
 from loihi_snn.core.errors import RunError, ShapeError
 from loihi_snn.netx.schema import NetSpec, read_netx
@@ -133,11 +137,6 @@ class FusedRun(AbstractProcess):
     def __init__(self, *, spec: Union[NetSpec, str, os.PathLike], x, steps: Optional[int] = None,
                  input_message_bits: int = 0, reset_interval: Optional[int] = None,
                  reset_offset: int = 0, name: Optional[str] = None) -> None:
-        import mmap
-
-        import numpy as np
-        from lava.magma.core.process.variable import Var
-
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         emulator = Emulator(spec, input_message_bits=input_message_bits,
@@ -149,8 +148,9 @@ class FusedRun(AbstractProcess):
         data = np.ascontiguousarray(np.moveaxis(x, -1, 0)[:, None])   # (T, 1, *in)
         nbytes = max(1, steps * int(np.prod(emulator.output_shape))) * 4
         # shared with Lava's model process because Lava forks it (lava sets the 'fork'
-        # start method); a spawned process would get a copy and record into that
-        import multiprocessing as mp
+        # start method); a spawned process would get a copy and record into that.
+        # lazy: this import calls mp.set_start_method('fork'), which raises when a
+        # context already exists -- only when a FusedRun is built, as Lava's runtime would
         import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
         if mp.get_start_method(allow_none=True) not in (None, "fork"):
             raise RunError("FusedRun needs Lava's 'fork' start method (its output buffer is "
