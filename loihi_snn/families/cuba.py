@@ -22,7 +22,7 @@ from loihi_snn.families.lif_common import (fixed_params, lava_kwargs, lava_lif_v
 
 def _lava(layer, shape, bias, precision, reset, is_input, controlled=False) -> LavaNeuron:
     """lava's ``LIF`` / ``LIFReset`` with stock netx's parameters; under the cutoff
-    controller the bit-identical :class:`~loihi_snn.families.lava.lif.process.ControlledLIFVariant`
+    controller the bit-identical :class:`~loihi_snn.families.lava.lif_variant.process.ControlledLIFVariant`
     (it has the controller's reset port)."""
     if controlled:      # same arithmetic (tests prove it), plus the controller's reset port
         return lava_lif_variant(layer, shape, bias, precision, reset, is_input, controlled)

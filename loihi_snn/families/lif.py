@@ -4,7 +4,7 @@ NetX fields: the CUBA fields (:mod:`loihi_snn.families.cuba`) plus ``resetMode``
 (``"hard"`` | ``"soft"`` | ``"none"``) and ``leak`` (bool; the exporter writes
 ``vDecay = 0`` when it is off).  A binary hard-reset layer is exported as plain CUBA so
 stock netx loads it.  On Lava it is our
-:class:`~loihi_snn.families.lava.lif.process.LIFVariant`; its step is
+:class:`~loihi_snn.families.lava.lif_variant.process.LIFVariant`; its step is
 :func:`loihi_snn.core.lif.lif_fixed_step` with the effective decays.
 """
 from __future__ import annotations

@@ -77,7 +77,7 @@ def lava_lif_variant(layer, shape, bias, precision, reset, is_input, controlled=
                      ternary: bool = False, out_bits: int = 0) -> LavaNeuron:
     """Our ``LIFVariant`` (or ``ControlledLIFVariant`` with the controller's reset port)."""
     # lazy: the process module imports Lava
-    from loihi_snn.families.lava.lif.process import ControlledLIFVariant, LIFVariant
+    from loihi_snn.families.lava.lif_variant.process import ControlledLIFVariant, LIFVariant
     p = layer.neuron.params
     kw: Dict[str, Any] = {"shape": shape, "reset_mode": p.get("resetMode", "hard"),
                           "spike_mode": "ternary" if ternary else "binary",

@@ -67,7 +67,7 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
     controlled : bool
         give every neuron a ``reset_in`` port (listed in ``net.reset_ports``) for the
         cutoff controller; CUBA layers then run as the bit-identical
-        :class:`~loihi_snn.families.lava.lif.process.ControlledLIFVariant`.
+        :class:`~loihi_snn.families.lava.lif_variant.process.ControlledLIFVariant`.
 
     Returns
     -------

@@ -14,7 +14,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from loihi_snn.core import fixed
 from loihi_snn.core.lif import LIFParams, lif_fixed_step, lif_float_step
-from loihi_snn.families.lava.lif.process import ControlledLIFVariant, LIFVariant
+from loihi_snn.families.lava.lif_variant.process import ControlledLIFVariant, LIFVariant
 
 
 class _ResetMixin:
