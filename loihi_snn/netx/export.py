@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from typing import Any, Dict, Iterator
 
 import numpy as np
+
+from loihi_snn.core.files import atomic_path
 
 
 @contextlib.contextmanager
@@ -23,24 +23,15 @@ def atomic_h5(path: str, check=None) -> Iterator["object"]:
 
     Yields an ``h5py.File``.  After it is closed, ``check(tmp_path)`` (if given) may
     raise to reject it.  On any exception the temporary file is removed and ``path``
-    is left untouched (an existing file there stays as it was).
+    is left untouched (an existing file there stays as it was); on success the file has
+    the mode ``open()`` gives a new file (:func:`loihi_snn.core.files.atomic_path`).
     """
     import h5py
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".net", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".net") as tmp:
         with h5py.File(tmp, "w") as f:
             yield f
         if check is not None:
             check(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def write_extension(f, name: str, data: Dict[str, Any]) -> None:

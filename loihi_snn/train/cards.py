@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -36,13 +35,13 @@ import numpy as np
 import torch
 
 import loihi_snn
+from loihi_snn.core.files import atomic_write_text
 from loihi_snn.netx.describe import layer_table
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.train.data import load_split
 
-__all__ = ["CARD_JSON", "CARD_MD", "atomic_write_text", "build_card", "load_card",
-           "machine_info", "reference_inputs", "render_markdown", "set_default_mode", "umask",
-           "write_card"]
+__all__ = ["CARD_JSON", "CARD_MD", "build_card", "load_card", "machine_info",
+           "reference_inputs", "render_markdown", "write_card"]
 
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
@@ -205,38 +204,6 @@ def _cutoff_steps(cutoff: Optional[Dict[str, Any]]) -> Optional[float]:
         if "mean_steps" in part:
             return part["mean_steps"]
     return None
-
-
-def umask() -> int:
-    """The process's file-creation mask, read without changing it."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def set_default_mode(path: str) -> None:
-    """Give ``path`` the mode ``open()`` gives a new file (``0o666 & ~umask``).
-
-    Atomic writers create their temporary file 0600 (:func:`tempfile.mkstemp`); this
-    undoes that once the file is in place.
-    """
-    os.chmod(path, 0o666 & ~umask())
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically: a temporary file in the same
-    directory, renamed over ``path``; the file gets the mode ``open()`` would give it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def write_card(card: Dict[str, Any], out_dir: str) -> Tuple[str, str]:

@@ -9,7 +9,6 @@ that says how its inputs were made.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import warnings
@@ -17,9 +16,9 @@ from typing import Any, Dict, Tuple
 
 import torch
 
+from loihi_snn.core.files import atomic_path
 from loihi_snn.torch.export import export_blocks
 from loihi_snn.torch.fold import fold_amplitudes, has_ternary
-from loihi_snn.train.cards import set_default_mode
 from loihi_snn.train.config import ConfigError, TrainConfig
 from loihi_snn.train.models import ArchitectureError, SpikingNet, build_model
 
@@ -50,14 +49,8 @@ def _state_dict(model) -> Dict[str, torch.Tensor]:
 
 def atomic_torch_save(obj: Any, path: str) -> None:
     """``torch.save(obj, path)`` through a temporary file renamed over ``path``."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def save_checkpoint(path: str, model, config: TrainConfig, data: Dict[str, Any], *,
@@ -136,7 +129,6 @@ def export_model(model, net_path: str, config: TrainConfig, data: Dict[str, Any]
         warnings.filterwarnings("ignore", message=".*weight_norm.*")
         export_blocks(list(model.blocks), net_path, input_shape=input_shape,
                       extensions={"training": training_extension(config, data)})
-    set_default_mode(net_path)      # the atomic temporary file was created 0600
     return net_path
 
 

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import random
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +30,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import encoders
-from .events import (
+from loihi_snn.core.files import atomic_path
+from loihi_snn.train import encoders
+from loihi_snn.train.events import (
     RECORDED_LAYOUTS,
     ceil_div,
     downsample_events,
@@ -383,16 +383,8 @@ def mnist1d_arrays(num_samples: int = 5000, seq_len: int = 40,
         except (OSError, ValueError, KeyError):
             log.warning("ignoring unreadable cache file %s", path)
     arrays = _generate_mnist1d(args)
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=cache)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
     return arrays
 
 

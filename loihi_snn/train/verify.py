@@ -27,7 +27,6 @@ from loihi_snn.netx.calibration import store_calibration
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 from loihi_snn.sim.runtime.run import run
 from loihi_snn.sim.runtime.stream import run_many
-from loihi_snn.train.cards import set_default_mode
 from loihi_snn.train.config import TrainConfig
 from loihi_snn.train.data import Splits
 
@@ -186,7 +185,6 @@ def calibrate_cutoff(model, splits: Splits, res: Dict[str, np.ndarray], net_path
     cal = calibrate(train_out, train_labels, epsilon=float(config.cutoff_epsilon))
     store_calibration(net_path, cal, dataset=config.dataset, encoding=splits.encoding,
                       T=int(splits.T), calibrated_on=f"{len(train_labels)} training samples")
-    set_default_mode(net_path)      # the atomic temporary file was created 0600
     test = splits.test
     T = int(splits.T)
     info: Dict[str, Any] = {

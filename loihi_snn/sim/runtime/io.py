@@ -11,12 +11,12 @@ give the output back the same way (:func:`from_lava_layout`).  Values are binary
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any, Sequence, Union
 
 import numpy as np
 
 from loihi_snn.core.errors import ShapeError
+from loihi_snn.core.files import atomic_path
 # is_graded / message_bits / input_message_bits are defined in netx.lower (the emulator
 # uses them too) and offered here with the rest of the runners' input handling
 from loihi_snn.netx.lower import (input_message_bits, is_graded, message_bits,  # noqa: F401
@@ -96,8 +96,6 @@ def fixed_point_input(data: np.ndarray, backend: str) -> np.ndarray:
     return data.astype(np.int32)
 
 
-
-
 # ----------------------------------------------------------------------------- layout
 
 
@@ -154,17 +152,6 @@ def save_npy(path: Union[str, os.PathLike], y: np.ndarray) -> str:
     path = os.fspath(path)
     if not path.endswith(".npy"):
         path += ".npy"
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            np.save(f, y)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, y)
     return path
