@@ -162,7 +162,7 @@ def time_lava(make_net: Callable[[], Any], x_file: np.ndarray, steps: int) -> Di
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from loihi_snn.sim.runtime.run import from_lava_layout, to_lava_layout
+    from loihi_snn.sim.runtime.io import from_lava_layout, to_lava_layout
     t_build = time.perf_counter()
     net = make_net()
     data = to_lava_layout(x_file[..., :steps], net.inp.shape).astype(np.int32)

@@ -21,7 +21,7 @@ import numpy as np
 
 from loihi_snn.app.evaluation import EvalError, evaluate, format_report
 from loihi_snn.core.errors import LoihiSnnError, ShapeError
-from loihi_snn.netx.describe import format_table, layer_table
+from loihi_snn.netx.describe import format_table, layer_table, summary
 from loihi_snn.netx.resources import check, estimate
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.lava.hardware import is_loihi2_available
@@ -35,17 +35,18 @@ from loihi_snn.train.loop import train
 EXIT_USAGE = 2
 
 
+def _print_json(obj: Dict[str, Any]) -> None:
+    print(json.dumps(obj, indent=2,
+                     default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     spec = read_netx(args.net)
     rows = layer_table(spec)
     if getattr(args, "loihi2", False):
         return _info_loihi2(spec, rows, as_json=args.json)
     if args.json:
-        print(json.dumps({"file": spec.path, "input_shape": list(spec.input_shape),
-                          "output_shape": list(spec.output_shape),
-                          "neuron_types": spec.neuron_types,
-                          "extensions": sorted(spec.extensions), "layers": rows},
-                         indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        _print_json(summary(spec, rows))
         return 0
     print(format_table(spec, rows))
     return 0
@@ -62,15 +63,11 @@ def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
     n_err = sum(v.severity == "error" for v in violations)
     n_warn = len(violations) - n_err
     if as_json:
-        print(json.dumps({"file": spec.path, "input_shape": list(spec.input_shape),
-                          "output_shape": list(spec.output_shape),
-                          "neuron_types": spec.neuron_types,
-                          "extensions": sorted(spec.extensions), "layers": rows,
-                          "loihi2": {**est.to_dict(), "fits": n_err == 0,
-                                     "errors": n_err, "warnings": n_warn,
-                                     "violations": [v.to_dict() for v in violations],
-                                     "lava_loihi_installed": is_loihi2_available()}},
-                         indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+        _print_json({**summary(spec, rows),
+                     "loihi2": {**est.to_dict(), "fits": n_err == 0,
+                                "errors": n_err, "warnings": n_warn,
+                                "violations": [v.to_dict() for v in violations],
+                                "lava_loihi_installed": is_loihi2_available()}})
         return 0
     print(f"{spec.path}: input {tuple(spec.input_shape)} -> output {tuple(spec.output_shape)}, "
           f"{len(rows)} layers -- Loihi 2 resources (cores are estimates)")

@@ -58,6 +58,15 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
     return rows
 
 
+def summary(spec: NetSpec, rows: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The network in one JSON-serialisable dict: file, input and output shapes (file
+    order), neuron types, our extension groups and the :func:`layer_table` rows."""
+    return {"file": spec.path, "input_shape": list(spec.input_shape),
+            "output_shape": list(spec.output_shape), "neuron_types": spec.neuron_types,
+            "extensions": sorted(spec.extensions),
+            "layers": layer_table(spec) if rows is None else rows}
+
+
 def format_neuron(n: Dict[str, Any]) -> str:
     """``TYPE(k=v, ...)`` of a :func:`neuron_summary`, ``-`` when empty."""
     if not n:

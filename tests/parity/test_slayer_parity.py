@@ -15,7 +15,7 @@ import torch
 import loihi_snn
 from loihi_snn import load
 from loihi_snn.torch.export import export_blocks
-from loihi_snn.sim.runtime.run import to_lava_layout
+from loihi_snn.sim.runtime.io import to_lava_layout
 
 from helpers import (SLAYER_STEPS, net_conv, net_dense, net_dense_delay, net_input_layer,
                      net_pool, net_recurrent, run_stock_netx, slayer_forward)

@@ -415,12 +415,6 @@ class Emulator:
         return x
 
 
-def _input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
-    """The host-side input scaling every runner applies before the input port
-    (:func:`loihi_snn.netx.schema.input_transform`)."""
-    return input_transform(spec, x)
-
-
 def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
             steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
             reset_interval: Optional[int] = None, reset_offset: int = 0,
@@ -474,7 +468,7 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         input_message_bits = message_bits(is_graded(x))
     emu = Emulator(path_or_spec, input_message_bits=input_message_bits,
                    reset_interval=reset_interval, reset_offset=reset_offset)
-    x = _input_transform(emu.spec, x)
+    x = input_transform(emu.spec, x)      # the host-side input scaling every runner applies
     counts = None
     if return_spike_counts:
         x = emu.check_input(x)           # a clear ShapeError before sizing the counts
