@@ -14,7 +14,7 @@ from loihi_snn.families.lif_common import lava_lif_variant, lif_step_builder, va
 
 
 LIF_PARAMS = ("threshold", "current_decay", "voltage_decay", "reset", "leak",
-              "spike", "amplitude", "learn_amplitude", "tau_grad", "scale_grad",
+              "spike", "amplitude", "learn_amplitude", "tau_grad", "scale_grad", "surrogate",
               "scale", "dropout")
 LIF_DEFAULTS = {**DEFAULT_NEURON_PARAMS, "reset": "hard", "leak": True, "spike": "binary"}
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import torch
 
+from loihi_snn.torch.surrogates import resolve_surrogate, surrogate_derivative
+
 
 class LIFBPTT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_rec, du: float, dv: float, vth: float, reset: str, ternary: bool,
-                tau: float, scale: float):
+                tau: float, scale: float, surrogate: str = "auto"):
         N, M, T = x.shape
         cu, cv = 1.0 - du, 1.0 - dv
         rec = w_rec.numel() > 0
@@ -46,21 +48,17 @@ class LIFBPTT(torch.autograd.Function):
             spikes[..., t] = s
             vpre_all[..., t] = vpre
         ctx.save_for_backward(spikes, vpre_all, w_rec)
-        ctx.params = (cu, cv, vth, reset, ternary, tau, scale, rec)
+        ctx.params = (cu, cv, vth, reset, ternary, tau, scale, rec,
+                      resolve_surrogate(surrogate, ternary))
         return spikes
 
     @staticmethod
     def backward(ctx, grad_out):
         spikes, vpre_all, w_rec = ctx.saved_tensors
-        cu, cv, vth, reset, ternary, tau, scale, rec = ctx.params
+        cu, cv, vth, reset, ternary, tau, scale, rec, surrogate = ctx.params
         N, M, T = spikes.shape
-        if ternary:
-            width = 2.0 * vth
-            sigma = (vpre_all.abs() < width).to(grad_out.dtype) / width
-        else:
-            # clamp the exponent: exp(-80) is still a normal float32, while denormals
-            # from deeper underflow make CPU arithmetic orders of magnitude slower
-            sigma = scale * torch.exp(-((vpre_all - vth).abs() / tau).clamp(max=80.0))
+        sigma = surrogate_derivative(vpre_all, vth, ternary, surrogate, tau, scale
+                                     ).to(grad_out.dtype)
         grad_x = torch.empty_like(grad_out)
         grad_w = torch.zeros_like(w_rec) if rec else None
         g_u_next = grad_out.new_zeros(N, M)
@@ -79,4 +77,4 @@ class LIFBPTT(torch.autograd.Function):
             g_v = cv * g_vpre
             g_u_next = g_u
             g_a_next = g_u
-        return grad_x, grad_w, None, None, None, None, None, None, None
+        return grad_x, grad_w, None, None, None, None, None, None, None, None

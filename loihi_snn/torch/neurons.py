@@ -21,7 +21,7 @@ from loihi_snn.core.constants import DECAY_UNITY
 from loihi_snn.core.lavadl import lava_dl
 from loihi_snn.core.lif import LIFParams, check_reset_mode, lif_fixed_step, lif_float_step
 from loihi_snn.torch.bptt import LIFBPTT
-from loihi_snn.torch.surrogates import exp_surrogate, ternary_ste
+from loihi_snn.torch.surrogates import resolve_surrogate, spike_function
 
 _base = lava_dl().slayer.neuron.base
 
@@ -66,6 +66,11 @@ class LIF(_base.Neuron):
     tau_grad, scale_grad : float
         width (relative to the threshold) and height of the surrogate gradient, with
         SLAYER's conventions (see :meth:`surrogate_params`).
+    surrogate : {"auto", "exp", "ste"}
+        shape of the surrogate gradient (:func:`loihi_snn.torch.surrogates.surrogate_derivative`):
+        SLAYER's exponential at the threshold(s) or the straight-through window of
+        ``clamp(v / (2 threshold))``; ``"auto"`` (default): ``"ste"`` for ternary spikes,
+        ``"exp"`` for binary ones.  ``tau_grad``/``scale_grad`` shape ``"exp"`` only.
     scale : int
         weight scale, ``1 << 6`` as in SLAYER (Loihi 8-bit weights).
     """
@@ -73,7 +78,7 @@ class LIF(_base.Neuron):
     def __init__(self, threshold: float, current_decay: float, voltage_decay: float,
                  reset: str = "hard", leak: bool = True, spike: str = "binary",
                  amplitude: float = 1.0, learn_amplitude: bool = True, tau_grad: float = 1.0,
-                 scale_grad: float = 1.0, scale: int = 1 << 6, dropout=None,
+                 scale_grad: float = 1.0, surrogate: str = "auto", scale: int = 1 << 6, dropout=None,
                  shared_param: bool = True, persistent_state: bool = False,
                  requires_grad: bool = False, graded_spike: bool = False,
                  norm=None) -> None:
@@ -113,6 +118,8 @@ class LIF(_base.Neuron):
         self.voltage: Optional[torch.Tensor] = None
         self.recorded_spikes: Optional[torch.Tensor] = None
         self.spike_mode = spike
+        resolve_surrogate(surrogate, spike == "ternary")      # validates the name
+        self.surrogate = surrogate
         if spike == "ternary":
             self.amplitude = torch.nn.Parameter(torch.tensor(float(amplitude)),
                                                 requires_grad=learn_amplitude)
@@ -194,7 +201,7 @@ class LIF(_base.Neuron):
         tau, height = self.surrogate_params()
         s = LIFBPTT.apply(x, w, self.i_decay / DECAY_UNITY,
                           self.v_decay / DECAY_UNITY, float(self.threshold), self.reset,
-                          self.ternary, tau, height)
+                          self.ternary, tau, height, self.surrogate)
         self.voltage = self.recorded_spikes = None
         return s.reshape(input.shape)
 
@@ -202,7 +209,7 @@ class LIF(_base.Neuron):
         du = self.i_decay / DECAY_UNITY
         dv = self.v_decay / DECAY_UNITY
         vth = self.threshold
-        spike_fn = ternary_ste() if self.ternary else exp_surrogate(*self.surrogate_params())
+        spike_fn = spike_function(self.ternary, self.surrogate, *self.surrogate_params())
         amp = self.amplitude if self.ternary else 1.0
         params = LIFParams(du, dv, vth, 0.0, self.reset, self.ternary)
         u = torch.zeros_like(input[..., 0])
