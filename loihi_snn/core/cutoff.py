@@ -116,3 +116,31 @@ def calibrate(outputs: np.ndarray, labels: np.ndarray, epsilon: float = 0.05,
                 beta[t] = b
                 break
     return Calibration(beta=beta, epsilon=float(epsilon), bins=bins)
+
+
+def choose_epsilon(calib_outputs: np.ndarray, calib_labels: np.ndarray,
+                   val_outputs: np.ndarray, val_labels: np.ndarray,
+                   epsilons=(0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2),
+                   tolerance: float = 0.01, bins: int = 100) -> Tuple[Calibration, list]:
+    """Pick the tolerance on held-out data: calibrate on ``calib_*`` for every epsilon,
+    apply each calibration to the validation outputs, and keep the largest epsilon whose
+    validation accuracy is at least the validation fixed-T accuracy minus ``tolerance``
+    (falls back to the smallest epsilon).  No test data is involved.
+
+    Arrays (N, classes, T) and (N,).  Returns ``(calibration, sweep)``; ``sweep`` lists
+    ``{"epsilon", "val_accuracy", "val_mean_steps"}`` per epsilon, plus the fixed-T
+    validation accuracy under ``"val_fixed_T_accuracy"`` in each entry.
+    """
+    val_outputs = np.asarray(val_outputs)
+    val_labels = np.asarray(val_labels)
+    fixed = float((np.cumsum(val_outputs, -1)[..., -1].argmax(1) == val_labels).mean())
+    sweep, chosen = [], None
+    for eps in sorted(float(e) for e in epsilons):
+        cal = calibrate(calib_outputs, calib_labels, epsilon=eps, bins=bins)
+        preds, steps = offline_cutoff(val_outputs, cal.beta)
+        acc = float((preds == val_labels).mean())
+        sweep.append({"epsilon": eps, "val_accuracy": acc, "val_mean_steps": float(steps.mean()),
+                      "val_fixed_T_accuracy": fixed})
+        if chosen is None or acc >= fixed - tolerance - 1e-12:
+            chosen = cal
+    return chosen, sweep
