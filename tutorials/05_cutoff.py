@@ -1,160 +1,281 @@
-"""Tutorial 5: early exit with the Top-K cutoff, calibrated per step, run on Lava.
+"""Tutorial 5: what the Top-K cutoff buys over simply running fewer steps (run on Lava).
 
-    python tutorials/05_cutoff.py [--net NET.net] [--size small|full] [--out DIR]
+    python tutorials/05_cutoff.py [--size small|full] [--seeds N] [--out RESULTS_DIR]
 
-1. Records the network's output spikes on training digits (one Lava run, reset between
-   samples) and calibrates the per-step thresholds beta_t for several tolerances eps.
-2. Sweeps eps offline on the test outputs: accuracy against mean steps, beside
-   fixed-T accuracy (stopping every sample at t) and the oracle OCT.
-3. Runs the chosen eps on Lava with the cutoff controller (one run for the whole test
-   set) and checks that its decisions equal the offline rule.
-4. Stores the chosen calibration in a copy of the network (``/cutoff`` group).
+For every seed: train a 64-128-10 binary LIF network on rate-coded digits (T=16,
+cross-entropy on the output spike counts, best epoch on a 10 % validation hold-out),
+export it, and
 
-Default network: ``netx_models/digits_cuba/digits_cuba.net`` (rate-coded digits, T=16).
+1. run the training, validation and test splits on the bit-exact emulator;
+2. calibrate the per-step thresholds on the training samples (validation excluded) for
+   an epsilon grid and choose epsilon on the validation split only
+   (:func:`loihi_snn.core.cutoff.choose_epsilon`: the largest epsilon whose validation
+   accuracy is within 1 point of the validation fixed-T accuracy);
+3. run the whole test split through the Lava cutoff controller (lava-fixed, one run)
+   with the chosen thresholds; its decisions must equal the offline rule on the
+   emulator's outputs;
+4. compare with fixed-T inference on the same test outputs: the fixed-T accuracy at the
+   cutoff's mean steps (interpolated between the two neighbouring whole T: running a
+   fraction of the samples for floor and the rest for ceil steps has exactly that mean
+   and that expected accuracy) and the smallest fixed T that reaches the cutoff's
+   accuracy.
+
+Writes ``<out>/cutoff/cutoff.{json,md}`` (:func:`loihi_snn.app.results.write_result`).
+Cutoff: Wu et al. (2025), docs ALGORITHMS.md section 4, ``loihi_snn/core/cutoff.py``.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
-import shutil
+import shlex
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_NET = os.path.join(ROOT, "netx_models", "digits_cuba", "digits_cuba.net")
-SIZES = {"small": {"train": 120, "test": 60, "eps": [0.0, 0.05, 0.2]},
-         "full": {"train": 1438, "test": 359, "eps": [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.2]}}
+T_STEPS = 16
+EPSILONS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+TOLERANCE = 0.01
+SIZES = {"small": {"train_limit": 300, "test_limit": 60, "epochs": 2, "seeds": 1},
+         "full": {"train_limit": None, "test_limit": None, "epochs": 15, "seeds": 8}}
+NEURON = {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.0,
+          "current_decay": 0.5, "voltage_decay": 0.1, "tau_grad": 0.5, "scale_grad": 1.0}
+
+
+def config_for(size: dict, seed: int):
+    from loihi_snn.train.config import TrainConfig
+    return TrainConfig(name="digits_lif_ce", dataset="digits", encoding="rate", T=T_STEPS,
+                       train_limit=size["train_limit"], test_limit=size["test_limit"],
+                       val_fraction=0.1, neuron=dict(NEURON),
+                       architecture=[{"type": "dense", "out": 128}, {"type": "dense"}],
+                       loss={"type": "cross_entropy", "scale": 1.0},
+                       optimizer={"type": "adam", "lr": 0.01}, epochs=size["epochs"],
+                       batch_size=32, seed=seed, device="cpu")
+
+
+def fixed_t_at(curve: list, steps: float) -> float:
+    """Fixed-T accuracy at a (fractional) mean number of steps: linear between the
+    accuracies at floor(steps) and ceil(steps) (``curve[t - 1]`` = accuracy at t)."""
+    lo = max(1, min(len(curve), math.floor(steps)))
+    hi = max(1, min(len(curve), math.ceil(steps)))
+    if lo == hi:
+        return float(curve[lo - 1])
+    f = steps - lo
+    return float((1 - f) * curve[lo - 1] + f * curve[hi - 1])
+
+
+def smallest_fixed_t(curve: list, accuracy: float):
+    """The smallest t whose fixed-T accuracy reaches ``accuracy`` (None: no t does)."""
+    for t, acc in enumerate(curve, start=1):
+        if acc >= accuracy - 1e-12:
+            return t
+    return None
+
+
+def run_seed(seed: int, size: dict, work: str) -> dict:
+    from loihi_snn import emulate
+    from loihi_snn.core.cutoff import (calibrate, choose_epsilon, offline_cutoff,
+                                       optimal_cutoff_steps)
+    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+    from loihi_snn.train.data import load_data
+    from loihi_snn.train.loop import train
+
+    t0 = time.time()
+    cfg = config_for(size, seed)
+    res = train(cfg, os.path.join(work, f"seed{seed}"), progress=False, verbose=False,
+                lava=False)
+    splits = load_data(cfg)
+    out_train = emulate(res.net_path, splits.train.inputs)
+    out_val = emulate(res.net_path, splits.val.inputs)
+    out_test = emulate(res.net_path, splits.test.inputs)
+    labels = splits.test.labels
+    T = out_test.shape[-1]
+    cum = np.cumsum(out_test, axis=-1)
+    curve = [float((cum[..., t].argmax(1) == labels).mean()) for t in range(T)]
+    cal, val_sweep = choose_epsilon(out_train, splits.train.labels, out_val, splits.val.labels,
+                                    EPSILONS, tolerance=TOLERANCE)
+    preds, steps = offline_cutoff(out_test, cal.beta)
+    lava = run_cutoff(res.net_path, splits.test.inputs, beta=cal.beta, progress=False)
+    same = bool((lava.predictions == preds).all() and (lava.steps == steps).all())
+    acc = float((lava.predictions == labels).mean())
+    mean_steps = float(lava.steps.mean())
+    test_sweep = []
+    for eps in EPSILONS:
+        p, s = offline_cutoff(out_test, calibrate(out_train, splits.train.labels, eps).beta)
+        test_sweep.append({"epsilon": eps, "accuracy": float((p == labels).mean()),
+                           "mean_steps": float(s.mean())})
+    oct_steps = optimal_cutoff_steps(out_test, labels)
+    settled = oct_steps <= T
+    return {"seed": seed, "best_epoch": res.best_epoch, "epsilon": cal.epsilon,
+            "beta": [None if not np.isfinite(b) else float(b) for b in cal.beta],
+            "fixed_T_accuracy": curve[-1], "fixed_t_curve": curve,
+            "cutoff_accuracy": acc, "mean_steps": mean_steps, "speedup": T / mean_steps,
+            "fixed_T_at_mean_steps": fixed_t_at(curve, mean_steps),
+            "smallest_fixed_T_same_accuracy": smallest_fixed_t(curve, acc),
+            "lava": {"samples": int(len(labels)), "equals_offline_rule": same,
+                     "steps_per_second": round(float(lava.steps_per_second), 1),
+                     "wall_seconds": round(float(lava.wall_seconds), 2)},
+            "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
+            "oct_settled_fraction": float(settled.mean()),
+            "val_sweep": val_sweep, "test_sweep_not_used_for_selection": test_sweep,
+            "calibration_samples": int(len(splits.train)),
+            "validation_samples": int(len(splits.val)), "test_samples": int(len(labels)),
+            "seconds": round(time.time() - t0, 1)}
+
+
+def summarize(rows: list) -> dict:
+    from loihi_snn.app.results import mean_ci
+    smallest = [r["smallest_fixed_T_same_accuracy"] for r in rows]
+    return {
+        "seeds": [r["seed"] for r in rows],
+        "fixed_T_accuracy": mean_ci([r["fixed_T_accuracy"] for r in rows]),
+        "epsilon": mean_ci([r["epsilon"] for r in rows]),
+        "cutoff_accuracy": mean_ci([r["cutoff_accuracy"] for r in rows]),
+        "mean_steps": mean_ci([r["mean_steps"] for r in rows]),
+        "speedup": mean_ci([r["speedup"] for r in rows]),
+        "fixed_T_at_mean_steps": mean_ci([r["fixed_T_at_mean_steps"] for r in rows]),
+        "cutoff_minus_fixed_T_at_mean_steps": mean_ci(
+            [r["cutoff_accuracy"] - r["fixed_T_at_mean_steps"] for r in rows]),
+        "cutoff_minus_fixed_T_full": mean_ci([r["cutoff_accuracy"] - r["fixed_T_accuracy"]
+                                              for r in rows]),
+        "smallest_fixed_T_same_accuracy": mean_ci([s if s is not None else np.nan
+                                                   for s in smallest]),
+        "smallest_fixed_T_reached": [sum(s is not None for s in smallest), len(smallest)],
+        "steps_saved_vs_smallest_fixed_T": mean_ci(
+            [s - r["mean_steps"] for s, r in zip(smallest, rows) if s is not None]),
+        "oct_mean_steps": mean_ci([r["oct_mean_steps_settled"] for r in rows]),
+        "lava_steps_per_second": mean_ci([r["lava"]["steps_per_second"] for r in rows]),
+        "lava_equals_offline_rule": all(r["lava"]["equals_offline_rule"] for r in rows),
+    }
+
+
+def verdicts(s: dict) -> dict:
+    d = s["cutoff_minus_fixed_T_at_mean_steps"]
+    out = {}
+    if d["n"] >= 2:
+        lo, hi = d["ci95"]
+        word = ("yes" if lo > 0 else "no, fixed T is better" if hi < 0 else "not shown")
+        out["the cutoff beats fixed T at equal mean steps"] = (
+            f"{word}: {100 * d['mean']:+.1f} pts (95 % CI {100 * lo:+.1f} .. {100 * hi:+.1f})")
+        g = s["steps_saved_vs_smallest_fixed_T"]
+        if g["n"] >= 2:
+            out["steps saved against the smallest fixed T of equal accuracy"] = (
+                f"{g['mean']:.2f} steps per sample (95 % CI {g['ci95'][0]:.2f} .. "
+                f"{g['ci95'][1]:.2f}; {s['smallest_fixed_T_reached'][0]} of "
+                f"{s['smallest_fixed_T_reached'][1]} seeds reach the cutoff's accuracy at "
+                f"some T <= {T_STEPS})")
+        c = s["cutoff_minus_fixed_T_full"]
+        out["accuracy cost against all T steps"] = (
+            f"{100 * c['mean']:+.1f} pts (95 % CI {100 * c['ci95'][0]:+.1f} .. "
+            f"{100 * c['ci95'][1]:+.1f}) for {s['speedup']['mean']:.2f}x fewer steps")
+    return out
+
+
+def _pm(c: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
+    return f"{c['mean'] * scale:{fmt}} ± {c['std'] * scale:{fmt}}"
+
+
+def write(rows, args, size, status, wall) -> None:
+    from loihi_snn.app.results import Table, write_result
+    s = summarize(rows)
+    v = verdicts(s)
+    main = Table("Cutoff vs fixed T on the test split (mean ± std over seeds)",
+                 ["seeds", "fixed-T acc (T=16)", "epsilon (chosen on validation)",
+                  "cutoff acc (Lava)", "mean steps (Lava)", "fewer steps than T",
+                  "fixed-T acc at equal mean steps", "smallest fixed T with the same acc",
+                  "OCT (oracle)"])
+    reached = s["smallest_fixed_T_reached"]
+    main.rows.append([len(rows), _pm(s["fixed_T_accuracy"]), _pm(s["epsilon"]),
+                      _pm(s["cutoff_accuracy"]), _pm(s["mean_steps"], fmt=".2f"),
+                      _pm(s["speedup"], fmt=".2f") + "x", _pm(s["fixed_T_at_mean_steps"]),
+                      _pm(s["smallest_fixed_T_same_accuracy"], fmt=".1f")
+                      + ("" if reached[0] == reached[1] else f" ({reached[0]} of {reached[1]})"),
+                      _pm(s["oct_mean_steps"], fmt=".2f")])
+    per_seed = Table("Per seed", ["seed", "epsilon", "fixed-T acc", "cutoff acc (Lava)",
+                                  "mean steps (Lava)", "fixed-T acc at equal mean steps",
+                                  "smallest fixed T with the same acc",
+                                  "Lava == offline rule", "Lava steps/s"])
+    for r in rows:
+        per_seed.rows.append([r["seed"], r["epsilon"], r["fixed_T_accuracy"], r["cutoff_accuracy"],
+                              f"{r['mean_steps']:.2f}", r["fixed_T_at_mean_steps"],
+                              r["smallest_fixed_T_same_accuracy"] or "never",
+                              r["lava"]["equals_offline_rule"], f"{r['lava']['steps_per_second']:.0f}"])
+    curve = Table("Fixed-T accuracy per t (mean over seeds): stop every sample at t",
+                  ["t"] + [str(t) for t in range(1, T_STEPS + 1)])
+    curve.rows.append(["accuracy"] + [float(x) for x in np.mean([r["fixed_t_curve"]
+                                                                   for r in rows], 0)])
+    text = [
+        f"Network: 64-128-10 binary LIF {NEURON}, rate-coded digits, T={T_STEPS}, "
+        f"cross-entropy on the output spike counts, Adam lr 0.01, batch 32, {size['epochs']} "
+        f"epochs (best on validation).  Per seed: "
+        f"{rows[0]['calibration_samples']} calibration / {rows[0]['validation_samples']} "
+        f"validation / {rows[0]['test_samples']} test digits.",
+        f"Epsilon grid {list(EPSILONS)}; chosen on the validation split only (largest epsilon "
+        f"within {100 * TOLERANCE:g} point of the validation fixed-T accuracy).  Cutoff "
+        "accuracy and mean steps are the Lava cutoff controller's (lava-fixed, the whole test "
+        "split in one run per seed); its decisions equal the offline rule on the emulator's "
+        f"outputs for every seed: {s['lava_equals_offline_rule']}.",
+        "*fixed-T acc at equal mean steps*: the fixed-T accuracy interpolated between "
+        "floor and ceil of the cutoff's mean steps (what running each sample for floor or "
+        "ceil steps, mixed to the same mean, achieves).  *smallest fixed T with the same "
+        "acc*: the fewest steps t at which stopping every sample reaches the cutoff's accuracy.",
+        "**Verdicts.** " + " ".join(f"{k}: {x}." for k, x in v.items()),
+        f"Wall time {wall / 60:.1f} min.",
+    ]
+    write_result("cutoff", title="Top-K cutoff against fixed T: digits LIF, T=16 (epsilon "
+                 "chosen on validation)", tables=[main, per_seed, curve],
+                 data={"size": args.size, "sizes": size, "neuron": NEURON,
+                       "epsilons": list(EPSILONS), "tolerance": TOLERANCE, "verdicts": v,
+                       "summary": s, "rows": rows, "wall_seconds": round(wall, 1)},
+                 text=text, status=status, results_dir=args.out,
+                 command="python tutorials/05_cutoff.py " + " ".join(
+                     shlex.quote(a) for a in args.argv))
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--net", default=DEFAULT_NET, help="NetX network trained on digits "
-                   "(default: the shipped digits_cuba model)")
     p.add_argument("--size", choices=sorted(SIZES), default="full",
-                   help="small: a few samples (CI); full: whole digits splits")
-    p.add_argument("--T", type=int, default=16, help="steps per sample (the model's T)")
-    p.add_argument("--encoding", default="rate", help="digits encoding used in training")
-    p.add_argument("--seed", type=int, default=0, help="encoding seed (default 0)")
-    p.add_argument("--epsilon", type=float, default=0.05,
-                   help="tolerance run on Lava with the controller (default 0.05)")
-    p.add_argument("--out", default=os.path.join(ROOT, "tutorials", "results"),
-                   help="where to write cutoff.md, cutoff.json and cutoff.png")
+                   help="small: seconds (CI); full: the committed study")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default by size)")
+    p.add_argument("--out", default=os.path.join(ROOT, "results"),
+                   help="results folder; writes OUT/cutoff/cutoff.{json,md}")
+    p.add_argument("--work", default=None, help="folder for the trained models "
+                   "(default: a temporary folder, removed at the end)")
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
 
-    from loihi_snn.core.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps
-    from loihi_snn.netx.calibration import store_calibration
     from loihi_snn.core.lavadl import ensure_lava_runtime
-    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
-    from loihi_snn.sim.runtime.stream import run_many
-    from loihi_snn.train.datasets import load_dataset
-
     ensure_lava_runtime()
-    size = SIZES[args.size]
-    if not os.path.exists(args.net):
-        p.error(f"network not found: {args.net}")
-    os.makedirs(args.out, exist_ok=True)
-    train = load_dataset("digits", "train", T=args.T, encoding=args.encoding, seed=args.seed,
-                         limit=size["train"])
-    test = load_dataset("digits", "test", T=args.T, encoding=args.encoding, seed=args.seed,
-                        limit=size["test"])
-    t0 = time.time()
-    print(f"[1/4] output spikes on {len(train)} training and {len(test)} test digits (Lava)")
-    out_train = run_many(args.net, train.inputs)
-    out_test = run_many(args.net, test.inputs)
-    T = out_test.shape[-1]
-
-    print("[2/4] calibration and the eps sweep (offline rule on the Lava outputs)")
-    cum = np.cumsum(out_test, axis=-1)
-    fixed_t = [float((cum[..., t].argmax(1) == test.labels).mean()) for t in range(T)]
-    oct_steps = optimal_cutoff_steps(out_test, test.labels)
-    settled = oct_steps <= T
-    rows = []
-    for eps in size["eps"]:
-        cal = calibrate(out_train, train.labels, epsilon=eps)
-        preds, steps = offline_cutoff(out_test, cal.beta)
-        rows.append({"epsilon": eps, "accuracy": float((preds == test.labels).mean()),
-                     "mean_steps": float(steps.mean()), "speedup": T / float(steps.mean())})
-        print(f"  eps={eps:<5} accuracy {rows[-1]['accuracy']:.3f}  mean steps "
-              f"{rows[-1]['mean_steps']:.2f} ({rows[-1]['speedup']:.2f}x fewer than T={T})")
-
-    print(f"[3/4] eps={args.epsilon} on Lava with the cutoff controller (one run)")
-    cal = calibrate(out_train, train.labels, epsilon=args.epsilon)
-    lava = run_cutoff(args.net, test.inputs, beta=cal.beta)
-    preds, steps = offline_cutoff(out_test, cal.beta)
-    same = bool((lava.predictions == preds).all() and (lava.steps == steps).all())
-    lava_acc = float((lava.predictions == test.labels).mean())
-    print(f"  Lava: accuracy {lava_acc:.3f}, mean steps {lava.mean_steps:.2f} "
-          f"(fixed T={T}: {fixed_t[-1]:.3f}); equals the offline rule: {same}; "
-          f"{lava.steps_per_second:.0f} steps/s")
-
-    calibrated = os.path.join(args.out, "digits_cuba_cutoff.net")
-    shutil.copyfile(args.net, calibrated)
-    store_calibration(calibrated, cal, dataset="digits", encoding=args.encoding, T=T)
-    print(f"[4/4] calibrated network written to {calibrated}")
-
-    report = {"command": " ".join([os.path.basename(sys.argv[0])] + list(argv or sys.argv[1:])),
-              "net": os.path.relpath(args.net, ROOT), "size": args.size, "seed": args.seed,
-              "T": T, "train_samples": len(train), "test_samples": len(test),
-              "fixed_T_accuracy": fixed_t, "oct_mean_steps_settled": float(oct_steps[settled].mean())
-              if settled.any() else None, "oct_settled_fraction": float(settled.mean()),
-              "sweep": rows, "lava": {"epsilon": args.epsilon, "accuracy": lava_acc,
-                                      "mean_steps": lava.mean_steps,
-                                      "equals_offline_rule": same,
-                                      "steps_per_second": lava.steps_per_second},
-              "wall_seconds": round(time.time() - t0, 1)}
-    with open(os.path.join(args.out, "cutoff.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    _plot(os.path.join(args.out, "cutoff.png"), rows, fixed_t, oct_steps, settled, test.labels)
-    _markdown(os.path.join(args.out, "cutoff.md"), report)
-    print(f"results: {args.out}/cutoff.md, cutoff.json, cutoff.png")
-    return 0
-
-
-def _plot(path, rows, fixed_t, oct_steps, settled, labels):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    T = len(fixed_t)
-    ax.plot(np.arange(1, T + 1), fixed_t, "o-", ms=3, label="fixed T (stop every sample at t)")
-    ax.plot([r["mean_steps"] for r in rows], [r["accuracy"] for r in rows], "s-",
-            label="Top-K cutoff, eps sweep")
-    for r in rows:
-        ax.annotate(f"{r['epsilon']:g}", (r["mean_steps"], r["accuracy"]), fontsize=7,
-                    xytext=(3, -8), textcoords="offset points")
-    if settled.any():
-        ax.axvline(float(oct_steps[settled].mean()), color="gray", ls="--",
-                   label="OCT (oracle), mean over settled samples")
-    ax.set_xlabel("mean steps per sample")
-    ax.set_ylabel("test accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _markdown(path, r):
-    lines = [f"# Cutoff on {r['net']}", "",
-             f"Command: `python tutorials/{r['command']}` (size {r['size']}, seed {r['seed']}, "
-             f"T={r['T']}, {r['train_samples']} calibration / {r['test_samples']} test samples).",
-             "", "| eps | accuracy | mean steps | fewer steps than T |", "|---|---|---|---|"]
-    for row in r["sweep"]:
-        lines.append(f"| {row['epsilon']} | {row['accuracy']:.3f} | {row['mean_steps']:.2f} | "
-                     f"{row['speedup']:.2f}x |")
-    lines += ["", f"Fixed T={r['T']} accuracy: {r['fixed_T_accuracy'][-1]:.3f}.  OCT (oracle): "
-              f"mean {r['oct_mean_steps_settled']} steps over the {r['oct_settled_fraction']:.1%} "
-              f"of samples that settle on the right class.",
-              "", f"On Lava with the controller (eps={r['lava']['epsilon']}): accuracy "
-              f"{r['lava']['accuracy']:.3f}, mean steps {r['lava']['mean_steps']:.2f}, "
-              f"decisions equal to the offline rule: {r['lava']['equals_offline_rule']}, "
-              f"{r['lava']['steps_per_second']:.0f} steps/s.", ""]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+    import torch
+    torch.set_num_threads(1)
+    size = dict(SIZES[args.size])
+    if args.seeds is not None:
+        size["seeds"] = args.seeds
+    tmp = None if args.work else tempfile.TemporaryDirectory(prefix="cutoff-")
+    work = args.work or tmp.name
+    rows, t0 = [], time.time()
+    for seed in range(args.seed, args.seed + size["seeds"]):
+        r = run_seed(seed, size, work)
+        rows.append(r)
+        print(f"seed {seed}: eps {r['epsilon']:g} | fixed-T acc {r['fixed_T_accuracy']:.3f} | "
+              f"Lava cutoff acc {r['cutoff_accuracy']:.3f} in {r['mean_steps']:.2f} steps "
+              f"(== offline rule: {r['lava']['equals_offline_rule']}) | fixed T at equal steps "
+              f"{r['fixed_T_at_mean_steps']:.3f} | smallest fixed T with that acc "
+              f"{r['smallest_fixed_T_same_accuracy']} | {r['seconds']} s", flush=True)
+        write(rows, args, size, "partial", time.time() - t0)
+    write(rows, args, size, "complete", time.time() - t0)
+    if tmp is not None:
+        tmp.cleanup()
+    ok = all(r["lava"]["equals_offline_rule"] for r in rows)
+    print(f"results: {os.path.join(args.out, 'cutoff', 'cutoff.md')}")
+    print(f"cutoff: {'OK' if ok else 'FAILED'} ({len(rows)} seeds; Lava controller == offline "
+          f"rule on every test sample)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
