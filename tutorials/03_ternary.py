@@ -299,7 +299,8 @@ def write(rows: list, args, size: dict, status: str, wall: float) -> None:
                        "verdicts": verdicts, "summary": summary, "rows": rows,
                        "wall_seconds": round(wall, 1)},
                  text=text, command="python tutorials/03_ternary.py " + " ".join(
-                     shlex.quote(a) for a in args.argv), status=status, results_dir=args.out)
+                     shlex.quote(a) for a in args.argv), status=status, results_dir=args.out,
+                 started=args.started)
 
 
 def _claims(summary: dict) -> dict:
@@ -342,6 +343,8 @@ def main(argv=None) -> int:
                    "(default: a temporary folder, removed at the end)")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    from loihi_snn.app.results import provenance
+    args.started = provenance()     # the revision and machine state this run started from
 
     import torch
     from loihi_snn.core.lavadl import ensure_lava_runtime

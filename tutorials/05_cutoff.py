@@ -231,6 +231,7 @@ def write(rows, args, size, status, wall) -> None:
                        "epsilons": list(EPSILONS), "tolerance": TOLERANCE, "verdicts": v,
                        "summary": s, "rows": rows, "wall_seconds": round(wall, 1)},
                  text=text, status=status, results_dir=args.out,
+                 started=args.started,
                  command="python tutorials/05_cutoff.py " + " ".join(
                      shlex.quote(a) for a in args.argv))
 
@@ -248,6 +249,8 @@ def main(argv=None) -> int:
                    "(default: a temporary folder, removed at the end)")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    from loihi_snn.app.results import provenance
+    args.started = provenance()     # the revision and machine state this run started from
 
     from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()

@@ -255,6 +255,7 @@ def write(rows, args, size, status, wall) -> None:
                        "verdict": v, "summary": summary, "rows": rows,
                        "wall_seconds": round(wall, 1)},
                  text=text, status=status, results_dir=args.out,
+                 started=args.started,
                  command="python tutorials/08_rcs.py " + " ".join(
                      shlex.quote(a) for a in args.argv))
 
@@ -274,6 +275,8 @@ def main(argv=None) -> int:
                    "(default: a temporary folder, removed at the end)")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    from loihi_snn.app.results import provenance
+    args.started = provenance()     # the revision and machine state this run started from
 
     from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()            # before torch / tqdm create a multiprocessing context

@@ -18,9 +18,10 @@ date (UTC).  Usage::
         status="partial")                            # "complete" (default) once done
 
 Call it again as results come in: each call rewrites both files atomically (a reader
-never sees a half-written file).  The JSON holds ``{"name", "title", "status",
+never sees a half-written file).  For a long run take ``started = provenance()`` at the
+start and pass ``started=started`` to every call, so the revision is the one that ran.  The JSON holds ``{"name", "title", "status",
 "provenance": {command, git: {revision, dirty}, machine: {cores, cpu_model, loadavg,
-platform, python}, date}, "text", "tables": [{title, columns, rows}], "data"}``; the
+platform, python}, date, written, loadavg_at_write}, "text", "tables": [{title, columns, rows}], "data"}``; the
 Markdown shows the same provenance, the text and the tables.  A figure quoted
 elsewhere is looked up by a JSON key path into this file (see
 ``tests/unit/test_readme_numbers.py``).
@@ -119,9 +120,12 @@ def results_root() -> str:
 
 
 def git_state(cwd: Optional[str] = None) -> Dict[str, Any]:
-    """``{"revision": <40 hex or None>, "dirty": bool or None}`` of the work tree at ``cwd``.
+    """``{"revision": <40 hex or None>, "dirty": bool or None, "dirty_paths": [...]}`` of
+    the work tree at ``cwd``.
 
-    ``dirty``: tracked files differ from the revision (untracked files do not count).
+    ``dirty``: tracked files differ from the revision (untracked files do not count);
+    ``dirty_paths`` names them (at most 50), so a reader can tell whether the code that
+    produced a result was among them.
     """
     def git(*args: str) -> Optional[str]:
         try:
@@ -131,7 +135,9 @@ def git_state(cwd: Optional[str] = None) -> Dict[str, Any]:
             return None
     rev = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"revision": rev or None, "dirty": None if status is None else bool(status)}
+    paths = [line[3:] for line in (status or "").splitlines() if line.strip()]
+    return {"revision": rev or None, "dirty": None if status is None else bool(status),
+            "dirty_paths": paths[:50]}
 
 
 def _cpu_model() -> str:
@@ -178,7 +184,8 @@ def _json_default(o: Any) -> Any:
 def write_result(name: str, *, title: str, tables: Sequence[Table] = (),
                  data: Optional[Dict[str, Any]] = None, text: Sequence[str] = (),
                  command: Optional[str] = None, status: str = "complete",
-                 results_dir: Optional[str] = None) -> Tuple[str, str]:
+                 results_dir: Optional[str] = None,
+                 started: Optional[Dict[str, Any]] = None) -> Tuple[str, str]:
     """Write ``<results_dir>/<name>/<name>.json`` and ``.md``; returns both paths.
 
     Args:
@@ -191,13 +198,22 @@ def write_result(name: str, *, title: str, tables: Sequence[Table] = (),
         command: the command line that produced the result (default ``sys.argv``).
         status: ``"complete"`` or ``"partial"`` (a study still running).
         results_dir: default :func:`results_root`.
+        started: :func:`provenance` taken when the study started (recommended for
+            anything that runs long: the git revision then names the code that ran,
+            even if commits land while it runs); its command, git state, machine and
+            date are recorded, plus ``written`` (date) and ``loadavg_at_write``.
+            None: taken now.
     """
     if not name or os.sep in name or name.startswith("."):
         raise ValueError(f"result name must be a plain file name, got {name!r}")
     if status not in ("complete", "partial"):
         raise ValueError(f"status must be 'complete' or 'partial', got {status!r}")
     folder = os.path.join(results_dir or results_root(), name)
-    prov = provenance(command)
+    prov = dict(started) if started is not None else provenance(command)
+    if command is not None:
+        prov["command"] = command
+    prov["written"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    prov["loadavg_at_write"] = machine_info()["loadavg"]
     doc = {"name": name, "title": title, "status": status, "provenance": prov,
            "text": list(text), "tables": [t.to_dict() for t in tables], "data": data or {}}
     json_text = json.dumps(doc, indent=2, default=_json_default, allow_nan=True) + "\n"
@@ -209,7 +225,8 @@ def write_result(name: str, *, title: str, tables: Sequence[Table] = (),
           f"- command: `{prov['command']}`",
           f"- git revision: {rev}",
           f"- machine: {m['cores']} cores, {m['cpu_model']}; load average (1/5/15 min) {load}",
-          f"- date: {prov['date']}",
+          f"- date: {prov['date']} (written {prov['written']}, load average then "
+          f"{', '.join(map(str, prov['loadavg_at_write'] or ['unknown']))})",
           f"- status: {status}", ""]
     for para in text:
         md += [para, ""]
