@@ -33,5 +33,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 
+# The NIR exchange packages (extras `nir` and `dev`) first, from PyPI with --no-deps, so
+# they never pull a torch or numpy of their own: their requirements (torch, torchvision,
+# numpy, h5py) are then resolved by the install below under this project's pins
+# (torch 2.3.x, numpy<2).
+"$VENV/bin/python" -m pip install -q --no-deps nir==1.0.8 nirtorch==2.6 snntorch==1.0.0 norse==1.1.0
 echo "bootstrap: installing loihi-snn (editable, dev extra) into $VENV; the first time takes a few minutes (torch)"
 "$VENV/bin/python" -m pip install -q -e ".[dev]"

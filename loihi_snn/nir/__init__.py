@@ -1,0 +1,58 @@
+"""NIR (Neuromorphic Intermediate Representation) import and export.
+
+- :func:`from_nir` -- a NIR graph (``.nir`` file or ``nir.NIRGraph``, e.g. from
+  snnTorch's ``export_to_nir`` or Norse's ``to_nir``) -> a NetX ``.net`` file of our
+  layers and neuron families, weights quantized to Loihi's 8-bit mantissa.
+- :func:`check_import` -- the NIR graph in float (NIR's equations at ``dt``) beside the
+  fixed-point network: prediction and per-layer spike agreement.
+- :func:`to_nir` -- one of our NetX networks -> a ``nir.NIRGraph`` (and ``.nir`` file).
+
+Needs the optional ``nir`` package (``pip install loihi-snn[nir]``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from loihi_snn.nir.check import check_import  # noqa: F401
+from loihi_snn.nir.export import to_nir  # noqa: F401
+from loihi_snn.nir.graph import Chain, NirError, normalise  # noqa: F401
+from loihi_snn.nir.lower import DEFAULT_DT, import_summary, lower_chain, write_netx
+
+
+def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT, reset: str = "hard",
+             weight_bits: int = 8) -> str:
+    """Lower a NIR graph to a NetX file, validated and written atomically.
+
+    Parameters
+    ----------
+    path_or_graph : str or nir.NIRGraph
+        the ``.nir`` file or graph.
+    out : str
+        destination ``.net`` file (appears only when complete and valid).
+    dt : float
+        time step in seconds at which NIR's continuous-time neurons are discretised
+        (default 1e-4, snnTorch's convention; Norse 1.1 files need ``dt_norse**2``).
+    reset : {"hard", "soft", "none"}
+        reset after a spike: "hard" (NIR's v -> v_reset = 0; snnTorch's "zero"), "soft"
+        (subtract the threshold; snnTorch's default "subtract", which NIR cannot record),
+        "none".
+    weight_bits : int
+        weight mantissa bits, 2..8 (Loihi: 8).
+
+    Returns
+    -------
+    str
+        ``out``.  The file's ``/nir`` group records the source, options, per-layer
+        scales, ``output_delay`` (steps by which the output lags the NIR graph on Lava:
+        one per layer) and notes on what was approximated.  Raises
+        :class:`~loihi_snn.nir.graph.NirError` naming the node and field of anything
+        without a Loihi form.
+    """
+    chain = normalise(path_or_graph)
+    layers = lower_chain(chain, dt=dt, reset=reset, weight_bits=weight_bits)
+    summary = import_summary(chain, layers, dt=dt, reset=reset, weight_bits=weight_bits)
+    return write_netx(chain, layers, os.fspath(out), summary)
+
+
+__all__ = ["from_nir", "to_nir", "check_import", "normalise", "NirError", "Chain"]

@@ -1,0 +1,340 @@
+"""Read a NIR graph and normalise it into a chain of layers (:class:`Chain`).
+
+NIR (the Neuromorphic Intermediate Representation, package ``nir``) stores a network as
+named nodes and directed edges.  What the exporters of the ecosystem really write, and
+what this module accepts:
+
+- snnTorch 1.0 (``snntorch.export_nir.export_to_nir``) and Norse 1.1
+  (``norse.torch.to_nir``) write flat graphs: ``input`` -> ``Affine``/``Linear``/
+  ``Conv2d``/``AvgPool2d``/``SumPool2d``/``Flatten`` -> ``LIF``/``CubaLIF``/``IF`` ->
+  ... -> ``output``, with the edges in no particular order;
+- snnTorch's ``RLeaky``/``RSynaptic`` come out as *flat dotted* nodes (``lif1.lif``,
+  ``lif1.w_rec``) with a recurrent ``Affine`` whose only input and only output is the
+  neuron node: a cycle ``lif1.lif -> lif1.w_rec -> lif1.lif``;
+- snnTorch's importer (and older exporters) nest the same cycle as a sub-``NIRGraph``
+  with its own ``Input``/``Output``: it is inlined here under dotted names.
+
+:func:`normalise` turns such a graph into a :class:`Chain` of :class:`Stage` s (synapse
+node, neuron node, optional recurrent node, or a flatten) in execution order, or raises
+:class:`NirError` naming the node and the field.  Shapes are file order ((C, H, W) or
+(N,)), without a batch dimension.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from loihi_snn.core.errors import LoihiSnnError
+
+SYNAPSE_TYPES = ("Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d")
+NEURON_TYPES = ("LIF", "CubaLIF", "IF")
+
+
+class NirError(LoihiSnnError, ValueError):
+    """A NIR graph (or one of its nodes) has no form loihi_snn can lower.
+
+    The message names the source, the node and the field, on one line.
+    """
+
+    def __init__(self, source: str, message: str, node: Optional[str] = None,
+                 field: Optional[str] = None) -> None:
+        self.source, self.node, self.field, self.message = str(source), node, field, message
+        where = self.source
+        if node is not None:
+            where += f": node '{node}'"
+        if field is not None:
+            where += f": field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Stage:
+    """One layer of the chain, in execution order.
+
+    ``kind`` is ``"dense"``, ``"conv"``, ``"pool"`` or ``"flatten"``.  ``synapse`` /
+    ``neuron`` / ``recurrent`` are NIR nodes (None where absent) with their node names;
+    ``in_shape`` / ``out_shape`` file order.
+    """
+    kind: str
+    in_shape: Tuple[int, ...]
+    out_shape: Tuple[int, ...]
+    synapse: Any = None
+    synapse_name: Optional[str] = None
+    neuron: Any = None
+    neuron_name: Optional[str] = None
+    recurrent: Any = None
+    recurrent_name: Optional[str] = None
+
+    @property
+    def names(self) -> List[str]:
+        return [n for n in (self.synapse_name, self.neuron_name, self.recurrent_name) if n]
+
+
+@dataclass
+class Chain:
+    """A NIR graph as a chain of stages: ``input_shape`` -> stages -> ``output_shape``."""
+    source: str
+    input_shape: Tuple[int, ...]
+    stages: List[Stage] = field(default_factory=list)
+
+    @property
+    def output_shape(self) -> Tuple[int, ...]:
+        return self.stages[-1].out_shape
+
+    @property
+    def spiking_stages(self) -> List[Stage]:
+        return [s for s in self.stages if s.kind != "flatten"]
+
+
+def type_name(node: Any) -> str:
+    return type(node).__name__
+
+
+def read_graph(path_or_graph: Any):
+    """A ``nir.NIRGraph`` from a ``.nir`` file path or a graph; ``(graph, source)``."""
+    import nir
+    if isinstance(path_or_graph, nir.NIRGraph):
+        return path_or_graph, "<NIRGraph>"
+    if isinstance(path_or_graph, nir.NIRNode):
+        raise NirError("<NIRNode>", f"expected a NIRGraph, got a single {type_name(path_or_graph)} "
+                                    f"node; wrap it with nir.NIRGraph.from_list(...)")
+    path = os.fspath(path_or_graph)
+    if not os.path.isfile(path):
+        raise NirError(path, "no such file")
+    try:
+        graph = nir.read(path)
+    except Exception as exc:   # nir/h5py raise many kinds; one line for the user
+        raise NirError(path, f"not a readable NIR file ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(graph, nir.NIRGraph):
+        raise NirError(path, f"the file holds a single {type_name(graph)} node, not a graph")
+    return graph, path
+
+
+def inline_subgraphs(graph) -> Tuple[Dict[str, Any], List[Tuple[str, str]]]:
+    """Flat ``(nodes, edges)``: nested ``NIRGraph`` nodes are inlined under dotted names
+    (``sub.node``); their own ``Input``/``Output`` nodes are bypassed."""
+    import nir
+    nodes: Dict[str, Any] = {}
+    edges: List[Tuple[str, str]] = []
+    entry: Dict[str, List[str]] = {}     # subgraph name -> inner nodes fed by its Input
+    exit_: Dict[str, List[str]] = {}     # subgraph name -> inner nodes feeding its Output
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            inner_nodes, inner_edges = inline_subgraphs(node)
+            ins = [k for k, v in inner_nodes.items() if isinstance(v, nir.Input)]
+            outs = [k for k, v in inner_nodes.items() if isinstance(v, nir.Output)]
+            entry[name] = [b for a, b in inner_edges if a in ins]
+            exit_[name] = [a for a, b in inner_edges if b in outs]
+            for k, v in inner_nodes.items():
+                if k not in ins and k not in outs:
+                    nodes[f"{name}.{k}"] = v
+            edges += [(f"{name}.{a}", f"{name}.{b}") for a, b in inner_edges
+                      if a not in ins and b not in outs]
+        else:
+            nodes[name] = node
+    for a, b in graph.edges:
+        srcs = [f"{a}.{x}" for x in exit_[a]] if a in exit_ else [a]
+        dsts = [f"{b}.{x}" for x in entry[b]] if b in entry else [b]
+        edges += [(s, d) for s in srcs for d in dsts]
+    return nodes, list(dict.fromkeys(edges))      # drop duplicates, keep order
+
+
+def _shape_of(node: Any, key: str) -> Optional[Tuple[int, ...]]:
+    types = getattr(node, key, None) or {}
+    for v in types.values():
+        if v is not None and np.size(v) > 0:
+            return tuple(int(s) for s in np.asarray(v).reshape(-1))
+    return None
+
+
+def _pair(value: Any) -> Tuple[int, int]:
+    a = np.asarray(value).reshape(-1)
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
+def conv_output_shape(source: str, name: str, node: Any, in_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    """(C, H, W) after a Conv2d / AvgPool2d / SumPool2d node of input (C, H, W)."""
+    if len(in_shape) != 3:
+        raise NirError(source, f"a {type_name(node)} needs a (C, H, W) input, got {in_shape}",
+                       name, "input_type")
+    c, h, w = in_shape
+    if type_name(node) == "Conv2d":
+        k = node.weight.shape[-2:]
+        if isinstance(node.padding, str):
+            raise NirError(source, f"padding '{node.padding}' is not supported; give numbers",
+                           name, "padding")
+        s, p, d = _pair(node.stride), _pair(node.padding), _pair(node.dilation)
+        cout = int(node.weight.shape[0])
+    else:
+        k = _pair(node.kernel_size)
+        s, p, d = _pair(node.stride), _pair(node.padding), (1, 1)
+        cout = c
+    ho = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    wo = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    if ho < 1 or wo < 1:
+        raise NirError(source, f"kernel {tuple(k)} does not fit the input {in_shape}", name,
+                       "weight" if type_name(node) == "Conv2d" else "kernel_size")
+    return (cout, int(ho), int(wo))
+
+
+def _neuron_size(node: Any) -> int:
+    for key in ("v_threshold", "tau", "tau_mem", "r"):
+        v = getattr(node, key, None)
+        if v is not None:
+            return int(np.size(v))
+    return 0
+
+
+def normalise(path_or_graph: Any) -> Chain:
+    """Read a NIR graph (path or ``nir.NIRGraph``) and return it as a :class:`Chain`.
+
+    Recurrent edges (an ``Affine``/``Linear`` whose only input and only output is one
+    neuron node) become that stage's ``recurrent``; everything else must form a single
+    path from the one ``Input`` to the one ``Output``.  Raises :class:`NirError` naming
+    the node and the field for anything else.
+    """
+    import nir
+    graph, source = read_graph(path_or_graph)
+    nodes, edges = inline_subgraphs(graph)
+    for a, b in edges:
+        for n in (a, b):
+            if n not in nodes:
+                raise NirError(source, f"an edge ({a} -> {b}) names a node that does not exist",
+                               n, "edges")
+    succ: Dict[str, List[str]] = {k: [] for k in nodes}
+    pred: Dict[str, List[str]] = {k: [] for k in nodes}
+    for a, b in edges:
+        succ[a].append(b)
+        pred[b].append(a)
+
+    recurrent: Dict[str, str] = {}      # neuron node -> its recurrent weight node
+    for name, node in nodes.items():
+        if (type_name(node) in ("Affine", "Linear") and len(pred[name]) == 1
+                and succ[name] == pred[name] and type_name(nodes[pred[name][0]]) in NEURON_TYPES):
+            neuron = pred[name][0]
+            if neuron in recurrent:
+                raise NirError(source, "two recurrent weight nodes on one neuron node",
+                               neuron, "edges")
+            recurrent[neuron] = name
+    rec_nodes = set(recurrent.values())
+
+    def forward_succ(n: str) -> List[str]:
+        return [s for s in succ[n] if s not in rec_nodes]
+
+    inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
+    outputs = [k for k, v in nodes.items() if isinstance(v, nir.Output)]
+    if len(inputs) != 1:
+        raise NirError(source, f"expected exactly one Input node, found {len(inputs)}",
+                       None, "nodes")
+    if len(outputs) != 1:
+        raise NirError(source, f"expected exactly one Output node, found {len(outputs)}",
+                       None, "nodes")
+    in_shape = _shape_of(nodes[inputs[0]], "input_type") or _shape_of(nodes[inputs[0]], "output_type")
+    if not in_shape:
+        raise NirError(source, "the Input node has no shape", inputs[0], "input_type")
+
+    order: List[str] = []
+    current, seen = inputs[0], {inputs[0]}
+    while True:
+        nxt = forward_succ(current)
+        if not nxt:
+            if current != outputs[0]:
+                raise NirError(source, "the graph ends here without reaching the Output node",
+                               current, "edges")
+            break
+        if len(nxt) > 1:
+            raise NirError(source, f"has {len(nxt)} successors ({', '.join(sorted(nxt))}); only "
+                                   f"chains (plus recurrent loops onto a neuron) can be lowered",
+                           current, "edges")
+        current = nxt[0]
+        if current in seen:
+            raise NirError(source, "a cycle that is not a recurrent weight onto a neuron node",
+                           current, "edges")
+        if len([p for p in pred[current] if p not in rec_nodes]) > 1:
+            raise NirError(source, "has more than one input (a merge); only chains can be lowered",
+                           current, "edges")
+        seen.add(current)
+        if current != outputs[0]:
+            order.append(current)
+    unused = set(nodes) - seen - rec_nodes
+    if unused:
+        n = sorted(unused)[0]
+        raise NirError(source, "is not on the path from Input to Output", n, "edges")
+
+    chain = Chain(source, tuple(in_shape))
+    shape = tuple(in_shape)
+    pending: Optional[Tuple[str, Any]] = None          # a synapse waiting for its neuron
+    for name in order:
+        node = nodes[name]
+        t = type_name(node)
+        if t in SYNAPSE_TYPES:
+            if pending is not None:
+                raise NirError(source, f"two synapse nodes in a row ({pending[0]} -> {name}); "
+                                       f"Loihi needs neurons between them", name, "edges")
+            pending = (name, node)
+        elif t == "Flatten":
+            if pending is not None:
+                raise NirError(source, "a Flatten between a synapse and its neurons cannot be "
+                                       "lowered", name, "edges")
+            start = int(getattr(node, "start_dim", 0))
+            if start not in (0, -len(shape)) and len(shape) > 1:
+                raise NirError(source, f"only a full flatten of {shape} is supported "
+                                       f"(start_dim 0), got start_dim {start}", name, "start_dim")
+            out = (int(np.prod(shape)),)
+            chain.stages.append(Stage("flatten", shape, out, synapse_name=name))
+            shape = out
+        elif t in NEURON_TYPES:
+            if pending is None:
+                raise NirError(source, f"a {t} node needs a synapse node (Affine, Linear, "
+                                       f"Conv2d, pooling) before it", name, "edges")
+            sname, snode = pending
+            st = type_name(snode)
+            if st in ("Affine", "Linear"):
+                w = np.asarray(snode.weight)
+                if w.ndim != 2:
+                    raise NirError(source, f"expected a 2-D weight, found shape {w.shape}",
+                                   sname, "weight")
+                if len(shape) != 1:
+                    raise NirError(source, f"an {st} node after a {shape} output needs a "
+                                           f"Flatten node before it", sname, "weight")
+                if w.shape[1] != shape[0]:
+                    raise NirError(source, f"weight has {w.shape[1]} columns but its input "
+                                           f"has {shape[0]} values", sname, "weight")
+                out, kind = (int(w.shape[0]),), "dense"
+            else:
+                out = conv_output_shape(source, sname, snode, shape)
+                kind = "conv" if st == "Conv2d" else "pool"
+            size = _neuron_size(node)
+            if size not in (1, int(np.prod(out)), out[0]):
+                raise NirError(source, f"has {size} neurons but {sname} gives {out}", name,
+                               "v_threshold")
+            rec_name = recurrent.get(name)
+            rec = nodes[rec_name] if rec_name else None
+            if rec is not None:
+                if kind != "dense":
+                    raise NirError(source, "a recurrent weight is only supported on dense "
+                                           "layers", rec_name, "weight")
+                wr = np.asarray(rec.weight)
+                if wr.shape != (out[0], out[0]):
+                    raise NirError(source, f"recurrent weight must be {out[0]}x{out[0]}, found "
+                                           f"{wr.shape}", rec_name, "weight")
+            chain.stages.append(Stage(kind, shape, out, snode, sname, node, name, rec, rec_name))
+            shape, pending = out, None
+        elif t == "LI":
+            raise NirError(source, "a non-spiking readout (LI) has no Loihi form: Loihi "
+                                   "neurons send spikes only; export a spiking output layer "
+                                   "(LIF) and read its spike counts", name, "type")
+        else:
+            raise NirError(source, f"node type {t} is not supported (supported: "
+                                   f"{', '.join(SYNAPSE_TYPES + NEURON_TYPES)}, Flatten)",
+                           name, "type")
+    if pending is not None:
+        raise NirError(source, "the graph ends with a synapse without neurons; Loihi layers "
+                               "end in spiking neurons", pending[0], "edges")
+    if not chain.spiking_stages:
+        raise NirError(source, "the graph has no spiking layer", None, "nodes")
+    return chain
