@@ -172,6 +172,7 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
             "loss": config.resolved_loss, "optimizer": config.resolved_optimizer,
             "rcs_weight": config.rcs_weight, "device": device, "processes": world_size,
             "best_epoch": best["epoch"], "selected_on": splits.selected_on,
+            "select": config.select,
             "selection_accuracy": best["score"], "train_seconds": round(train_seconds, 1),
             "history": history, "checkpoint": os.path.basename(checkpoint),
         },
@@ -341,8 +342,11 @@ def render_markdown(card: Dict[str, Any]) -> str:
           "## Training", "",
           f"- {tr['epochs']} epochs, batch {tr['batch_size']}, loss `{_neuron_str(tr['loss'])}`, "
           f"optimiser `{_neuron_str(tr['optimizer'])}`, RCS weight {tr['rcs_weight']}",
-          f"- best epoch {tr['best_epoch']} by {tr['selected_on']} accuracy "
-          f"{_fmt(tr['selection_accuracy'])}; checkpoint `{tr['checkpoint']}`",
+          (f"- exported the last epoch ({tr['best_epoch']}; {tr['selected_on']} accuracy "
+           f"{_fmt(tr['selection_accuracy'])}, reported, not used to choose)"
+           if tr.get("select") == "last" else
+           f"- best epoch {tr['best_epoch']} by {tr['selected_on']} accuracy "
+           f"{_fmt(tr['selection_accuracy'])}") + f"; checkpoint `{tr['checkpoint']}`",
           f"- device {tr['device']}, {tr['processes']} process(es), training "
           f"{tr['train_seconds']} s, whole run {card['wall_seconds']} s",
           f"- seed {card['seed']}; command: `{card['command']}`", "",

@@ -38,15 +38,21 @@ LOSSES = {
                   "false_rate for the others (params: true_rate, false_rate, moving_window)",
     "cross_entropy": "cross-entropy on the output spike counts times 'scale' (params: scale)",
 }
-OPTIMIZERS = {"adam": "torch.optim.Adam (params: lr, weight_decay, betas)",
-              "adamw": "torch.optim.AdamW (params: lr, weight_decay, betas)",
-              "sgd": "torch.optim.SGD (params: lr, momentum, weight_decay)"}
+OPTIMIZERS = {"adam": "torch.optim.Adam (params: lr, weight_decay, betas, schedule)",
+              "adamw": "torch.optim.AdamW (params: lr, weight_decay, betas, schedule)",
+              "sgd": "torch.optim.SGD (params: lr, momentum, weight_decay, schedule)"}
+#: learning-rate schedules over the epochs ("schedule" of the optimizer dict)
+SCHEDULES = {"constant": "the same lr every epoch",
+             "cosine": "cosine annealing from lr to 0 over the epochs, stepped once per epoch"}
 _LOSS_PARAMS = {"spike_rate": {"true_rate": 0.4, "false_rate": 0.02, "moving_window": None},
                 "cross_entropy": {"scale": 1.0}}
-_OPT_PARAMS = {"adam": {"lr": 0.01, "weight_decay": 0.0, "betas": None},
-               "adamw": {"lr": 0.01, "weight_decay": 0.01, "betas": None},
-               "sgd": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}}
+_OPT_PARAMS = {"adam": {"lr": 0.01, "weight_decay": 0.0, "betas": None, "schedule": "constant"},
+               "adamw": {"lr": 0.01, "weight_decay": 0.01, "betas": None, "schedule": "constant"},
+               "sgd": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "schedule": "constant"}}
 DEVICES = ("auto", "cpu", "cuda")
+#: which epoch the trainer exports ("select")
+SELECT = {"best": "the epoch with the highest validation accuracy (test when val_fraction is 0)",
+          "last": "the final epoch (no split is used to choose)"}
 
 
 def _default_architecture() -> List[Dict[str, Any]]:
@@ -70,7 +76,12 @@ class TrainConfig:
         dataset_options: extra options of the data set (e.g. ``{"layout": "image"}``).
         train_limit, test_limit: use only the first N samples of a split (None: all).
         val_fraction: fraction of the training split held out (fixed by ``seed``)
-            to pick the best epoch; 0 picks on the test split instead (the card says so).
+            to pick the best epoch; 0 picks on the test split instead (the card says so),
+            unless ``select`` is ``"last"``.
+        select: which epoch is exported: ``"best"`` (highest validation accuracy, see
+            ``val_fraction``) or ``"last"`` (the final epoch: no split is used to choose,
+            so with ``val_fraction`` 0 every training sample is trained on and the test
+            split is only reported).
         input_scale: multiply real-valued inputs by this and round to integers
             (graded spikes on Lava); required when the encoding is not integer-valued
             (e.g. ``direct``), None leaves the inputs as they are.
@@ -105,6 +116,7 @@ class TrainConfig:
     train_limit: Optional[int] = None
     test_limit: Optional[int] = None
     val_fraction: float = 0.1
+    select: str = "best"
     input_scale: Optional[float] = None
     architecture: List[Dict[str, Any]] = field(default_factory=_default_architecture)
     neuron: Dict[str, Any] = field(default_factory=_default_neuron)
@@ -205,6 +217,9 @@ class TrainConfig:
         if (isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, (int, float))
                 or not 0 <= self.val_fraction < 1):
             raise ConfigError(f"val_fraction must be a number in [0, 1), got {self.val_fraction!r}")
+        if self.select not in SELECT:
+            raise ConfigError(f"select must be one of {', '.join(f'{k} ({v})' for k, v in SELECT.items())}; "
+                              f"got {self.select!r}")
         if self.input_scale is not None and (isinstance(self.input_scale, bool) or not
                                              isinstance(self.input_scale, (int, float))
                                              or self.input_scale <= 0):
@@ -226,6 +241,11 @@ class TrainConfig:
         lr = self.optimizer.get("lr", 1.0)
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
             raise ConfigError(f"optimizer.lr must be a positive number, got {lr!r}")
+        schedule = self.optimizer.get("schedule", "constant")
+        if schedule not in SCHEDULES:
+            raise ConfigError(f"optimizer.schedule must be one of "
+                              f"{', '.join(f'{k} ({v})' for k, v in SCHEDULES.items())}; "
+                              f"got {schedule!r}")
         try:
             resolve_neuron(self.neuron)
             _check_architecture(self, spec)

@@ -55,7 +55,7 @@ from loihi_snn.train.models import parameter_digest
 from loihi_snn.train.regularizers import regularizer_for
 from loihi_snn.train.verify import calibrate_cutoff, cutoff_on_lava, evaluate_model, run_on_lava
 
-__all__ = ["TrainResult", "loss_function", "make_optimizer", "train"]
+__all__ = ["TrainResult", "loss_function", "make_optimizer", "make_scheduler", "train"]
 
 
 @dataclass
@@ -119,6 +119,13 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
             kw["betas"] = tuple(spec["betas"])
         return (torch.optim.Adam if kind == "adam" else torch.optim.AdamW)(params, **kw)
     return torch.optim.SGD(params, momentum=spec["momentum"], **kw)
+
+
+def make_scheduler(config: TrainConfig, opt: torch.optim.Optimizer):
+    """The per-epoch learning-rate schedule (``optimizer.schedule``); None for constant."""
+    if config.resolved_optimizer["schedule"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
+    return None
 
 
 def _log(enabled: bool, msg: str) -> None:
@@ -395,6 +402,7 @@ def _fit(model, config: TrainConfig, splits: Splits, dist: Dist, device, show: b
     loss_fn = loss_function(config)
     opt = make_optimizer(config, [p for p in model.parameters() if p.requires_grad])
     regular = regularizer_for(config)
+    scheduler = make_scheduler(config, opt)
     select = splits.val if splits.val is not None else splits.test
     history: List[Dict[str, Any]] = []
     best = {"epoch": 0, "score": -1.0}
@@ -406,13 +414,15 @@ def _fit(model, config: TrainConfig, splits: Splits, dist: Dist, device, show: b
             sampler.set_epoch(epoch)
         sums = _train_epoch(net, model, loader, loss_fn, opt, regular, config, device,
                             f"epoch {epoch}/{config.epochs}", show)
+        if scheduler is not None:
+            scheduler.step()
         loss_sum, correct, total = all_sum(sums, dist, device)
         score = _accuracy(model, select, dist, device, config.batch_size)
         row = {"epoch": epoch, "loss": loss_sum / max(total, 1),
                "train_accuracy": correct / max(total, 1),
                f"{splits.selected_on}_accuracy": score, "seconds": round(time.time() - te, 2)}
         history.append(row)
-        improved = score > best["score"]
+        improved = score > best["score"] or (config.select == "last" and epoch == config.epochs)
         if improved:
             best = {"epoch": epoch, "score": score}
             if dist.main:
