@@ -34,8 +34,13 @@ FAMILY = NeuronFamily(
             name="lif-asa",
             description="loihi_snn LIF family with an ASA gate (causal, per-sample spatial "
                         "attention) in every conv layer; asa_ratio = fraction of important "
-                        "channels",
-            blocks="loihi-snn", defaults={**LIF_DEFAULTS, "asa_ratio": 0.5},
-            allowed_params=LIF_PARAMS + ("asa_ratio",), asa_conv=True),
+                        "channels; asa_split = adaptive (per sample and step, the paper's) | "
+                        "static (one set per layer) | gain (constant gain, the control); "
+                        "asa_map_bias = initial map bias (3.0: gain ~0.95)",
+            blocks="loihi-snn",
+            defaults={**LIF_DEFAULTS, "asa_ratio": 0.5, "asa_split": "adaptive",
+                      "asa_map_bias": 3.0},
+            allowed_params=LIF_PARAMS + ("asa_ratio", "asa_split", "asa_map_bias"),
+            asa_conv=True),
     ),
 )

@@ -339,15 +339,21 @@ def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
 
 
 ASA_FIELDS = ("important", "weightImp", "weightSub", "biasImp", "biasSub", "sigmoidShift")
+ASA_ADAPTIVE_FIELDS = ("split", "numImportant", "scoreWeight", "scoreBias")
 
 
 def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:
     """The ``asa/`` group of a conv layer (loihi_snn.torch.blocks.asa.ASAConv).
 
-    Fields: ``important`` (C,) 0/1 with 1..C-1 ones; ``weightImp``/``weightSub``
-    (1, 2, 3, 3) integers in -256..255 (units 1/64); ``biasImp``/``biasSub`` integer
-    scalars in +-(2**23 - 1) (units 1/4096); ``sigmoidShift`` optional integer 0..16
-    (default 8).  Returns the keyword arguments of
+    Fields: ``split`` optional string ``static`` (default) | ``adaptive``;
+    ``important`` (C,) 0/1 with 1..C-1 ones (required for a static split);
+    ``numImportant`` integer k in 1..C-1 (required for adaptive; static: the ones in
+    ``important``); ``scoreWeight`` (C, 2C) integers in -256..255 (units 1/64) and
+    ``scoreBias`` (C,) integers in +-(2**23 - 1) (units 1/4096) (adaptive only);
+    ``weightImp``/``weightSub`` (1, 2, 3, 3) integers in -256..255 (units 1/64);
+    ``biasImp``/``biasSub`` integer scalars in +-(2**23 - 1) (units 1/4096);
+    ``sigmoidShift`` optional integer 0..16 (default 8).  Returns
+    :func:`loihi_snn.core.asa.gate_params`, the keyword arguments of
     :class:`loihi_snn.sim.lava.procs.asa.process.ASAGate` (without ``shape``).
     """
     if not isinstance(raw, dict):
@@ -356,14 +362,34 @@ def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:
     orig_fail = sub.fail
     sub.fail = lambda f, m: orig_fail(f"asa/{f}" if f and not f.startswith("asa/") else f, m)
     what = "an ASA gate"
-    imp = sub.array(raw, "important", integer=True, lo=0, hi=1, what=what).reshape(-1)
-    if imp.size != channels:
-        sub.fail("important", f"has {imp.size} entries, expected one per output channel "
-                              f"({channels})")
-    if not 1 <= int(imp.sum()) <= channels - 1:
-        sub.fail("important", f"marks {int(imp.sum())} of {channels} channels as important; "
-                              f"both groups must be non-empty (1..{channels - 1})")
-    out: Dict[str, Any] = {"important": imp.astype(np.int32)}
+    split = raw.get("split", "static")
+    if not isinstance(split, str) or split not in af.SPLITS:
+        sub.fail("split", f"must be one of {', '.join(af.SPLITS)}, found {split!r}")
+    out: Dict[str, Any] = {"split": split}
+    if split == "static":
+        imp = sub.array(raw, "important", integer=True, lo=0, hi=1, what=what).reshape(-1)
+        if imp.size != channels:
+            sub.fail("important", f"has {imp.size} entries, expected one per output channel "
+                                  f"({channels})")
+        if not 1 <= int(imp.sum()) <= channels - 1:
+            sub.fail("important", f"marks {int(imp.sum())} of {channels} channels as "
+                                  f"important; both groups must be non-empty (1..{channels - 1})")
+        out["important"] = imp.astype(np.int32)
+    else:
+        what = "an adaptive ASA gate"
+        out["num_important"] = sub.scalar(raw, "numImportant", lo=1, hi=channels - 1,
+                                          what=what)
+        sw = sub.array(raw, "scoreWeight", integer=True, lo=af.W_MIN, hi=af.W_MAX, what=what)
+        if sw.shape != (channels, 2 * channels):
+            sub.fail("scoreWeight", f"expected shape ({channels}, {2 * channels}) (one row per "
+                                    f"channel over [mean, max] of every channel), found "
+                                    f"{sw.shape}")
+        sb = sub.array(raw, "scoreBias", integer=True, lo=-af.B_LIMIT, hi=af.B_LIMIT, what=what)
+        if sb.size != channels:
+            sub.fail("scoreBias", f"has {sb.size} entries, expected one per output channel "
+                                  f"({channels})")
+        out["score_weight"] = sw.astype(np.int64)
+        out["score_bias"] = sb.reshape(-1).astype(np.int64)
     for key, name in (("weightImp", "weight_imp"), ("weightSub", "weight_sub")):
         w = sub.array(raw, key, integer=True, lo=af.W_MIN, hi=af.W_MAX, what=what)
         if w.size != 2 * af.KERNEL * af.KERNEL:
@@ -374,7 +400,7 @@ def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:
         out[name] = sub.scalar(raw, key, lo=-af.B_LIMIT, hi=af.B_LIMIT, what=what)
     out["sigmoid_shift"] = sub.scalar(raw, "sigmoidShift", required=False,
                                       default=af.SIGMOID_SHIFT, lo=0, hi=16)
-    return out
+    return af.gate_params(**out)
 
 
 def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:

@@ -141,10 +141,9 @@ def _make_slayer_cuba_block(kind: str, neuron_params: Dict[str, Any], **kwargs) 
 
 def _make_our_block(kind: str, neuron_params: Dict[str, Any], *, asa_conv: bool = False,
                     **kwargs) -> torch.nn.Module:
-    ratio = neuron_params.pop("asa_ratio", None)
-    if asa_conv and kind == "conv":
-        return _our_blocks().ASAConv(neuron_params, asa_ratio=0.5 if ratio is None else ratio,
-                                     **kwargs)
+    gate = {k: neuron_params.pop(k) for k in [k for k in neuron_params if k.startswith("asa_")]}
+    if asa_conv and kind == "conv":     # asa_ratio, asa_split, asa_map_bias -> ASAConv
+        return _our_blocks().ASAConv(neuron_params, **gate, **kwargs)
     return _our_factory(kind, neuron_params, **kwargs)
 
 

@@ -13,6 +13,7 @@ from loihi_snn.core.metrics import layer_firing_rates, nasfr, spikes_per_sample
 from loihi_snn.netx import read_netx
 from loihi_snn.torch.export import export_blocks
 from loihi_snn.core import asa as af
+from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.runtime.probe import run_layers
 
 from helpers import put
@@ -26,25 +27,52 @@ def _p(**kw):
 
 
 def _randomize_gate(gate: ASAGate, seed: int) -> None:
-    """Gate parameters that make both maps vary a lot (a meaningful parity test)."""
+    """Gate parameters that make both maps (and, adaptive, the split) vary a lot (a
+    meaningful parity test)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        gate.score.copy_(torch.randn(gate.channels, generator=g))
-        gate.weight_imp.copy_(torch.randn(2, 3, 3, generator=g) * 0.8)
-        gate.weight_sub.copy_(torch.randn(2, 3, 3, generator=g) * 0.8)
-        gate.bias_imp.fill_(0.7)
-        gate.bias_sub.fill_(-0.4)
+        if gate.split == "adaptive":
+            gate.score_weight.copy_(torch.randn(gate.score_weight.shape, generator=g) * 0.6)
+            gate.score_bias.copy_(torch.randn(gate.channels, generator=g) * 0.3)
+        else:
+            gate.score.copy_(torch.randn(gate.channels, generator=g))
+        if gate.split != "gain":
+            gate.weight_imp.copy_(torch.randn(2, 3, 3, generator=g) * 0.8)
+            gate.weight_sub.copy_(torch.randn(2, 3, 3, generator=g) * 0.8)
+            gate.bias_imp.fill_(0.7)
+            gate.bias_sub.fill_(-0.4)
 
 
-def _net(kind: str, seed: int):
+#: parity nets: name -> (input (C, H, W), blocks)
+SHAPES = {
+    # two adaptive gates, 2x8x8, the second with k = 1 of 4
+    "adaptive": (2, HW, HW),
+    # plain conv, then a static gate on a soft-reset non-leaky neuron
+    "static": (2, HW, HW),
+    # non-square input, adaptive gate on a stride-2 conv with odd channel counts
+    "adaptive-stride": (3, 6, 10),
+}
+
+
+def _net(kind: str, seed: int, split: str = "adaptive"):
     torch.manual_seed(seed)
-    if kind == "asa-asa":
-        blocks = [ASAConv(_p(), 2, 6, 3, padding=1, weight_scale=4),
-                  ASAConv(_p(), 6, 4, 3, padding=1, weight_scale=3, asa_ratio=0.25)]
-    else:   # plain conv, then an ASA layer with a soft-reset non-leaky neuron
+    if kind == "adaptive":      # ``split`` picks the two gates' split
+        blocks = [ASAConv(_p(), 2, 6, 3, padding=1, weight_scale=4, asa_split=split),
+                  ASAConv(_p(), 6, 4, 3, padding=1, weight_scale=3, asa_ratio=0.25,
+                          asa_split=split)]
+        out = 4 * HW * HW
+    elif kind == "static":
         blocks = [Conv(_p(), 2, 6, 3, padding=1, weight_scale=4),
-                  ASAConv(_p(reset="soft", leak=False), 6, 4, 3, padding=1, weight_scale=3)]
-    blocks += [Flatten(), Dense(_p(), 4 * HW * HW, 5, weight_scale=2)]
+                  ASAConv(_p(reset="soft", leak=False), 6, 4, 3, padding=1, weight_scale=3,
+                          asa_split="static")]
+        out = 4 * HW * HW
+    elif kind == "adaptive-stride":
+        blocks = [ASAConv(_p(), 3, 5, 3, padding=1, stride=2, weight_scale=5, asa_ratio=0.6),
+                  ASAConv(_p(reset="soft"), 5, 3, 3, padding=1, weight_scale=3)]
+        out = 3 * 3 * 5
+    else:
+        raise ValueError(kind)
+    blocks += [Flatten(), Dense(_p(), out, 5, weight_scale=2)]
     blocks = torch.nn.ModuleList(blocks)
     for i, b in enumerate(blocks):
         if isinstance(b, ASAConv):
@@ -52,9 +80,9 @@ def _net(kind: str, seed: int):
     return blocks
 
 
-def _inputs(n: int, seed: int, t: int = T) -> torch.Tensor:
+def _inputs(n: int, seed: int, t: int = T, shape=(2, HW, HW)) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    return (torch.rand(n, 2, HW, HW, t, generator=g) < 0.3).float()
+    return (torch.rand((n,) + tuple(shape) + (t,), generator=g) < 0.3).float()
 
 
 def _layers(blocks, x):
@@ -70,38 +98,77 @@ def _layers(blocks, x):
 def _export(blocks, x, path):
     blocks.eval()
     _layers(blocks, x)                        # SLAYER sets shapes on the first forward
-    export_blocks(blocks, path, input_shape=(2, HW, HW))
+    export_blocks(blocks, path, input_shape=tuple(x.shape[1:-1]))
     return path
 
 
 # ----------------------------------------------------------------------------- parity
 
-@pytest.mark.parametrize("kind", ["asa-asa", "conv-asa"])
-def test_torch_quantized_equals_lava_fixed(kind, tmp_path):
+@pytest.mark.parametrize("kind", list(SHAPES))
+def test_torch_quantized_equals_lava_fixed_and_emulator(kind, tmp_path):
+    """Spike for spike, every layer: torch quantized == Lava fixed_pt (one sample) ==
+    emulator (a batch of two, per-layer spike counts per step)."""
     blocks = _net(kind, seed=3)
-    x = _inputs(1, seed=4)
-    path = _export(blocks, x, tmp_path / "asa.net")
+    X = _inputs(2, seed=4, t=24, shape=SHAPES[kind])
+    path = _export(blocks, X, tmp_path / "asa.net")
     spec = read_netx(path)
-    assert sum("asa" in l.fields for l in spec.layers) == (2 if kind == "asa-asa" else 1)
-    expect = _layers(blocks, x)
-    lava = run_layers(path, x[0].numpy())
+    gates = [l.fields["asa"] for l in spec.layers if "asa" in l.fields]
+    assert len(gates) == (1 if kind == "static" else 2)
+    assert {g["split"] for g in gates} == {"static" if kind == "static" else "adaptive"}
+    expect = _layers(blocks, X)
+    lava = run_layers(path, X[0].numpy())
     assert len(lava) == len(expect) == 3
     for i, (e, o) in enumerate(zip(expect, lava)):
-        assert e.sum() > 20, f"layer {i} too quiet for a meaningful comparison"
+        assert e[0].sum() > 20, f"layer {i} too quiet for a meaningful comparison"
         np.testing.assert_array_equal(o.reshape(e[0].shape), e[0], err_msg=f"layer {i}")
-    # the gates really gated: many distinct gains, both groups used
-    gate = blocks[1].gate
-    z = blocks[1].synapse(torch.from_numpy(expect[0]))
-    mi, ms = gate.maps(z)
+    out, counts, sizes = emulate(path, X.numpy(), return_spike_counts=True)
+    np.testing.assert_array_equal(out, expect[-1])
+    for i, e in enumerate(expect):
+        np.testing.assert_array_equal(counts[i], (e != 0).reshape(len(X), -1, e.shape[-1])
+                                      .sum(1), err_msg=f"emulator layer {i}")
+    # the gates really gated: many distinct gains, both groups used; the adaptive split
+    # changes from sample to sample and from step to step
+    block = blocks[1]
+    z = block.synapse(torch.from_numpy(expect[0]))
+    mi, ms, mask = block.gate.maps(z)
     assert len(torch.unique(mi)) > 10 and len(torch.unique(ms)) > 10
     assert (mi != ms).float().mean() > 0.5
+    assert torch.all(mask.sum(1) == block.gate.num_important)
+    if kind != "static":
+        z0 = blocks[0].synapse(X)
+        sets = {tuple(m[:, t].tolist()) for g, zz in ((blocks[0].gate, z0), (block.gate, z))
+                for m in g.maps(zz)[2] for t in range(zz.shape[-1])}
+        assert len(sets) >= 4, sets
+
+
+def test_gain_control_is_a_constant_gain(tmp_path):
+    """``asa_split="gain"``: zero map weights, nothing learned, every current scaled by
+    the table gain of the bias; exported as a static gate that Lava runs spike for spike."""
+    torch.manual_seed(0)
+    block = ASAConv(_p(), 2, 4, 3, padding=1, weight_scale=4, asa_split="gain",
+                    asa_map_bias=1.0)
+    assert not any(p.requires_grad for p in block.gate.parameters())
+    block.eval()
+    x = _inputs(2, seed=1, t=6)
+    z = block.synapse(x)
+    a = torch.round(z * 64).long()
+    g = af.table_gain(4096)                        # z = 1.0: table bin 16
+    assert g == 189                              # 256 sigmoid(16.5 / 16): the bin centre
+    torch.testing.assert_close(block.gate(z), ((g * a) >> 8).double().float() / 64,
+                               rtol=0, atol=0)
+    blocks = torch.nn.ModuleList([block, Flatten(), Dense(_p(), 4 * HW * HW, 3,
+                                                          weight_scale=2)])
+    path = _export(blocks, x, tmp_path / "gain.net")
+    assert read_netx(path).layers[1].fields["asa"]["split"] == "static"
+    expect = _layers(blocks, x)
+    np.testing.assert_array_equal(emulate(path, x.numpy()), expect[-1])
 
 
 def test_lava_float_agrees_with_torch_float(tmp_path):
     """Lava floating_pt (float64) vs the torch training forward (float32) on the same
     quantized parameters: >= 99 % of the spikes of every layer equal (float rounding at
     threshold crossings may flip a few)."""
-    blocks = _net("asa-asa", seed=5)
+    blocks = _net("adaptive", seed=5)
     x = _inputs(1, seed=6)
     path = _export(blocks, x, tmp_path / "asa.net")
     blocks.train()
@@ -118,7 +185,7 @@ def test_streamed_and_controlled_runs_equal_torch(tmp_path):
     controller's resettable neurons (controlled=True) give the torch batch results."""
     from loihi_snn.sim.runtime.cutoff_run import run_cutoff
     from loihi_snn.sim.runtime.stream import run_many
-    blocks = _net("asa-asa", seed=7)
+    blocks = _net("adaptive", seed=7)
     X = _inputs(3, seed=8, t=32)
     path = _export(blocks, X, tmp_path / "asa.net")
     expect = _layers(blocks, X)[-1]
@@ -135,16 +202,23 @@ def test_export_is_refused_by_stock_netx(tmp_path):
     """An ASA layer is written with our LIF neuron type, so stock netx cannot silently
     run it without the gate."""
     from lava.lib.dl import netx
-    blocks = _net("asa-asa", seed=9)
+    blocks = _net("adaptive", seed=9)
     path = _export(blocks, _inputs(1, 1), tmp_path / "asa.net")
     with h5py.File(path) as f:
         assert f["layer/1/neuron/type"][()] == b"LIF"
         g = f["layer/1/asa"]
-        assert g["important"].shape == (6,) and g["important"][()].sum() == 3
+        assert g["split"][()] == b"adaptive" and g["numImportant"][()] == 3
+        assert g["scoreWeight"].shape == (6, 12) and g["scoreBias"].shape == (6,)
         assert g["weightImp"].shape == (1, 2, 3, 3)
-        assert f["layer/2/asa/important"][()].sum() == 1        # ratio 0.25 of 4
+        assert f["layer/2/asa/numImportant"][()] == 1           # ratio 0.25 of 4
     with pytest.raises(Exception):
         netx.hdf5.Network(net_config=str(path))
+    static = _export(_net("adaptive", seed=9, split="static"), _inputs(1, 1),
+                     tmp_path / "static.net")
+    with h5py.File(static) as f:
+        g = f["layer/1/asa"]
+        assert g["split"][()] == b"static" and "scoreWeight" not in g
+        assert g["important"].shape == (6,) and g["important"][()].sum() == 3
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -191,6 +265,56 @@ def test_numpy_and_torch_fixed_functions_give_identical_integers(seed):
     np.testing.assert_allclose(f_t.numpy(), f_np, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_adaptive_split_numpy_and_torch_give_identical_integers(seed):
+    rng = np.random.default_rng(10 + seed)
+    C = int(rng.integers(2, 10))
+    k = int(rng.integers(1, C))
+    p = af.gate_params(split="adaptive", num_important=k,
+                       score_weight=rng.integers(af.W_MIN, af.W_MAX + 1, (C, 2 * C)),
+                       score_bias=rng.integers(-50000, 50000, C),
+                       weight_imp=rng.integers(af.W_MIN, af.W_MAX + 1, (2, 3, 3)),
+                       bias_imp=int(rng.integers(-200000, 200000)),
+                       weight_sub=rng.integers(af.W_MIN, af.W_MAX + 1, (2, 3, 3)),
+                       bias_sub=int(rng.integers(-200000, 200000)))
+    scale = [50, 3000, (1 << 23) - 1][seed % 3]
+    a = rng.integers(-scale, scale + 1, (3, 4, C, 5, 7))
+    a[0, 0] = 7                                   # all scores tied except for the bias
+    y_np, (m_np, mi_np, ms_np) = af.apply_gate_fixed(a, p, return_maps=True)
+    y_t, (m_t, mi_t, ms_t) = af.apply_gate_fixed(torch.from_numpy(a), p, return_maps=True)
+    np.testing.assert_array_equal(y_t.numpy(), y_np)
+    np.testing.assert_array_equal(m_t.numpy(), m_np)
+    assert m_np.shape == (3, 4, C) and np.all(m_np.sum(-1) == k)
+    assert np.all(np.abs(y_np) <= np.abs(a))
+    # the set is the top k of the integer scores, ties to the lower index
+    s = af.channel_scores(a, p["score_weight"], p["score_bias"])
+    order = np.argsort(-s, axis=-1, kind="stable")[..., :k]
+    expect = np.zeros_like(m_np)
+    np.put_along_axis(expect, order, True, axis=-1)
+    np.testing.assert_array_equal(m_np, expect)
+    # per position: the same as a static gate with that position's set
+    for n, t in ((0, 0), (2, 3)):
+        stat = af.asa_gate_fixed(a[n, t], m_np[n, t], p["weight_imp"], p["bias_imp"],
+                                 p["weight_sub"], p["bias_sub"])
+        np.testing.assert_array_equal(y_np[n, t], stat)
+
+
+def test_top_k_mask_breaks_ties_by_index_and_scores_follow_their_definition():
+    s = np.array([[3, 1, 3, 3, 0], [0, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(af.top_k_mask(s, 2), [[1, 0, 1, 0, 0], [1, 1, 0, 0, 0]])
+    np.testing.assert_array_equal(af.top_k_mask(torch.from_numpy(s), 2).numpy(),
+                                  af.top_k_mask(s, 2))
+    with pytest.raises(ValueError, match="k <= 4"):
+        af.top_k_mask(s, 5)
+    rng = np.random.default_rng(0)
+    a = rng.integers(-1000, 1000, (2, 3, 4, 5))
+    d = af.channel_descriptors(a)
+    np.testing.assert_array_equal(d[..., :3], np.floor_divide(a.sum((-2, -1)), 20))
+    np.testing.assert_array_equal(d[..., 3:], a.max((-2, -1)))
+    w, b = rng.integers(-256, 256, (3, 6)), rng.integers(-99, 99, 3)
+    np.testing.assert_array_equal(af.channel_scores(a, w, b), d @ w.T + b)
+
+
 def test_fixed_pieces_follow_their_definition():
     """floor mean, exact max, shifted-slice conv == torch conv2d, >> 8 output."""
     rng = np.random.default_rng(1)
@@ -225,11 +349,12 @@ def test_sigmoid_table_is_monotone_and_bounded(shift):
 
 # ----------------------------------------------------------------------------- semantics
 
+@pytest.mark.parametrize("split", ["adaptive", "static"])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_batch_independence(mode):
+def test_batch_independence(mode, split):
     """Changing the other samples of a batch leaves one sample's output unchanged."""
     torch.manual_seed(0)
-    block = ASAConv(_p(), 2, 6, 3, padding=1, weight_scale=4)
+    block = ASAConv(_p(), 2, 6, 3, padding=1, weight_scale=4, asa_split=split)
     _randomize_gate(block.gate, 2)
     block.train(mode == "train")
     x1 = _inputs(4, seed=1)
@@ -244,11 +369,12 @@ def test_batch_independence(mode):
     assert s1[0].sum() > 20
 
 
+@pytest.mark.parametrize("split", ["adaptive", "static"])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_causality(mode):
+def test_causality(mode, split):
     """Changing the input after step t leaves gate outputs and spikes up to t unchanged."""
     torch.manual_seed(0)
-    block = ASAConv(_p(), 2, 6, 3, padding=1, weight_scale=4)
+    block = ASAConv(_p(), 2, 6, 3, padding=1, weight_scale=4, asa_split=split)
     _randomize_gate(block.gate, 3)
     block.train(mode == "train")
     t = 17
@@ -264,9 +390,41 @@ def test_causality(mode):
     assert s1[..., :t + 1].sum() > 10
 
 
-def test_scores_receive_gradient_and_the_split_is_learnable():
+def test_adaptive_scores_receive_gradient_and_the_split_is_learnable():
+    """The scoring layer gets gradient through the straight-through mask, and a loss
+    that wants channel j gated by the (high) important map teaches the scores to put
+    j into the set for every sample and step."""
     torch.manual_seed(0)
-    gate = ASAGate(6, ratio=0.5)
+    gate = ASAGate(6, ratio=0.5, split="adaptive")
+    x = torch.rand(4, 6, 5, 5, 3) * 2
+    gate.train()
+    gate(x).pow(2).sum().backward()
+    for name in ("score_weight", "score_bias", "weight_imp", "weight_sub", "bias_imp",
+                 "bias_sub"):
+        grad = getattr(gate, name).grad
+        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, name
+    with torch.no_grad():
+        gate.bias_imp.fill_(3.0)
+        gate.bias_sub.fill_(-3.0)
+    j = 2
+
+    def share():
+        with torch.no_grad():
+            return float(gate.maps(x)[2][:, j].float().mean())
+    before = share()
+    assert before < 1.0
+    opt = torch.optim.Adam([gate.score_weight, gate.score_bias], lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        (-gate(x)[:, j].sum()).backward()
+        opt.step()
+    assert share() == 1.0
+    assert torch.all(gate.maps(x)[2].sum(1) == 3)
+
+
+def test_static_scores_receive_gradient_and_the_split_is_learnable():
+    torch.manual_seed(0)
+    gate = ASAGate(6, ratio=0.5, split="static")
     x = torch.rand(2, 6, 5, 5, 4)
     gate.train()
     gate(x).pow(2).sum().backward()
@@ -291,7 +449,7 @@ def test_scores_receive_gradient_and_the_split_is_learnable():
 
 
 def test_split_is_deterministic_in_eval(tmp_path):
-    gate = ASAGate(8, ratio=0.5)
+    gate = ASAGate(8, ratio=0.5, split="static")
     with torch.no_grad():
         gate.score.copy_(torch.tensor([0.3, 0.1, 0.3, -1.0, 0.3, 0.2, 0.3, 0.0]))
     # top 4 with ties broken by the lower index, independent of the input
@@ -302,28 +460,43 @@ def test_split_is_deterministic_in_eval(tmp_path):
     y1, y2 = gate(x), gate(x)
     assert torch.equal(y1, y2)
     np.testing.assert_array_equal(gate.quantized()["important"], expect.numpy())
+    with pytest.raises(ValueError, match="no fixed important set"):
+        ASAGate(8).important_mask()
     with torch.no_grad():
         gate.score.fill_(0.0)
     assert torch.equal(gate.important_mask(), torch.tensor([1, 1, 1, 1, 0, 0, 0, 0],
                                                            dtype=torch.bool))
 
 
-def test_eval_forward_feeds_exact_integers_to_the_neuron():
+@pytest.mark.parametrize("split", ["adaptive", "static"])
+def test_eval_forward_feeds_exact_integers_to_the_neuron(split):
     """Y_int / 64 reaches the LIF neuron, whose round(64 * input) recovers Y_int."""
     torch.manual_seed(1)
-    gate = ASAGate(4).eval()
+    gate = ASAGate(4, split=split).eval()
     _randomize_gate(gate, 1)
     x = torch.randint(-5000, 5000, (2, 4, 6, 6, 3)).float() / 64
     y = gate(x)
-    q = gate.quantized()
-    y_int = af.asa_gate_fixed((x * 64).round().long().permute(0, 4, 1, 2, 3), q["important"],
-                              q["weight_imp"], q["bias_imp"], q["weight_sub"], q["bias_sub"])
+    y_int = af.apply_gate_fixed((x * 64).round().long().permute(0, 4, 1, 2, 3),
+                                gate.quantized())
     assert torch.equal(torch.round(y * 64).long(), y_int.permute(0, 2, 3, 4, 1))
+
+
+def test_gate_starts_near_gain_one():
+    """Default initialisation: map bias 3.0 and small map weights, so the gate starts
+    at a gain of about 0.95 (the starting gain does not confound spike counts)."""
+    torch.manual_seed(0)
+    gate = ASAGate(8).eval()
+    assert af.table_gain(int(af.quantize_bias(gate.bias_imp))) == 244
+    x = torch.rand(4, 8, 6, 6, 5) * 2
+    mi, ms, _ = gate.maps(x)
+    for m in (mi, ms):
+        assert 0.9 <= float(m.float().mean()) / 256 <= 1.0
 
 
 @pytest.mark.parametrize("kwargs,match", [({"channels": 1}, "at least 2"),
                                           ({"channels": 4, "ratio": 1.0}, "ratio"),
-                                          ({"channels": 4, "ratio": 0.0}, "ratio")])
+                                          ({"channels": 4, "ratio": 0.0}, "ratio"),
+                                          ({"channels": 4, "split": "dynamic"}, "split")])
 def test_bad_gate_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ASAGate(**kwargs)
@@ -345,13 +518,26 @@ BAD_FIELDS = [
     ("biasSub", np.int64(1 << 24), "maximum"),
     ("biasSub", np.zeros(3), "scalar"),
     ("sigmoidShift", np.int32(40), "maximum"),
+    ("split", "dynamic", "must be one of"),
+]
+BAD_ADAPTIVE_FIELDS = [
+    ("numImportant", np.int32(0), "minimum"),
+    ("numImportant", np.int32(6), "maximum"),
+    ("numImportant", None, "missing"),
+    ("scoreWeight", np.zeros((6, 6), np.int16), "expected shape (6, 12)"),
+    ("scoreWeight", np.full((6, 12), 300), "maximum"),
+    ("scoreWeight", None, "missing"),
+    ("scoreBias", np.zeros(5, np.int32), "one per output channel"),
+    ("scoreBias", np.full(6, 0.5), "integers"),
 ]
 
 
-@pytest.mark.parametrize("key,value,words", BAD_FIELDS,
-                         ids=[f"{k}-{w.split()[0]}" for k, _, w in BAD_FIELDS])
-def test_bad_asa_fields_give_clear_errors(key, value, words, tmp_path):
-    blocks = _net("asa-asa", seed=1)
+@pytest.mark.parametrize("key,value,words,split",
+                         [f + ("static",) for f in BAD_FIELDS]
+                         + [f + ("adaptive",) for f in BAD_ADAPTIVE_FIELDS],
+                         ids=[f"{k}-{w.split()[0]}" for k, _, w in BAD_FIELDS + BAD_ADAPTIVE_FIELDS])
+def test_bad_asa_fields_give_clear_errors(key, value, words, split, tmp_path):
+    blocks = _net("adaptive", seed=1, split=split)
     path = _export(blocks, _inputs(1, 1, t=4), tmp_path / "bad.net")
     with h5py.File(path, "a") as f:
         put(f["layer/1/asa"], key, value)
@@ -364,7 +550,7 @@ def test_bad_asa_fields_give_clear_errors(key, value, words, tmp_path):
 
 
 def test_asa_group_on_a_dense_layer_or_as_a_dataset_is_refused(tmp_path):
-    blocks = _net("asa-asa", seed=1)
+    blocks = _net("adaptive", seed=1)
     path = _export(blocks, _inputs(1, 1, t=4), tmp_path / "bad.net")
     with h5py.File(path, "a") as f:
         f["layer/4"].copy(f["layer/1/asa"], "asa")

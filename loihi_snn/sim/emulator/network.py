@@ -31,7 +31,7 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from loihi_snn import families
-from loihi_snn.core.asa import asa_gate_fixed
+from loihi_snn.core.asa import apply_gate_fixed
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, ShapeError
 from loihi_snn.families.base import NeuronStep
@@ -246,9 +246,7 @@ class Emulator:
                 st.synapse.receive(syn_state, sig)
                 gate = st.layer.fields.get("asa") if st.kind == "conv" else None
                 if gate is not None:    # stateless ASA gate between synapse and neuron
-                    a_in = asa_gate_fixed(a_in, gate["important"].astype(bool),
-                                          gate["weight_imp"], gate["bias_imp"], gate["weight_sub"],
-                                          gate["bias_sub"], gate["sigmoid_shift"])
+                    a_in = apply_gate_fixed(a_in, gate)     # static or adaptive split
                 if st.synapse_rec is not None:
                     a_in = a_in + st.synapse_rec.send(state.synapses_rec[i]).reshape(a_in.shape)
             nstate = state.neurons[i]
@@ -303,10 +301,7 @@ class Emulator:
                 a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.shape)
                 gate = st.layer.fields.get("asa") if st.kind == "conv" else None
                 if gate is not None:    # stateless ASA gate: all steps at once
-                    a_all = asa_gate_fixed(a_all, gate["important"].astype(bool),
-                                           gate["weight_imp"], gate["bias_imp"],
-                                           gate["weight_sub"], gate["bias_sub"],
-                                           gate["sigmoid_shift"])
+                    a_all = apply_gate_fixed(a_all, gate)   # static or adaptive split
             nstate = state.neurons[i]
             step = st.neuron.step
             rec = st.synapse_rec

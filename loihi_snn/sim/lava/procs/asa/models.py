@@ -21,11 +21,25 @@ def _chw(x: np.ndarray) -> np.ndarray:
     return np.transpose(x, (2, 1, 0))
 
 
+def _params(model) -> dict:
+    """The gate's parameters (Vars + process params) as :func:`af.gate_params` keys."""
+    return {"split": model.proc_params["split"],
+            "num_important": model.proc_params["num_important"],
+            "important": np.asarray(model.important).astype(np.int64),
+            "weight_imp": np.asarray(model.weight_imp).astype(np.int64),
+            "weight_sub": np.asarray(model.weight_sub).astype(np.int64),
+            "bias_imp": int(np.asarray(model.bias_imp).reshape(-1)[0]),
+            "bias_sub": int(np.asarray(model.bias_sub).reshape(-1)[0]),
+            "sigmoid_shift": model.proc_params["sigmoid_shift"],
+            "score_weight": np.asarray(model.score_weight).astype(np.int64),
+            "score_bias": np.asarray(model.score_bias).astype(np.int64)}
+
+
 @implements(proc=ASAGate, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt", "bit_accurate_loihi")
 class PyASAGateModelFixed(PyLoihiProcessModel):
-    """Integer gate: ``a_out = asa_gate_fixed(a_in)`` in the same step."""
+    """Integer gate: ``a_out = apply_gate_fixed(a_in)`` in the same step."""
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     important: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
@@ -33,15 +47,13 @@ class PyASAGateModelFixed(PyLoihiProcessModel):
     weight_sub: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=9)
     bias_imp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     bias_sub: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    score_weight: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=9)
+    score_bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     sigmoid_table: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=9)
 
     def run_spk(self) -> None:
         a = _chw(np.asarray(self.a_in.recv()).astype(np.int64))
-        y = af.asa_gate_fixed(a, self.important.astype(bool),
-                              self.weight_imp.astype(np.int64), int(self.bias_imp[0]),
-                              self.weight_sub.astype(np.int64), int(self.bias_sub[0]),
-                              self.proc_params["sigmoid_shift"],
-                              self.sigmoid_table.astype(np.int64))
+        y = af.apply_gate_fixed(a, _params(self), self.sigmoid_table.astype(np.int64))
         self.a_out.send(_chw(y).astype(np.int32))
 
 
@@ -57,11 +69,11 @@ class PyASAGateModelFloat(PyLoihiProcessModel):
     weight_sub: np.ndarray = LavaPyType(np.ndarray, float)
     bias_imp: np.ndarray = LavaPyType(np.ndarray, float)
     bias_sub: np.ndarray = LavaPyType(np.ndarray, float)
+    score_weight: np.ndarray = LavaPyType(np.ndarray, float)
+    score_bias: np.ndarray = LavaPyType(np.ndarray, float)
     sigmoid_table: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         x = _chw(np.asarray(self.a_in.recv(), dtype=np.float64)) / af.W_SCALE
-        y = af.asa_gate_float(x, (self.important > 0.5).astype(np.float64),
-                              self.weight_imp / af.W_SCALE, self.bias_imp[0] / af.B_SCALE,
-                              self.weight_sub / af.W_SCALE, self.bias_sub[0] / af.B_SCALE)
+        y = af.apply_gate_float(x, _params(self))
         self.a_out.send(_chw(y * af.W_SCALE))
