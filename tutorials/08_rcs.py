@@ -3,7 +3,7 @@
     python tutorials/08_rcs.py [--size small|full] [--seeds N] [--weights W,...] [--out DIR]
 
 The setting of Wu et al. (2025) as far as this package reaches it: a convolutional LIF
-network on event data (the synthetic DVS moving dot, 2x8x8, 8 directions, T=16,
+network on event data (the synthetic DVS moving dot, 2x8x8, 4 directions, T=16,
 conv8-conv16(stride 2)-dense), cross-entropy on the output spike counts, RCS on the
 hidden layers only (``hidden_only=True``: the authors' networks end in a non-spiking
 classifier, so their RCS never sees the output layer), RCS weights 0 / 0.003 / 0.03.
@@ -44,7 +44,7 @@ SIZES = {
     "full": {"num_train": 1500, "num_test": 500, "epochs": 12, "weights": [0.003, 0.03],
              "seeds": 6, "lava_samples": 100},
 }
-EVENTS_OPTIONS = {"height": 8, "width": 8, "num_classes": 8}
+EVENTS_OPTIONS = {"height": 8, "width": 8, "num_classes": 4}
 NEURON = {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
           "voltage_decay": 0.1, "tau_grad": 0.5, "scale_grad": 1.0}
 
