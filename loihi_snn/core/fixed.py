@@ -15,9 +15,17 @@ exactly:
 
 Every function takes integer arrays (``np.ndarray`` or ``torch.Tensor``, int64
 recommended) of any shape and returns the same kind.  Units: raw Loihi integers.
+
+They also take ``float64`` arrays/tensors that hold integers (the emulator's fast
+path): every step is then computed exactly as well -- products of 24-bit states and
+13-bit decay factors stay far below 2**53, the decay's ``>> 12`` is an exact
+multiplication by 2**-12 followed by ``trunc`` (toward zero) and shifts are exact
+multiplications by powers of two -- so the results are the same integers, held in
+float64 (tests/unit/test_fixed.py compares both forms bit for bit).
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -27,7 +35,9 @@ from loihi_snn.core.constants import (ACT_SHIFT, BIAS_EXP, CURRENT_WRAP, DECAY_S
 
 
 def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
+    """True for a torch tensor (without importing torch; also traceable by torch.compile)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def is_np_int(x: Any) -> bool:
@@ -38,6 +48,34 @@ def is_np_int(x: Any) -> bool:
     scalars and float arrays take the generic expression.
     """
     return type(x) is np.ndarray and x.dtype.kind == "i"
+
+
+def is_float(x: Any) -> bool:
+    """True for a floating-point array/tensor/scalar (float64 integers: see the module doc)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype.kind == "f"
+    if isinstance(x, (int, float)):
+        return isinstance(x, float)
+    if _is_torch(x):
+        return x.dtype.is_floating_point
+    return np.asarray(x).dtype.kind == "f"
+
+
+def has_np_fast_path(x: Any) -> bool:
+    """True for a numpy int or float64 array: the in-place fast paths apply (same results)."""
+    return type(x) is np.ndarray and (x.dtype.kind == "i" or x.dtype == np.float64)
+
+
+def _trunc(x):
+    if type(x) is not np.ndarray and _is_torch(x):
+        import torch
+        return torch.trunc(x)
+    return np.trunc(x)
+
+
+def shift_left(x, shift: int):
+    """``x << shift`` (exact multiplication by ``2**shift`` for float64 integers)."""
+    return x * float(1 << shift) if is_float(x) else x << shift
 
 
 def _fits(acc: np.ndarray, x: Any) -> bool:
@@ -73,7 +111,11 @@ def clip(x, lo: int, hi: int):
 
 
 def _shift_toward_zero_(x: np.ndarray, shift: int) -> np.ndarray:
-    """In place on an int numpy array ``x`` that the caller owns: ``sign(x) * (|x| >> s)``."""
+    """In place on an int (or float64) numpy array ``x`` that the caller owns:
+    ``sign(x) * (|x| >> s)``."""
+    if x.dtype.kind == "f":
+        x *= 2.0 ** -shift              # exact (a power of two), then toward zero
+        return np.trunc(x, out=x)
     s = np.sign(x)
     np.abs(x, out=x)
     x >>= shift
@@ -83,8 +125,10 @@ def _shift_toward_zero_(x: np.ndarray, shift: int) -> np.ndarray:
 
 def shift_toward_zero(x, shift: int):
     """``x >> shift`` applied to the magnitude (rounds toward zero), as Loihi does."""
-    if is_np_int(x):
+    if has_np_fast_path(x):
         return _shift_toward_zero_(x.copy(), shift)
+    if is_float(x):
+        return _trunc(x * 2.0 ** -shift)
     return sign(x) * (abs(x) >> shift)
 
 
@@ -93,6 +137,11 @@ def decay(x, d):
 
     ``d`` is the effective decay constant in 0..4096 (scalar or broadcastable).
     """
+    if is_float(x):
+        # (4096 - d) / 4096 is exact and has at most 13 significant bits: one exact
+        # product, truncated toward zero, is x * (4096 - d) >> 12 on the magnitude
+        y = x * ((DECAY_UNITY - d) / DECAY_UNITY)
+        return np.trunc(y, out=y) if has_np_fast_path(y) else _trunc(y)
     y = x * (DECAY_UNITY - d)
     if is_np_int(y):
         return _shift_toward_zero_(y, DECAY_SHIFT)
@@ -107,7 +156,7 @@ def _wrap_current_(u: np.ndarray) -> np.ndarray:
     as testing it on the original).
     """
     # the masks only matter when some |u| >= 2**23, which is rare: one cheap check first
-    if u.size and np.maximum.reduce(np.abs(u), axis=None) >= CURRENT_WRAP:
+    if u.size and (u.max() > CURRENT_WRAP or u.min() <= -CURRENT_WRAP):
         np.subtract(u, 2 * CURRENT_WRAP, out=u, where=u > CURRENT_WRAP)
         np.add(u, 2 * CURRENT_WRAP, out=u, where=u <= -CURRENT_WRAP)
     return u
@@ -115,7 +164,7 @@ def _wrap_current_(u: np.ndarray) -> np.ndarray:
 
 def wrap_current(u):
     """Wrap a current that left the 24-bit range, exactly as lava's LIF model does."""
-    if is_np_int(u):
+    if has_np_fast_path(u):
         return _wrap_current_(u.copy())
     wrapped = where(u > CURRENT_WRAP, u - 2 * CURRENT_WRAP, u)
     return where(wrapped <= -CURRENT_WRAP, u + 2 * CURRENT_WRAP, wrapped)
@@ -128,6 +177,9 @@ def saturate_voltage(v):
 
 def scale_bias(bias_mant, bias_exp: int = BIAS_EXP):
     """Effective bias ``bias_mant << bias_exp`` (``>>`` for a negative exponent)."""
+    if is_float(bias_mant):
+        return bias_mant * 2.0 ** bias_exp if bias_exp >= 0 else \
+            _floor(bias_mant * 2.0 ** bias_exp)
     return bias_mant << bias_exp if bias_exp >= 0 else bias_mant >> (-bias_exp)
 
 
@@ -139,16 +191,16 @@ def current_update(u, a_in, du):
     weight exponent).
     """
     u = decay(u, du + 1)
-    if is_np_int(u) and _fits(u, a_in):
-        u += a_in << ACT_SHIFT          # u is a temporary of decay(): add and wrap in place
+    if has_np_fast_path(u) and _fits(u, a_in):
+        u += shift_left(a_in, ACT_SHIFT)    # u is a temporary of decay(): add, wrap in place
         return _wrap_current_(u)
-    return wrap_current(u + (a_in << ACT_SHIFT))
+    return wrap_current(u + shift_left(a_in, ACT_SHIFT))
 
 
 def voltage_update(v, u, dv, bias=0):
     """CUBA voltage: ``v <- saturate(decay(v, dv) + u + bias)`` (bias already scaled)."""
     v = decay(v, dv)
-    if is_np_int(v) and _fits(v, u) and _fits(v, bias):
+    if has_np_fast_path(v) and _fits(v, u) and _fits(v, bias):
         v += u                          # v is a temporary of decay(): add and clip in place
         if not (type(bias) is int and bias == 0):
             v += bias
@@ -159,4 +211,16 @@ def voltage_update(v, u, dv, bias=0):
 
 def accumulate_weight_exp(a, weight_exp: int):
     """Apply a shared weight exponent to accumulated synaptic input, as lava's Dense."""
+    if is_float(a):                     # float64 integers: exact powers of two, floor as >>
+        if weight_exp >= 0:
+            return a * float(1 << weight_exp) if weight_exp else a
+        y = a * 2.0 ** weight_exp
+        return np.floor(y, out=y) if has_np_fast_path(y) else _floor(y)
     return a << weight_exp if weight_exp > 0 else a >> (-weight_exp)
+
+
+def _floor(x):
+    if type(x) is not np.ndarray and _is_torch(x):
+        import torch
+        return torch.floor(x)
+    return np.floor(x)

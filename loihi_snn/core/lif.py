@@ -70,7 +70,7 @@ def check_reset_mode(reset: str) -> str:
 def _apply_reset(v, spike, vth_eff, reset: str):
     """``spike`` is boolean (binary) or an integer array in {-1, 0, 1} (ternary)."""
     if reset == "hard":
-        if fixed.is_np_int(v):            # v is a temporary of voltage_update(): in place
+        if fixed.has_np_fast_path(v):     # v is a temporary of voltage_update(): in place
             np.copyto(v, 0, where=spike if spike.dtype == np.bool_ else spike != 0)
             return v
         return fixed.where(spike != 0, v * 0, v)

@@ -12,7 +12,7 @@ import torch
 import loihi_snn
 from loihi_snn.torch.blocks import Conv, Dense, Flatten, Recurrent
 from loihi_snn.torch.fold import fold_amplitudes
-from loihi_snn.sim.emulator import emulate
+from helpers.emulator_paths import emulate_all
 from loihi_snn.torch.export import export_blocks
 
 from helpers import slayer_eval
@@ -34,7 +34,7 @@ def test_emulator_equals_quantized_forward_lif(leak, reset, recurrent, tmp_path)
     path = tmp_path / "net.net"
     export_blocks(blocks, path)
     assert expect.sum() > 5
-    np.testing.assert_array_equal(emulate(path, X.numpy()), expect)
+    np.testing.assert_array_equal(emulate_all(path, X.numpy()), expect)
 
 
 def test_emulator_and_fused_equal_quantized_forward_ternary_conv(tmp_path):
@@ -51,6 +51,6 @@ def test_emulator_and_fused_equal_quantized_forward_ternary_conv(tmp_path):
     path = tmp_path / "t.net"
     export_blocks(blocks, path, input_shape=(2, 6, 6))
     assert (expect < 0).any() and np.abs(expect).sum() > 5
-    np.testing.assert_allclose(emulate(path, X.numpy()), expect)
+    np.testing.assert_allclose(emulate_all(path, X.numpy()), expect)
     fused = loihi_snn.run(path, X[0].numpy(), backend="lava-fused")
     np.testing.assert_allclose(fused, expect[0])

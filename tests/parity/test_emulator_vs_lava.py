@@ -11,6 +11,7 @@ import pytest
 
 import loihi_snn
 from loihi_snn.sim.emulator import Emulator, emulate
+from helpers.emulator_paths import emulate_all
 
 from helpers import (CUBA, SLAYER_IDS, SLAYER_NETS, export_slayer, net_dense, oxford_input,
                      pool_netx, slayer_batch, tinynet_spec_with_bias, write_netx)
@@ -27,7 +28,7 @@ def test_oxford_batch_of_three_equals_lava_runs(shared_netx):
     rng = np.random.default_rng(0)
     T = 300
     X = np.stack([x[:, :T], x[:, 1000:1000 + T], (rng.random((200, T)) < 0.04).astype(np.int64)])
-    y = emulate(path, X)
+    y = emulate_all(path, X)
     assert y.shape == (3, 200, T)
     for i, steps in enumerate((T, 100, 100)):
         lava = loihi_snn.run(path, X[i, :, :steps])
@@ -46,7 +47,7 @@ def test_tinynet_with_input_bias_and_spikes_equals_lava(shared_netx):
     net = load(shared_netx / "tinynet" / "tiny.net")
     net.in_layer.neuron.bias_mant.init = bias_whc
     lava = loihi_snn.run(net, x)
-    y = emulate(spec, x[None])[0]
+    y = emulate_all(spec, x[None])[0]
     assert lava.shape == (36, 1, 1, T) and lava.sum() > 20
     np.testing.assert_array_equal(y, lava)
 
@@ -60,13 +61,13 @@ def test_random_slayer_net_equals_lava_and_batches(make, tmp_path):
     path = tmp_path / "net.net"
     x, blocks = export_slayer(make, 2, path)
     lava = loihi_snn.run(path, x)
-    y = emulate(path, x[None])[0]
+    y = emulate_all(path, x[None])[0]
     assert lava.sum() > 10
     np.testing.assert_array_equal(y, lava.reshape(y.shape))
 
     rng = np.random.default_rng(3)
     X = (rng.random((4,) + x.shape) < 0.3).astype(np.int64)
-    yb = emulate(path, X)
+    yb = emulate_all(path, X)
     for i in range(4):
         np.testing.assert_array_equal(yb[i], emulate(path, X[i:i + 1])[0])
     emu = Emulator(path)
@@ -84,11 +85,11 @@ def test_graded_input_equals_lava(tmp_path):
     rng = np.random.default_rng(4)
     x = x * rng.integers(-3, 4, size=x.shape)
     lava = loihi_snn.run(path, x)
-    y = emulate(path, x[None])[0]
+    y = emulate_all(path, x[None])[0]
     assert lava.sum() > 10
     np.testing.assert_array_equal(y, lava)
     # forced binary input: every non-zero value counts as one spike
-    np.testing.assert_array_equal(emulate(path, x[None], input_message_bits=0),
+    np.testing.assert_array_equal(emulate_all(path, x[None], input_message_bits=0),
                                   emulate(path, (x != 0)[None].astype(np.int64)))
 
 
@@ -99,7 +100,7 @@ def test_pool_file_equals_lava(tmp_path):
     C, H, W, T, k = 3, 8, 8, 40, 2
     path = pool_netx(tmp_path / "pool.net", C, H, W, k, weight=40.0)
     X = (rng.random((2, C, H, W, T)) < 0.4).astype(np.int64)
-    y = emulate(path, X)
+    y = emulate_all(path, X)
     for i in range(2):
         lava = loihi_snn.run(path, X[i])
         assert lava.sum() > 20
@@ -122,13 +123,13 @@ def test_average_then_dense_with_bias_equals_lava(tmp_path):
         hidden, avg, {"type": "dense", "shape": [n_out], "weight": w2.astype(np.float32),
                       "neuron": dict(CUBA, vThMant=20)}])
     lava = loihi_snn.run(path, x)
-    y = emulate(path, x[None])[0]
+    y = emulate_all(path, x[None])[0]
     assert lava.sum() > 10
     np.testing.assert_array_equal(y, lava)
 
     path = write_netx(tmp_path / "avg.net", [hidden, avg])
     lava = loihi_snn.run(path, x)
-    y = emulate(path, x[None])[0]
+    y = emulate_all(path, x[None])[0]
     assert y.dtype == np.float64 and lava.sum() > 10
     np.testing.assert_array_equal(y, lava)
 
@@ -140,7 +141,7 @@ def test_reset_schedule_equals_lava(tmp_path):
     x, _ = export_slayer(net_dense, 7, path)
     net = load(path, reset_interval=9, reset_offset=2)
     lava = loihi_snn.run(net, x)
-    y = emulate(path, x[None], reset_interval=9, reset_offset=2)[0]
+    y = emulate_all(path, x[None], reset_interval=9, reset_offset=2)[0]
     assert lava.sum() > 10
     np.testing.assert_array_equal(y, lava)
     assert not np.array_equal(y, emulate(path, x[None])[0])

@@ -11,7 +11,9 @@ arithmetic is each layer's family step (:mod:`loihi_snn.families`; the LIF famil
 
 Layouts: everything is in the file's order, batch first: a layer's values have shape
 ``(N, *layer.shape)`` ((N, C, H, W) or (N, n)); whole runs are time last,
-``(N, *shape, T)``.  Values are raw Loihi integers (numpy ``int64``).
+``(N, *shape, T)``.  Values are raw Loihi integers: ``float64`` arrays holding
+integers by default (exact; the ``int64`` reference with ``arithmetic="int64"``), numpy
+arrays, or torch tensors on ``device`` (:mod:`loihi_snn.sim.emulator.backend`).
 
 Two ways to advance, with identical results: :meth:`Emulator.step` (one step of every
 layer; the fused LoihiProtocol process calls it once per Lava time step) and
@@ -26,6 +28,7 @@ not overflow, i.e. synaptic sums stay below 2**25 in magnitude (lava's LIF shift
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from typing import Any, List, Optional, Union
 
 import numpy as np
@@ -38,6 +41,7 @@ from loihi_snn.families.base import NeuronStep
 from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, is_graded, message_bits,
                                   output_transform, pool_kernel, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
+from loihi_snn.sim.emulator.backend import make_backend
 from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
 
 
@@ -79,7 +83,9 @@ class Emulator:
     """A NetX network compiled for batched integer emulation.
 
     ``run`` processes a large batch in chunks of about ``CHUNK_ELEMENTS`` neurons per
-    layer (samples are independent, so results do not depend on it).
+    layer (samples are independent, so results do not depend on it).  The synapses of
+    a block of steps run as one GEMM / conv over (steps x samples); the neurons step
+    through time with their family's arithmetic (:mod:`loihi_snn.core`).
 
     Parameters
     ----------
@@ -92,6 +98,13 @@ class Emulator:
         as :func:`loihi_snn.load`: neuron block k (counting from 0) zeroes its
         state at the start of every step t with
         ``t % reset_interval == (reset_offset + 1 + k) % reset_interval``.
+    device : str or torch.device, optional
+        None (default): numpy on the host.  ``"cpu"``, ``"cuda"``, ...: torch tensors on
+        that device, the same arithmetic (bit-exact with the numpy path and Lava).
+    arithmetic : {"float", "int64"}
+        ``"float"`` (default): float64 state holding integers, synaptic sums in float32
+        where a per-synapse bound proves them exact (float64 / int64 beyond);
+        ``"int64"``: the integer reference path throughout.  Same results.
 
     Attributes
     ----------
@@ -113,14 +126,18 @@ class Emulator:
         and type).
     """
 
-    CHUNK_ELEMENTS = 1 << 17
-    BLOCK_ELEMENTS = 1 << 20
+    CHUNK_ELEMENTS = 1 << 19
+    BLOCK_ELEMENTS = 1 << 21
 
     def __init__(self, spec: Union[NetSpec, str, os.PathLike], *, input_message_bits: int = 0,
-                 reset_interval: Optional[int] = None, reset_offset: int = 0) -> None:
+                 reset_interval: Optional[int] = None, reset_offset: int = 0,
+                 device: Any = None, arithmetic: str = "float") -> None:
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         self.spec = spec
+        self.xb = make_backend(device, arithmetic)
+        self.device = self.xb.device
+        self.arithmetic = self.xb.arithmetic
         self.input_message_bits = int(input_message_bits)
         self.reset_interval = None if reset_interval is None else int(reset_interval)
         if self.reset_interval is not None and self.reset_interval < 1:
@@ -157,7 +174,11 @@ class Emulator:
                 f"{self.spec.path}: layer {layer.index}: neuron type '{ntype}' has no "
                 f"emulator step (supported: {', '.join(supported)}); run it with "
                 f"backend 'lava-fixed'")
-        return family.emulator_step(layer, bias_mantissa(layer), is_input)
+        bias = bias_mantissa(layer)
+        if bias is not None:        # in the backend's state form (core takes either)
+            bias = self.xb.asarray(np.asarray(bias, np.int64)).to(self.xb.state) \
+                if self.xb.is_torch else np.asarray(bias).astype(self.xb.state)
+        return family.emulator_step(layer, bias, is_input)
 
     def _compile(self, reset_offset: int) -> None:
         in_bits = self.input_message_bits
@@ -174,8 +195,8 @@ class Emulator:
                 neuron = self._neuron(layer, False)
                 w, wr, bits, exp = dense_layer_weights(layer, "fixed")
                 syn = DenseSynapse(w, bits, exp, binary=in_bits == 0,
-                                   delay=layer.fields.get("delay"))
-                rec = (DenseSynapse(wr, bits, exp, binary=neuron.out_bits == 0)
+                                   delay=layer.fields.get("delay"), backend=self.xb)
+                rec = (DenseSynapse(wr, bits, exp, binary=neuron.out_bits == 0, backend=self.xb)
                        if wr is not None else None)
                 stage = _Stage("dense", layer, neuron=neuron, synapse=syn, synapse_rec=rec)
             elif ltype in ("conv", "pool"):
@@ -186,7 +207,7 @@ class Emulator:
                 else:
                     weight, groups = pool_kernel(layer), layer.shape[0]
                 syn = ConvSynapse(weight, layer.in_shape, layer.shape, f["stride"], f["padding"],
-                                  f["dilation"], groups, binary=in_bits == 0)
+                                  f["dilation"], groups, binary=in_bits == 0, backend=self.xb)
                 stage = _Stage(ltype, layer, neuron=neuron, synapse=syn)
             elif ltype == "average":
                 stage = _Stage("average", layer)
@@ -203,11 +224,24 @@ class Emulator:
                                   "synapses", field="layer")
 
     # ------------------------------------------------------------------ stepping
+    def _zero_neurons(self, st: _Stage, shape) -> tuple:
+        """Zero state of a stage's neurons (backend state dtype)."""
+        return tuple(self.xb.zeros(tuple(shape)) for _ in range(st.neuron.num_states))
+
+    def _gate(self, st: _Stage, a_in):
+        """The stateless ASA gate between a conv synapse and its neurons (or ``a_in``)."""
+        gate = st.layer.fields.get("asa") if st.kind == "conv" else None
+        if gate is None:
+            return a_in
+        a = self.xb.cast(a_in, self.xb.int64)     # the gate is integer arithmetic
+        a = apply_gate_fixed(a, gate)             # static or adaptive split
+        return self.xb.cast(a, self.xb.state)
+
     def init_state(self, batch: int) -> EmulatorState:
         """Fresh (all-zero) state for ``batch`` samples, as a Lava run starts."""
         neurons, syns, recs = [], [], []
         for st in self.stages:
-            neurons.append(st.neuron.init_state((batch,) + st.shape) if st.neuron else None)
+            neurons.append(self._zero_neurons(st, (batch,) + st.shape) if st.neuron else None)
             syns.append(st.synapse.init_state(batch) if st.synapse is not None else None)
             recs.append(st.synapse_rec.init_state(batch) if st.synapse_rec is not None else None)
         return EmulatorState(batch, neurons, syns, recs)
@@ -218,7 +252,7 @@ class Emulator:
         Parameters
         ----------
         state : EmulatorState
-        x : np.ndarray
+        x : np.ndarray (or a tensor of the torch backend)
             network input at this step, (N, *input_shape) or (N, input_size), file
             order, integers (spikes or graded values).
         time_step : int
@@ -229,30 +263,29 @@ class Emulator:
         -------
         np.ndarray
             what the last layer sends at this step, (N, *output_shape): spikes (bool)
-            or graded integers; for an ``average`` last layer the group *sums*.
+            or graded integers; for an ``average`` last layer the group *sums* (backend
+            arrays: numpy, or torch tensors on ``device``).
         """
-        sig = x
+        sig = self.xb.asarray(x)
         n = state.batch
         interval = self.reset_interval
         for i, st in enumerate(self.stages):
             if st.kind == "average":
-                sig = sig.reshape(n, st.shape[0], -1).sum(axis=2, dtype=np.int64)
+                sig = self.xb.sum_last(sig.reshape(n, st.shape[0], -1))
                 continue
             if st.kind == "input":
-                a_in = sig.reshape((n,) + st.shape).astype(np.int64, copy=False)
+                a_in = self.xb.cast(sig.reshape((n,) + st.shape), self.xb.state)
             else:
                 syn_state = state.synapses[i]
                 a_in = st.synapse.send(syn_state).reshape((n,) + st.shape)
                 st.synapse.receive(syn_state, sig)
-                gate = st.layer.fields.get("asa") if st.kind == "conv" else None
-                if gate is not None:    # stateless ASA gate between synapse and neuron
-                    a_in = apply_gate_fixed(a_in, gate)     # static or adaptive split
+                a_in = self._gate(st, a_in)     # stateless ASA gate between synapse and neuron
                 if st.synapse_rec is not None:
                     a_in = a_in + st.synapse_rec.send(state.synapses_rec[i]).reshape(a_in.shape)
             nstate = state.neurons[i]
             if (interval is not None and st.neuron.resettable
                     and time_step % interval == st.reset_phase % interval):
-                nstate = st.neuron.init_state(a_in.shape)
+                nstate = self._zero_neurons(st, a_in.shape)
             sig, nstate = st.neuron.step(nstate, a_in)
             state.neurons[i] = nstate
             if st.synapse_rec is not None:
@@ -273,7 +306,7 @@ class Emulator:
         ----------
         state : EmulatorState
             updated in place, as after the last of the T steps.
-        x : np.ndarray
+        x : np.ndarray (or a tensor of the torch backend)
             (T, N, *input_shape) or (T, N, input_size): the input of each step, file
             order, time first.
         time_step : int
@@ -284,24 +317,23 @@ class Emulator:
 
         Returns
         -------
-        np.ndarray
+        np.ndarray (or tensor)
             (T, N, *output_shape): what :meth:`step` returns at each step.
         """
+        xb = self.xb
         T, n = int(x.shape[0]), state.batch
-        sig = x
+        sig = xb.asarray(x)
         interval = self.reset_interval
         layer = 0
         for i, st in enumerate(self.stages):
             if st.kind == "average":
-                sig = sig.reshape(T, n, st.shape[0], -1).sum(axis=3, dtype=np.int64)
+                sig = xb.sum_last(sig.reshape(T, n, st.shape[0], -1))
                 continue
             if st.kind == "input":
-                a_all = sig.reshape((T, n) + st.shape).astype(np.int64, copy=False)
+                a_all = xb.cast(sig.reshape((T, n) + st.shape), xb.state)
             else:
                 a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.shape)
-                gate = st.layer.fields.get("asa") if st.kind == "conv" else None
-                if gate is not None:    # stateless ASA gate: all steps at once
-                    a_all = apply_gate_fixed(a_all, gate)   # static or adaptive split
+                a_all = self._gate(st, a_all)       # stateless ASA gate: all steps at once
             nstate = state.neurons[i]
             step = st.neuron.step
             rec = st.synapse_rec
@@ -313,17 +345,17 @@ class Emulator:
                 if rec is not None:
                     a_in = a_in + rec.send(state.synapses_rec[i]).reshape(a_in.shape)
                 if resets and (time_step + t) % interval == phase:
-                    nstate = st.neuron.init_state(a_in.shape)
+                    nstate = self._zero_neurons(st, a_in.shape)
                 s_t, nstate = step(nstate, a_in)
                 if rec is not None:
                     rec.receive(state.synapses_rec[i], s_t)
                 if out is None:
-                    out = np.empty((T,) + s_t.shape, s_t.dtype)
+                    out = xb.empty((T,) + tuple(s_t.shape), xb.dtype_of(s_t))
                 out[t] = s_t
             state.neurons[i] = nstate
             sig = out
             if counts is not None:
-                counts[layer] = np.count_nonzero(out.reshape(T, n, -1), axis=2)
+                counts[layer] = xb.to_numpy(xb.count_nonzero_last(out))
             layer += 1
         return sig
 
@@ -371,6 +403,7 @@ class Emulator:
             xt = np.ascontiguousarray(np.moveaxis(x[i:i + chunk], -1, 0))  # (T, n, ...)
             if steps > T:
                 xt = np.concatenate([xt, np.zeros((steps - T,) + xt.shape[1:], xt.dtype)])
+            xt = self.xb.asarray(xt)
             o = np.empty((steps, part.batch) + self.output_shape, dtype=np.int32)
             block = self.block_steps(part.batch)
             c = None
@@ -378,7 +411,7 @@ class Emulator:
                 if spike_counts is not None:
                     c = np.empty((len(self.neuron_layer_sizes), min(block, steps - t),
                                   part.batch), dtype=np.int64)
-                o[t:t + block] = self.run_block(part, xt[t:t + block], t + 1, c)
+                o[t:t + block] = self.xb.to_numpy(self.run_block(part, xt[t:t + block], t + 1, c))
                 if c is not None:
                     spike_counts[:, i:i + part.batch, t:t + block] = c.transpose(0, 2, 1)
             out[i:i + chunk] = np.moveaxis(o, 0, -1)
@@ -410,10 +443,43 @@ class Emulator:
         return x
 
 
+#: compiled emulators of recent ``emulate(path, ...)`` calls, keyed by the file's
+#: identity (real path, mtime, size) and the options: a repeated call does not rebuild
+_CACHE: "OrderedDict[tuple, Emulator]" = OrderedDict()
+CACHE_SIZE = 8
+
+
+def cached_emulator(path_or_spec: Union[str, os.PathLike, NetSpec], **options) -> Emulator:
+    """An :class:`Emulator` for a file, reused while the file is unchanged.
+
+    ``options`` are :class:`Emulator`'s keywords.  A file is identified by its real
+    path, modification time and size, so an edited or replaced file is compiled
+    again; a :class:`NetSpec` (which may be changed in memory) is never cached.
+    """
+    if isinstance(path_or_spec, NetSpec):
+        return Emulator(path_or_spec, **options)
+    path = os.path.realpath(os.fspath(path_or_spec))
+    try:
+        st = os.stat(path)
+    except OSError:
+        return Emulator(path_or_spec, **options)    # read_netx reports the missing file
+    key = (path, st.st_mtime_ns, st.st_size,
+           tuple(sorted((k, str(v)) for k, v in options.items())))
+    emu = _CACHE.get(key)
+    if emu is None:
+        emu = Emulator(path_or_spec, **options)
+        _CACHE[key] = emu
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return emu
+
+
 def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
             steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
             reset_interval: Optional[int] = None, reset_offset: int = 0,
-            return_spike_counts: bool = False):
+            return_spike_counts: bool = False, device: Any = None, arithmetic: str = "float"):
     """Run a NetX network on a batch of inputs, bit-exactly as per-layer Lava fixed_pt.
 
     ``emulate(path, X)[i]`` equals ``loihi_snn.run(path, X[i])`` (backend
@@ -438,6 +504,14 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         the loader's reset schedule (see :class:`Emulator`).
     return_spike_counts : bool
         also return every layer's spike counts from the same run.
+    device : str or torch.device, optional
+        None (default): numpy.  ``"cpu"`` / ``"cuda"``: the torch backend on that
+        device; same results.  Inputs and outputs stay numpy arrays.
+    arithmetic : {"float", "int64"}
+        see :class:`Emulator` (same results; ``"int64"`` is the slower reference).
+
+    The compiled network is cached per file (path, mtime, size) and options
+    (:func:`cached_emulator`), so repeated calls on the same file do not rebuild it.
 
     Returns
     -------
@@ -461,8 +535,9 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
     x = np.asarray(x_batch)
     if input_message_bits is None:
         input_message_bits = message_bits(is_graded(x))
-    emu = Emulator(path_or_spec, input_message_bits=input_message_bits,
-                   reset_interval=reset_interval, reset_offset=reset_offset)
+    emu = cached_emulator(path_or_spec, input_message_bits=int(input_message_bits),
+                          reset_interval=reset_interval, reset_offset=int(reset_offset),
+                          device=device, arithmetic=arithmetic)
     x = input_transform(emu.spec, x)      # the host-side input scaling every runner applies
     counts = None
     if return_spike_counts:

@@ -13,11 +13,16 @@ Every synapse reproduces its lava ``fixed_pt`` model step for step:
 - Conv uses the raw kernel (lava's Conv model applies no weight exponent) and wraps
   the result to 24 signed bits (``lava.proc.conv.utils.signed_clamp``).
 
-Numerics: integer products are summed in floating point by BLAS (``numpy`` matmul for
-dense, an im2col gather + matmul for conv), which is exact while every partial sum
-is an integer the format represents exactly: each call bounds ``max|input| * max_row
-sum|w|`` and uses float32 below 2**24, float64 below 2**53, and int64 arithmetic (dense)
-or an error (conv; lava's own conv sums in float64) beyond.  Results are numpy ``int64``.
+Numerics: integer products are summed by float32 GEMM / conv (numpy matmul, an im2col
+gather + matmul for conv on numpy, ``torch.nn.functional.conv2d`` on torch), which is
+exact while every partial sum is an integer below 2**24.  The bound ``max|input| *
+max_row sum|w|`` (at most fan-in x max|weight| x max|input|) decides it before the
+sums are taken; beyond it the sums take the exact int64 path (torch conv, which has no
+integer kernel: float64, exact below 2**53 -- lava's own conv sums in float64 too;
+beyond 2**53 a conv raises RunError).  For binary input the bound is known when the
+synapse is built; for graded input it costs one reduction per block.  Results
+are in the backend's state dtype (float64 integers, or int64 with ``arithmetic="int64"``,
+which also sums in int64 wherever the library can).
 """
 from __future__ import annotations
 
@@ -28,19 +33,8 @@ import numpy as np
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import CURRENT_WRAP, STATE_BITS
 from loihi_snn.core.errors import RunError
+from loihi_snn.sim.emulator.backend import EXACT_FLOAT32, EXACT_FLOAT64, NumpyBackend
 
-EXACT_FLOAT32 = 1 << 24     # float32 represents every integer below this exactly
-EXACT_FLOAT = 1 << 53       # float64 represents every integer below this exactly
-
-
-def _exact_float_dtype(x: np.ndarray, row_abs: int):
-    """float32 / float64 if every partial sum of ``x @ w`` is exact in it, else None."""
-    bound = (1 if x.dtype == np.bool_ else int(np.abs(x).max(initial=0))) * max(1, row_abs)
-    if bound < EXACT_FLOAT32:
-        return np.float32
-    if bound < EXACT_FLOAT:
-        return np.float64
-    return None
 
 
 def _lava_dense_weights(w_opt: np.ndarray, num_weight_bits: int) -> np.ndarray:
@@ -54,11 +48,48 @@ def _lava_dense_weights(w_opt: np.ndarray, num_weight_bits: int) -> np.ndarray:
     return np.asarray(w, dtype=np.int64)
 
 
-def _as_input(x: np.ndarray, binary: bool) -> np.ndarray:
-    """Values a synapse multiplies: 0/1 for a binary synapse, the value otherwise."""
-    if binary:
-        return x if x.dtype == np.bool_ else (x != 0)
-    return x
+def _signed_clamp(y):
+    """lava's 24-bit wrap of a conv result (``lava.proc.conv.utils.signed_clamp``); its
+    operators work on numpy int/float64 arrays and torch tensors alike."""
+    from lava.proc.conv.utils import signed_clamp  # lazy (see above)
+    return signed_clamp(y, bits=STATE_BITS)
+
+
+class _Sums:
+    """The weights of one synapse in every dtype its sums may use, and the bound that
+    picks one (``row_abs`` = max over outputs of sum |w|)."""
+
+    def __init__(self, w_host: np.ndarray, row_abs: int, binary: bool, xb) -> None:
+        self.xb = xb
+        self.row_abs = int(row_abs)
+        self.binary = bool(binary)
+        self._host = w_host
+        self._cache = {}
+
+    def weights(self, dtype):
+        if dtype not in self._cache:
+            self._cache[dtype] = self.xb.asarray(self._host).to(dtype) if self.xb.is_torch \
+                else np.ascontiguousarray(self._host, dtype=dtype)
+        return self._cache[dtype]
+
+    def float_dtype(self, x):
+        """float32 / float64 when every partial sum of ``x`` times the weights is exact
+        in it (bound ``max|x| * row_abs``), else None."""
+        xb = self.xb
+        peak = 1 if (self.binary or x.dtype == xb.bool) else xb.abs_max(x)
+        bound = peak * max(1, self.row_abs)
+        if bound < EXACT_FLOAT32:
+            return xb.float32
+        if bound < EXACT_FLOAT64:
+            return xb.float64
+        return None
+
+    def dtype(self, x):
+        """The dtype of dense sums: float32 when the bound proves them exact in it, the
+        exact int64 path otherwise (and always with ``arithmetic="int64"``)."""
+        if self.xb.arithmetic == "int64":
+            return self.xb.int64
+        return self.xb.float32 if self.float_dtype(x) == self.xb.float32 else self.xb.int64
 
 
 class DenseSynapse:
@@ -74,10 +105,13 @@ class DenseSynapse:
         True when the synapse's ``num_message_bits`` is 0 (binary spikes).
     delay : (out, in) int array, optional
         axonal delays in steps (``DelayDense``); None for a plain ``Dense``.
+    backend : NumpyBackend or TorchBackend, optional
+        array library, device and arithmetic (default: numpy, float).
     """
 
     def __init__(self, weight: np.ndarray, num_weight_bits: int, weight_exp: int,
-                 binary: bool, delay: Optional[np.ndarray] = None) -> None:
+                 binary: bool, delay: Optional[np.ndarray] = None, backend=None) -> None:
+        self.xb = xb = backend if backend is not None else NumpyBackend()
         w = _lava_dense_weights(weight, num_weight_bits)
         self.n_out, self.n_in = w.shape
         self.weight_exp = int(weight_exp)
@@ -90,37 +124,47 @@ class DenseSynapse:
             self.slots = tuple(int(k) for k in np.unique(delay))
             stacked = np.vstack([np.where(delay == k, w, 0) for k in self.slots])
         self.depth = max(self.slots) + 1           # ring buffer length (steps)
-        self.w_int = np.ascontiguousarray(stacked.T)            # (in, K*out) int64
-        self.w_float = {np.float32: self.w_int.astype(np.float32),
-                        np.float64: self.w_int.astype(np.float64)}
-        self.row_abs = int(np.abs(stacked).sum(axis=1).max(initial=0))
+        w_t = np.ascontiguousarray(stacked.T)       # (in, K*out)
+        self.sums = _Sums(w_t, int(np.abs(stacked).sum(axis=1).max(initial=0)), binary, xb)
+        self.row_abs = self.sums.row_abs
+        #: (in, K*out) weights in the state dtype (the one-sample sparse path)
+        self.w_state = xb.asarray(w_t).to(xb.state) if xb.is_torch else w_t.astype(xb.state)
 
     def init_state(self, batch: int) -> List:
-        """[ring (depth, N, out) int64, head index]: ring[(head + j) % depth] is sent
-        j steps from now."""
-        return [np.zeros((self.depth, batch, self.n_out), np.int64), 0]
+        """[ring (depth, N, out), head index]: ring[(head + j) % depth] is sent j steps
+        from now (backend state dtype)."""
+        return [self.xb.zeros((self.depth, batch, self.n_out)), 0]
 
-    def _accumulate(self, x: np.ndarray) -> np.ndarray:
+    def _matmul(self, x, dtype):
+        xb = self.xb
+        w = self.sums.weights(dtype)
+        xs = xb.spikes(x, dtype) if self.binary else xb.cast(x, dtype)
+        if xb.is_torch and dtype == xb.int64 and xb.device.type != "cpu":
+            # no integer GEMM on accelerators: the (rare) int64 sums run on the host
+            return (xs.cpu() @ w.cpu()).to(xb.device)
+        return xs @ w
+
+    def _accumulate(self, x):
         """(N, in) -> (N, K, out): weighted input per delay slot, after weight_exp."""
-        x = _as_input(x.reshape(x.shape[0], -1), self.binary)
-        if x.dtype == np.bool_ and x.shape[0] == 1:     # one sample: sum the spiking rows
-            a = self.w_int[np.flatnonzero(x[0])].sum(axis=0, keepdims=True)
+        xb = self.xb
+        x = x.reshape(x.shape[0], -1)
+        if (not xb.is_torch and x.shape[0] == 1 and self.binary
+                and x.dtype.kind in "biu"):
+            # one sample of spikes: sum the spiking rows
+            a = self.w_state[np.flatnonzero(x[0])].sum(axis=0, keepdims=True)
         else:
-            dtype = _exact_float_dtype(x, self.row_abs)
-            if dtype is None:
-                a = x.astype(np.int64) @ self.w_int
-            else:
-                a = (x.astype(dtype) @ self.w_float[dtype]).astype(np.int64)
+            a = xb.cast(self._matmul(x, self.sums.dtype(x)), xb.state)
         a = fixed.accumulate_weight_exp(a, self.weight_exp)
         return a.reshape(x.shape[0], len(self.slots), self.n_out)
 
-    def send(self, state: List) -> np.ndarray:
-        """What the synapse sends at this step, (N, out) int64 (not changed by
-        a later :meth:`receive`)."""
+    def send(self, state: List):
+        """What the synapse sends at this step, (N, out) (not changed by a later
+        :meth:`receive`)."""
         ring, head = state
-        return ring[head] if self.depth == 1 else ring[head].copy()
+        return ring[head] if self.depth == 1 else ring[head].clone() if self.xb.is_torch \
+            else ring[head].copy()
 
-    def run_block(self, state: List, x: np.ndarray) -> np.ndarray:
+    def run_block(self, state: List, x):
         """Many steps at once: ``x`` (T, N, ...) is the input of T consecutive steps;
         returns what the synapse sends at each of them, (T, N, out), exactly as T
         calls of ``send`` then ``receive`` (``state`` is left as after the last).
@@ -129,29 +173,28 @@ class DenseSynapse:
         timeline of T + depth steps holds what is already pending in the ring (the
         next ``depth`` steps) plus this block's contributions.
         """
+        xb = self.xb
         T, n = x.shape[0], x.shape[1]
         ring, head = state
-        a = self._accumulate(x.reshape((T * n,) + x.shape[2:])).reshape(
+        a = self._accumulate(x.reshape((T * n,) + tuple(x.shape[2:]))).reshape(
             T, n, len(self.slots), self.n_out)
         if self.depth == 1:
-            sends = np.empty((T, n, self.n_out), np.int64)
-            sends[0] = ring[head]
-            sends[1:] = a[:-1, :, 0]
+            sends = xb.concat([ring[head][None], a[:-1, :, 0]])
             state[0] = a[-1:, :, 0]                     # a new (1, N, out)
             return sends
-        timeline = np.zeros((T + self.depth, n, self.n_out), np.int64)
-        timeline[:self.depth] = np.roll(ring, -head, axis=0)   # ring[(head + j) % depth]
+        timeline = xb.zeros((T + self.depth, n, self.n_out))
+        timeline[:self.depth] = xb.roll(ring, -head, axis=0)   # ring[(head + j) % depth]
         for i, k in enumerate(self.slots):
             timeline[1 + k:1 + k + T] += a[:, :, i]
-        state[0] = np.ascontiguousarray(timeline[T:])
+        state[0] = timeline[T:].clone() if xb.is_torch else np.ascontiguousarray(timeline[T:])
         state[1] = 0
         return timeline[:T]
 
-    def receive(self, state: List, x: np.ndarray) -> None:
+    def receive(self, state: List, x) -> None:
         """Take this step's input (N, ...) and schedule its effect (call after send)."""
         ring, head = state
         if self.depth == 1:
-            state[0] = self._accumulate(x).transpose(1, 0, 2)     # a new (1, N, out)
+            state[0] = self._accumulate(x)[:, 0][None]     # a new (1, N, out)
             return
         ring[head] = 0
         head = (head + 1) % self.depth
@@ -164,10 +207,10 @@ class DenseSynapse:
 class ConvSynapse:
     """Lava ``Conv`` (fixed_pt) for a batch, in file order (N, C, H, W).
 
-    The convolution is an im2col gather (index arrays built once) followed by one BLAS
-    matmul per group: a cross-correlation with the SLAYER kernel, which is what lava's
-    ``Conv`` computes from the kernel the loader flips into lava's layout (checked
-    against ``lava.proc.conv.utils.conv`` in tests/unit/test_emulator.py).
+    numpy: an im2col gather (index arrays built once) followed by one BLAS matmul per
+    group; torch: ``conv2d``.  Both are a cross-correlation with the SLAYER kernel,
+    which is what lava's ``Conv`` computes from the kernel the loader flips into lava's
+    layout (checked against ``lava.proc.conv.utils.conv`` in tests/unit/test_emulator.py).
 
     Parameters
     ----------
@@ -178,12 +221,15 @@ class ConvSynapse:
     groups : int
     binary : bool
         True when the synapse's ``num_message_bits`` is 0.
+    backend : NumpyBackend or TorchBackend, optional
     """
 
-    MAX_GATHER = 1 << 24        # elements gathered per chunk of the batch
+    MAX_GATHER = 1 << 24        # numpy: elements gathered per piece of the batch
+    MAX_OUTPUT = 1 << 26        # torch: output elements per conv2d call
 
     def __init__(self, weight: np.ndarray, in_shape, out_shape, stride, padding, dilation,
-                 groups: int, binary: bool) -> None:
+                 groups: int, binary: bool, backend=None) -> None:
+        self.xb = xb = backend if backend is not None else NumpyBackend()
         w = np.asarray(weight, dtype=np.int64)
         cout, cin_g, kh, kw = w.shape
         self.in_shape = tuple(int(s) for s in in_shape)
@@ -191,31 +237,37 @@ class ConvSynapse:
         c, h, wd = self.in_shape
         _, ho, wo = self.out_shape
         (sh, sw), (ph, pw), (dh, dw) = tuple(stride), tuple(padding), tuple(dilation)
+        self.stride, self.dilation = (int(sh), int(sw)), (int(dh), int(dw))
         self.groups = g = int(groups)
         self.padding = (int(ph), int(pw))
-        hp, wp = h + 2 * ph, wd + 2 * pw
-        # flat index into the padded input of every (group, output pixel, kernel tap)
-        rows = (np.arange(ho) * sh)[:, None, None, None] + (np.arange(kh) * dh)[None, None, :, None]
-        cols = (np.arange(wo) * sw)[None, :, None, None] + (np.arange(kw) * dw)[None, None, None, :]
-        pix = (rows * wp + cols).reshape(ho * wo, 1, kh * kw)             # (P, 1, kh*kw)
-        chan = (np.arange(g)[:, None] * cin_g + np.arange(cin_g)[None, :]) * (hp * wp)
-        # (G, P, K) with K = (Cin/G, kh, kw) in the kernel's C order
-        self.index = (chan[:, None, :, None] + pix[None]).reshape(g, ho * wo, cin_g * kh * kw)
-        wg = w.reshape(g, cout // g, cin_g * kh * kw).transpose(0, 2, 1)   # (G, K, Cout/G)
-        self.w_float = {np.float32: np.ascontiguousarray(wg, dtype=np.float32),
-                        np.float64: np.ascontiguousarray(wg, dtype=np.float64)}
         self.binary = bool(binary)
-        self.row_abs = int(np.abs(w).reshape(cout, -1).sum(axis=1).max(initial=0))
-        from lava.proc.conv.utils import signed_clamp  # lazy (see above): lava's 24-bit wrap
-        self._signed_clamp = signed_clamp
+        row_abs = int(np.abs(w).reshape(cout, -1).sum(axis=1).max(initial=0))
+        if xb.is_torch:
+            self.sums = _Sums(w, row_abs, binary, xb)       # conv2d weights as they are
+            self.index = None
+        else:
+            hp, wp = h + 2 * ph, wd + 2 * pw
+            # flat index into the padded input of every (group, output pixel, kernel tap)
+            rows = ((np.arange(ho) * sh)[:, None, None, None]
+                    + (np.arange(kh) * dh)[None, None, :, None])
+            cols = ((np.arange(wo) * sw)[None, :, None, None]
+                    + (np.arange(kw) * dw)[None, None, None, :])
+            pix = (rows * wp + cols).reshape(ho * wo, 1, kh * kw)             # (P, 1, kh*kw)
+            chan = (np.arange(g)[:, None] * cin_g + np.arange(cin_g)[None, :]) * (hp * wp)
+            # (G, P, K) with K = (Cin/G, kh, kw) in the kernel's C order
+            self.index = (chan[:, None, :, None] + pix[None]).reshape(g, ho * wo,
+                                                                      cin_g * kh * kw)
+            wg = w.reshape(g, cout // g, cin_g * kh * kw).transpose(0, 2, 1)  # (G, K, Cout/G)
+            self.sums = _Sums(wg, row_abs, binary, xb)
+        self.row_abs = row_abs
 
     def init_state(self, batch: int) -> List:
-        return [np.zeros((batch,) + self.out_shape, np.int64)]
+        return [self.xb.zeros((batch,) + self.out_shape)]
 
-    def send(self, state: List) -> np.ndarray:
+    def send(self, state: List):
         return state[0]
 
-    def _conv(self, x: np.ndarray, dtype) -> np.ndarray:
+    def _conv_numpy(self, x: np.ndarray, dtype) -> np.ndarray:
         """(n, C, H, W) -> (n, Cout, Ho, Wo) exact integer sums in ``dtype``."""
         n = x.shape[0]
         ph, pw = self.padding
@@ -223,37 +275,51 @@ class ConvSynapse:
             x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         flat = x.reshape(n, -1)
         g, p, k = self.index.shape
-        w = self.w_float[dtype]
+        w = self.sums.weights(dtype)
         y = np.empty((n, g, w.shape[2], p), dtype)
         for i in range(g):                 # one BLAS matmul per group: (n*P, K) @ (K, Cout/G)
-            cols = flat[:, self.index[i]].astype(dtype).reshape(n * p, k)
+            cols = flat[:, self.index[i]].reshape(n * p, k)
             y[:, i] = (cols @ w[i]).reshape(n, p, -1).transpose(0, 2, 1)
         return y.reshape((n,) + self.out_shape)
 
-    def run_block(self, state: List, x: np.ndarray) -> np.ndarray:
+    def _conv_torch(self, x, dtype):
+        import torch.nn.functional as F     # lazy: torch backend only
+        return F.conv2d(x, self.sums.weights(dtype), stride=self.stride, padding=self.padding,
+                        dilation=self.dilation, groups=self.groups)
+
+    def run_block(self, state: List, x):
         """T steps at once: ``x`` (T, N, C, H, W) -> what is sent at each, (T, N, ...out)
         (step t sends the result of step t-1), as T calls of ``send`` + ``receive``."""
         T, n = x.shape[0], x.shape[1]
         first = state[0]
-        self.receive(state, x.reshape((T * n,) + x.shape[2:]))
+        self.receive(state, x.reshape((T * n,) + tuple(x.shape[2:])))
         y = state[0].reshape((T, n) + self.out_shape)
-        sends = np.empty_like(y)
-        sends[0] = first
-        sends[1:] = y[:-1]
-        state[0] = np.ascontiguousarray(y[-1])
-        return sends
+        state[0] = y[-1]
+        return self.xb.concat([first[None], y[:-1]])
 
-    def receive(self, state: List, x: np.ndarray) -> None:
+    def receive(self, state: List, x) -> None:
+        xb = self.xb
         n = x.shape[0]
-        x = _as_input(x.reshape((n,) + self.in_shape), self.binary)
-        dtype = _exact_float_dtype(x, self.row_abs)
+        x = x.reshape((n,) + self.in_shape)
+        dtype = self.sums.float_dtype(x)
         if dtype is None:
             raise RunError("conv input too large for exact float64 accumulation; lava's "
                            "own conv model sums in float64 too, so no bit-exact result exists")
-        chunk = max(1, self.MAX_GATHER // max(1, self.index.size))
-        y = np.concatenate([self._conv(x[i:i + chunk], dtype) for i in range(0, n, chunk)]) \
-            if n > chunk else self._conv(x, dtype)
-        y = y.astype(np.int64)
-        if np.abs(y).max(initial=0) >= CURRENT_WRAP:   # lava's 24-bit wrap (else identity)
-            y = self._signed_clamp(y, bits=STATE_BITS)
+        if xb.arithmetic == "int64" or dtype != xb.float32:
+            # the exact integer path (torch has no integer conv: float64, exact here)
+            dtype = xb.float64 if xb.is_torch else xb.int64
+        x = xb.spikes(x, dtype) if self.binary else xb.cast(x, dtype)
+        if xb.is_torch:
+            per = max(1, int(np.prod(self.out_shape)))
+            chunk = max(1, self.MAX_OUTPUT // per)
+            y = xb.concat([self._conv_torch(x[i:i + chunk], dtype) for i in range(0, n, chunk)]) \
+                if n > chunk else self._conv_torch(x, dtype)
+        else:
+            chunk = max(1, self.MAX_GATHER // max(1, self.index.size))
+            y = np.concatenate([self._conv_numpy(x[i:i + chunk], dtype)
+                                for i in range(0, n, chunk)]) \
+                if n > chunk else self._conv_numpy(x, dtype)
+        y = xb.cast(y, xb.state)
+        if xb.abs_max(y) >= CURRENT_WRAP:   # lava's 24-bit wrap (else identity)
+            y = _signed_clamp(y)
         state[0] = y
