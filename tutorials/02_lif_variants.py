@@ -1,18 +1,25 @@
-"""Tutorial 2: which LIF components matter? leak x reset x recurrence on MNIST-1D.
+"""Tutorial 2: which LIF components matter? leak x reset x recurrence on four probe tasks.
 
-    python tutorials/02_lif_variants.py [--size small|full] [--seed S] [--out DIR]
+    python tutorials/02_lif_variants.py [--size small|full] [--seeds 0,1,2] [--out DIR]
 
-Trains all 2 x 3 x 2 = 12 combinations of
-  leak (on: voltage decays; off: integrate-and-fire),
+Trains all 2 x 3 x 2 = 12 variants of the single-state LIF neuron of Yin et al. 2024
+(arXiv 2403.16674; ``synapse="single"``: the synaptic input is integrated directly, so
+leak off is a pure integrate-and-fire neuron)
+  leak (on: voltage decays by ``voltage_decay`` per step; off: none),
   reset (hard: to 0; soft: subtract threshold; none),
   recurrence (a trained recurrent weight on the hidden layer, or feed-forward)
-at equal size and T on MNIST-1D fed one value per step (the data set is generated
-locally), then reports for each: accuracy in torch (SLAYER quantized forward) and on
-Lava fixed point, spikes per sample, and accuracy under Gaussian input noise (run
-bit-exactly on the exported network).  Writes ``lif_variants.md``, ``.json`` and
-``.png`` to ``--out``; the README quotes the table.  Paper: Yin et al. 2024
-(arXiv 2403.16674) -- leak trades memory for robustness, reset matters for
-efficiency, recurrence adds capacity at a cost of robustness.
+on four generated tasks (:mod:`loihi_snn.train.tasks`), each probing one claim:
+  lif_memory    memory retention: accuracy after a short and a long delay;
+  lif_patterns  robustness: relative accuracy drop under Gaussian value noise, spike
+                deletion, spike insertion and temporal jitter;
+  lif_stream    uninterrupted processing: accuracy and firing rate when the test samples
+                are streamed back to back without resetting the network;
+  lif_order     complex dynamics: the order of two cues.
+For every network: accuracy of the quantized forward (spike for spike what Lava fixed_pt
+computes), spikes per sample, and a Lava fixed_pt run of the exported network on the
+first test samples (every output spike compared with torch; for lif_stream also a stream
+without resets).  Writes ``lif_variants.json`` (rewritten after every network, so a cut
+off study keeps what it measured), ``.md`` and ``.png`` to ``--out``.
 """
 from __future__ import annotations
 
@@ -21,160 +28,427 @@ import itertools
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASKS = ("lif_memory", "lif_patterns", "lif_stream", "lif_order")
 SIZES = {
-    "small": {"train_limit": 64, "test_limit": 16, "epochs": 1, "hidden": 8,
-              "lava_limit": 2, "noise": [0.5]},
-    "medium": {"train_limit": 2000, "test_limit": 500, "epochs": 6, "hidden": 32,
-               "lava_limit": 50, "noise": [0.5, 1.0]},
-    "full": {"train_limit": 4000, "test_limit": 1000, "epochs": 15, "hidden": 64,
-             "lava_limit": 200, "noise": [0.25, 0.5, 1.0]},
+    "small": {"train": 96, "test": 32, "epochs": 1, "hidden": 8, "lava": 2, "stream": 8, "T": {},
+              "seeds": [0], "tasks": TASKS, "levels": {"gaussian": [0.3], "delete": [0.3],
+                                                       "insert": [0.05], "jitter": [1.0]}},
+    "full": {"train": 2000, "test": 500, "epochs": 8, "hidden": 48, "lava": 8, "stream": 200, "T": {"lif_memory": 64},
+             "seeds": [0, 1, 2], "tasks": TASKS,
+             "levels": {"gaussian": [0.2, 0.4], "delete": [0.25, 0.5],
+                        "insert": [0.03, 0.06], "jitter": [1.0, 2.0]}},
 }
-INPUT_SCALE = 4
+NEURON = {"type": "lif", "synapse": "single", "threshold": 1.0, "voltage_decay": 0.1,
+          "tau_grad": 0.5, "scale_grad": 1.0}
+WEIGHT_SCALE = 2
+LR = 3e-3
+BATCH = 64
+VARIANTS = list(itertools.product([True, False], ["hard", "soft", "none"], [False, True]))
 
 
-def config_for(leak: bool, reset: str, recurrent: bool, size: dict, seed: int):
-    from loihi_snn.train.config import TrainConfig
-    tag = f"{'leak' if leak else 'noleak'}-{reset}-{'rec' if recurrent else 'ff'}"
-    hidden = size["hidden"]
-    return tag, TrainConfig(
-        name=f"lif_{tag.replace('-', '_')}", dataset="mnist1d", encoding="direct", T=40,
-        input_scale=INPUT_SCALE, train_limit=size["train_limit"], test_limit=size["test_limit"],
-        val_fraction=0.1,
-        architecture=[{"type": "dense", "out": hidden, "weight_scale": 2},
-                      {"type": "recurrent" if recurrent else "dense", "out": hidden,
-                       "weight_scale": 2},
-                      {"type": "dense", "weight_scale": 2}],
-        neuron={"type": "lif", "reset": reset, "leak": leak, "threshold": 1.0,
-                "current_decay": 0.5, "voltage_decay": 0.1, "tau_grad": 0.5, "scale_grad": 1.0},
-        loss={"type": "spike_rate", "true_rate": 0.3, "false_rate": 0.02},
-        optimizer={"type": "adam", "lr": 0.01},
-        epochs=size["epochs"], batch_size=32, seed=seed, device="cpu",
-        lava_limit=size["lava_limit"])
+def tag_of(leak: bool, reset: str, recurrent: bool) -> str:
+    return f"{'leak' if leak else 'noleak'}-{reset}-{'rec' if recurrent else 'ff'}"
 
 
-def noisy_accuracy(model, test, sigma: float, seed: int) -> float:
-    """Accuracy with N(0, sigma * std(x)) added to the (unscaled) input.
+def build(leak: bool, reset: str, recurrent: bool, hidden: int, input_shape, num_classes: int):
+    from loihi_snn.train.models import build_model
+    arch = [{"type": "recurrent" if recurrent else "dense", "out": hidden,
+             "weight_scale": WEIGHT_SCALE},
+            {"type": "dense", "weight_scale": WEIGHT_SCALE}]
+    return build_model(arch, {**NEURON, "leak": leak, "reset": reset}, input_shape, num_classes)
 
-    Runs the torch quantized forward, which is spike-for-spike what Lava fixed_pt
-    computes (tests/parity/test_lif_variants.py; each model card records the agreement)."""
-    from loihi_snn.train.verify import evaluate_model
-    rng = np.random.default_rng(seed)
-    x = test.inputs.astype(np.float64)
-    noisy = x + rng.normal(0.0, sigma * x.std(), size=x.shape)
-    X = np.round(noisy * INPUT_SCALE).astype(np.float32)
-    return float((evaluate_model(model, X)["predictions"] == test.labels).mean())
+
+def counts(out, readout: int):
+    """Output spike counts over the last ``readout`` steps: (N, classes)."""
+    return out[..., out.shape[-1] - readout:].sum(-1)
+
+
+def train_net(model, ds, readout: int, epochs: int, seed: int):
+    import torch
+    torch.manual_seed(seed)
+    x_all = torch.from_numpy(ds.inputs)
+    y_all = torch.from_numpy(ds.labels)
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(y_all))
+        for i in range(0, len(order), BATCH):
+            idx = order[i:i + BATCH]
+            out = model(x_all[idx])
+            loss = torch.nn.functional.cross_entropy(counts(out, readout), y_all[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+
+
+def quantized(model, x: np.ndarray):
+    """Quantized (eval) forward: output (N, classes, T) and hidden+output spikes per sample."""
+    import torch
+    model.eval()
+    with torch.no_grad():
+        out, layers = model(torch.from_numpy(np.ascontiguousarray(x, np.float32)),
+                            return_layers=True)
+    spikes = sum(l.reshape(l.shape[0], -1).sum(1) for l in layers)
+    return out.numpy(), spikes.numpy()
+
+
+def accuracy(model, x, labels, readout):
+    out, spikes = quantized(model, x)
+    pred = counts(out, readout).argmax(1)
+    return float((pred == labels).mean()), float(spikes.mean()), pred
+
+
+def lava_check(model, path: str, x: np.ndarray, stream_x=None):
+    """Lava fixed_pt vs the quantized forward: samples compared, how many equal."""
+    from loihi_snn.sim.runtime.run import run
+    from loihi_snn.sim.runtime.stream import run_many
+    from loihi_snn.torch.export import export_blocks
+    export_blocks(list(model.blocks), path, input_shape=model.input_shape)
+    expect, _ = quantized(model, x)
+    got = run_many(path, x, backend="lava-fixed")
+    equal = int(sum(np.array_equal(np.asarray(g), e) for g, e in zip(got, expect)))
+    res = {"samples": len(x), "equal": equal}
+    if stream_x is not None:          # one long sequence: the state is never reset
+        expect_s, _ = quantized(model, stream_x)
+        got_s = run(path, stream_x[0], backend="lava-fixed")
+        res["stream_steps"] = int(stream_x.shape[-1])
+        res["stream_equal"] = bool(np.array_equal(np.asarray(got_s), expect_s[0]))
+    return res
+
+
+def run_one(task: str, leak: bool, reset: str, recurrent: bool, seed: int, size: dict,
+            workdir: str) -> dict:
+    import torch
+    from loihi_snn.train.datasets import load_dataset
+    from loihi_snn.train.tasks import NOISE_KINDS, perturb, stream
+    t0 = time.time()
+    T = size["T"].get(task)
+    train = load_dataset(task, "train", T=T, seed=seed, limit=size["train"])
+    test = load_dataset(task, "test", T=T, seed=seed, limit=size["test"])
+    readout = train.task_info["readout"]
+    torch.manual_seed(seed)
+    model = build(leak, reset, recurrent, size["hidden"], train.input_shape, train.num_classes)
+    train_net(model, train, readout, size["epochs"], seed)
+    acc, spikes, pred = accuracy(model, test.inputs, test.labels, readout)
+    row = {"task": task, "tag": tag_of(leak, reset, recurrent), "leak": leak, "reset": reset,
+           "recurrent": recurrent, "seed": seed, "accuracy": acc, "spikes_per_sample": spikes,
+           "train_seconds": round(time.time() - t0, 1)}
+    rng = np.random.default_rng([seed, 99])
+    if task == "lif_memory":
+        d = test.task_info["delay"]
+        mid = (test.task_info["min_delay"] + test.task_info["max_delay"]) / 2
+        row["accuracy_short_delay"] = float((pred == test.labels)[d <= mid].mean())
+        row["accuracy_long_delay"] = float((pred == test.labels)[d > mid].mean())
+    if task == "lif_patterns":
+        row["noise"] = {}
+        for kind in NOISE_KINDS:
+            for level in size["levels"][kind]:
+                a, _, _ = accuracy(model, perturb(test.inputs, kind, level, rng), test.labels,
+                                   readout)
+                row["noise"][f"{kind} {level}"] = {
+                    "accuracy": a, "relative_drop": (acc - a) / acc if acc > 0 else None}
+    stream_x = None
+    if task == "lif_stream":
+        n = min(size["stream"], len(test))
+        stream_x = stream(test.inputs[:n])
+        out, spikes_s = quantized(model, stream_x)
+        T, lat = test.T, len(model.blocks)     # every block adds one step of latency
+        # sample s's window: the steps its own fresh run can respond in (s*T + lat ..
+        # (s+1)*T - 1), so the stream differs from isolated runs only by carried state
+        per = out[0].reshape(out.shape[1], n, T).transpose(1, 0, 2)   # (n, classes, T)
+        per[..., :lat] = 0
+        s_pred = counts(per, readout).argmax(1)
+        iso_acc, iso_spikes, _ = accuracy(model, test.inputs[:n], test.labels[:n], readout)
+        row["stream"] = {"samples": n, "accuracy_isolated": iso_acc,
+                         "accuracy_stream": float((s_pred == test.labels[:n]).mean()),
+                         "spikes_per_sample_isolated": iso_spikes,
+                         "spikes_per_sample_stream": float(spikes_s[0]) / n}
+    lava_x = test.inputs[:size["lava"]]
+    lava_stream = None if stream_x is None else stream_x[..., :size["lava"] * 4 * test.T]
+    t1 = time.time()
+    row["lava"] = lava_check(model, os.path.join(workdir, f"{task}_{row['tag']}_{seed}.net"),
+                             lava_x, lava_stream)
+    row["lava_seconds"] = round(time.time() - t1, 1)
+    row["seconds"] = round(time.time() - t0, 1)
+    return row
+
+
+# ------------------------------------------------------------------ summaries
+
+def _ms(values):
+    v = np.asarray([x for x in values if x is not None], float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "n": int(len(v))} if len(v) else None
+
+
+def summarize(rows):
+    """Per (task, variant): mean and sample std over seeds of every metric."""
+    out = {}
+    for row in rows:
+        out.setdefault(row["task"], {}).setdefault(row["tag"], []).append(row)
+    summary = {}
+    for task, by_tag in out.items():
+        summary[task] = {}
+        for tag, rs in by_tag.items():
+            s = {"leak": rs[0]["leak"], "reset": rs[0]["reset"], "recurrent": rs[0]["recurrent"],
+                 "seeds": [r["seed"] for r in rs],
+                 "accuracy": _ms([r["accuracy"] for r in rs]),
+                 "spikes_per_sample": _ms([r["spikes_per_sample"] for r in rs]),
+                 "lava_equal": f"{sum(r['lava']['equal'] for r in rs)}/"
+                               f"{sum(r['lava']['samples'] for r in rs)}"}
+            if task == "lif_memory":
+                s["accuracy_short_delay"] = _ms([r["accuracy_short_delay"] for r in rs])
+                s["accuracy_long_delay"] = _ms([r["accuracy_long_delay"] for r in rs])
+            if task == "lif_patterns":
+                for key in rs[0]["noise"]:
+                    s[f"drop {key}"] = _ms([r["noise"][key]["relative_drop"] for r in rs])
+                s["mean_relative_drop"] = _ms([np.mean([v["relative_drop"] for v in
+                                                        r["noise"].values()]) for r in rs])
+            if task == "lif_stream":
+                for key in ("accuracy_isolated", "accuracy_stream", "spikes_per_sample_isolated",
+                            "spikes_per_sample_stream"):
+                    s[key] = _ms([r["stream"][key] for r in rs])
+                s["lava_stream_equal"] = f"{sum(r['lava']['stream_equal'] for r in rs)}/{len(rs)}"
+            summary[task][tag] = s
+    return summary
+
+
+def contrasts(rows):
+    """Claim-level comparisons: mean over seeds and the other factors, per group."""
+    def mean_of(task, key, pred):
+        v = [key(r) for r in rows if r["task"] == task and pred(r)]
+        return _ms(v)
+    c = {}
+    tasks = {r["task"] for r in rows}
+    for task in tasks:
+        c[task] = {"accuracy by leak": {str(l): mean_of(task, lambda r: r["accuracy"],
+                                                        lambda r, l=l: r["leak"] == l)
+                                        for l in (True, False)},
+                   "accuracy by recurrence": {str(x): mean_of(task, lambda r: r["accuracy"],
+                                                              lambda r, x=x: r["recurrent"] == x)
+                                              for x in (True, False)},
+                   "accuracy by reset": {m: mean_of(task, lambda r: r["accuracy"],
+                                                    lambda r, m=m: r["reset"] == m)
+                                         for m in ("hard", "soft", "none")},
+                   "spikes by reset": {m: mean_of(task, lambda r: r["spikes_per_sample"],
+                                                  lambda r, m=m: r["reset"] == m)
+                                       for m in ("hard", "soft", "none")}}
+        if task == "lif_memory":
+            c[task]["long-delay accuracy by leak"] = {
+                str(l): mean_of(task, lambda r: r["accuracy_long_delay"],
+                                lambda r, l=l: r["leak"] == l) for l in (True, False)}
+        if task == "lif_patterns":
+            drop = lambda r: float(np.mean([v["relative_drop"] for v in r["noise"].values()]))
+            c[task]["mean relative drop by leak"] = {
+                str(l): mean_of(task, drop, lambda r, l=l: r["leak"] == l) for l in (True, False)}
+            c[task]["mean relative drop by recurrence"] = {
+                str(x): mean_of(task, drop, lambda r, x=x: r["recurrent"] == x)
+                for x in (True, False)}
+        if task == "lif_stream":
+            c[task]["stream accuracy by reset"] = {
+                m: mean_of(task, lambda r: r["stream"]["accuracy_stream"],
+                           lambda r, m=m: r["reset"] == m) for m in ("hard", "soft", "none")}
+            c[task]["stream spikes/sample by reset"] = {
+                m: mean_of(task, lambda r: r["stream"]["spikes_per_sample_stream"],
+                           lambda r, m=m: r["reset"] == m) for m in ("hard", "soft", "none")}
+    return c
+
+
+def _fmt(s, digits=3):
+    if s is None:
+        return "-"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if s["n"] > 1 else \
+        f"{s['mean']:.{digits}f}"
+
+
+def write_markdown(path, report):
+    lines = ["# LIF variants: leak x reset x recurrence on four probe tasks", "",
+             f"Command: `{report['command']}`  ", f"Git revision: `{report['git']}`  ",
+             f"Machine: {report['machine']}; load before: {report['load_before']}; "
+             f"date: {report['date']}; wall time {report['wall_seconds']} s"
+             + (" (PARTIAL: the study did not finish)" if not report.get("complete") else ""),
+             "",
+             f"Networks: input -> {report['hidden']} hidden (dense or recurrent) -> classes, "
+             f"single-state LIF neurons ({json.dumps(NEURON)}; leak off: voltage_decay 0), "
+             f"{report['epochs']} epochs of Adam (lr {LR}, batch {BATCH}), cross-entropy on "
+             f"output spike counts over the task's readout window; {report['train']} training / "
+             f"{report['test']} test samples; seeds {report['seeds']} (mean ± sample std over "
+             "seeds).  Accuracy = quantized forward (equal to Lava fixed_pt spike for spike: "
+             "column 'Lava equal' = test samples whose every output spike matched, summed over "
+             "seeds).  Spikes/sample = hidden + output spikes.", ""]
+    for task, by_tag in report["summary"].items():
+        lines += [f"## {task}", ""]
+        extra = []
+        if task == "lif_memory":
+            extra = [("acc, short delay", "accuracy_short_delay"),
+                     ("acc, long delay", "accuracy_long_delay")]
+        if task == "lif_patterns":
+            first = next(iter(by_tag.values()))
+            extra = [(k.replace("drop ", "rel. drop, "), k) for k in first if k.startswith("drop ")]
+            extra.append(("mean rel. drop", "mean_relative_drop"))
+        if task == "lif_stream":
+            extra = [("acc, isolated", "accuracy_isolated"), ("acc, stream (no reset)",
+                                                              "accuracy_stream"),
+                     ("spikes/sample isolated", "spikes_per_sample_isolated"),
+                     ("spikes/sample stream", "spikes_per_sample_stream")]
+        head = ["variant", "accuracy", "spikes/sample"] + [e[0] for e in extra] + ["Lava equal"]
+        if task == "lif_stream":
+            head.append("Lava stream equal")
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for tag, s in by_tag.items():
+            cells = [tag, _fmt(s["accuracy"]), _fmt(s["spikes_per_sample"], 0)]
+            cells += [_fmt(s[k], 0 if "spikes" in k else 3) for _, k in extra]
+            cells.append(s["lava_equal"])
+            if task == "lif_stream":
+                cells.append(s["lava_stream_equal"])
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Contrasts (mean ± std over all networks in the group):", ""]
+        for name, groups in report["contrasts"].get(task, {}).items():
+            lines.append(f"- {name}: " + "; ".join(f"{g} {_fmt(v)}" for g, v in groups.items()))
+        lines.append("")
+    lines += [f"Lava fixed_pt checks: {report['lava_equal_total']} samples equal "
+              f"({report['lava_networks']} networks); streams without reset equal: "
+              f"{report['lava_stream_equal_total']}.", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def plot(path, report):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    tasks = list(report["summary"])
+    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(4 * (len(tasks) + 1), 3.6))
+    for ax, task in zip(axes, tasks):
+        by_tag = report["summary"][task]
+        tags = list(by_tag)
+        key = {"lif_memory": "accuracy_long_delay", "lif_stream": "accuracy_stream"}.get(task,
+                                                                                         "accuracy")
+        m = [by_tag[t][key]["mean"] for t in tags]
+        e = [by_tag[t][key]["std"] for t in tags]
+        ax.bar(range(len(tags)), m, yerr=e,
+               color=["C0" if by_tag[t]["leak"] else "C1" for t in tags])
+        ax.set_xticks(range(len(tags)), tags, rotation=75, fontsize=6)
+        ax.set_title(f"{task}: {key.replace('_', ' ')}", fontsize=8)
+        ax.set_ylim(0, 1)
+    ax = axes[-1]
+    if "lif_patterns" in report["summary"]:
+        by_tag = report["summary"]["lif_patterns"]
+        for t, s in by_tag.items():
+            ax.errorbar(s["spikes_per_sample"]["mean"], s["mean_relative_drop"]["mean"],
+                        yerr=s["mean_relative_drop"]["std"], fmt="o",
+                        color="C0" if s["leak"] else "C1")
+            ax.annotate(t, (s["spikes_per_sample"]["mean"], s["mean_relative_drop"]["mean"]),
+                        fontsize=5)
+        ax.set_xlabel("spikes per sample (lif_patterns)", fontsize=8)
+        ax.set_ylabel("mean relative accuracy drop under noise", fontsize=8)
+        ax.set_title("robustness (blue: leak on, orange: off)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _git():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def write_report(out, report, rows):
+    report["rows"] = rows
+    report["summary"] = summarize(rows)
+    report["contrasts"] = contrasts(rows)
+    report["lava_equal_total"] = (f"{sum(r['lava']['equal'] for r in rows)}/"
+                                  f"{sum(r['lava']['samples'] for r in rows)}")
+    report["lava_networks"] = len(rows)
+    streams = [r for r in rows if "stream_equal" in r["lava"]]
+    report["lava_stream_equal_total"] = f"{sum(r['lava']['stream_equal'] for r in streams)}/" \
+                                        f"{len(streams)}"
+    tmp = os.path.join(out, "lif_variants.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=1)
+    os.replace(tmp, os.path.join(out, "lif_variants.json"))
+    write_markdown(os.path.join(out, "lif_variants.md"), report)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=sorted(SIZES), default="full",
-                   help="small: seconds per model (CI); full: the committed study")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+                   help="small: seconds per network (CI); full: the committed study")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the size's)")
+    p.add_argument("--tasks", default=None, help=f"comma-separated subset of {','.join(TASKS)}")
+    p.add_argument("--only", default=None, help="comma-separated variant tags (leak-hard-ff, ...)")
     p.add_argument("--epochs", type=int, default=None, help="override the size's epochs")
-    p.add_argument("--only", default=None, help="comma-separated tags to run (e.g. leak-hard-ff)")
-    p.add_argument("--out", default=os.path.join(ROOT, "tutorials", "results"),
-                   help="directory for lif_variants.{md,json,png} and the trained models")
+    p.add_argument("--out", default=os.path.join(ROOT, "results", "lif_variants"),
+                   help="directory for lif_variants.{json,md,png}")
     args = p.parse_args(argv)
 
+    import torch
+    torch.set_num_threads(1)
     from loihi_snn.core.lavadl import ensure_lava_runtime
-    from loihi_snn.train.datasets import load_dataset
-    from loihi_snn.train.checkpoint import load_checkpoint
-    from loihi_snn.train.loop import train
-
     ensure_lava_runtime()
     size = dict(SIZES[args.size])
     if args.epochs is not None:
         size["epochs"] = args.epochs
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else size["seeds"]
+    tasks = args.tasks.split(",") if args.tasks else list(size["tasks"])
+    bad = sorted(set(tasks) - set(TASKS))
+    if bad:
+        p.error(f"unknown task(s) {bad}; choose from {TASKS}")
     os.makedirs(args.out, exist_ok=True)
-    combos = list(itertools.product([True, False], ["hard", "soft", "none"], [False, True]))
+    report = {"command": "python tutorials/02_lif_variants.py " + " ".join(
+                  sys.argv[1:] if argv is None else argv),
+              "git": _git(), "size": args.size, "seeds": seeds, "epochs": size["epochs"],
+              "train": size["train"], "test": size["test"], "hidden": size["hidden"],
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                         "torch 1 thread",
+              "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "complete": False}
     rows = []
     t_all = time.time()
-    for leak, reset, recurrent in combos:
-        tag, cfg = config_for(leak, reset, recurrent, size, args.seed)
-        if args.only and tag not in args.only.split(","):
-            continue
-        t0 = time.time()
-        res = train(cfg, os.path.join(args.out, "models", tag), progress=False, verbose=False)
-        card = res.card.get("results", res.card)   # card layout: results may be nested
-        test = load_dataset("mnist1d", "test", T=40, encoding="direct", seed=args.seed,
-                            limit=size["test_limit"])
-        model, _ = load_checkpoint(res.checkpoint)
-        noise = {str(s): noisy_accuracy(model, test, s, args.seed) for s in size["noise"]}
-        row = {"tag": tag, "leak": leak, "reset": reset, "recurrent": recurrent,
-               "torch_accuracy": card["torch"]["test_accuracy"],
-               "lava_accuracy": card["lava"].get("accuracy"),
-               "lava_samples": card["lava"].get("samples"),
-               "lava_prediction_agreement": card["lava"].get("agreement"),
-               "lava_identical_output_spikes": card["lava"].get("identical_output_spikes"),
-               "spikes_per_sample": card["spikes_per_sample"]["total"],
-               "noise_accuracy": noise, "seconds": round(time.time() - t0, 1)}
-        rows.append(row)
-        print(f"{tag:18s} torch {row['torch_accuracy']:.3f}  lava {row['lava_accuracy']}  "
-              f"spikes/sample {row['spikes_per_sample']:.0f}  noise "
-              + " ".join(f"{k}:{v:.3f}" for k, v in noise.items()) + f"  ({row['seconds']} s)")
-    report = {"command": "python tutorials/02_lif_variants.py " + " ".join(argv or sys.argv[1:]),
-              "size": args.size, "seed": args.seed, "epochs": size["epochs"],
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "wall_seconds": round(time.time() - t_all, 1), "rows": rows}
-    with open(os.path.join(args.out, "lif_variants.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    _markdown(os.path.join(args.out, "lif_variants.md"), report, size)
-    _plot(os.path.join(args.out, "lif_variants.png"), rows)
+    with tempfile.TemporaryDirectory() as work:
+        for task in tasks:
+            for seed in seeds:
+                for leak, reset, rec in VARIANTS:
+                    tag = tag_of(leak, reset, rec)
+                    if args.only and tag not in args.only.split(","):
+                        continue
+                    row = run_one(task, leak, reset, rec, seed, size, work)
+                    rows.append(row)
+                    extra = ""
+                    if "stream" in row:
+                        extra = f" stream {row['stream']['accuracy_stream']:.3f}"
+                    if "accuracy_long_delay" in row:
+                        extra = f" long {row['accuracy_long_delay']:.3f}"
+                    print(f"{task:12s} {tag:16s} seed {seed}: acc {row['accuracy']:.3f}{extra} "
+                          f"spikes {row['spikes_per_sample']:.0f} lava "
+                          f"{row['lava']['equal']}/{row['lava']['samples']} "
+                          f"({row['seconds']} s)", flush=True)
+                    report["wall_seconds"] = round(time.time() - t_all, 1)
+                    write_report(args.out, report, rows)
+    report["complete"] = True
+    report["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    report["wall_seconds"] = round(time.time() - t_all, 1)
+    write_report(args.out, report, rows)
+    plot(os.path.join(args.out, "lif_variants.png"), report)
+    ok = all(r["lava"]["equal"] == r["lava"]["samples"] and r["lava"].get("stream_equal", True)
+             for r in rows)
     print(f"results: {args.out}/lif_variants.md")
-    return 0
-
-
-def _markdown(path, r, size):
-    noise_keys = list(r["rows"][0]["noise_accuracy"]) if r["rows"] else []
-    head = "| leak | reset | recurrent | torch acc | Lava acc | spikes/sample | " + \
-        " | ".join(f"acc, noise {k}" for k in noise_keys) + " |"
-    lines = ["# LIF variants on MNIST-1D", "",
-             f"Command: `{r['command']}`; seed {r['seed']}, {r['epochs']} epochs, "
-             f"{size['train_limit']} training / {size['test_limit']} test sequences "
-             f"(Lava on the first {size['lava_limit']}), hidden {size['hidden']}, T=40, "
-             f"machine: {r['machine']}, {r['wall_seconds']} s.", "",
-             f"Noise: Gaussian with std = level x std(input), added before the x{INPUT_SCALE} "
-             "graded input scaling; accuracy of the quantized forward (spike-for-spike equal "
-             "to Lava fixed_pt).  Lava accuracy: the first Lava samples only.", "",
-             head, "|" + "---|" * (6 + len(noise_keys))]
-    for row in r["rows"]:
-        lines.append(f"| {'on' if row['leak'] else 'off'} | {row['reset']} | "
-                     f"{'yes' if row['recurrent'] else 'no'} | {row['torch_accuracy']:.3f} | "
-                     f"{row['lava_accuracy']:.3f} | {row['spikes_per_sample']:.0f} | "
-                     + " | ".join(f"{row['noise_accuracy'][k]:.3f}" for k in noise_keys) + " |")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-
-
-def _plot(path, rows):
-    if not rows:
-        return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    labels = [r["tag"] for r in rows]
-    x = np.arange(len(rows))
-    axes[0].bar(x, [r["torch_accuracy"] for r in rows], color=["C0" if r["leak"] else "C1" for r in rows])
-    axes[0].set_xticks(x, labels, rotation=70, fontsize=7)
-    axes[0].set_ylabel("test accuracy (clean)")
-    key = list(rows[0]["noise_accuracy"])[-1]
-    axes[1].scatter([r["spikes_per_sample"] for r in rows], [r["noise_accuracy"][key] for r in rows],
-                    c=["C0" if r["leak"] else "C1" for r in rows])
-    for r in rows:
-        axes[1].annotate(r["tag"], (r["spikes_per_sample"], r["noise_accuracy"][key]), fontsize=6)
-    axes[1].set_xlabel("spikes per sample")
-    axes[1].set_ylabel(f"accuracy, noise {key}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    print(f"lif variants: {'OK' if ok else 'LAVA MISMATCH'} ({report['lava_equal_total']} Lava "
+          f"samples equal, streams {report['lava_stream_equal_total']})")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 NetX fields: the CUBA fields (:mod:`loihi_snn.families.cuba`) plus ``resetMode``
 (``"hard"`` | ``"soft"`` | ``"none"``) and ``leak`` (bool; the exporter writes
-``vDecay = 0`` when it is off).  A binary hard-reset layer is exported as plain CUBA so
+``vDecay = 0`` when it is off).  The single-state neuron (training parameter
+``synapse="single"``: no synaptic current state, input integrated directly) is the
+same fields with ``iDecay = 4096``.  A binary hard-reset layer is exported as plain CUBA so
 stock netx loads it.  On Lava it is our
 :class:`~loihi_snn.families.lava.lif_variant.process.LIFVariant`; its step is
 :func:`loihi_snn.core.lif.lif_fixed_step` with the effective decays.
@@ -13,7 +15,7 @@ from loihi_snn.families.base import DEFAULT_NEURON_PARAMS, NeuronFamily, Trainin
 from loihi_snn.families.lif_common import lava_lif_variant, lif_step_builder, validate_lif_fields
 
 
-LIF_PARAMS = ("threshold", "current_decay", "voltage_decay", "reset", "leak",
+LIF_PARAMS = ("threshold", "current_decay", "voltage_decay", "reset", "leak", "synapse",
               "spike", "amplitude", "learn_amplitude", "tau_grad", "scale_grad", "surrogate",
               "scale", "dropout")
 LIF_DEFAULTS = {**DEFAULT_NEURON_PARAMS, "reset": "hard", "leak": True, "spike": "binary"}

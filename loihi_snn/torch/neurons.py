@@ -9,7 +9,9 @@ weights in units of 1/``scale``; ``quantize_8bit`` as the synapse pre-hook;
 - evaluation (``module.eval()``): the exact Loihi integer dynamics
   (:func:`lif_fixed_step`), spike for spike what Lava ``fixed_pt`` computes.
 
-Stock CUBA is ``reset="hard", leak=True``.
+Stock CUBA is ``reset="hard", leak=True``.  ``synapse="single"`` turns the synaptic
+current state off (current decay 1: the input is integrated directly into the voltage,
+``u[t] = a_in[t]``), so that ``leak=False`` is a pure integrate-and-fire neuron.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ _base = lava_dl().slayer.neuron.base
 NETX_TYPE = "LIF"           # NetX neuron type for non-CUBA variants (our extension)
 NETX_TERNARY = "TERNARY"    # NetX neuron type of ternary neurons (our extension)
 SPIKE_MODES = ("binary", "ternary")
+SYNAPSE_MODES = ("cuba", "single")
 VTH_MANT_MAX = (1 << 17) - 1
 
 
@@ -51,7 +54,8 @@ class LIF(_base.Neuron):
         spike threshold in weight units (quantized to 1/scale); the exported mantissa
         ``threshold * scale`` must lie in 1 .. 2**17 - 1.
     current_decay : float
-        fraction of the synaptic current lost per step, in [0, 1].
+        fraction of the synaptic current lost per step, in [0, 1]; ignored (1) when
+        ``synapse="single"``.
     voltage_decay : float
         fraction of the membrane voltage lost per step, in [0, 1]; ignored (0) when
         ``leak=False``.
@@ -59,6 +63,14 @@ class LIF(_base.Neuron):
         after a spike: voltage to 0, voltage minus threshold, or unchanged.
     leak : bool
         ``False`` makes a non-leaky integrate-and-fire voltage.
+    synapse : {"cuba", "single"}
+        ``"cuba"`` (default): two states, the synaptic current decays by
+        ``current_decay`` and feeds the voltage.  ``"single"``: one state, the
+        synaptic input goes straight into the voltage (``current_decay = 1``, exported
+        as ``iDecay = 4096``: lava's 12-bit current decay then multiplies the old
+        current by 0, so ``u[t] = a_in[t]`` exactly, in torch, Lava and the
+        emulator).  ``synapse="single", leak=False`` is the pure integrate-and-fire
+        neuron of Yin et al. 2024; ``synapse="single", leak=True`` their leaky one.
     spike : {"binary", "ternary"}
         ternary neurons fire +1 above ``threshold`` and -1 below ``-threshold`` and
         emit ``amplitude * s`` (``amplitude`` a learnable per-layer scalar, init 1,
@@ -77,7 +89,8 @@ class LIF(_base.Neuron):
 
     def __init__(self, threshold: float, current_decay: float, voltage_decay: float,
                  reset: str = "hard", leak: bool = True, spike: str = "binary",
-                 amplitude: float = 1.0, learn_amplitude: bool = True, tau_grad: float = 1.0,
+                 amplitude: float = 1.0, learn_amplitude: bool = True, synapse: str = "cuba",
+                 tau_grad: float = 1.0,
                  scale_grad: float = 1.0, surrogate: str = "auto", scale: int = 1 << 6, dropout=None,
                  shared_param: bool = True, persistent_state: bool = False,
                  requires_grad: bool = False, graded_spike: bool = False,
@@ -87,7 +100,11 @@ class LIF(_base.Neuron):
             raise ValueError(f"unknown spike mode {spike!r}; choose one of {SPIKE_MODES}")
         if not isinstance(leak, bool):
             raise ValueError(f"leak must be True or False, got {leak!r}")
+        if synapse not in SYNAPSE_MODES:
+            raise ValueError(f"unknown synapse {synapse!r}; choose one of {SYNAPSE_MODES}")
         i_decay = decay_to_int("current_decay", current_decay)
+        if synapse == "single":
+            i_decay = DECAY_UNITY       # no current state: u[t] = a_in[t]
         v_decay = decay_to_int("voltage_decay", voltage_decay) if leak else 0
         try:
             vth_mant = int(float(threshold) * scale)
@@ -109,6 +126,7 @@ class LIF(_base.Neuron):
                          shared_param=True, requires_grad=False)
         self.reset = reset
         self.leak = leak
+        self.synapse = synapse
         self.i_decay = i_decay
         self.v_decay = v_decay
         self.graded_spike = False

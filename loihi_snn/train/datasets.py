@@ -7,6 +7,8 @@
 * ``digits``   scikit-learn's bundled 8x8 digits (the embedded default);
 * ``mnist1d``  MNIST-1D generated locally with the ``mnist1d`` package;
 * ``events``   synthetic DVS recordings of a dot moving in 4 (or 8) directions;
+* ``lif_memory``, ``lif_patterns``, ``lif_stream``, ``lif_order``  spike tasks of the
+  LIF-variants study (:mod:`loihi_snn.train.tasks`);
 * ``nmnist``, ``dvs_gesture``, ``shd``  recorded event data sets read with
   ``tonic`` from files the user already has (never downloaded).
 
@@ -31,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from loihi_snn.core.files import atomic_path
-from loihi_snn.train import encoders
+from loihi_snn.train import encoders, tasks
 from loihi_snn.train.events import (
     RECORDED_LAYOUTS,
     ceil_div,
@@ -565,3 +567,43 @@ _register_recorded("dvs_gesture", "IBM DVS Gesture (2 x 128 x 128, 11 classes) f
                    "preprocessed local files (root=...; never downloaded)", 20, None)
 _register_recorded("shd", "Spiking Heidelberg Digits (700 channels, 20 classes) from local "
                    "HDF5 files via tonic (root=...; never downloaded)", 100, 1_000_000)
+
+
+# ----------------------------------------------------------------------------
+# lif_*: generated tasks of the LIF-variants study (loihi_snn.train.tasks)
+# ----------------------------------------------------------------------------
+
+def _register_task(name: str, generate, description: str, default_T: int, options: dict,
+                   num_train: int = 2000, num_test: int = 500) -> None:
+    def build(split: str, T: int, encoding: str, seed: int, limit: int | None,
+              num_train: int, num_test: int, **task_options) -> EncodedDataset:
+        n = _positive_int("num_train" if split == "train" else "num_test",
+                          num_train if split == "train" else num_test)
+        x, labels, info = generate(n, T, _rng(seed, split, 3), **task_options)
+        if limit is not None:
+            x, labels = x[:limit], labels[:limit]
+            info = {k: v[:limit] if isinstance(v, np.ndarray) else v for k, v in info.items()}
+        ds = EncodedDataset(x, labels, num_classes=info["num_classes"], name=name,
+                            encoding=encoding, source_index=np.arange(len(labels)))
+        ds.task_info = info         # readout window and per-sample fields (e.g. delay)
+        return ds
+    register_dataset(name, build, description=description, encodings=("binary",),
+                     default_T=default_T,
+                     options={"num_train": num_train, "num_test": num_test, **options})
+
+
+_register_task("lif_memory", tasks.memory_task, "cue, variable delay (silence or distractors), "
+               "read out after a go signal: memory retention (17 channels, 4 classes)", 32,
+               {"num_classes": 4, "group": 4, "cue_steps": 4, "readout": 8, "min_delay": 4,
+                "cue_rate": 0.8, "distractor_rate": 0.0})
+_register_task("lif_patterns", tasks.pattern_task, "fixed random spike patterns with mild "
+               "jitter/deletion/insertion: robustness (16 channels, 4 classes)", 32,
+               {"num_classes": 4, "channels": 16, "rate": 0.1, "template_seed": 0,
+                "train_jitter": 0.5, "train_delete": 0.1, "train_insert": 0.01})
+_register_task("lif_stream", tasks.stream_task, "rate-coded channel groups, short samples to "
+               "stream back to back: uninterrupted processing (16 channels, 4 classes)", 16,
+               {"num_classes": 4, "group": 4, "rate": 0.3, "background": 0.02})
+_register_task("lif_order", tasks.order_task, "two cues of three symbols, class = their "
+               "order (12 channels, 6 classes): complex dynamics", 32,
+               {"symbols": 3, "group": 4, "cue_steps": 3, "cue_rate": 0.8, "min_gap": 3,
+                "background": 0.0})

@@ -1,5 +1,6 @@
 """LIF family: all 12 combinations of leak x reset x recurrence, trained-model layout,
-torch quantized forward == Lava fixed_pt, spike for spike, every layer."""
+torch quantized forward == Lava fixed_pt, spike for spike, every layer; the same for the
+single-state neuron (``synapse="single"``: no current state, leak off = pure IF)."""
 from __future__ import annotations
 
 import itertools
@@ -21,14 +22,14 @@ T = 72
 COMBOS = list(itertools.product([True, False], ["hard", "soft", "none"], [False, True]))
 
 
-def _params(leak, reset):
+def _params(leak, reset, synapse="cuba"):
     return {"threshold": 1.0, "current_decay": 0.3, "voltage_decay": 0.05, "reset": reset,
-            "leak": leak, "tau_grad": 0.5, "scale_grad": 1.0}
+            "leak": leak, "synapse": synapse, "tau_grad": 0.5, "scale_grad": 1.0}
 
 
-def _network(leak, reset, recurrent, seed):
+def _network(leak, reset, recurrent, seed, synapse="cuba"):
     torch.manual_seed(seed)
-    p = _params(leak, reset)
+    p = _params(leak, reset, synapse)
     first = Recurrent(p, 16, 24, weight_scale=2) if recurrent else Dense(p, 16, 24, weight_scale=2)
     blocks = torch.nn.ModuleList([first, Dense(p, 24, 8, weight_scale=2)])
     x = (torch.rand(1, 16, T) < 0.25).float()
@@ -60,6 +61,47 @@ def test_torch_quantized_equals_lava_fixed(leak, reset, recurrent, tmp_path):
     for i, (e, o) in enumerate(zip(expect, lava)):
         assert e.sum() > 5, f"layer {i} too quiet for a meaningful comparison"
         np.testing.assert_array_equal(o, e, err_msg=f"layer {i}")
+
+
+SINGLE = [(False, "none", False), (False, "soft", True), (False, "hard", False),
+          (True, "hard", True), (True, "none", False)]
+
+
+@pytest.mark.parametrize("leak,reset,recurrent", SINGLE,
+                         ids=[f"{'leak' if l else 'noleak'}-{r}-{'rec' if c else 'ff'}"
+                              for l, r, c in SINGLE])
+def test_single_state_torch_quantized_equals_lava_fixed(leak, reset, recurrent, tmp_path):
+    """synapse="single" exports iDecay 4096 (lava's current decay multiplies the old
+    current by 0) and runs spike for spike equal in torch and Lava fixed_pt."""
+    blocks, x = _network(leak, reset, recurrent, seed=40 + SINGLE.index((leak, reset, recurrent)),
+                         synapse="single")
+    blocks.eval()
+    expect = _torch_layers(blocks, x)
+    path = tmp_path / "net.net"
+    export_blocks(blocks, path)
+    with h5py.File(path) as f:
+        assert f["layer/0/neuron/iDecay"][()] == 4096
+    lava = run_layers(path, x[0].numpy())
+    for i, (e, o) in enumerate(zip(expect, lava)):
+        assert e.sum() > 5, f"layer {i} too quiet for a meaningful comparison"
+        np.testing.assert_array_equal(o, e, err_msg=f"layer {i}")
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_single_state_no_leak_is_integrate_and_fire(training):
+    """synapse="single", leak off, reset none: v[t] is the running sum of the input
+    (float: weight units; quantized: mantissas), spikes wherever it exceeds the threshold."""
+    torch.manual_seed(0)
+    z = torch.randint(-8, 12, (2, 5, 40)).float() / 64           # exact in 1/64 steps
+    n = LIF(**_params(False, "none", "single")).train(training)
+    n.record_voltage = training
+    n.use_autograd_loop = training
+    s = n(z)
+    v = torch.cumsum(z, -1)
+    if training:
+        torch.testing.assert_close(n.voltage, v)
+    torch.testing.assert_close(s, (v > 1.0).float())
+    assert n.device_params["iDecay"] == 4096 and n.device_params["vDecay"] == 0
 
 
 def test_variants_behave_differently():
@@ -123,6 +165,7 @@ def test_variant_export_records_its_type(tmp_path):
     ({"threshold": 5000.0}, "threshold"),
     ({"threshold": 0.0}, "threshold"),
     ({"leak": "yes"}, "leak"),
+    ({"synapse": "double"}, "synapse"),
 ])
 def test_bad_parameters_fail_at_construction(kwargs, match):
     params = dict(_params(True, "hard"), **kwargs)
