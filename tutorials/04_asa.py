@@ -1,32 +1,41 @@
-"""Tutorial 4: ASA gating -- fewer spikes at equal accuracy? Trained and run on Lava.
+"""Tutorial 4: does ASA's input-dependent split cut spikes at equal accuracy? On Lava.
 
-    python tutorials/04_asa.py [--size small|full] [--seeds 0,1,2] [--out DIR]
+    python tutorials/04_asa.py [--size small|full] [--seeds 0,1,2] [--noise 5,20,50]
+                               [--epochs N] [--out DIR]
 
-Trains the same small conv network twice per data set and seed -- once with plain
-conv layers and once with an ASA gate in every conv layer (loihi_snn.torch.blocks.ASAConv:
-causal, per-sample Advance Spatial Attention on the membrane input, Yao et al., ICCV
-2023, with the three defects of the public code fixed) -- on
+ASA (Advance Spatial Attention, Yao et al., ICCV 2023) rescales a conv layer's
+synaptic current with two spatial maps, one for an *important* set of channels and one
+for the rest, so that noisy feature maps fall below threshold.  Here the gate is
+causal and per sample (:class:`loihi_snn.torch.blocks.ASAConv`, fixed point on Lava)
+and the study trains the same small conv network (conv8 - conv16 stride 2 - dense, LIF)
+on synthetic DVS events (a dot moving in one of 4 directions, 2 x 8 x 8, T = 16) with
+background noise at several rates, in four arms:
 
-* ``events``: the synthetic DVS moving-dot data set (generated at 2 x 8 x 8 to keep
-  the run short, 4 directions, background noise, binary frames), and
-* ``digits``: scikit-learn's 8 x 8 digits as rate-coded frames (layout ``image``,
-  1 x 8 x 8, 10 classes),
+* ``plain``: no gate;
+* ``gain``: no gate, but every conv current scaled by the gate's starting gain
+  (sigmoid(3.0) -> 244/256 = 0.953), the control for the gain alone;
+* ``static``: the gate with one learned split per layer (only the maps adapt);
+* ``adaptive``: the paper's gate: per sample and step, the top half of the channel
+  scores (avg + max pooling of the current input through a learned layer).
 
-with the package trainer (loihi_snn.train.loop), then reports for each model the
-test accuracy of the SLAYER quantized forward (= Lava fixed point, spike for spike),
-the accuracy on Lava fixed point for the first test samples (streamed through one
-Lava run with loihi_snn.sim.runtime.stream.run_many) and the network-average spike
-firing rate NASFR (loihi_snn.core.metrics.nasfr, all spiking layers; also the rate of the
-conv layers alone).  Writes ``asa.md``, ``asa.json`` and ``asa.png`` to ``--out``
-(default: tutorials/results for ``--size full``, a temporary directory for
-``--size small``).
+For every model (package trainer, best epoch on a 10 % validation hold-out): test
+accuracy of the quantized forward (= Lava fixed point, checked spike for spike on the
+first test samples), NASFR and spikes per sample per layer, each conv layer's firing
+rate on noise-only recordings at the same rate, and the gates' mean gains.  The claim
+(ASA fires less at equal or better accuracy than the gain control, the more so the
+noisier the input) gets a verdict per noise rate.  Writes ``asa.json``, ``asa.md`` and
+``asa.png`` to ``--out`` (default ``results/asa`` for ``--size full``, a temporary
+directory for ``--size small``), after every trained model (partial results survive
+an interrupted run).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,94 +44,154 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = {
-    "small": {"train_limit": 48, "test_limit": 16, "epochs": 1, "lava_limit": 2,
-              "seeds": [0]},
-    "full": {"train_limit": 320, "test_limit": 160, "epochs": 2, "lava_limit": 10,
-             "seeds": [0, 1, 2]},
+    "small": {"num_train": 64, "num_test": 32, "epochs": 1, "lava_limit": 2,
+              "noise_samples": 16, "seeds": [0], "noise": [30.0]},
+    "full": {"num_train": 1500, "num_test": 500, "epochs": 20, "lava_limit": 8,
+             "noise_samples": 200, "seeds": [0, 1, 2], "noise": [5.0, 20.0, 50.0]},
 }
-# weight scales (initialisation) per data set: the sparse event frames need larger ones
-DATASETS = {
-    "events": {"dataset": "events", "encoding": "binary", "T": 16,
-               "dataset_options": {"height": 8, "width": 8}, "conv_scale": 3, "dense_scale": 2},
-    "digits": {"dataset": "digits", "encoding": "rate", "T": 16,
-               "dataset_options": {"layout": "image"}, "conv_scale": 1, "dense_scale": 1},
-}
+ARMS = ("plain", "gain", "static", "adaptive")
+DATA = {"height": 8, "width": 8, "num_classes": 4, "duration_us": 100_000}
+T = 16
 # surrogate: scale 3 x exp(-|v - vth| / 0.25); with gentler surrogates the first conv
 # layer's gradient falls below Adam's eps (1e-8) and it does not train at all
 NEURON = {"threshold": 1.0, "current_decay": 0.5, "voltage_decay": 0.1, "tau_grad": 0.25,
           "scale_grad": 3.0}
 ASA_RATIO = 0.5
-FAMILY = "lif-asa"
+MAP_BIAS = 3.0          # the gates' initial map bias; the gain arm's constant gain
 
 
-def config_for(data: str, asa: bool, size: dict, seed: int):
+def config_for(arm: str, noise: float, size: dict, seed: int):
     from loihi_snn.train.config import TrainConfig
-    d = DATASETS[data]
+    neuron = {"type": "lif", **NEURON} if arm == "plain" else \
+        {"type": "lif-asa", **NEURON, "asa_ratio": ASA_RATIO, "asa_split": arm,
+         "asa_map_bias": MAP_BIAS}
     return TrainConfig(
-        name=f"{data}_{'asa' if asa else 'plain'}_s{seed}", dataset=d["dataset"],
-        encoding=d["encoding"], T=d["T"], dataset_options=dict(d["dataset_options"]),
-        train_limit=size["train_limit"], test_limit=size["test_limit"], val_fraction=0.1,
+        name=f"{arm}_n{noise:g}_s{seed}", dataset="events", encoding="binary", T=T,
+        dataset_options={**DATA, "noise_rate": float(noise), "num_train": size["num_train"],
+                         "num_test": size["num_test"]},
+        val_fraction=0.1,
         architecture=[{"type": "conv", "out": 8, "kernel": 3, "padding": 1,
-                       "weight_scale": d["conv_scale"], "weight_norm": False},
+                       "weight_scale": 3, "weight_norm": False},
                       {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
-                       "weight_scale": d["conv_scale"], "weight_norm": False},
+                       "weight_scale": 3, "weight_norm": False},
                       {"type": "flatten"},
-                      {"type": "dense", "weight_scale": d["dense_scale"], "weight_norm": False}],
-        neuron=({"type": FAMILY, **NEURON, "asa_ratio": ASA_RATIO} if asa
-                else {"type": "lif", **NEURON}),
-        loss={"type": "cross_entropy", "scale": 1.0}, optimizer={"type": "adam", "lr": 0.01},
-        epochs=size["epochs"], batch_size=16, seed=seed, device="cpu")
+                      {"type": "dense", "weight_scale": 2, "weight_norm": False}],
+        neuron=neuron, loss={"type": "cross_entropy", "scale": 1.0},
+        optimizer={"type": "adam", "lr": 0.01}, epochs=size["epochs"], batch_size=16,
+        seed=seed, device="cpu")
 
 
-def measure(model, test, lava_path: str, lava_limit: int) -> dict:
-    """Torch quantized accuracy + NASFR on the test split; Lava accuracy on a subset."""
+def noise_inputs(noise: float, n: int, seed: int) -> np.ndarray:
+    """``n`` noise-only recordings (no dot) at ``noise`` Hz, binary frames (N, 2, 8, 8, T)."""
+    from loihi_snn.train.events import events_to_frames, noise_events
+    ev = noise_events(n, np.random.default_rng([seed, 7919]), height=DATA["height"],
+                      width=DATA["width"], duration_us=DATA["duration_us"], noise_rate=noise)
+    sensor = (DATA["width"], DATA["height"], 2)
+    return np.stack([events_to_frames(e, sensor, T, DATA["duration_us"], 0, clip=True)
+                     for e in ev]).astype(np.float32)
+
+
+def forward(model, x: np.ndarray, gate_stats: bool = False):
+    """Quantized forward in batches: output (N, K, T), spiking layers, gate gains."""
     import torch
+    from loihi_snn.torch.blocks import ASAGate
+    gains, hooks = {}, []
+    if gate_stats:
+        for name, mod in model.named_modules():
+            if isinstance(mod, ASAGate):
+                def hook(m, inp, out, name=name):
+                    mi, ms, mask = m.maps(inp[0])            # (N, H, W, T), (N, C, T)
+                    frac = mask.float().mean(1)              # (N, T): share of imp channels
+                    g = gains.setdefault(name, {"imp": [], "sub": [], "all": []})
+                    g["imp"].append(float(mi.float().mean()) / 256)
+                    g["sub"].append(float(ms.float().mean()) / 256)
+                    g["all"].append(float((mi.float().mean((1, 2)) * frac
+                                           + ms.float().mean((1, 2)) * (1 - frac)).mean()) / 256)
+                hooks.append(mod.register_forward_hook(hook))
+    outs, layers = [], None
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), 100):
+                out, ls = model(torch.from_numpy(x[i:i + 100]).float(), return_layers=True)
+                outs.append(out.numpy())
+                ls = [l.numpy().astype(np.int8) for l in ls]
+                layers = ls if layers is None else [np.concatenate([a, b])
+                                                    for a, b in zip(layers, ls)]
+    finally:
+        for h in hooks:
+            h.remove()
+    gains = {k: {kk: float(np.mean(vv)) for kk, vv in v.items()} for k, v in gains.items()}
+    return np.concatenate(outs), layers, gains
 
+
+def measure(model, test, noise_x: np.ndarray, lava_path: str, lava_limit: int) -> dict:
+    """Accuracy, NASFR, spikes per layer, noise-only conv rates, gate gains, Lava check."""
     from loihi_snn.core.metrics import layer_firing_rates, nasfr, spikes_per_sample
     from loihi_snn.sim.runtime.stream import run_many
-
     model.eval()
-    outs, layers = [], None
-    with torch.no_grad():
-        for i in range(0, len(test), 64):
-            out, ls = model(torch.from_numpy(test.inputs[i:i + 64]).float(), return_layers=True)
-            outs.append(out.numpy())
-            ls = [l.numpy().astype(np.int8) for l in ls]
-            layers = ls if layers is None else [np.concatenate([a, b]) for a, b in zip(layers, ls)]
-    output = np.concatenate(outs)
+    output, layers, gains = forward(model, test.inputs, gate_stats=True)
     pred = output.sum(-1).argmax(1)
     names = model.layer_names()
-    conv = [l for n, l in zip(names, layers) if n.endswith(":conv")]
+    conv = [i for i, n in enumerate(names) if n.endswith(":conv")]
+    _, noise_layers, _ = forward(model, noise_x)
     n = min(lava_limit, len(test))
     lava = run_many(lava_path, test.inputs[:n])
-    lava_pred = lava.reshape(output[:n].shape).sum(-1).argmax(1)
-    return {"torch_accuracy": float((pred == test.labels).mean()),
-            "nasfr": nasfr(layers), "conv_rate": nasfr(conv),
-            "layer_rates": dict(zip(names, np.round(layer_firing_rates(layers), 5).tolist())),
+    return {"accuracy": float((pred == test.labels).mean()),
+            "nasfr": nasfr(layers),
             "spikes_per_sample": float(spikes_per_sample(layers).mean()),
-            "lava_samples": n, "lava_accuracy": float((lava_pred == test.labels[:n]).mean()),
+            "layer_spikes": {names[i]: float(spikes_per_sample([l]).mean())
+                             for i, l in enumerate(layers)},
+            "layer_rates": dict(zip(names, np.round(layer_firing_rates(layers), 5).tolist())),
+            "noise_conv_rates": {names[i]: float(layer_firing_rates([noise_layers[i]])[0])
+                                 for i in conv},
+            "noise_conv_spikes": float(spikes_per_sample([noise_layers[i] for i in conv]).mean()),
+            "gate_gains": gains,
+            "lava_samples": n,
             "lava_identical_output": bool(np.array_equal(lava.reshape(output[:n].shape),
                                                          output[:n]))}
+
+
+def _git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tutorials/04_asa.py",
+                                "loihi_snn"], cwd=ROOT, capture_output=True, text=True,
+                               timeout=30).stdout.strip()
+        return rev + (" (with uncommitted changes)" if dirty else "") if rev else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", choices=sorted(SIZES), default="full",
-                   help="small: about a minute (CI); full: the committed comparison")
-    p.add_argument("--seeds", default=None,
-                   help="comma-separated training seeds (default: small 0, full 0,1,2)")
+                   help="small: about a minute (CI); full: the committed study")
+    p.add_argument("--seeds", default=None, help="comma-separated training seeds")
+    p.add_argument("--noise", default=None,
+                   help="comma-separated background noise rates, Hz per pixel")
+    p.add_argument("--arms", default=",".join(ARMS), help=f"subset of {', '.join(ARMS)}")
     p.add_argument("--epochs", type=int, default=None, help="override the size's epochs")
-    p.add_argument("--datasets", default=",".join(DATASETS),
-                   help=f"comma-separated subset of {', '.join(DATASETS)}")
     p.add_argument("--out", default=None,
-                   help="directory for asa.{md,json,png} (default: tutorials/results for "
-                        "full, a temporary directory for small)")
+                   help="directory for asa.{md,json,png} (default: results/asa for full, "
+                        "a temporary directory for small)")
     p.add_argument("--models", default=None,
-                   help="directory for the trained models (checkpoint, .net, model card); "
-                        "default: a temporary directory")
+                   help="directory for the trained models (default: a temporary directory)")
+    p.add_argument("--combine", nargs="+", default=None, metavar="DIR",
+                   help="only merge the asa.json of earlier runs (e.g. one per noise rate, "
+                        "run in parallel) into one report in --out")
     args = p.parse_args(argv)
+    if args.combine:
+        out = args.out or os.path.join(ROOT, "results", "asa")
+        os.makedirs(out, exist_ok=True)
+        write(out, combine(args.combine, "python tutorials/04_asa.py " + " ".join(
+            sys.argv[1:] if argv is None else argv)))
+        print(f"results: {out}/asa.md")
+        return 0
 
+    import torch
+    torch.set_num_threads(1)
     from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()
     from loihi_snn.train.checkpoint import load_checkpoint
@@ -133,149 +202,282 @@ def main(argv=None) -> int:
     if args.epochs is not None:
         size["epochs"] = args.epochs
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else size["seeds"]
-    datasets = [d for d in args.datasets.split(",") if d]
-    for d in datasets:
-        if d not in DATASETS:
-            p.error(f"unknown data set {d!r}; choose from {', '.join(DATASETS)}")
-    out = args.out or (os.path.join(ROOT, "tutorials", "results") if args.size == "full"
+    noises = [float(s) for s in args.noise.split(",")] if args.noise else size["noise"]
+    arms = [a for a in args.arms.split(",") if a]
+    for a in arms:
+        if a not in ARMS:
+            p.error(f"unknown arm {a!r}; choose from {', '.join(ARMS)}")
+    out = args.out or (os.path.join(ROOT, "results", "asa") if args.size == "full"
                        else tempfile.mkdtemp(prefix="asa-"))
     os.makedirs(out, exist_ok=True)
     models = args.models or tempfile.mkdtemp(prefix="asa-models-")
-    rows = []
-    t_all = time.time()
-    cpu0 = sum(os.times()[:4])
-    for data in datasets:
+    report = {"command": "python tutorials/04_asa.py " + " ".join(sys.argv[1:] if argv is None
+                                                                 else argv),
+              "git_revision": _git_revision(),
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
+                         f"cores, torch CPU (1 thread), {platform.python_version()}",
+              "load_average_start": [round(v, 2) for v in os.getloadavg()],
+              "size": args.size, "size_params": size, "seeds": seeds, "noise_rates": noises,
+              "arms": arms, "neuron": NEURON, "asa_ratio": ASA_RATIO, "map_bias": MAP_BIAS,
+              "data": {**DATA, "T": T, "encoding": "binary"}, "rows": []}
+    t_all, cpu0 = time.time(), sum(os.times()[:4])
+    for noise in noises:
         for seed in seeds:
-            for asa in (False, True):
-                cfg = config_for(data, asa, size, seed)
+            noise_x = noise_inputs(noise, size["noise_samples"], seed)
+            for arm in arms:
+                cfg = config_for(arm, noise, size, seed)
                 t0 = time.time()
                 res = train(cfg, os.path.join(models, cfg.name), progress=False,
                             verbose=False, lava=False)
-                t_train = time.time() - t0
                 model, _ = load_checkpoint(res.checkpoint)
                 test = load_split(cfg.dataset, "test", T=cfg.T, encoding=cfg.encoding,
                                   seed=cfg.seed, limit=cfg.test_limit,
                                   options=cfg.dataset_options, input_scale=cfg.input_scale)
-                row = {"dataset": data, "asa": asa, "seed": seed, "best_epoch": res.best_epoch,
-                       **measure(model, test, res.net_path, size["lava_limit"]),
-                       "train_seconds": round(t_train, 1),
+                row = {"noise": noise, "arm": arm, "seed": seed, "best_epoch": res.best_epoch,
+                       "validation_accuracy": res.best_score,
+                       **measure(model, test, noise_x, res.net_path, size["lava_limit"]),
                        "seconds": round(time.time() - t0, 1)}
-                rows.append(row)
-                print(f"{data:7s} {'ASA  ' if asa else 'plain'} seed {seed}: torch "
-                      f"{row['torch_accuracy']:.3f}  Lava {row['lava_accuracy']:.3f} "
-                      f"({row['lava_samples']}, identical {row['lava_identical_output']})  "
-                      f"NASFR {row['nasfr']:.4f}  conv rate {row['conv_rate']:.4f}  "
-                      f"({row['seconds']} s)", flush=True)
-    report = {"command": "python tutorials/04_asa.py " + " ".join(sys.argv[1:] if argv is None
-                                                                 else argv),
-              "size": args.size, "seeds": seeds, "epochs": size["epochs"], "size_params": size,
-              "neuron": NEURON, "asa_ratio": ASA_RATIO,
-              "weight_scales": {k: (v["conv_scale"], v["dense_scale"]) for k, v in DATASETS.items()},
-              "data": {k: {"encoding": v["encoding"], **v["dataset_options"]}
-                       for k, v in DATASETS.items()},
-              "cpu_seconds": round(sum(os.times()[:4]) - cpu0, 1),
-              "load_average": round(os.getloadavg()[1], 1),
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} "
-                         f"cores, torch CPU",
-              "wall_seconds": round(time.time() - t_all, 1), "rows": rows}
-    with open(os.path.join(out, "asa.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    _markdown(os.path.join(out, "asa.md"), report)
-    _plot(os.path.join(out, "asa.png"), report)
+                report["rows"].append(row)
+                print(f"noise {noise:5g} {arm:8s} seed {seed}: acc {row['accuracy']:.3f}  "
+                      f"spikes/sample {row['spikes_per_sample']:7.1f}  NASFR "
+                      f"{row['nasfr']:.4f}  noise-only conv spikes "
+                      f"{row['noise_conv_spikes']:6.1f}  Lava identical "
+                      f"{row['lava_identical_output']}  ({row['seconds']} s)", flush=True)
+                report.update(wall_seconds=round(time.time() - t_all, 1),
+                              cpu_seconds=round(sum(os.times()[:4]) - cpu0, 1),
+                              load_average_end=[round(v, 2) for v in os.getloadavg()],
+                              complete=False)
+                write(out, report)
+    report["complete"] = True
+    write(out, report)
     print(f"results: {out}/asa.md")
     print("asa: OK")
     return 0
 
 
-def summary(rows, data: str, asa: bool) -> dict:
-    """Mean and std over seeds of the headline numbers."""
-    sel = [r for r in rows if r["dataset"] == data and r["asa"] == asa]
-    out = {"n": len(sel)}
-    for key in ("torch_accuracy", "lava_accuracy", "nasfr", "conv_rate", "spikes_per_sample"):
-        v = np.array([r[key] for r in sel], dtype=float)
-        out[key] = (float(v.mean()), float(v.std())) if len(v) else (float("nan"), 0.0)
-    out["lava_samples"] = sum(r["lava_samples"] for r in sel)
-    out["lava_identical"] = all(r["lava_identical_output"] for r in sel)
-    return out
+def combine(dirs, command: str) -> dict:
+    """One report from the ``asa.json`` of several runs with the same settings (rows
+    concatenated, noise rates and seeds united; commands, revisions, dates, loads and
+    times kept per part)."""
+    parts = []
+    for d in dirs:
+        with open(os.path.join(d, "asa.json")) as f:
+            parts.append(json.load(f))
+    base = dict(parts[0])
+    for key in ("size_params", "arms", "neuron", "asa_ratio", "map_bias", "data"):
+        if any(p[key] != base[key] for p in parts):
+            raise SystemExit(f"cannot combine: the runs differ in {key}")
+    base["rows"] = [r for p in parts for r in p["rows"]]
+    base["noise_rates"] = sorted({n for p in parts for n in p["noise_rates"]})
+    base["seeds"] = sorted({s for p in parts for s in p["seeds"]})
+    base["command"] = "; ".join([p["command"] for p in parts] + [command])
+    base["git_revision"] = ", ".join(dict.fromkeys(p["git_revision"] for p in parts))
+    base["date"] = f"{min(p['date'] for p in parts)} .. {max(p['date'] for p in parts)}"
+    base["load_average_start"] = [p["load_average_start"] for p in parts]
+    base["load_average_end"] = [p.get("load_average_end") for p in parts]
+    base["wall_seconds"] = max(p.get("wall_seconds") or 0 for p in parts)
+    base["cpu_seconds"] = round(sum(p.get("cpu_seconds") or 0 for p in parts), 1)
+    base["complete"] = all(p.get("complete") for p in parts)
+    base["parts"] = [{"dir": os.path.relpath(d, ROOT), "command": p["command"],
+                      "complete": p.get("complete")} for d, p in zip(dirs, parts)]
+    return base
 
 
-def _markdown(path: str, r: dict) -> None:
+def write(out: str, report: dict) -> None:
+    """asa.json, asa.md and asa.png from the rows so far (written atomically)."""
+    for name, text in (("asa.json", json.dumps(report, indent=2)),
+                       ("asa.md", markdown(report))):
+        tmp = os.path.join(out, name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(out, name))
+    plot(os.path.join(out, "asa.png"), report)
+
+
+# ----------------------------------------------------------------------------- summaries
+
+def _sel(rows, noise, arm):
+    return sorted((r for r in rows if r["noise"] == noise and r["arm"] == arm),
+                  key=lambda r: r["seed"])
+
+
+def _ms(values):
+    v = np.asarray(values, dtype=float)
+    return (float(v.mean()), float(v.std())) if v.size else (float("nan"), 0.0)
+
+
+def paired(rows, noise, arm, ref) -> dict:
+    """Per-seed differences of ``arm`` against ``ref`` at one noise rate: accuracy in
+    points, spikes per sample in % of ref, noise-only conv spikes in % of ref."""
+    a = {r["seed"]: r for r in _sel(rows, noise, arm)}
+    b = {r["seed"]: r for r in _sel(rows, noise, ref)}
+    seeds = sorted(set(a) & set(b))
+    acc = [100 * (a[s]["accuracy"] - b[s]["accuracy"]) for s in seeds]
+    spk = [100 * (a[s]["spikes_per_sample"] / b[s]["spikes_per_sample"] - 1) for s in seeds]
+    nse = [100 * (a[s]["noise_conv_spikes"] / b[s]["noise_conv_spikes"] - 1)
+           if b[s]["noise_conv_spikes"] else float("nan") for s in seeds]
+    return {"seeds": seeds, "accuracy_points": acc, "spikes_percent": spk,
+            "noise_spikes_percent": nse}
+
+
+def verdict(rows, noises, arm, ref, tol_points: float = 1.0) -> dict:
+    """The claim for ``arm`` against ``ref``: at each noise rate fewer spikes in every seed
+    and mean accuracy no more than ``tol_points`` below; the spike gap grows with noise."""
+    per, gaps = {}, []
+    for noise in noises:
+        d = paired(rows, noise, arm, ref)
+        if not d["seeds"]:
+            continue
+        acc, spk = _ms(d["accuracy_points"]), _ms(d["spikes_percent"])
+        fewer = all(s < 0 for s in d["spikes_percent"])
+        holds = fewer and acc[0] >= -tol_points
+        per[noise] = {"n": len(d["seeds"]), "accuracy_points": acc, "spikes_percent": spk,
+                      "noise_spikes_percent": _ms(d["noise_spikes_percent"]),
+                      "fewer_spikes_every_seed": fewer, "holds": holds}
+        gaps.append(-spk[0])
+    grows = all(b > a for a, b in zip(gaps, gaps[1:])) if len(gaps) >= 2 else None
+    return {"per_noise": per, "gap_grows_with_noise": grows,
+            "holds": bool(per) and all(v["holds"] for v in per.values()) and grows is not False}
+
+
+def markdown(r: dict) -> str:
     s = r["size_params"]
-    lines = ["# ASA gating vs plain conv layers", "",
-             f"Command: `{r['command']}`; seeds {r['seeds']}, {r['epochs']} epochs, "
-             f"{s['train_limit']} training samples (10 % held out to pick the epoch), "
-             f"{s['test_limit']} test samples (Lava fixed point on the first "
-             f"{s['lava_limit']} per model), machine: {r['machine']}, "
-             f"{r['wall_seconds']} s wall / {r['cpu_seconds']} s CPU in all (5-min load "
-             f"average at the end {r['load_average']}: the machine was shared).", "",
-             "Network: conv8 (3x3) - conv16 (3x3, stride 2) - dense, LIF "
-             f"neurons {r['neuron']}, initial weight scales {r['weight_scales']}, "
-             "cross-entropy on spike counts, Adam lr 0.01, batch 16, T = 16; data: "
-             f"{r['data']}; ASA: every conv layer gated, important ratio "
-             f"{r['asa_ratio']}.  Accuracy: torch = SLAYER quantized forward (spike for "
-             "spike what Lava fixed_pt runs); NASFR = spikes / (neurons x T), all spiking "
-             "layers, weighted by neuron count; conv rate = the same over the conv layers "
-             "(the ones ASA gates).  Mean +- std over seeds.", "",
-             "| data set | model | torch acc | Lava acc (n) | Lava == torch | NASFR | conv rate "
-             "| spikes/sample |",
-             "|---|---|---|---|---|---|---|---|"]
-    for data in dict.fromkeys(x["dataset"] for x in r["rows"]):
-        for asa in (False, True):
-            m = summary(r["rows"], data, asa)
-            if not m["n"]:
+    rows, noises = r["rows"], r["noise_rates"]
+    arms = [a for a in r["arms"] if any(x["arm"] == a for x in rows)]
+    done = len(rows)
+    planned = len(noises) * len(r["seeds"]) * len(r["arms"])
+    lines = [
+        "# ASA: input-dependent split vs static split vs gain control vs no gate", "",
+        f"Command: `{r['command']}`; git revision {r['git_revision']}; {r['date']}; "
+        f"machine: {r['machine']}; load average (1/5/15 min) at the start "
+        f"{r['load_average_start']}, at the end {r.get('load_average_end')} (the machine "
+        f"was shared); {r.get('wall_seconds')} s wall / {r.get('cpu_seconds')} s CPU.  "
+        f"Models: {done} of {planned}" + ("" if r.get("complete") else
+                                          " (**partial: the run is still going or was cut "
+                                          "short**)") + ".", "",
+        f"Data: synthetic DVS moving dot (4 directions), 2 x {r['data']['height']} x "
+        f"{r['data']['width']}, T = {r['data']['T']} binary frames of "
+        f"{r['data']['duration_us'] / 1000 / r['data']['T']:g} ms "
+        f"({r['data']['duration_us'] / 1000:g} ms recordings), background noise at "
+        f"{', '.join(f'{n:g}' for n in noises)} Hz per pixel (random place, time and "
+        f"polarity); {s['num_train']} generated training recordings (10 % held out to pick "
+        f"the epoch), {s['num_test']} test recordings, {s['epochs']} epochs, seeds "
+        f"{r['seeds']}.  Network: conv8 (3x3) - conv16 (3x3, stride 2) - dense, LIF "
+        f"{r['neuron']}, cross-entropy on spike counts, Adam lr 0.01, batch 16.", "",
+        "Arms: **plain** no gate; **gain** every conv current times the gates' starting "
+        f"gain (sigmoid({r['map_bias']}) -> 244/256 = 0.953, a constant: the control for "
+        "the gain alone); **static** ASA gate with one learned split per layer; "
+        "**adaptive** ASA gate with the split chosen per sample and step from the current "
+        f"input (top {r['asa_ratio']:.0%} of learned channel scores).  All gates start at "
+        "map bias 3.0 (gain about 0.95).", "",
+        "Accuracy: quantized forward on the test set (= Lava fixed point; Lava checked "
+        "spike for spike on the first test samples of every model, column Lava).  NASFR = "
+        "spikes / (neurons x T) over all spiking layers; spikes = per test sample; noise-only "
+        "= spikes per noise-only recording (no dot, same noise rate) in the conv layers.  "
+        "Gains: mean gate gain (important map / sub-important map / applied) on the test "
+        "set, per gated layer.  Mean +- std over seeds.", "",
+        "| noise (Hz) | arm | accuracy | NASFR | spikes/sample | conv1 / conv2 / dense spikes "
+        "| noise-only conv spikes | conv1 / conv2 rate on noise | gains conv1; conv2 | Lava |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
+    for noise in noises:
+        for arm in arms:
+            sel = _sel(rows, noise, arm)
+            if not sel:
                 continue
-            lines.append(
-                f"| {data} | {'ASA' if asa else 'plain'} | {m['torch_accuracy'][0]:.3f} +- "
-                f"{m['torch_accuracy'][1]:.3f} | {m['lava_accuracy'][0]:.3f} "
-                f"({m['lava_samples']}) | {'yes' if m['lava_identical'] else 'NO'} | "
-                f"{m['nasfr'][0]:.4f} +- {m['nasfr'][1]:.4f} | {m['conv_rate'][0]:.4f} | "
-                f"{m['spikes_per_sample'][0]:.0f} |")
-    lines.append("")
-    for data in dict.fromkeys(x["dataset"] for x in r["rows"]):
-        a, b = summary(r["rows"], data, False), summary(r["rows"], data, True)
-        if a["n"] and b["n"]:
-            change = 100.0 * (b["nasfr"][0] / a["nasfr"][0] - 1.0) if a["nasfr"][0] else float("nan")
-            lines.append(f"- {data}: ASA changed NASFR by {change:+.0f} % and torch accuracy by "
-                         f"{100 * (b['torch_accuracy'][0] - a['torch_accuracy'][0]):+.1f} points "
-                         f"(seed std of accuracy {100 * a['torch_accuracy'][1]:.1f} / "
-                         f"{100 * b['torch_accuracy'][1]:.1f} points).")
+            acc, nas = _ms([x["accuracy"] for x in sel]), _ms([x["nasfr"] for x in sel])
+            spk = _ms([x["spikes_per_sample"] for x in sel])
+            names = list(sel[0]["layer_spikes"])
+            per_layer = " / ".join(f"{_ms([x['layer_spikes'][n] for x in sel])[0]:.0f}"
+                                   for n in names)
+            nz = _ms([x["noise_conv_spikes"] for x in sel])
+            cn = list(sel[0]["noise_conv_rates"])
+            nrate = " / ".join(f"{_ms([x['noise_conv_rates'][n] for x in sel])[0]:.4f}"
+                               for n in cn)
+            gnames = list(sel[0]["gate_gains"])
+            gains = "; ".join(
+                "/".join(f"{_ms([x['gate_gains'][g][k] for x in sel])[0]:.2f}"
+                         for k in ("imp", "sub", "all")) for g in gnames) or "-"
+            lava = f"{'yes' if all(x['lava_identical_output'] for x in sel) else 'NO'} " \
+                   f"({sum(x['lava_samples'] for x in sel)})"
+            lines.append(f"| {noise:g} | {arm} | {acc[0]:.3f} +- {acc[1]:.3f} | "
+                         f"{nas[0]:.4f} +- {nas[1]:.4f} | {spk[0]:.0f} +- {spk[1]:.0f} | "
+                         f"{per_layer} | {nz[0]:.0f} +- {nz[1]:.0f} | {nrate} | {gains} | "
+                         f"{lava} |")
+    lines += ["", "## Verdicts", "",
+              "Paired by seed against the reference arm: accuracy difference in points, "
+              "spikes per test sample and noise-only conv spikes in % of the reference "
+              "(mean +- std over seeds).  A claim holds at a noise rate if the arm fires less "
+              "in every seed and its mean accuracy is at most 1 point below; overall if it "
+              "holds at every rate and the spike gap grows with the noise rate.", "",
+              "| claim | noise (Hz) | seeds | accuracy (points) | spikes (%) | noise-only "
+              "conv spikes (%) | holds |", "|---|---|---|---|---|---|---|"]
+    claims = [("adaptive", "gain", "adaptive ASA fires less than the gain control at "
+                                   "equal or better accuracy"),
+              ("static", "gain", "static-split ASA fires less than the gain control"),
+              ("adaptive", "static", "the adaptive split fires less than the static split"),
+              ("gain", "plain", "(the gain alone vs no gate)")]
+    summary = []
+    trend = {True: "grows", False: "does not grow", None: "not measured (one rate)"}
+    for arm, ref, text in claims:
+        if arm not in arms or ref not in arms:
+            continue
+        v = verdict(rows, noises, arm, ref)
+        for noise, d in v["per_noise"].items():
+            lines.append(f"| {arm} vs {ref} | {noise:g} | {d['n']} | "
+                         f"{d['accuracy_points'][0]:+.1f} +- {d['accuracy_points'][1]:.1f} | "
+                         f"{d['spikes_percent'][0]:+.0f} +- {d['spikes_percent'][1]:.0f} | "
+                         f"{d['noise_spikes_percent'][0]:+.0f} +- "
+                         f"{d['noise_spikes_percent'][1]:.0f} | "
+                         f"{'yes' if d['holds'] else 'no'} |")
+        if v["per_noise"]:
+            summary.append(f"- {text}: **{'holds' if v['holds'] else 'does not hold'}** "
+                           f"(holds at {sum(d['holds'] for d in v['per_noise'].values())} of "
+                           f"{len(v['per_noise'])} noise rates; spike gap "
+                           f"{trend[v['gap_grows_with_noise']]} with noise).")
+    lines += [""] + summary
     lines += ["", "Per model:", "",
-              "| data set | model | seed | best epoch | torch acc | Lava acc | NASFR | "
-              "conv rate | s |", "|---|---|---|---|---|---|---|---|---|"]
-    for x in r["rows"]:
-        lines.append(f"| {x['dataset']} | {'ASA' if x['asa'] else 'plain'} | {x['seed']} | "
-                     f"{x['best_epoch']} | {x['torch_accuracy']:.3f} | "
-                     f"{x['lava_accuracy']:.3f} | {x['nasfr']:.4f} | {x['conv_rate']:.4f} | "
+              "| noise | arm | seed | best epoch | val acc | test acc | NASFR | spikes/sample | "
+              "noise-only conv spikes | Lava identical | s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for x in rows:
+        lines.append(f"| {x['noise']:g} | {x['arm']} | {x['seed']} | {x['best_epoch']} | "
+                     f"{x['validation_accuracy']:.3f} | {x['accuracy']:.3f} | "
+                     f"{x['nasfr']:.4f} | {x['spikes_per_sample']:.0f} | "
+                     f"{x['noise_conv_spikes']:.0f} | {x['lava_identical_output']} | "
                      f"{x['seconds']} |")
     lines += ["", "Paper (Yao et al., ICCV 2023, README, accuracy % / NASFR): DVS128 Gesture "
               "91.3/0.176 -> 95.2/0.038 with ASA; their module pools over all T and the batch "
-              "(not causal, not per sample), ours is causal and per sample and runs on Lava.",
+              "(not causal, not per sample); ours is causal and per sample and runs on Lava.",
               ""]
-    with open(path, "w") as f:
-        f.write("\n".join(lines))
+    return "\n".join(lines)
 
 
-def _plot(path: str, r: dict) -> None:
+def plot(path: str, r: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    datas = list(dict.fromkeys(x["dataset"] for x in r["rows"]))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    width = 0.38
-    for ax, key, label in ((axes[0], "torch_accuracy", "test accuracy"),
-                           (axes[1], "nasfr", "NASFR (spikes / neuron / step)")):
-        for k, asa in enumerate((False, True)):
-            ms = [summary(r["rows"], d, asa)[key] for d in datas]
-            ax.bar(np.arange(len(datas)) + (k - 0.5) * width, [m[0] for m in ms], width,
-                   yerr=[m[1] for m in ms], capsize=3, label="ASA" if asa else "plain")
-            for i, d in enumerate(datas):
-                pts = [x[key] for x in r["rows"] if x["dataset"] == d and x["asa"] == asa]
-                ax.plot(np.full(len(pts), i + (k - 0.5) * width), pts, "k.", ms=4)
-        ax.set_xticks(np.arange(len(datas)))
-        ax.set_xticklabels(datas)
+    rows, noises = r["rows"], r["noise_rates"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    keys = (("accuracy", "test accuracy"), ("spikes_per_sample", "spikes per test sample"),
+            ("noise_conv_spikes", "conv spikes per noise-only recording"))
+    for ax, (key, label) in zip(axes, keys):
+        for k, arm in enumerate(a for a in r["arms"] if any(x["arm"] == a for x in rows)):
+            xs, ms, ss = [], [], []
+            for noise in noises:
+                sel = _sel(rows, noise, arm)
+                if sel:
+                    m, s = _ms([x[key] for x in sel])
+                    xs.append(noise * (1 + 0.03 * (k - 1.5)))
+                    ms.append(m)
+                    ss.append(s)
+            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=arm)
+        ax.set_xscale("log")
+        ax.set_xlabel("background noise (Hz per pixel)")
         ax.set_ylabel(label)
-    axes[0].legend(loc="lower right")
-    fig.suptitle(f"ASA vs plain conv layers (seeds {r['seeds']}, {r['epochs']} epochs)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"ASA arms vs noise (seeds {r['seeds']}, {r['size_params']['epochs']} "
+                 f"epochs, mean +- std)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

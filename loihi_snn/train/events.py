@@ -26,6 +26,7 @@ __all__ = [
     "events_to_frames",
     "make_events",
     "moving_dot_events",
+    "noise_events",
     "open_recorded_split",
 ]
 
@@ -201,6 +202,40 @@ def moving_dot_events(num_samples: int, rng: np.random.Generator, *, height: int
     ev = make_events(x[order], y[order], t[order], p[order])
     bounds = np.searchsorted(s[order], np.arange(1, n))
     return np.split(ev, bounds), labels
+
+
+def noise_events(num_samples: int, rng: np.random.Generator, *, height: int = 16,
+                 width: int = 16, duration_us: int = 100_000, noise_rate: float = 5.0
+                 ) -> list[np.ndarray]:
+    """Background-noise-only DVS recordings: what :func:`moving_dot_events` adds to each
+    recording, without the dot.
+
+    Per recording a Poisson number of events with mean
+    ``noise_rate * height * width * duration_us * 1e-6``, each at a uniformly random
+    pixel, time (``0 .. duration_us - 1``) and polarity: the background of
+    :func:`moving_dot_events` (same rate units: events per pixel per second, Hz).  Used
+    to measure how much a network fires on noise alone.
+
+    Args:
+        num_samples: number of recordings ``n``.
+        rng: generator that draws everything (deterministic given its seed).
+        height, width: sensor size in pixels.
+        duration_us: recording length in microseconds.
+        noise_rate: background events per pixel per second (Hz, >= 0).
+
+    Returns:
+        a list of ``n`` :data:`EVENT_DTYPE` arrays sorted by time.
+    """
+    if noise_rate < 0:
+        raise ValueError(f"noise_rate must be >= 0, got {noise_rate}")
+    n, H, W = int(num_samples), int(height), int(width)
+    counts = rng.poisson(noise_rate * H * W * duration_us * 1e-6, n)
+    out = []
+    for c in counts:
+        t = np.sort(rng.integers(0, duration_us, c))
+        out.append(make_events(rng.integers(0, W, c), rng.integers(0, H, c), t,
+                               rng.integers(0, 2, c)))
+    return out
 
 
 # ----------------------------------------------------------------------------
