@@ -9,6 +9,7 @@ Public API (stable across internal moves; everything else is internal)
 - :func:`load` -- NetX HDF5 file -> Lava process (``Network``).
 - :func:`read_netx` -- parse and validate a NetX file without Lava.
 - :func:`export_blocks` -- write SLAYER-style blocks (ours or lava-dl's) to NetX.
+- :func:`from_nir` / :func:`to_nir` -- NIR graphs (snnTorch, Norse, ...) to NetX and back.
 - :mod:`blocks` -- ``Dense``, ``Conv``, ``Pool``, ``Recurrent``, ``Flatten``, ``ASAConv``.
 - errors: :class:`LoihiSnnError` and its subclasses.
 
@@ -40,6 +41,8 @@ _PUBLIC = {
     "offline_cutoff": ("loihi_snn.core.cutoff", "offline_cutoff"),
     "calibrate": ("loihi_snn.core.cutoff", "calibrate"),
     "evaluate_file": ("loihi_snn.app.evaluation", "evaluate"),
+    "from_nir": ("loihi_snn.nir", "from_nir"),
+    "to_nir": ("loihi_snn.nir", "to_nir"),
 }
 
 __all__ = sorted(_PUBLIC) + ["BackendError", "LoihiSnnError", "NetxFormatError",

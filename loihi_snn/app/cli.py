@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from loihi_snn.app.evaluation import EvalError, evaluate, format_report
+from loihi_snn.app.nir_cli import add_parsers as add_nir_parsers
 from loihi_snn.core.errors import LoihiSnnError, ShapeError
 from loihi_snn.netx.describe import format_table, layer_table, summary
 from loihi_snn.netx.resources import check, estimate
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--per-sample", action="store_true",
                     help="with --json: add each sample's prediction and steps used")
     pv.set_defaults(func=cmd_eval)
+    add_nir_parsers(sub)         # loihi-snn import / export-nir (app/nir_cli.py)
     return p
 
 

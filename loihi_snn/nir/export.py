@@ -34,6 +34,7 @@ from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.core.files import atomic_path
 from loihi_snn.netx.lower import broadcast_to_layer
 from loihi_snn.netx.schema import LayerSpec, read_netx
+from loihi_snn.nir.graph import require_nir
 
 EXPORT_DT = 1e-4             # snnTorch's dt (tau = dt / (1 - beta))
 NO_LEAK_TAU = EXPORT_DT * 2.0 ** 30
@@ -45,7 +46,7 @@ def _refuse(path: str, layer: LayerSpec, field: str, what: str) -> None:
 
 
 def _neuron_node(path: str, layer: LayerSpec, n: int, has_bias: bool):
-    import nir
+    nir = require_nir()
     p = layer.neuron.params
     ntype = layer.neuron.type
     if ntype == "TERNARY":
@@ -82,7 +83,7 @@ def _bias(layer: LayerSpec) -> np.ndarray:
 
 def netx_to_graph(net_path: str):
     """A ``nir.NIRGraph`` of the NetX file ``net_path`` (see the module docstring)."""
-    import nir
+    nir = require_nir()
     path = os.fspath(net_path)
     spec = read_netx(path)
     nodes: Dict[str, Any] = {"input": nir.Input(input_type=np.asarray(spec.input_shape))}
@@ -173,7 +174,7 @@ def to_nir(net_path: str, out: str = None):
         :class:`~loihi_snn.NetxFormatError` naming the layer and field of anything NIR
         cannot represent.
     """
-    import nir
+    nir = require_nir()
     graph = netx_to_graph(net_path)
     if out is not None:
         with atomic_path(os.fspath(out), suffix=".nir") as tmp:

@@ -89,13 +89,23 @@ class Chain:
         return [s for s in self.stages if s.kind != "flatten"]
 
 
+def require_nir():
+    """The optional ``nir`` package, or a NirError saying how to install it."""
+    try:
+        import nir  # lazy: optional dependency (the `nir` extra), only for NIR files
+    except ImportError:
+        raise NirError("nir", "the 'nir' package is not installed: pip install "
+                              "'loihi-snn[nir]' (or pip install nir)") from None
+    return nir
+
+
 def type_name(node: Any) -> str:
     return type(node).__name__
 
 
 def read_graph(path_or_graph: Any):
     """A ``nir.NIRGraph`` from a ``.nir`` file path or a graph; ``(graph, source)``."""
-    import nir
+    nir = require_nir()
     if isinstance(path_or_graph, nir.NIRGraph):
         return path_or_graph, "<NIRGraph>"
     if isinstance(path_or_graph, nir.NIRNode):
@@ -117,7 +127,7 @@ def read_graph(path_or_graph: Any):
 def inline_subgraphs(graph) -> Tuple[Dict[str, Any], List[Tuple[str, str]]]:
     """Flat ``(nodes, edges)``: nested ``NIRGraph`` nodes are inlined under dotted names
     (``sub.node``); their own ``Input``/``Output`` nodes are bypassed."""
-    import nir
+    nir = require_nir()
     nodes: Dict[str, Any] = {}
     edges: List[Tuple[str, str]] = []
     entry: Dict[str, List[str]] = {}     # subgraph name -> inner nodes fed by its Input
@@ -197,7 +207,7 @@ def normalise(path_or_graph: Any) -> Chain:
     path from the one ``Input`` to the one ``Output``.  Raises :class:`NirError` naming
     the node and the field for anything else.
     """
-    import nir
+    nir = require_nir()
     graph, source = read_graph(path_or_graph)
     nodes, edges = inline_subgraphs(graph)
     for a, b in edges:
@@ -265,6 +275,12 @@ def normalise(path_or_graph: Any) -> Chain:
         n = sorted(unused)[0]
         raise NirError(source, "is not on the path from Input to Output", n, "edges")
 
+    # Exporters that trace with a batched sample (Norse's ``to_nir(model, x[None])``,
+    # nirtorch with (1, C, H, W)) record the batch dimension in the Input type: drop it.
+    first = type_name(nodes[order[0]]) if order else ""
+    if (len(in_shape) == 4 or (len(in_shape) == 2 and first in ("Affine", "Linear"))) \
+            and in_shape[0] == 1:
+        in_shape = in_shape[1:]
     chain = Chain(source, tuple(in_shape))
     shape = tuple(in_shape)
     pending: Optional[Tuple[str, Any]] = None          # a synapse waiting for its neuron
