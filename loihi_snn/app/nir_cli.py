@@ -18,7 +18,7 @@ import numpy as np
 from loihi_snn.core.errors import ShapeError
 from loihi_snn.netx.describe import format_table, layer_table
 from loihi_snn.netx.schema import read_netx
-from loihi_snn.nir import check_import, from_nir, normalise, to_nir
+from loihi_snn.nir import check_import, from_nir, normalise, reset_from_metadata, to_nir
 from loihi_snn.nir.check import integer_input
 from loihi_snn.nir.lower import DEFAULT_DT
 
@@ -36,6 +36,7 @@ def _load_inputs(path: str, shape) -> np.ndarray:
 
 def cmd_import(args: argparse.Namespace) -> int:
     chain = normalise(args.model)
+    args.reset = reset_from_metadata(chain) if args.reset is None else args.reset
     x = _load_inputs(args.check, chain.input_shape) if args.check else None
     out = from_nir(args.model, args.out, dt=args.dt, reset=args.reset,
                    weight_bits=args.weight_bits)
@@ -87,8 +88,9 @@ def add_parsers(sub) -> None:
     pi.add_argument("--out", required=True, help="NetX file to write (*.net)")
     pi.add_argument("--dt", type=float, default=DEFAULT_DT, metavar="S",
                     help=f"time step in seconds (default {DEFAULT_DT:g}, snnTorch's)")
-    pi.add_argument("--reset", choices=("hard", "soft", "none"), default="hard",
-                    help="reset after a spike (default hard: NIR's v -> v_reset = 0)")
+    pi.add_argument("--reset", choices=("hard", "soft", "none"), default=None,
+                    help="reset after a spike (default: the mode loihi-snn export-nir "
+                         "recorded in the node metadata, else hard: NIR's v -> v_reset = 0)")
     pi.add_argument("--weight-bits", type=int, default=8, metavar="B",
                     help="weight mantissa bits, 2..8 (default 8)")
     pi.add_argument("--check", metavar="INPUTS.npy", default=None,

@@ -12,7 +12,7 @@ Needs the optional ``nir`` package (``pip install loihi-snn[nir]``).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from loihi_snn.nir.check import check_import  # noqa: F401
 from loihi_snn.nir.export import to_nir  # noqa: F401
@@ -20,8 +20,16 @@ from loihi_snn.nir.graph import Chain, NirError, normalise  # noqa: F401
 from loihi_snn.nir.lower import DEFAULT_DT, import_summary, lower_chain, write_netx
 
 
-def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT, reset: str = "hard",
-             weight_bits: int = 8) -> str:
+def reset_from_metadata(chain: Chain) -> str:
+    """The reset mode the graph's neuron nodes record in ``metadata["loihi_snn.reset"]``
+    (written by :func:`to_nir`; NIR itself has no reset mode), else ``"hard"``."""
+    modes = {(getattr(s.neuron, "metadata", None) or {}).get("loihi_snn.reset")
+             for s in chain.spiking_stages}
+    return modes.pop() if len(modes) == 1 and None not in modes else "hard"
+
+
+def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT,
+             reset: Optional[str] = None, weight_bits: int = 8) -> str:
     """Lower a NIR graph to a NetX file, validated and written atomically.
 
     Parameters
@@ -33,10 +41,11 @@ def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT, reset: str
     dt : float
         time step in seconds at which NIR's continuous-time neurons are discretised
         (default 1e-4, snnTorch's convention; Norse 1.1 files need ``dt_norse**2``).
-    reset : {"hard", "soft", "none"}
+    reset : {"hard", "soft", "none"}, optional
         reset after a spike: "hard" (NIR's v -> v_reset = 0; snnTorch's "zero"), "soft"
         (subtract the threshold; snnTorch's default "subtract", which NIR cannot record),
-        "none".
+        "none".  Default: the mode :func:`to_nir` recorded in the neuron nodes'
+        metadata, else "hard".
     weight_bits : int
         weight mantissa bits, 2..8 (Loihi: 8).
 
@@ -50,6 +59,7 @@ def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT, reset: str
         without a Loihi form.
     """
     chain = normalise(path_or_graph)
+    reset = reset_from_metadata(chain) if reset is None else reset
     layers = lower_chain(chain, dt=dt, reset=reset, weight_bits=weight_bits)
     summary = import_summary(chain, layers, dt=dt, reset=reset, weight_bits=weight_bits)
     return write_netx(chain, layers, os.fspath(out), summary)

@@ -16,7 +16,9 @@ weight, ``conv``, ``pool``; ``Flatten`` -> ``flatten``), its neurons the CUBA fa
 - quantisation: one integer scale ``S`` per layer (the threshold mantissa,
   ``vThMant = S``) chosen so that the largest scaled weight fills the ``B``-bit
   mantissa (``B = weight_bits``, 8 by default); weights are rounded to multiples of
-  ``2**(9 - B)`` in [-256, 254] (an 8-bit signed mantissa with lava-dl's packing);
+  ``2**(9 - B)`` in [-256, 256 - 2**(9 - B)] (a B-bit signed mantissa, lava-dl's
+  packing); a network that already is in integers with one integer threshold per layer
+  (what :func:`loihi_snn.nir.to_nir` writes) keeps exactly its integers;
 - biases: an Affine/Conv bias (and a recurrent Affine bias) and ``v_leak`` enter ``v``
   every step: the bias ``round(S (a b bias + c) / theta)`` (a bias into a CubaLIF's
   synaptic current has no Loihi form and is refused).
@@ -91,9 +93,30 @@ def _weight_step(weight_bits: int) -> int:
     return 1 << (9 - weight_bits)
 
 
+def _exact_scale(d: Dynamics, arrays, step: int, lim: int) -> Optional[int]:
+    """The layer's threshold when it is one integer and every scaled value (weights,
+    biases, in threshold units) times it is an integer within Loihi's ranges -- so a
+    network that already is in integers (as :func:`loihi_snn.nir.to_nir` writes it) is
+    lowered to exactly those integers -- else None."""
+    theta = np.asarray(d.v_threshold, dtype=np.float64).reshape(-1)
+    s = float(theta[0])
+    if not (np.all(theta == s) and s == round(s) and 1 <= s <= VTH_MANT_MAX):
+        return None
+    for i, arr in enumerate(arrays):
+        if arr is None:
+            continue
+        v = np.asarray(arr, dtype=np.float64) * s
+        q = np.round(v)
+        if not np.allclose(v, q, rtol=0, atol=1e-6):
+            return None
+        if i < 2 and (q.max(initial=0) > lim or q.min(initial=0) < -256 or np.any(q % step)):
+            return None
+    return int(s)
+
+
 def _quantize(w: np.ndarray, scale: float, step: int) -> np.ndarray:
     lim = 256 - step
-    return np.clip(np.round(w * scale / step) * step, -lim, lim).astype(np.int64)
+    return np.clip(np.round(w * scale / step) * step, -256, lim).astype(np.int64)
 
 
 def _synapse_arrays(source: str, stage: Stage):
@@ -172,10 +195,13 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
     lim = 256 - step
     wmax = max(float(np.abs(wk).max(initial=0)),
                float(np.abs(wrk).max(initial=0)) if wrk is not None else 0.0)
-    if wmax == 0:
+    exact = _exact_scale(d, [wk, wrk, vbias], step, lim)
+    if exact is not None:       # an integer network (e.g. from to_nir): keep its integers
+        scale = exact
+    elif wmax == 0:
         scale = 64
     else:
-        scale = int(np.floor(lim / wmax))
+        scale = int(np.floor(lim / wmax * (1 + 1e-9)))    # exact ratios stay exact
         if scale < 1:
             scale = 1
             notes.append(f"{stage.synapse_name}: weights up to {wmax:.3g} thresholds exceed "
