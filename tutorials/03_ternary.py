@@ -41,8 +41,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = {"binary": {"spike": "binary"},
         "ternary_a1": {"spike": "ternary", "learn_amplitude": False},
         "ternary_learned": {"spike": "ternary", "learn_amplitude": True}}
-NEURON = {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
-          "voltage_decay": 0.1, "tau_grad": 0.5, "scale_grad": 1.0, "surrogate": "exp"}
+NEURONS = {
+    # a wide surrogate that trains both spike kinds (the default)
+    "study": {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
+              "voltage_decay": 0.1, "tau_grad": 0.5, "scale_grad": 1.0, "surrogate": "exp"},
+    # the binary LIF tuned for digits (the committed digits presets' neuron), for a
+    # binary baseline at its best
+    "tuned": {"type": "lif", "reset": "hard", "threshold": 1.25, "current_decay": 0.25,
+              "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3.0, "surrogate": "exp"},
+}
+NEURON = NEURONS["study"]
 SIZES = {
     "small": {"Ts": [4], "seeds": 1, "lava_samples": 3,
               "digits": {"train_limit": 200, "test_limit": 60, "epochs": 1},
@@ -56,7 +64,7 @@ EVENTS_OPTIONS = {"height": 8, "width": 8, "num_classes": 8}
 
 def make_config(dataset: str, arm: str, T: int, size: dict, seed: int):
     from loihi_snn.train.config import TrainConfig
-    neuron = {**NEURON, **ARMS[arm]}
+    neuron = {**NEURON, **ARMS[arm]}     # NEURON: set by main() from --neuron
     common = dict(neuron=neuron, seed=seed, device="cpu", val_fraction=0.1, T=T,
                   optimizer={"type": "adam", "lr": 0.01},
                   loss={"type": "cross_entropy", "scale": 1.0})
@@ -272,15 +280,18 @@ def write(rows: list, args, size: dict, status: str, wall: float) -> None:
                                 _interval(d["hidden_spikes_ratio"], 1, ".2f"), v])
     claims = _claims(summary)
     text = [
-        f"Arms differ only in the spike: {', '.join(ARMS)}; neuron {NEURON} (surrogate "
-        f"'exp' = SLAYER's exponential at the threshold, for ternary at both thresholds). "
-        f"Digits: 64-128-10, rate code, {size['digits']['epochs']} epochs, batch 32; events: "
-        f"{EVENTS_OPTIONS['height']}x{EVENTS_OPTIONS['width']}x2 moving dot, "
-        f"{EVENTS_OPTIONS['num_classes']} classes, {size['events']['num_train']} training / "
-        f"{size['events']['num_test']} test samples, conv8-conv16(stride 2)-dense, "
-        f"{size['events']['epochs']} epochs, batch 16.  Adam lr 0.01, cross-entropy on output "
-        f"spike counts, best epoch on a 10 % validation hold-out.  Seeds {args.seed} .. "
-        f"{args.seed + size['seeds'] - 1}; every arm of a seed sees the same data.",
+        f"Arms differ only in the spike: {', '.join(ARMS)}; neuron {NEURON} (neuron setting "
+        f"'{args.neuron}'; surrogate 'exp' = SLAYER's exponential at the threshold, for "
+        f"ternary at both thresholds).  "
+        + (f"Digits: 64-128-10, rate code, {size['digits']['epochs']} epochs, batch 32.  "
+           if "digits" in args.datasets else "")
+        + (f"Events: {EVENTS_OPTIONS['height']}x{EVENTS_OPTIONS['width']}x2 moving dot, "
+           f"{EVENTS_OPTIONS['num_classes']} classes, {size['events']['num_train']} training / "
+           f"{size['events']['num_test']} test samples, conv8-conv16(stride 2)-dense, "
+           f"{size['events']['epochs']} epochs, batch 16.  " if "events" in args.datasets else "")
+        + f"Adam lr 0.01, cross-entropy on output spike counts, best epoch on a 10 % validation "
+        f"hold-out.  Seeds {args.seed} .. {args.seed + size['seeds'] - 1}; every arm of a seed "
+        f"sees the same data.",
         "Accuracy is the folded network's (what the exported file computes) on the whole test "
         "split.  The bit-exact emulator's outputs equal it on every test sample for "
         f"{sum(r['emulator_equal_all_test'] for r in rows)} of {len(rows)} models; Lava "
@@ -292,7 +303,7 @@ def write(rows: list, args, size: dict, status: str, wall: float) -> None:
         "**Verdicts.** " + " ".join(f"{k}: {v}." for k, v in claims.items()),
         f"Wall time {wall / 60:.1f} min.",
     ]
-    write_result("ternary", title="Binary vs ternary spikes at equal T (Guo et al. 2024)",
+    write_result(args.name, title="Binary vs ternary spikes at equal T (Guo et al. 2024)",
                  tables=[main, paired, layers],
                  data={"size": args.size, "sizes": size, "neuron": NEURON, "arms": ARMS,
                        "events_options": EVENTS_OPTIONS, "claims": claims,
@@ -337,11 +348,16 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default by size)")
     p.add_argument("--datasets", default="digits,events", help="comma-separated subset")
+    p.add_argument("--neuron", choices=sorted(NEURONS), default="study",
+                   help="neuron parameters shared by the arms (default study)")
+    p.add_argument("--name", default="ternary", help="result name (OUT/NAME/NAME.{json,md})")
     p.add_argument("--out", default=os.path.join(ROOT, "results"),
-                   help="results folder; writes OUT/ternary/ternary.{json,md}")
+                   help="results folder; writes OUT/NAME/NAME.{json,md}")
     p.add_argument("--work", default=None, help="folder for the trained models "
                    "(default: a temporary folder, removed at the end)")
     args = p.parse_args(argv)
+    global NEURON
+    NEURON = NEURONS[args.neuron]
     args.argv = list(sys.argv[1:] if argv is None else argv)
     from loihi_snn.app.results import provenance
     args.started = provenance()     # the revision and machine state this run started from
@@ -372,7 +388,7 @@ def main(argv=None) -> int:
     write(rows, args, size, "complete", time.time() - t0)
     ok = all(r["emulator_equal_all_test"] for r in rows) and all(
         r["lava"]["equal_to_emulator"] for r in rows if r["lava"])
-    print(f"results: {os.path.join(args.out, 'ternary', 'ternary.md')}")
+    print(f"results: {os.path.join(args.out, args.name, args.name + '.md')}")
     print(f"ternary: {'OK' if ok else 'FAILED'} ({len(rows)} models; folded torch == emulator "
           f"on every test sample, Lava == emulator on the checked subsets)")
     if tmp is not None:
