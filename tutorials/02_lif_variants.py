@@ -37,11 +37,15 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ("lif_memory", "lif_patterns", "lif_stream", "lif_order")
+# --size small: four variants that cover every level of every switch (CI)
+SMALL_VARIANTS = ["leak-hard-ff", "leak-soft-rec", "noleak-none-ff", "noleak-soft-rec"]
 SIZES = {
-    "small": {"train": 96, "test": 32, "epochs": 1, "hidden": 8, "lava": 2, "stream": 8, "T": {},
+    "small": {"train": 96, "test": 32, "epochs": 1, "hidden": 8, "lava": 1, "stream": 8, "T": {},
+              "variants": SMALL_VARIANTS,
               "seeds": [0], "tasks": TASKS, "levels": {"gaussian": [0.3], "delete": [0.3],
                                                        "insert": [0.05], "jitter": [1.0]}},
-    "full": {"train": 2000, "test": 500, "epochs": 8, "hidden": 48, "lava": 8, "stream": 200, "T": {"lif_memory": 64},
+    "full": {"train": 2000, "test": 500, "epochs": 8, "hidden": 48, "lava": 8, "stream": 200,
+             "T": {"lif_memory": 64}, "variants": None,
              "seeds": [0, 1, 2], "tasks": TASKS,
              "levels": {"gaussian": [0.2, 0.4], "delete": [0.25, 0.5],
                         "insert": [0.03, 0.06], "jitter": [1.0, 2.0]}},
@@ -190,6 +194,12 @@ def _ms(values):
             "n": int(len(v))} if len(v) else None
 
 
+def _mean_drop(row):
+    """Mean relative accuracy drop over every noise kind and level (None: accuracy 0)."""
+    drops = [v["relative_drop"] for v in row["noise"].values()]
+    return None if None in drops else float(np.mean(drops))
+
+
 def summarize(rows):
     """Per (task, variant): mean and sample std over seeds of every metric."""
     out = {}
@@ -211,8 +221,7 @@ def summarize(rows):
             if task == "lif_patterns":
                 for key in rs[0]["noise"]:
                     s[f"drop {key}"] = _ms([r["noise"][key]["relative_drop"] for r in rs])
-                s["mean_relative_drop"] = _ms([np.mean([v["relative_drop"] for v in
-                                                        r["noise"].values()]) for r in rs])
+                s["mean_relative_drop"] = _ms([_mean_drop(r) for r in rs])
             if task == "lif_stream":
                 for key in ("accuracy_isolated", "accuracy_stream", "spikes_per_sample_isolated",
                             "spikes_per_sample_stream"):
@@ -247,11 +256,10 @@ def contrasts(rows):
                 str(l): mean_of(task, lambda r: r["accuracy_long_delay"],
                                 lambda r, l=l: r["leak"] == l) for l in (True, False)}
         if task == "lif_patterns":
-            drop = lambda r: float(np.mean([v["relative_drop"] for v in r["noise"].values()]))
             c[task]["mean relative drop by leak"] = {
-                str(l): mean_of(task, drop, lambda r, l=l: r["leak"] == l) for l in (True, False)}
+                str(l): mean_of(task, _mean_drop, lambda r, l=l: r["leak"] == l) for l in (True, False)}
             c[task]["mean relative drop by recurrence"] = {
-                str(x): mean_of(task, drop, lambda r, x=x: r["recurrent"] == x)
+                str(x): mean_of(task, _mean_drop, lambda r, x=x: r["recurrent"] == x)
                 for x in (True, False)}
         if task == "lif_stream":
             c[task]["stream accuracy by reset"] = {
@@ -333,8 +341,8 @@ def plot(path, report):
         tags = list(by_tag)
         key = {"lif_memory": "accuracy_long_delay", "lif_stream": "accuracy_stream"}.get(task,
                                                                                          "accuracy")
-        m = [by_tag[t][key]["mean"] for t in tags]
-        e = [by_tag[t][key]["std"] for t in tags]
+        m = [by_tag[t][key]["mean"] if by_tag[t][key] else 0.0 for t in tags]
+        e = [by_tag[t][key]["std"] if by_tag[t][key] else 0.0 for t in tags]
         ax.bar(range(len(tags)), m, yerr=e,
                color=["C0" if by_tag[t]["leak"] else "C1" for t in tags])
         ax.set_xticks(range(len(tags)), tags, rotation=75, fontsize=6)
@@ -344,6 +352,8 @@ def plot(path, report):
     if "lif_patterns" in report["summary"]:
         by_tag = report["summary"]["lif_patterns"]
         for t, s in by_tag.items():
+            if not s["mean_relative_drop"]:
+                continue
             ax.errorbar(s["spikes_per_sample"]["mean"], s["mean_relative_drop"]["mean"],
                         yerr=s["mean_relative_drop"]["std"], fmt="o",
                         color="C0" if s["leak"] else "C1")
@@ -424,6 +434,8 @@ def main(argv=None) -> int:
                 for leak, reset, rec in VARIANTS:
                     tag = tag_of(leak, reset, rec)
                     if args.only and tag not in args.only.split(","):
+                        continue
+                    if size["variants"] and tag not in size["variants"]:
                         continue
                     row = run_one(task, leak, reset, rec, seed, size, work)
                     rows.append(row)

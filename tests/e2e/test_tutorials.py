@@ -15,7 +15,8 @@ TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
 # the last line a tutorial prints when its check passed (tutorials not listed: exit status 0)
-FINAL_LINE = {"01_quickstart": "quickstart: OK", "03_ternary": "ternary: OK", "05_cutoff": "cutoff: OK",
+FINAL_LINE = {"01_quickstart": "quickstart: OK", "02_lif_variants": "lif variants: OK",
+              "03_ternary": "ternary: OK", "05_cutoff": "cutoff: OK",
               "06_deploy_slayer_network": "parity: OK",
               "08_rcs": "rcs: OK"}
 
