@@ -217,7 +217,8 @@ def summarize(rows: list) -> dict:
                     continue
                 cell["paired"][f"{a}-{b}"] = {
                     "seeds": len(seeds),
-                    "accuracy": mean_ci([by[a][s]["accuracy"] - by[b][s]["accuracy"] for s in seeds]),
+                    "accuracy": mean_ci([by[a][s]["accuracy"] - by[b][s]["accuracy"]
+                                         for s in seeds]),
                     "synops_ratio": mean_ci([by[a][s]["synops_total"] / by[b][s]["synops_total"]
                                              for s in seeds]),
                     "hidden_spikes_ratio": mean_ci(
@@ -232,9 +233,11 @@ def verdict(ci: dict, what: str) -> str:
     if ci["n"] < 2 or not np.isfinite(lo):
         return f"undecided ({ci['n']} seed)"
     if lo > 0:
-        return f"yes: {what} (+{100 * ci['mean']:.1f} pts, 95 % CI {100 * lo:+.1f} .. {100 * hi:+.1f})"
+        return (f"yes: {what} (+{100 * ci['mean']:.1f} pts, 95 % CI {100 * lo:+.1f} .. "
+                f"{100 * hi:+.1f})")
     if hi < 0:
-        return f"no, the opposite: {100 * ci['mean']:+.1f} pts (95 % CI {100 * lo:+.1f} .. {100 * hi:+.1f})"
+        return (f"no, the opposite: {100 * ci['mean']:+.1f} pts (95 % CI {100 * lo:+.1f} .. "
+                f"{100 * hi:+.1f})")
     return (f"not shown: {100 * ci['mean']:+.1f} pts, 95 % CI {100 * lo:+.1f} .. {100 * hi:+.1f} "
             f"includes 0")
 
@@ -256,7 +259,8 @@ def write(rows: list, args, size: dict, status: str, wall: float) -> None:
                   "synaptic ops/sample", "amplitudes (learned)"])
     paired = Table("Paired differences per seed (95 % t-interval)",
                    ["task", "T", "comparison", "seeds", "Δ accuracy, pts [95 % CI]",
-                    "synaptic ops ratio [95 % CI]", "hidden-layer spikes ratio [95 % CI]", "verdict"])
+                    "synaptic ops ratio [95 % CI]", "hidden-layer spikes ratio [95 % CI]",
+                    "verdict"])
     layers = Table("Spikes and synaptic operations per layer (mean over seeds, per sample)",
                    ["task", "T", "arm", "spikes: input / hidden... / output",
                     "synaptic ops: into layer 1 / ... / output"], float_format=".1f")
@@ -276,7 +280,8 @@ def write(rows: list, args, size: dict, status: str, wall: float) -> None:
             v = verdict(d["accuracy"], what)
             verdicts[f"{key}:{comp}"] = v
             paired.rows.append([dataset, int(T), comp.replace("-", " − "), d["seeds"],
-                                _interval(d["accuracy"], 100), _interval(d["synops_ratio"], 1, ".2f"),
+                                _interval(d["accuracy"], 100),
+                                _interval(d["synops_ratio"], 1, ".2f"),
                                 _interval(d["hidden_spikes_ratio"], 1, ".2f"), v])
     claims = _claims(summary)
     text = [

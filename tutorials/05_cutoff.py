@@ -204,7 +204,8 @@ def write(rows, args, size, status, wall) -> None:
         per_seed.rows.append([r["seed"], r["epsilon"], r["fixed_T_accuracy"], r["cutoff_accuracy"],
                               f"{r['mean_steps']:.2f}", r["fixed_T_at_mean_steps"],
                               r["smallest_fixed_T_same_accuracy"] or "never",
-                              r["lava"]["equals_offline_rule"], f"{r['lava']['steps_per_second']:.0f}"])
+                              r["lava"]["equals_offline_rule"],
+                              f"{r['lava']['steps_per_second']:.0f}"])
     curve = Table("Fixed-T accuracy per t (mean over seeds): stop every sample at t",
                   ["t"] + [str(t) for t in range(1, T_STEPS + 1)])
     curve.rows.append(["accuracy"] + [float(x) for x in np.mean([r["fixed_t_curve"]

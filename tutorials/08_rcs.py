@@ -158,7 +158,8 @@ def summarize(rows: list, weights: list) -> list:
             "delta_cutoff_accuracy": mean_ci([r["cutoff_accuracy"] -
                                               base[r["seed"]]["cutoff_accuracy"] for r in paired]),
             "delta_fixed_T_accuracy": mean_ci([r["fixed_T_accuracy"] -
-                                               base[r["seed"]]["fixed_T_accuracy"] for r in paired]),
+                                               base[r["seed"]]["fixed_T_accuracy"]
+                                               for r in paired]),
             "delta_oct": mean_ci([(r["oct_mean_steps_settled"] or np.nan) -
                                   (base[r["seed"]]["oct_mean_steps_settled"] or np.nan)
                                   for r in paired]),

@@ -19,10 +19,12 @@ date (UTC).  Usage::
 
 Call it again as results come in: each call rewrites both files atomically (a reader
 never sees a half-written file).  For a long run take ``started = provenance()`` at the
-start and pass ``started=started`` to every call, so the revision is the one that ran.  The JSON holds ``{"name", "title", "status",
-"provenance": {command, git: {revision, dirty}, machine: {cores, cpu_model, loadavg,
-platform, python}, date, written, loadavg_at_write}, "text", "tables": [{title, columns, rows}], "data"}``; the
-Markdown shows the same provenance, the text and the tables.  A figure quoted
+start and pass ``started=started`` to every call, so the revision is the one that ran.
+
+The JSON holds ``{"name", "title", "status", "provenance": {command, git: {revision,
+dirty, dirty_paths}, machine: {cores, cpu_model, loadavg, platform, python}, date,
+written, loadavg_at_write}, "text", "tables": [{title, columns, rows, note}], "data"}``;
+the Markdown shows the same provenance, the text and the tables.  A figure quoted
 elsewhere is looked up by a JSON key path into this file (see
 ``tests/unit/test_readme_numbers.py``).
 
