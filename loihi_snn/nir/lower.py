@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -86,18 +86,30 @@ def _row_factor(source: str, stage: Stage, d: Dynamics) -> np.ndarray:
     return k
 
 
-def _weight_step(weight_bits: int) -> int:
+def weight_grid(arrays, weight_bits: int) -> Tuple[int, int, int]:
+    """(step, lo, hi) of the integer weights a layer may hold with a ``weight_bits``
+    mantissa, by lava-dl's packing: mixed signs need a sign bit (multiples of
+    ``2**(9 - B)`` in [-256, 256 - step]); all-positive weights use every bit
+    (multiples of ``2**(8 - B)`` in [0, 256 - step]), all-negative likewise in [-256, 0]."""
     if not 2 <= weight_bits <= 8:
         raise NirError("<options>", f"weight_bits must be 2..8, got {weight_bits}", None,
                        "weight_bits")
-    return 1 << (9 - weight_bits)
+    vals = [np.asarray(a) for a in arrays if a is not None]
+    lo = min(float(v.min(initial=0)) for v in vals)
+    hi = max(float(v.max(initial=0)) for v in vals)
+    if lo < 0 < hi:
+        step = 1 << (9 - weight_bits)
+        return step, -256, 256 - step
+    step = 1 << (8 - weight_bits)
+    return (step, 0, 256 - step) if lo >= 0 else (step, -256, 0)
 
 
-def _exact_scale(d: Dynamics, arrays, step: int, lim: int) -> Optional[int]:
+def _exact_scale(d: Dynamics, arrays, grid: Tuple[int, int, int]) -> Optional[int]:
     """The layer's threshold when it is one integer and every scaled value (weights,
     biases, in threshold units) times it is an integer within Loihi's ranges -- so a
     network that already is in integers (as :func:`loihi_snn.nir.to_nir` writes it) is
     lowered to exactly those integers -- else None."""
+    step, lo, hi = grid
     theta = np.asarray(d.v_threshold, dtype=np.float64).reshape(-1)
     s = float(theta[0])
     if not (np.all(theta == s) and s == round(s) and 1 <= s <= VTH_MANT_MAX):
@@ -109,14 +121,14 @@ def _exact_scale(d: Dynamics, arrays, step: int, lim: int) -> Optional[int]:
         q = np.round(v)
         if not np.allclose(v, q, rtol=0, atol=1e-6):
             return None
-        if i < 2 and (q.max(initial=0) > lim or q.min(initial=0) < -256 or np.any(q % step)):
+        if i < 2 and (q.max(initial=0) > hi or q.min(initial=0) < lo or np.any(q % step)):
             return None
     return int(s)
 
 
-def _quantize(w: np.ndarray, scale: float, step: int) -> np.ndarray:
-    lim = 256 - step
-    return np.clip(np.round(w * scale / step) * step, -256, lim).astype(np.int64)
+def _quantize(w: np.ndarray, scale: float, grid: Tuple[int, int, int]) -> np.ndarray:
+    step, lo, hi = grid
+    return np.clip(np.round(w * scale / step) * step, lo, hi).astype(np.int64)
 
 
 def _synapse_arrays(source: str, stage: Stage):
@@ -150,8 +162,9 @@ def _synapse_arrays(source: str, stage: Stage):
 
 
 def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
-                weight_bits: int) -> LoweredLayer:
-    """One spiking stage -> a :class:`LoweredLayer` (integer NetX fields)."""
+                weight_bits: int, delay: int = 1) -> LoweredLayer:
+    """One spiking stage -> a :class:`LoweredLayer` (integer NetX fields); ``delay`` is
+    the number of synapses from the input to this layer (its lag on Lava)."""
     d = stage_dynamics(source, stage, dt)
     notes: List[str] = []
     du = _uniform(source, stage, "tau_syn" if d.has_current else "tau", d.du, "time constants")
@@ -191,26 +204,27 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
     vbias = (d.c / d.v_threshold) + (0 if bias is None else d.a * d.b * bias / d.v_threshold)
     has_bias = bool(np.any(vbias))
 
-    step = _weight_step(weight_bits)
-    lim = 256 - step
+    grid = weight_grid([wk, wrk], weight_bits)
+    step, lo, hi = grid
+    span = min(hi, -lo) if lo < 0 < hi else max(hi, -lo)     # largest |weight|
     wmax = max(float(np.abs(wk).max(initial=0)),
                float(np.abs(wrk).max(initial=0)) if wrk is not None else 0.0)
-    exact = _exact_scale(d, [wk, wrk, vbias], step, lim)
+    exact = _exact_scale(d, [wk, wrk, vbias], grid)
     if exact is not None:       # an integer network (e.g. from to_nir): keep its integers
         scale = exact
     elif wmax == 0:
         scale = 64
     else:
-        scale = int(np.floor(lim / wmax * (1 + 1e-9)))    # exact ratios stay exact
+        scale = int(np.floor(span / wmax * (1 + 1e-9)))      # exact ratios stay exact
         if scale < 1:
             scale = 1
             notes.append(f"{stage.synapse_name}: weights up to {wmax:.3g} thresholds exceed "
                          f"the {weight_bits}-bit range; clipped")
         scale = min(scale, VTH_MANT_MAX)
-    wq = _quantize(wk, scale, step)
+    wq = _quantize(wk, scale, grid)
     fields: Dict[str, Any] = {"weight": wq}
     if wrk is not None:
-        fields["weight_rec"] = _quantize(wrk, scale, step)
+        fields["weight_rec"] = _quantize(wrk, scale, grid)
     if has_bias:
         bq = np.round(vbias * scale)
         if np.abs(bq).max() > BIAS_LIMIT:
@@ -219,6 +233,9 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
             per_c = bq.reshape(bq.shape[0], -1)
             bq = per_c[:, 0] if np.all(per_c == per_c[:, :1]) else bq
         fields["bias"] = bq.astype(np.int64)
+        notes.append(f"{stage.synapse_name}: the bias (incl. v_leak) acts from the first "
+                     f"step on Lava, {delay} step(s) before this layer's first input arrives "
+                     f"(one step per synapse); NIR adds it from the first input step")
     fields.update(geo)
     ltype = {"dense": "dense_rec" if wr is not None else "dense", "conv": "conv",
              "pool": "pool"}[stage.kind]
@@ -241,12 +258,14 @@ def lower_chain(chain: Chain, *, dt: float = DEFAULT_DT, reset: str = "hard",
     layers: List[LoweredLayer] = []
     first_conv = chain.stages[0].kind in ("conv", "pool")
     idx = 1 if first_conv else 0
+    delay = 0
     for stage in chain.stages:
         if stage.kind == "flatten":
             layers.append(LoweredLayer(idx, "flatten", stage.names, {}, None))
         else:
+            delay += 1
             layers.append(lower_stage(chain.source, stage, idx, dt=dt, reset=reset,
-                                      weight_bits=weight_bits))
+                                      weight_bits=weight_bits, delay=delay))
         idx += 1
     return layers
 
