@@ -46,8 +46,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = {
     "small": {"num_train": 64, "num_test": 32, "epochs": 1, "lava_limit": 2,
               "noise_samples": 16, "seeds": [0], "noise": [30.0]},
-    "full": {"num_train": 1500, "num_test": 500, "epochs": 20, "lava_limit": 8,
-             "noise_samples": 200, "seeds": [0, 1, 2], "noise": [5.0, 20.0, 50.0]},
+    "full": {"num_train": 1000, "num_test": 300, "epochs": 12, "lava_limit": 8,
+             "noise_samples": 100, "seeds": [0, 1, 2], "noise": [5.0, 20.0, 50.0]},
 }
 ARMS = ("plain", "gain", "static", "adaptive")
 DATA = {"height": 8, "width": 8, "num_classes": 4, "duration_us": 100_000}
