@@ -207,10 +207,14 @@ class DenseSynapse:
 class ConvSynapse:
     """Lava ``Conv`` (fixed_pt) for a batch, in file order (N, C, H, W).
 
-    numpy: an im2col gather (index arrays built once) followed by one BLAS matmul per
-    group; torch: ``conv2d``.  Both are a cross-correlation with the SLAYER kernel,
-    which is what lava's ``Conv`` computes from the kernel the loader flips into lava's
-    layout (checked against ``lava.proc.conv.utils.conv`` in tests/unit/test_emulator.py).
+    Float sums (float32 under the bound; float64 for torch beyond it): torch's
+    ``conv2d`` on the CPU (numpy arrays are passed without a copy), an unfold + GEMM on
+    other devices (cuDNN may pick Winograd/FFT algorithms or TF32, which are not exact
+    on integers).  int64 sums (numpy, beyond the bound or ``arithmetic="int64"``): an
+    im2col gather (index arrays built once) followed by one matmul per group.  All are
+    a cross-correlation with the SLAYER kernel, which is what lava's ``Conv`` computes
+    from the kernel the loader flips into lava's layout (checked against
+    ``lava.proc.conv.utils.conv`` in tests/unit/test_emulator.py).
 
     Parameters
     ----------
@@ -242,6 +246,8 @@ class ConvSynapse:
         self.padding = (int(ph), int(pw))
         self.binary = bool(binary)
         row_abs = int(np.abs(w).reshape(cout, -1).sum(axis=1).max(initial=0))
+        self.kernel = w                                       # (Cout, Cin/G, kh, kw) int64
+        self._torch_w = {}
         if xb.is_torch:
             self.sums = _Sums(w, row_abs, binary, xb)       # conv2d weights as they are
             self.index = None
@@ -283,9 +289,31 @@ class ConvSynapse:
         return y.reshape((n,) + self.out_shape)
 
     def _conv_torch(self, x, dtype):
-        import torch.nn.functional as F     # lazy: torch backend only
-        return F.conv2d(x, self.sums.weights(dtype), stride=self.stride, padding=self.padding,
-                        dilation=self.dilation, groups=self.groups)
+        """(n, C, H, W) float tensor -> (n, Cout, Ho, Wo): exact integer sums in ``dtype``."""
+        import torch    # lazy: only for float conv sums
+        import torch.nn.functional as F
+        key = (dtype, x.device)
+        if key not in self._torch_w:
+            self._torch_w[key] = torch.tensor(self.kernel, dtype=dtype, device=x.device)
+        w = self._torch_w[key]
+        if x.device.type == "cpu":
+            return F.conv2d(x, w, stride=self.stride, padding=self.padding,
+                            dilation=self.dilation, groups=self.groups)
+        # accelerators: unfold + GEMM per group (a plain sum of exact integer products)
+        n = x.shape[0]
+        g, (cout, cin_g, kh, kw) = self.groups, w.shape
+        cols = F.unfold(x, (kh, kw), dilation=self.dilation, padding=self.padding,
+                        stride=self.stride)                 # (n, Cin*kh*kw, P)
+        cols = cols.reshape(n, g, cin_g * kh * kw, -1)
+        wg = w.reshape(g, cout // g, cin_g * kh * kw)
+        y = torch.matmul(wg[None], cols)                    # (n, G, Cout/G, P)
+        return y.reshape((n,) + self.out_shape)
+
+    def _float_dtype_ok(self, dtype) -> bool:
+        """float32 GEMM on CUDA is exact only without TF32."""
+        if dtype != self.xb.float32 or not self.xb.is_torch or self.xb.device.type == "cpu":
+            return True
+        return not self.xb.torch.backends.cuda.matmul.allow_tf32
 
     def run_block(self, state: List, x):
         """T steps at once: ``x`` (T, N, C, H, W) -> what is sent at each, (T, N, ...out)
@@ -305,15 +333,19 @@ class ConvSynapse:
         if dtype is None:
             raise RunError("conv input too large for exact float64 accumulation; lava's "
                            "own conv model sums in float64 too, so no bit-exact result exists")
-        if xb.arithmetic == "int64" or dtype != xb.float32:
+        if xb.arithmetic == "int64" or dtype != xb.float32 or not self._float_dtype_ok(dtype):
             # the exact integer path (torch has no integer conv: float64, exact here)
             dtype = xb.float64 if xb.is_torch else xb.int64
         x = xb.spikes(x, dtype) if self.binary else xb.cast(x, dtype)
-        if xb.is_torch:
+        if xb.is_torch or dtype == np.float32:
+            import torch    # lazy: float conv sums run in torch (numpy arrays without a copy)
+            t = x if xb.is_torch else torch.from_numpy(np.ascontiguousarray(x))
             per = max(1, int(np.prod(self.out_shape)))
             chunk = max(1, self.MAX_OUTPUT // per)
-            y = xb.concat([self._conv_torch(x[i:i + chunk], dtype) for i in range(0, n, chunk)]) \
-                if n > chunk else self._conv_torch(x, dtype)
+            y = torch.cat([self._conv_torch(t[i:i + chunk], t.dtype) for i in range(0, n, chunk)]) \
+                if n > chunk else self._conv_torch(t, t.dtype)
+            if not xb.is_torch:
+                y = y.numpy()
         else:
             chunk = max(1, self.MAX_GATHER // max(1, self.index.size))
             y = np.concatenate([self._conv_numpy(x[i:i + chunk], dtype)

@@ -2,12 +2,15 @@
 
 lava-fixed, lava-float (and loihi2) stream through the cutoff controller with the
 cutoff off (:func:`~loihi_snn.sim.runtime.cutoff_run.run_cutoff`).  lava-fused holds
-the whole stream in one process: each sample of T steps is followed by a gap of
-``latency + 1`` silent steps, and every layer's state is zeroed just before the first
-input of the next sample reaches it (layer i of a network whose synapses each add one
-step of latency receives sample s first at step ``s * interval + 2 + i``).  Either way
-the result per sample equals a fresh single-sample run, spike for spike, at a fraction
-of the start-up cost.
+the whole stream in one process: the samples are dealt to up to ``FUSED_LANES``
+independent copies of the network ("lanes", stepped as one batch), and in each lane
+every sample of T steps is followed by a gap of ``latency + 1`` silent steps, and
+every layer's state is zeroed just before the first input of the next sample reaches
+it (layer i of a network whose synapses each add one step of latency receives the
+lane's sample p first at step ``p * interval + 2 + i``); a network with recurrent
+synapses gets one lane per sample.  Either way the result per
+sample equals a fresh single-sample run, spike for spike, at a fraction of the
+start-up cost.
 """
 from __future__ import annotations
 
@@ -25,6 +28,11 @@ from loihi_snn.sim.runtime.guard import run_supervised
 from loihi_snn.sim.runtime.io import (check_integer, check_samples, input_message_bits,
                                       scale_output)
 from loihi_snn.sim.runtime.run import resolve_backend, run_config
+
+#: most lanes (network copies stepped as one batch) of a lava-fused stream
+FUSED_LANES = 256
+#: most neurons per layer (lanes x layer size) a lava-fused stream steps at once
+FUSED_LAYER_ELEMENTS = 1 << 21
 
 
 def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
@@ -84,7 +92,8 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
 def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
                       timeout: Optional[float]) -> np.ndarray:
     """Backend ``lava-fused`` of :func:`run_many`: ONE Lava process (AsyncProtocol)
-    holding the whole stream, samples (N, *input_shape, T) separated by a silent gap,
+    holding the whole stream, samples (N, *input_shape, T) dealt to lanes (sample s
+    to lane ``s % lanes``, position ``s // lanes``), separated by a silent gap,
     neurons reset on a schedule.  Returns (N, *output_shape, T)."""
     from loihi_snn.sim.lava.procs.fused.process import FusedRun  # lazy: imports Lava
     N, T = X.shape[0], X.shape[-1]
@@ -96,32 +105,44 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     # sits behind a synapse that adds one step
     input_block = spec.layers[0].type == "input" and spec.layers[0].neuron is not None
     delays = n_blocks - (1 if input_block else 0)
-    total = N * interval
-    # samples (time last) one after another, each padded with silence to ``interval``
-    data = np.concatenate([np.concatenate(
-        [f, np.zeros(f.shape[:-1] + (interval - T,), f.dtype)], -1)
-        for f in (np.asarray(input_transform(spec, x)) for x in X)], -1)
+    largest = max(int(np.prod(l.shape)) for l in spec.layers)
+    lanes = max(1, min(N, FUSED_LANES, FUSED_LAYER_ELEMENTS // max(1, largest)))
+    if any(l.type == "dense_rec" for l in spec.layers):
+        # the scheduled reset (as Lava's loader resets) zeroes the neurons but not the
+        # spikes pending in a recurrent synapse, which would reach the next sample of
+        # the lane: one sample per lane, each a fresh run
+        lanes = N
+    per_lane = -(-N // lanes)
+    total = per_lane * interval
+    # each lane: its samples (time last) one after another, each padded with silence
+    # to ``interval``; lanes with fewer samples end in silence
+    first = np.asarray(input_transform(spec, X[:1]))
+    data = np.zeros((lanes,) + first.shape[1:-1] + (total,), first.dtype)
+    for s in range(N):
+        p = s // lanes * interval
+        data[s % lanes, ..., p:p + T] = input_transform(spec, X[s:s + 1])[0]
     check_integer(data, "lava-fused")
     net = FusedRun(spec=spec, x=data, steps=total, input_message_bits=input_message_bits(X),
-                   reset_interval=interval, reset_offset=0 if input_block else 1)
+                   reset_interval=interval, reset_offset=0 if input_block else 1, batched=True)
     show = progress if progress is not None else (N > 1 and os.isatty(2))
     bar = None
     if show:
         from tqdm.auto import tqdm
         bar = tqdm(total=N, unit="sample", desc=f"lava {os.path.basename(path)}")
-    per_chunk = max(1, N // 20) if (show or timeout is not None) else N
-    chunks = [min(per_chunk, N - done) * interval for done in range(0, N, per_chunk)]
+    per_chunk = max(1, per_lane // 20) if (show or timeout is not None) else per_lane
+    chunks = [min(per_chunk, per_lane - done) * interval
+              for done in range(0, per_lane, per_chunk)]
     try:   # compiles, runs and stops Lava in a supervised child process
         out = run_supervised(net, net.output, chunks, run_config("lava-fused"),
                              timeout=timeout, what=path,
                              on_progress=None if bar is None else
-                             (lambda n: bar.update(n // interval)))
+                             (lambda n: bar.update(min(n // interval * lanes, N - bar.n))))
     finally:
         if bar is not None:
             bar.close()
-    out = np.asarray(out)
-    result = np.zeros((N,) + out.shape[:-1] + (T,), dtype=out.dtype)
+    out = np.asarray(out)                                 # (lanes, *out, total)
+    result = np.zeros((N,) + out.shape[1:-1] + (T,), dtype=out.dtype)
     for s in range(N):
-        window = out[..., s * interval: s * interval + T]
-        result[s, ..., delays:] = window[..., delays:]
+        p = s // lanes * interval
+        result[s, ..., delays:] = out[s % lanes, ..., p + delays:p + T]
     return scale_output(result, net)

@@ -59,9 +59,9 @@ class PyFusedRunModelAsync(PyAsyncProcessModel):
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
         self.emulator = proc_params["emulator"]
-        self.data = proc_params["data"]              # (T, 1, *in)
-        self.out = proc_params["out"]                # (steps, *out) int32, shared memory
-        self.state = self.emulator.init_state(1)
+        self.data = proc_params["data"]              # (T, B, *in)
+        self.out = proc_params["out"]                # (steps, B, *out) int32, shared memory
+        self.state = self.emulator.init_state(self.data.shape[1])
 
     def run_async(self) -> None:
         t = int(self.steps_done[0])
@@ -69,13 +69,13 @@ class PyFusedRunModelAsync(PyAsyncProcessModel):
         if end > self.out.shape[0]:
             raise ValueError(f"FusedRun was built for {self.out.shape[0]} steps; running to "
                              f"step {end} would exceed it (pass steps= to FusedRun)")
-        block = self.emulator.block_steps(1)
+        block = self.emulator.block_steps(self.data.shape[1])
         while t < end:
             k = min(block, end - t)
             x = self.data[t:t + k]
             if x.shape[0] < k:                       # input beyond T is zero
                 x = np.concatenate([x, np.zeros((k - x.shape[0],) + self.data.shape[1:],
                                                 self.data.dtype)])
-            self.out[t:t + k] = self.emulator.run_block(self.state, x, t + 1)[:, 0]
+            self.out[t:t + k] = self.emulator.run_block(self.state, x, t + 1)
             t += k
         self.steps_done[0] = t

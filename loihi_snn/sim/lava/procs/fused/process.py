@@ -124,6 +124,10 @@ class FusedRun(AbstractProcess):
         Several ``run`` calls may share them (time continues).
     input_message_bits, reset_interval, reset_offset
         as :class:`FusedNetwork`.
+    batched : bool
+        ``x`` has a leading batch axis, (B, *input_shape, T): B independent copies
+        of the network ("lanes") run side by side in the one process (the emulator
+        steps them as one batch); :meth:`output` is then (B, *output_shape, steps).
 
     Vars
     ----
@@ -136,17 +140,19 @@ class FusedRun(AbstractProcess):
 
     def __init__(self, *, spec: Union[NetSpec, str, os.PathLike], x, steps: Optional[int] = None,
                  input_message_bits: int = 0, reset_interval: Optional[int] = None,
-                 reset_offset: int = 0, name: Optional[str] = None) -> None:
+                 reset_offset: int = 0, name: Optional[str] = None,
+                 batched: bool = False) -> None:
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         emulator = Emulator(spec, input_message_bits=input_message_bits,
                             reset_interval=reset_interval, reset_offset=reset_offset)
-        x = emulator.check_input(np.asarray(x)[None])[0]       # (*in, T) integers
+        x = emulator.check_input(np.asarray(x) if batched else np.asarray(x)[None])
         steps = int(x.shape[-1]) if steps is None else int(steps)
         if steps < 1:
             raise ShapeError(f"steps must be >= 1, got {steps}")
-        data = np.ascontiguousarray(np.moveaxis(x, -1, 0)[:, None])   # (T, 1, *in)
-        nbytes = max(1, steps * int(np.prod(emulator.output_shape))) * 4
+        data = np.ascontiguousarray(np.moveaxis(x, -1, 0))   # (T, B, *in)
+        lanes = int(data.shape[1])
+        nbytes = max(1, steps * lanes * int(np.prod(emulator.output_shape))) * 4
         # shared with Lava's model process because Lava forks it (lava sets the 'fork'
         # start method); a spawned process would get a copy and record into that.
         # lazy: this import calls mp.set_start_method('fork'), which raises when a
@@ -158,7 +164,7 @@ class FusedRun(AbstractProcess):
                            f"{mp.get_start_method()!r}")
         self._buffer = mmap.mmap(-1, nbytes)                   # MAP_SHARED | MAP_ANONYMOUS
         out = np.frombuffer(self._buffer, np.int32, count=nbytes // 4).reshape(
-            (steps,) + emulator.output_shape)
+            (steps, lanes) + emulator.output_shape)
         super().__init__(emulator=emulator, data=data, out=out,
                          name=name or os.path.splitext(os.path.basename(spec.path))[0])
         self.steps_done = Var(shape=(1,), init=0)
@@ -174,10 +180,12 @@ class FusedRun(AbstractProcess):
         last = emulator.stages[-1]
         self.out_layer = SimpleNamespace(kind=last.kind, group_size=emulator.output_group_size)
         self._out = out
+        self.batched = bool(batched)
 
     def output(self):
-        """The recorded output so far: (*output_shape, steps) int32, file order, time
-        last; what the last layer sent at each step (group *sums* for an ``average``
-        layer), zeros for steps not run yet."""
+        """The recorded output so far: (*output_shape, steps) int32 ((B, *output_shape,
+        steps) when ``batched``), file order, time last; what the last layer sent at
+        each step (group *sums* for an ``average`` layer), zeros for steps not run yet."""
         import numpy as np
-        return np.ascontiguousarray(np.moveaxis(self._out, 0, -1))
+        out = np.moveaxis(self._out, 0, -1)
+        return np.ascontiguousarray(out if self.batched else out[0])
