@@ -148,6 +148,25 @@ def test_fused_run_past_its_steps_is_a_clean_run_error(tmp_path):
                        timeout=60)
 
 
+def test_fused_model_error_mid_run_is_a_clean_run_error(tmp_path):
+    """The model itself raises in its second ``run_async`` (AsyncProtocol): Lava's main
+    thread then joins the actors and reads their exception pipes while the guard's
+    watchdog reads them too.  The guard must report the model's own message every time
+    (it used to hang until the timeout in about 1 run in 4)."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from loihi_snn.core.errors import RunError
+    from loihi_snn.sim.lava.procs.fused.process import FusedRun
+    from loihi_snn.sim.runtime.guard import run_supervised
+    path = tmp_path / "net.net"
+    x, _ = export_slayer(net_dense, 17, path)
+    proc = FusedRun(spec=path, x=x, steps=5)
+    proc.max_steps = None          # skip the up-front refusal: reach the model's own check
+    with pytest.raises(RunError, match=r"PyFusedRunModelAsync.*built for 5 steps") as info:
+        run_supervised(proc, proc.output, [3, 4], Loihi2SimCfg(select_tag="fixed_pt"),
+                       timeout=120)
+    assert not info.value.timed_out and info.value.steps_completed == 3
+
+
 def test_per_layer_network_is_refused_by_fused_backend(tmp_path):
     path = tmp_path / "net.net"
     x, _ = export_slayer(net_dense, 16, path)

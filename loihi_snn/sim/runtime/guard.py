@@ -28,21 +28,39 @@ The runner sits in a process group of its own, so a Ctrl-C in a terminal reaches
 only the caller, which asks the runner to clean up; as a last resort (a runner that
 does not answer ``CLEANUP_GRACE_S`` after its deadline) the parent kills the group.
 
+Two readers, one pipe
+---------------------
+Under ``AsyncProtocol`` Lava's own main thread also handles a failed model: it
+``join()``s every actor, which *closes* the actor (its sentinel becomes unusable) and
+reads the exception from the actor's one-message pipe.  The watchdog therefore never
+depends on Lava's handles staying open or on being the one that reads the pipe:
+
+- it watches its own duplicate of every actor's sentinel, taken when the actor first
+  appears, and also treats an actor Lava has already joined (``_is_done``) as ended;
+- it never *receives* from an actor's exception pipe (two receivers of one
+  connection can split a message between them and both block forever): it peeks at
+  the message, or takes what Lava's reader stored (``SystemProcess._exception``);
+- every read of an actor's state tolerates an actor closed meanwhile.
+
 Lava internals read (never modified): ``Runtime._messaging_infrastructure`` (its
-``actors`` and ``smm``), ``Runtime._watchdog_manager`` and
-``Runtime._executable.proc_builders`` (to name the failed model).  Everything else
-is public API.
+``actors`` and ``smm``), ``Runtime._watchdog_manager``,
+``Runtime._executable.proc_builders`` (to name the failed model) and
+``SystemProcess._is_done`` / ``_exception`` / ``_pconn`` (peeked, never received
+from).  Everything else is public API.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
 from multiprocessing.connection import wait as _wait_ready
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from loihi_snn.core.errors import RunError
 
@@ -50,6 +68,8 @@ POLL_S = 0.05            # watchdog / parent polling period, seconds
 STOP_GRACE_S = 30.0      # a normal stop() taking longer than this is forced, seconds
 CLEANUP_GRACE_S = 15.0   # time the parent allows the runner for its own cleanup, seconds
 TERM_GRACE_S = 2.0       # time a model process gets to exit after SIGTERM, seconds
+EXC_READ_S = 2.0         # time to get a failed actor's exception from its pipe, seconds
+FAILURE_PASSES = 4       # looks for a failed model's exception before reporting none
 
 #: PID (= process group id) of the most recent runner, for diagnostics and tests: every
 #: OS process of that Lava run (models, runtime services, shared-memory manager) is in
@@ -126,7 +146,22 @@ class _Runner:
             return []
 
     def failures(self) -> List[str]:
-        """One description per model process that exited, with its exception."""
+        """One description per model process that exited, with its exception.
+
+        A model's exception reaches its pipe just before its process exits, and another
+        actor (a runtime service told of the error) may end first: so when no exception
+        is found yet, look again a few times (``FAILURE_PASSES``, ``POLL_S`` * 10 apart).
+        """
+        out: List[str] = []
+        for attempt in range(FAILURE_PASSES):
+            if attempt:
+                time.sleep(10 * POLL_S)
+            out = self._scan_failures()
+            if any(" raised " in line for line in out):
+                break
+        return out
+
+    def _scan_failures(self) -> List[str]:
         out = []
         names = self._names()
         for i, actor in enumerate(self.actors()):
@@ -140,10 +175,7 @@ class _Runner:
                 alive = actor.is_alive()
             except Exception:  # noqa: BLE001 - closed by Lava's own join
                 alive = False
-            try:
-                exc_info = actor.exception
-            except Exception:  # noqa: BLE001
-                exc_info = None
+            exc_info = _actor_exception(actor)
             if exc_info:
                 exc, tb = exc_info if isinstance(exc_info, tuple) else (exc_info, "")
                 where = _last_frame(tb)
@@ -151,7 +183,10 @@ class _Runner:
                            f"{type(exc).__name__}: {exc}" + (f" ({where})" if where else ""))
             elif not alive:
                 # a clean exit (code 0) is a model that Lava itself stopped
-                code = getattr(actor, "exitcode", None)
+                try:
+                    code = actor.exitcode
+                except Exception:  # noqa: BLE001 - closed by Lava's own join
+                    code = None
                 if code not in (None, 0):
                     out.append(f"process {name} exited "
                                f"unexpectedly with exit code {code}")
@@ -209,7 +244,10 @@ class _Runner:
                 self.force_cleanup()
                 self.send(("ok", self.result))
                 return
-            failures = self.failures() if kind in ("model", "error") else []
+            try:
+                failures = self.failures() if kind in ("model", "error") else []
+            except Exception:  # noqa: BLE001 - the ending must still be reported
+                failures = []
             self.force_cleanup()
             self.send(("error", kind, self._message(kind, detail, failures),
                        self.steps_done, self.total))
@@ -242,14 +280,19 @@ class _Runner:
     # ------------------------------------------------------------------ watchdog
     def watch(self) -> None:
         deadline = None if self.timeout is None else self.t0 + float(self.timeout)
+        own: dict = {}          # id(actor) -> our duplicate of its sentinel (an fd)
         while True:
-            actors = self.actors() if self.phase == "running" else []
-            sentinels = {}
-            for a in actors:
-                try:
-                    sentinels[a.sentinel] = a
-                except Exception:  # noqa: BLE001 - closed by Lava's own join
-                    continue
+            ended = False
+            if self.phase == "running":
+                for a in self.actors():
+                    if getattr(a, "_is_done", False):
+                        ended = True        # Lava's main thread joined it: it has ended
+                    elif id(a) not in own:
+                        try:
+                            own[id(a)] = os.dup(a.sentinel)
+                        except Exception:  # noqa: BLE001 - closed by Lava's own join
+                            ended = True
+            sentinels = list(own.values()) if self.phase == "running" else []
             try:
                 ready = _wait_ready([self.conn, *sentinels], timeout=POLL_S)
             except (OSError, ValueError):
@@ -261,7 +304,7 @@ class _Runner:
                     msg = "parent-gone"
                 if msg in ("abort", "parent-gone"):
                     self.abort("interrupted" if msg == "abort" else "parent-gone")
-            if self.phase == "running" and any(s in ready for s in sentinels):
+            if self.phase == "running" and (ended or any(s in ready for s in sentinels)):
                 self.abort("model")
             now = time.monotonic()
             if self.phase == "running" and deadline is not None and now > deadline:
@@ -269,6 +312,74 @@ class _Runner:
             if self.phase == "stopping" and self.stop_deadline is not None \
                     and now > self.stop_deadline:
                 self.abort("stop-timeout")
+
+
+def _peek_message(actor) -> Tuple[bool, Any]:
+    """``(True, message)`` when the actor's exception pipe holds its one message (an
+    ``(exception, traceback)`` pair, or None for a clean exit), else ``(False, None)``.
+
+    The message is *peeked* (``MSG_PEEK`` on a duplicate of the pipe's socket), never
+    received: Lava's own main thread may receive it at any moment, and two threads
+    receiving from one connection can split its frame between them and block both
+    forever.  (``multiprocessing.Pipe()`` is a socket pair on POSIX; a frame is a 4-byte
+    big-endian length and the pickled object.)
+    """
+    try:
+        fd = os.dup(actor._pconn.fileno())
+    except Exception:  # noqa: BLE001 - closed by Lava's own join
+        return False, None
+    try:
+        with socket.socket(fileno=fd) as sock:
+            sock.setblocking(False)
+            end = time.monotonic() + EXC_READ_S
+            head = b""
+            while True:
+                try:
+                    head = sock.recv(1 << 16, socket.MSG_PEEK)
+                except BlockingIOError:
+                    return False, None              # nothing sent (yet)
+                if len(head) >= 4:
+                    size = struct.unpack("!i", head[:4])[0]
+                    if size >= 0 and len(head) >= 4 + size:
+                        return True, pickle.loads(head[4:4 + size])
+                    if size < 0:        # a frame over 2 GiB: not an exception
+                        return False, None
+                if not head or time.monotonic() > end:
+                    return False, None
+                time.sleep(POLL_S / 10)            # the rest of the frame is on its way
+    except Exception:  # noqa: BLE001 - not a socket, or an unreadable message
+        return False, None
+
+
+def _actor_exception(actor) -> Any:
+    """``(exception, traceback)`` of a Lava actor that raised, else None; never blocks
+    for more than about ``EXC_READ_S + TERM_GRACE_S`` seconds.
+
+    Lava's ``SystemProcess`` sends one message through a pipe (the exception, or None)
+    before its process ends; Lava's main thread may receive it (``join()`` after an
+    error) and stores it in ``actor._exception``.  This function only peeks at the pipe
+    (:func:`_peek_message`) and otherwise waits for the value Lava's reader stores, so
+    it never competes with that reader.
+    """
+    end = time.monotonic() + TERM_GRACE_S
+    first = True
+    while True:
+        if getattr(actor, "_is_done", False) or getattr(actor, "_exception", None):
+            return getattr(actor, "_exception", None)
+        found, message = _peek_message(actor)
+        if found:
+            return message
+        if first:
+            try:
+                alive = actor.is_alive()
+            except Exception:  # noqa: BLE001 - closed by Lava's own join
+                alive = False
+            if alive:
+                return None          # a running actor with nothing to report (yet)
+            first = False
+        if time.monotonic() > end:
+            return getattr(actor, "_exception", None)
+        time.sleep(POLL_S)   # Lava's reader has the message: wait for what it stores
 
 
 def _last_frame(tb: str) -> str:
