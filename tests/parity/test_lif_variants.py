@@ -134,9 +134,11 @@ def test_lava_float_agrees_with_torch_float(leak, reset, recurrent, tmp_path):
         assert (np.asarray(o, float) == e).mean() >= 0.99
 
 
-def test_plain_cuba_export_is_loadable_by_stock_netx(tmp_path):
-    """leak on + hard reset exports as plain CUBA; stock netx gives the same spikes."""
-    blocks, x = _network(True, "hard", False, seed=3)
+@pytest.mark.parametrize("synapse", ["cuba", "single"])
+def test_plain_cuba_export_is_loadable_by_stock_netx(synapse, tmp_path):
+    """hard reset exports as plain CUBA; stock netx (lava's own LIF, current decay
+    register du = iDecay - 1 = 4095 for the single-state neuron) gives the same spikes."""
+    blocks, x = _network(True, "hard", False, seed=3, synapse=synapse)
     blocks.eval()
     expect = _torch_layers(blocks, x)[-1]
     path = tmp_path / "net.net"
