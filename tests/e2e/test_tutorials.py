@@ -18,7 +18,7 @@ TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 FINAL_LINE = {"01_quickstart": "quickstart: OK", "02_lif_variants": "lif variants: OK",
               "03_ternary": "ternary: OK", "05_cutoff": "cutoff: OK",
               "06_deploy_slayer_network": "parity: OK",
-              "08_rcs": "rcs: OK"}
+              "08_rcs": "rcs: OK", "09_nir": "nir: OK"}
 
 
 def _check_rcs_outputs(out: Path) -> None:
