@@ -122,6 +122,7 @@ def test_events_asa_gates_every_conv_layer():
     spec = read_netx(str(MODELS / "events_asa" / card["export"]["file"]))
     convs = [layer for layer in spec.layers if layer.type == "conv"]
     assert len(convs) == 2 and all("asa" in layer.fields for layer in convs)
+    assert all(layer.fields["asa"]["split"] == "adaptive" for layer in convs)
     assert card["neuron"]["type"] == "lif-asa" and card["data"]["dataset"] == "events"
     lava = card["lava"]
     assert lava["samples"] == card["data"]["splits"]["test"] == 250
