@@ -1,10 +1,11 @@
 """End-to-end demo: train on digits, export to NetX, run on Lava with the cutoff, compare.
 
-    python -m loihi_snn.app.demo [--out DIR] [--preset digits] [--epochs N] [--epsilon E]
-                             [--lava-samples N] [--seed S] [--export-dir DIR]
+    python -m loihi_snn.app.demo [--out DIR] [--preset digits_lif] [--epochs N] [--epsilon E]
+                             [--lava-samples N] [--seed S] [--export-dir DIR] [--record]
 
-1. trains the ``digits`` preset (scikit-learn's bundled 8x8 digits, rate code, T=16,
-   64-128-10 CUBA network, lava-dl SLAYER on the CPU) with :func:`loihi_snn.train.loop.train`,
+1. trains the ``digits_lif`` preset (scikit-learn's bundled 8x8 digits, rate code, T=16,
+   64-128-10 LIF network: soft reset, single-state neuron, cross-entropy on the output
+   spike counts; lava-dl SLAYER on the CPU) with :func:`loihi_snn.train.loop.train`,
    which exports the best epoch to NetX, calibrates the Top-K cutoff thresholds on the
    training split (tolerance ``--epsilon``) and stores them in the file;
 2. copies the network and its model card to ``netx_models/demo/`` (git-ignored);
@@ -12,7 +13,9 @@
    one run with the cutoff controller process;
 4. prints accuracy, mean steps and spikes per sample for torch (SLAYER's quantized
    forward, cutoff rule applied offline) and Lava side by side, writes ``report.json``
-   and plots: a spike raster, per-layer firing rates, accuracy against steps.
+   and plots: a spike raster, per-layer firing rates, accuracy against steps;
+5. with ``--record``, also writes the report as ``results/demo/demo.{json,md}`` (command,
+   git revision, machine and load, date): the README's demo numbers come from there.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from loihi_snn.app.evaluation import spikes_within
+from loihi_snn.app.results import Table, provenance, write_result
 from loihi_snn.core.cutoff import offline_cutoff, optimal_cutoff_steps
 from loihi_snn.core.lavadl import ensure_lava_runtime
 from loihi_snn.netx.calibration import load_calibration
@@ -114,27 +118,30 @@ def main(argv=None) -> int:
                                 epilog=__doc__.split("\n\n", 2)[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo_out", help="report and plots directory (default demo_out)")
-    p.add_argument("--preset", default="digits", help="training preset (default digits)")
+    p.add_argument("--preset", default="digits_lif", help="training preset (default digits_lif)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's)")
     p.add_argument("--hidden", type=int, default=None,
                    help="hidden neurons of a 64-H-10 network (default: the preset's)")
     p.add_argument("--train-limit", type=int, default=None,
                    help="use only the first N training digits (default: all)")
-    p.add_argument("--epsilon", type=float, default=0.02,
-                   help="cutoff error tolerance for the calibration (default 0.02)")
+    p.add_argument("--epsilon", type=float, default=None,
+                   help="cutoff error tolerance for the calibration (default: the preset's; "
+                        "digits_lif: 0, no training digit may change its answer)")
     p.add_argument("--lava-samples", type=int, default=None,
                    help="test samples to run on Lava (default: the whole test set)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--export-dir", default=DEFAULT_EXPORT_DIR,
                    help=f"copy the .net and its model card here (default {DEFAULT_EXPORT_DIR}; "
                         f"'' to skip)")
+    p.add_argument("--record", action="store_true",
+                   help="also write results/demo/demo.{json,md} (the README's demo numbers)")
     args = p.parse_args(argv)
+    started = provenance()
 
     ensure_lava_runtime()
     warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
 
     import torch
-
 
     os.makedirs(args.out, exist_ok=True)
     cfg = _config(args)
@@ -205,7 +212,8 @@ def main(argv=None) -> int:
         "lava_nasfr": l_nasfr_full, "lava_cutoff_nasfr": l_nasfr_cut,
         "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
         "lava_steps_per_second": float(lava_cut["steps_per_second"]),
-        "train_seconds": round(t_train, 1), "history": result.history,
+        "train_seconds": float(card["training"]["train_seconds"]),
+        "train_export_verify_seconds": round(t_train, 1), "history": result.history,
     }
     cum = np.cumsum(torch_out, axis=-1)
     curve = {"fixed": [float(np.mean(cum[..., t].argmax(1) == labels)) for t in range(T)],
@@ -240,10 +248,27 @@ def main(argv=None) -> int:
     print(f"  identical output spikes: {report['identical_output_spikes']}; identical spike "
           f"counts in every layer: {report['identical_layer_spike_counts']}; Lava cutoff "
           f"decisions = offline rule: {report['lava_cutoff_equals_offline_rule']}")
-    print(f"  train {t_train:.0f} s; Lava with the cutoff {report['lava_steps_per_second']:.0f} steps/s")
+    print(f"  training {report['train_seconds']:.1f} s (train + export + Lava checks {t_train:.0f} s); "
+          f"Lava with the cutoff {report['lava_steps_per_second']:.0f} steps/s")
     print("  Lava spike counts come from the bit-exact emulator (equal to Lava fixed_pt).")
     print("plots: " + ", ".join(files))
+    if args.record:
+        _record(report, rows, started)
     return 0
+
+
+def _record(report: Dict[str, Any], rows, started) -> None:
+    """``results/demo/demo.{json,md}``: the report with its provenance."""
+    table = Table(f"demo: {report['samples']} test digits, T={report['T']}, cutoff eps "
+                  f"{report['epsilon']}", ["", "torch (SLAYER)", "Lava fixed_pt"],
+                  [list(r) for r in rows])
+    paths = write_result("demo", title="make demo: train digits_lif, export, Lava with the cutoff",
+                         tables=[table], data={k: v for k, v in report.items() if k != "history"},
+                         text=[f"Training {report['train_seconds']:.1f} s; train + export + "
+                               f"Lava checks {report['train_export_verify_seconds']:.0f} s; "
+                               f"{report['T'] / report['lava_mean_steps']:.2f}x fewer steps "
+                               f"with the cutoff."], started=started)
+    print("recorded: " + ", ".join(paths))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from typing import Any, Dict, List, Optional
 
 from loihi_snn import families
 from loihi_snn.core.errors import LoihiSnnError
-from loihi_snn.families import DEFAULT_NEURON_PARAMS
 from loihi_snn.train.datasets import get_dataset_spec, list_datasets
 from loihi_snn.train.models import ArchitectureError, infer_shapes, resolve_neuron
 
@@ -300,6 +299,10 @@ def _known_input_shape(cfg: TrainConfig, spec) -> Optional[tuple]:
     if cfg.dataset == "digits":
         return (64,) if opts.get("layout") == "flat" else (1, 8, 8)
     if cfg.dataset == "mnist1d":
+        if opts.get("layout") == "space":
+            length = opts.get("length")
+            return (1, 1, length) if isinstance(length, int) and not isinstance(length, bool) \
+                and length >= 1 else None
         if encoding == "level":
             levels = opts.get("levels")
             return (levels,) if isinstance(levels, int) and not isinstance(levels, bool) \
@@ -346,12 +349,21 @@ def _typed(name: str, value: Any, kinds: Dict[str, str], params: Dict[str, Dict[
 # presets
 # ----------------------------------------------------------------------------
 
-# what the digits LIF presets share (get_preset deep-copies, so sharing is safe)
+# what the digits LIF presets share (get_preset deep-copies, so sharing is safe): the
+# recipe of results/training_digits (tools/study_training.py digits): cross-entropy on the
+# output spike counts, soft (subtract) reset, single-state neuron (current decay 1: the
+# synaptic input goes straight into the voltage), threshold 1.0, voltage decay 0.1, Adam
+# lr 0.005 for 30 epochs, every training digit used and the last epoch exported
+DIGITS_LIF_NEURON: Dict[str, Any] = {
+    "type": "lif", "spike": "binary", "reset": "soft", "threshold": 1.0,
+    "current_decay": 1.0, "voltage_decay": 0.1, "tau_grad": 0.03, "scale_grad": 3.0}
 _DIGITS_LIF: Dict[str, Any] = {
     "dataset": "digits", "encoding": "rate", "T": 16,
     "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
-    "neuron": {"type": "lif", "spike": "binary", "reset": "hard", **DEFAULT_NEURON_PARAMS},
-    "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+    "neuron": DIGITS_LIF_NEURON,
+    "loss": {"type": "cross_entropy", "scale": 1.0},
+    "epochs": 30, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.005},
+    "val_fraction": 0.0, "select": "last",
 }
 
 PRESETS: Dict[str, Dict[str, Any]] = {
@@ -403,21 +415,13 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "digits_lif": {
         **_DIGITS_LIF,
         "name": "digits_lif",
-        "description": "64-128-10 binary LIF network (loihi_snn 'lif' family, hard reset) on "
-                       "scikit-learn's 8x8 digits, rate code, T=16, with the Top-K cutoff "
-                       "calibrated on the training split (eps 0.03) and stored in the file "
-                       "(netx_models/digits_lif)",
-        "cutoff_epsilon": 0.03,
-    },
-    "digits_lif_ce": {
-        **_DIGITS_LIF,
-        "name": "digits_lif_ce",
-        "description": "64-128-10 binary LIF network on scikit-learn's 8x8 digits, rate code, "
-                       "T=16, trained with cross-entropy on the output spike counts (the "
-                       "label leads early, so the Top-K cutoff, calibrated at eps 0.01 and "
-                       "stored in the file, stops sooner; netx_models/digits_lif_ce)",
-        "loss": {"type": "cross_entropy", "scale": 1.0},
-        "cutoff_epsilon": 0.01,
+        "description": "64-128-10 binary LIF network (loihi_snn 'lif' family: soft reset, "
+                       "single-state neuron) on scikit-learn's 8x8 digits, rate code, T=16, "
+                       "cross-entropy on the output spike counts, with the Top-K cutoff "
+                       "calibrated on the training split (eps 0: no training digit may change "
+                       "its answer) and stored in the file (netx_models/digits_lif; the recipe "
+                       "of results/training_digits)",
+        "cutoff_epsilon": 0.0,
     },
     "digits_ternary": {
         **_DIGITS_LIF,

@@ -416,38 +416,54 @@ def _generate_mnist1d(args: dict) -> dict[str, np.ndarray]:
 
 
 @register_dataset("mnist1d", description="MNIST-1D sequences (10 classes) generated locally "
-                  "with the mnist1d package, one value per time step; direct, delta or "
-                  "level code",
+                  "with the mnist1d package: one value per time step (layout time: direct, "
+                  "delta or level code) or the whole sequence as a 1 x 1 x length map "
+                  "presented for T steps (layout space: direct code)",
                   encodings=("direct", "delta", "level"), default_T=40,
                   options={"num_samples": 5000, "threshold": 0.25, "cache_dir": None,
-                           "levels": 16, "value_range": 2.5})
+                           "levels": 16, "value_range": 2.5, "layout": "time",
+                           "length": 40})
 def build_mnist1d(split: str, T: int, encoding: str, seed: int, limit: int | None,
                   num_samples: int, threshold: float, cache_dir: str | None,
-                  levels: int = 16, value_range: float = 2.5) -> EncodedDataset:
-    """MNIST-1D as a temporal sequence: sample value ``x[t]`` fed at step ``t``.
+                  levels: int = 16, value_range: float = 2.5, layout: str = "time",
+                  length: int = 40) -> EncodedDataset:
+    """MNIST-1D, in time (``layout="time"``) or in space (``layout="space"``).
 
-    ``T`` is the sequence length (mnist1d's ``final_seq_length``, 40 by
-    default).  ``num_samples`` is the total generated (default 5000: 4000
-    train / 1000 test).  ``direct``: input_shape ``(1,)``, the standardised
-    value at each step; ``delta``: input_shape ``(2,)``, binary level-crossing
-    spikes (UP, DOWN) with level spacing ``threshold`` (standardised units),
-    see :func:`loihi_snn.train.encoders.delta_encode`; ``level``: input_shape
-    ``(levels,)``, one spike per step in the channel of the value's bin on
-    ``[-value_range, value_range]`` (:func:`loihi_snn.train.encoders.level_encode`).
-    The data are fixed by
-    mnist1d's own seed (42); ``seed`` is unused since both codes are
+    ``layout="time"``: sample value ``x[t]`` fed at step ``t``; ``T`` is the sequence
+    length (mnist1d's ``final_seq_length``, 40 by default) and ``length`` is unused.
+    ``direct``: input_shape ``(1,)``, the standardised value at each step; ``delta``:
+    input_shape ``(2,)``, binary level-crossing spikes (UP, DOWN) with level spacing
+    ``threshold`` (standardised units), see :func:`loihi_snn.train.encoders.delta_encode`;
+    ``level``: input_shape ``(levels,)``, one spike per step in the channel of the
+    value's bin on ``[-value_range, value_range]``
+    (:func:`loihi_snn.train.encoders.level_encode`).
+
+    ``layout="space"``: the whole sequence of ``length`` values is one ``1 x 1 x length``
+    map (input_shape ``(1, 1, length)``, for conv layers with ``(1, k)`` kernels), the
+    same standardised values presented at each of the ``T`` steps (``direct`` code only:
+    graded input spikes after ``input_scale``); how MNIST-1D's own CNN/MLP baselines see
+    the data.
+
+    ``num_samples`` is the total generated (default 5000: 4000 train / 1000 test).  The
+    data are fixed by mnist1d's own seed (42); ``seed`` is unused since every code is
     deterministic.
     """
     num_samples = _positive_int("num_samples", num_samples)
     if num_samples < 10:
         raise ValueError(f"num_samples must be >= 10 (one per class), got {num_samples}")
-    arrays = mnist1d_arrays(num_samples, T, cache_dir)
+    _choice("layout", layout, ("time", "space"))
+    if layout == "space" and encoding != "direct":
+        raise ValueError(f"layout 'space' takes the direct code only, got encoding {encoding!r}")
+    seq_len = T if layout == "time" else _positive_int("length", length)
+    arrays = mnist1d_arrays(num_samples, seq_len, cache_dir)
     x, y = (arrays["x"], arrays["y"]) if split == "train" else (arrays["x_test"], arrays["y_test"])
     offset = 0 if split == "train" else arrays["x"].shape[0]
     index = np.arange(x.shape[0]) + offset
     if limit is not None:
         x, y, index = x[:limit], y[:limit], index[:limit]
-    if encoding == "direct":
+    if layout == "space":
+        inputs = np.repeat(x[:, None, None, :, None], T, axis=-1)
+    elif encoding == "direct":
         inputs = x[:, None, :]
     elif encoding == "level":
         inputs = encoders.level_encode(x, _positive_int("levels", levels), float(value_range))

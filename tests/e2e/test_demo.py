@@ -22,7 +22,7 @@ def test_demo_small(tmp_path, capsys):
     assert report["lava_cutoff_spikes_per_sample"] <= report["lava_spikes_per_sample"]
     for name in ("raster.png", "firing_rates.png", "accuracy_vs_steps.png"):
         assert (tmp_path / name).stat().st_size > 0
-    assert (export / "digits_cuba.net").stat().st_size > 0
+    assert (export / "digits_lif.net").stat().st_size > 0
     assert (export / "MODEL_CARD.md").stat().st_size > 0
     out = capsys.readouterr().out
     assert "accuracy with the cutoff" in out and "mean steps with the cutoff" in out
