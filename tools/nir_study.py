@@ -374,7 +374,8 @@ def export_study(name: str) -> Dict[str, Any]:
 def machine() -> Dict[str, Any]:
     rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT,
                          capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "loihi_snn/nir", "tools"],
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "loihi_snn/nir",
+                            "loihi_snn/app/nir_cli.py", "tools/nir_study.py"],
                            cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return {"git_revision": rev + (" (uncommitted changes)" if dirty else ""),
             "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),

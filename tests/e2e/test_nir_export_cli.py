@@ -26,7 +26,7 @@ def model(name):
 
 def test_shipped_digits_network_re_imported_by_snntorch_gives_the_same_predictions(tmp_path):
     from snntorch.import_nir import import_from_nir
-    path = model("digits_lif_ce")
+    path = model("digits_cuba")
     out = str(tmp_path / "d.nir")
     to_nir(path, out)
     graph = nir.read(out)
