@@ -5,13 +5,14 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.loihi-snn-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv bench clean help
+.PHONY: demo test lint venv bench bench-runtime clean help
 
 help:
 	@echo "make demo   - set up .venv if needed, then run the end-to-end demo (prints a report)"
 	@echo "make test   - set up .venv if needed, check the import layers, run the whole test suite"
 	@echo "make lint   - only check the import layers (import-linter, pyproject.toml)"
-	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make bench  - speed of emulator / float simulators / Lava side by side -> results/bench/"
+	@echo "make bench-runtime - per-layer vs fused Lava vs emulator on three networks, training step"
 	@echo "make venv   - only create/refresh .venv"
 
 venv: $(STAMP)
@@ -31,6 +32,9 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
+	$(PYTHON) bench/bench_speed.py
+
+bench-runtime: $(STAMP)
 	$(PYTHON) bench/bench_runtime.py
 
 clean:

@@ -21,7 +21,10 @@ path): every step is then computed exactly as well -- products of 24-bit states 
 13-bit decay factors stay far below 2**53, the decay's ``>> 12`` is an exact
 multiplication by 2**-12 followed by ``trunc`` (toward zero) and shifts are exact
 multiplications by powers of two -- so the results are the same integers, held in
-float64 (tests/unit/test_fixed.py compares both forms bit for bit).
+float64 (tests/unit/test_fixed_float64.py compares both forms bit for bit).  A float32
+synaptic input ``a_in`` (integers below 2**24, e.g. a float32 GEMM's exact sums) is
+taken as is, and :func:`accumulate_weight_exp` scales float32 sums by powers of two
+exactly; a float32 *state* is widened to float64 by :func:`decay`.
 """
 from __future__ import annotations
 
@@ -73,6 +76,11 @@ def _trunc(x):
     return np.trunc(x)
 
 
+def _torch_float64():
+    torch = sys.modules.get("torch")
+    return None if torch is None else torch.float64
+
+
 def shift_left(x, shift: int):
     """``x << shift`` (exact multiplication by ``2**shift`` for float64 integers)."""
     return x * float(1 << shift) if is_float(x) else x << shift
@@ -82,7 +90,8 @@ def _fits(acc: np.ndarray, x: Any) -> bool:
     """True when ``acc += x`` gives exactly ``acc + x`` (same shape and dtype)."""
     if type(x) is int:
         return True
-    return (type(x) is np.ndarray and x.dtype == acc.dtype
+    return (type(x) is np.ndarray
+            and (x.dtype == acc.dtype or (acc.dtype == np.float64 and x.dtype == np.float32))
             and (x.shape == acc.shape or np.broadcast_shapes(acc.shape, x.shape) == acc.shape))
 
 
@@ -138,10 +147,12 @@ def decay(x, d):
     ``d`` is the effective decay constant in 0..4096 (scalar or broadcastable).
     """
     if is_float(x):
+        if x.dtype not in (np.float64, _torch_float64()):
+            x = x.astype(np.float64) if type(x) is np.ndarray else x.double()
         # (4096 - d) / 4096 is exact and has at most 13 significant bits: one exact
         # product, truncated toward zero, is x * (4096 - d) >> 12 on the magnitude
         y = x * ((DECAY_UNITY - d) / DECAY_UNITY)
-        return np.trunc(y, out=y) if has_np_fast_path(y) else _trunc(y)
+        return np.trunc(y, out=y) if type(y) is np.ndarray else _trunc(y)
     y = x * (DECAY_UNITY - d)
     if is_np_int(y):
         return _shift_toward_zero_(y, DECAY_SHIFT)
@@ -214,8 +225,8 @@ def accumulate_weight_exp(a, weight_exp: int):
     if is_float(a):                     # float64 integers: exact powers of two, floor as >>
         if weight_exp >= 0:
             return a * float(1 << weight_exp) if weight_exp else a
-        y = a * 2.0 ** weight_exp
-        return np.floor(y, out=y) if has_np_fast_path(y) else _floor(y)
+        y = a * 2.0 ** weight_exp      # a temporary: floored in place
+        return np.floor(y, out=y) if type(y) is np.ndarray else _floor(y)
     return a << weight_exp if weight_exp > 0 else a >> (-weight_exp)
 
 

@@ -71,7 +71,9 @@ class NumpyBackend:
     # operations
     def spikes(self, x, dtype):
         """0/1 of ``x != 0`` (a binary synapse counts any non-zero value once)."""
-        return (x if x.dtype == np.bool_ else x != 0).astype(dtype)
+        if x.dtype == np.bool_:
+            return x.astype(dtype)
+        return np.not_equal(x, 0, out=np.empty(x.shape, dtype), casting="unsafe")
 
     def abs_max(self, x) -> int:
         if x.size == 0:

@@ -83,7 +83,9 @@ class Emulator:
     """A NetX network compiled for batched integer emulation.
 
     ``run`` processes a large batch in chunks of about ``CHUNK_ELEMENTS`` neurons per
-    layer (samples are independent, so results do not depend on it).  The synapses of
+    layer and steps in blocks of about ``BLOCK_ELEMENTS`` values per layer
+    (``DEVICE_*`` on an accelerator); samples are independent, so results do not depend
+    on either.  The synapses of
     a block of steps run as one GEMM / conv over (steps x samples); the neurons step
     through time with their family's arithmetic (:mod:`loihi_snn.core`).
 
@@ -126,8 +128,13 @@ class Emulator:
         and type).
     """
 
-    CHUNK_ELEMENTS = 1 << 19
-    BLOCK_ELEMENTS = 1 << 21
+    # CPU: arrays of a few hundred kB stay in cache and are recycled by malloc (large
+    # temporaries come from fresh pages, which a loaded machine makes slow);
+    # accelerators: large arrays, few kernel launches
+    CHUNK_ELEMENTS = 1 << 15
+    BLOCK_ELEMENTS = 1 << 17
+    DEVICE_CHUNK_ELEMENTS = 1 << 24
+    DEVICE_BLOCK_ELEMENTS = 1 << 26
 
     def __init__(self, spec: Union[NetSpec, str, os.PathLike], *, input_message_bits: int = 0,
                  reset_interval: Optional[int] = None, reset_offset: int = 0,
@@ -397,7 +404,7 @@ class Emulator:
         # fresh runs go in chunks of samples whose arrays stay cache-sized, each run in
         # blocks of steps layer by layer (samples are independent and run_block equals
         # step by step, so chunking changes nothing but speed)
-        chunk = N if state is not None else max(1, self.CHUNK_ELEMENTS // self._largest_layer)
+        chunk = N if state is not None else max(1, self._elements()[0] // self._largest_layer)
         for i in range(0, N, chunk):
             part = state if state is not None else self.init_state(min(chunk, N - i))
             xt = np.ascontiguousarray(np.moveaxis(x[i:i + chunk], -1, 0))  # (T, n, ...)
@@ -420,7 +427,13 @@ class Emulator:
     def block_steps(self, batch: int) -> int:
         """Steps per :meth:`run_block` call for ``batch`` samples: about
         ``BLOCK_ELEMENTS`` values per layer array."""
-        return max(1, self.BLOCK_ELEMENTS // (batch * self._largest_layer))
+        return max(1, self._elements()[1] // (batch * self._largest_layer))
+
+    def _elements(self):
+        """(chunk, block) element budgets of this backend's device."""
+        if self.device is not None and self.device.type != "cpu":
+            return self.DEVICE_CHUNK_ELEMENTS, self.DEVICE_BLOCK_ELEMENTS
+        return self.CHUNK_ELEMENTS, self.BLOCK_ELEMENTS
 
     def check_input(self, x: Any) -> np.ndarray:
         """Validate a batch (N, *input_shape, T): shape, finiteness, integer values."""

@@ -153,7 +153,9 @@ class DenseSynapse:
             # one sample of spikes: sum the spiking rows
             a = self.w_state[np.flatnonzero(x[0])].sum(axis=0, keepdims=True)
         else:
-            a = xb.cast(self._matmul(x, self.sums.dtype(x)), xb.state)
+            a = self._matmul(x, self.sums.dtype(x))
+            if a.dtype != xb.float32:       # float32 sums (exact integers) are used as they
+                a = xb.cast(a, xb.state)    # are: core takes float32 input, exactly
         a = fixed.accumulate_weight_exp(a, self.weight_exp)
         return a.reshape(x.shape[0], len(self.slots), self.n_out)
 
