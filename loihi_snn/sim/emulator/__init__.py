@@ -9,9 +9,13 @@
 - the neuron arithmetic of each layer is its family's step (:mod:`loihi_snn.families`,
   ``NeuronFamily.emulator_step``); a new neuron type registers there, nowhere here.
 
-Numerics: numpy only (no torch, no Lava runtime): ``int64`` state; synaptic sums by
-BLAS in float32/float64, chosen per call so that every partial sum is exact (bounded
-below 2**24 / 2**53), else int64.
+Numerics (no Lava runtime): numpy by default, or torch tensors on a device
+(``emulate(..., device="cpu"|"cuda")``, :mod:`~loihi_snn.sim.emulator.backend`).  The
+neuron arithmetic is :mod:`loihi_snn.core` on ``float64`` arrays holding the Loihi
+integers (exact; ``arithmetic="int64"`` runs the integer reference instead, same
+results); synaptic sums are float32 GEMM / conv where a per-synapse bound (fan-in x
+max|weight| x max|input| < 2**24) proves them exact, else exact int64 sums.
+``emulate`` reuses the compiled network of a file while the file is unchanged.
 """
 from loihi_snn.sim.emulator.network import (  # noqa: F401
     Emulator, EmulatorState, UnsupportedByEmulator, emulate, is_graded,

@@ -132,8 +132,11 @@ class DenseSynapse:
 
     def init_state(self, batch: int) -> List:
         """[ring (depth, N, out), head index]: ring[(head + j) % depth] is sent j steps
-        from now (backend state dtype)."""
-        return [self.xb.zeros((self.depth, batch, self.n_out)), 0]
+        from now (backend state dtype; a depth-1 ring starts as float32 zeros on the float
+        path, as the float32 sums that replace it, so a block's sends stay float32)."""
+        xb = self.xb
+        dtype = xb.float32 if (self.depth == 1 and xb.arithmetic == "float") else xb.state
+        return [xb.zeros((self.depth, batch, self.n_out), dtype), 0]
 
     def _matmul(self, x, dtype):
         xb = self.xb
