@@ -21,14 +21,15 @@ import numpy as np
 
 from loihi_snn.app.evaluation import EvalError, evaluate, format_report
 from loihi_snn.app.nir_cli import add_parsers as add_nir_parsers
-from loihi_snn.core.errors import LoihiSnnError, ShapeError
+from loihi_snn.core.errors import LoihiSnnError, OptionError, OutputError, ShapeError
 from loihi_snn.netx.describe import format_table, layer_table, summary
 from loihi_snn.netx.resources import check, estimate
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.lava.hardware import is_loihi2_available
-from loihi_snn.sim.runtime.io import save_npy
-from loihi_snn.sim.runtime.run import BACKENDS, run
-from loihi_snn.train.checkpoint import export_checkpoint
+from loihi_snn.sim.runtime.io import output_path, save_npy
+from loihi_snn.sim.runtime.run import (BACKENDS, check_steps, check_timeout, resolve_backend,
+                                      run)
+from loihi_snn.train.checkpoint import CHECKPOINT_NAME, export_checkpoint
 from loihi_snn.train.config import list_presets, resolve_config
 from loihi_snn.train.datasets import list_datasets
 from loihi_snn.train.loop import train
@@ -95,17 +96,40 @@ def _info_loihi2(spec, rows: List[Dict[str, Any]], as_json: bool) -> int:
     return 0
 
 
+def _number(text: Optional[str], option: str, *, integer: bool) -> Optional[float]:
+    """An option's value as a number (``1e3`` is allowed for a count), or None; a
+    one-line OptionError for anything else.  The run functions check the range."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        kind = "a positive integer" if integer else "a positive number of seconds"
+        raise OptionError(f"{option} must be {kind}, got {text!r}") from None
+    if integer and np.isfinite(value) and value == int(value):
+        return int(value)
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    # every option is checked before the network is read or Lava is imported
+    steps = _number(args.steps, "--steps", integer=True)
+    if steps is not None:
+        steps = check_steps(steps)
+    timeout = check_timeout(_number(args.timeout, "--timeout", integer=False))
+    out = output_path(args.out)             # the name written (.npy appended if missing)
+    backend = resolve_backend(args.backend)
     if not os.path.exists(args.input):
         raise ShapeError(f"{args.input}: input file not found")
     try:
         x = np.load(args.input, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ShapeError(f"{args.input}: not a numpy .npy file ({exc})") from None
-    y = run(args.net, x, steps=args.steps, backend=args.backend, timeout=args.timeout)
-    save_npy(args.out, y)          # atomic: no partial file if the write fails
-    print(f"{args.net}: ran {y.shape[-1]} steps on {args.backend}; output {y.shape} "
-          f"({int(np.count_nonzero(y))} non-zero) written to {args.out}")
+    except (ValueError, OSError, EOFError) as exc:
+        raise ShapeError(f"{args.input}: not a numpy .npy file "
+                         f"({' '.join(str(exc).split())[:200]})") from None
+    y = run(args.net, x, steps=steps, backend=backend, timeout=timeout)
+    save_npy(out, y)          # atomic: no partial file if the write fails
+    print(f"{args.net}: ran {y.shape[-1]} steps on {backend}; output {y.shape} "
+          f"({int(np.count_nonzero(y))} non-zero) written to {out}")
     return 0
 
 
@@ -113,6 +137,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``loihi-snn train``: config -> trained checkpoint, NetX file, Lava check, model card."""
     import shlex
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise OutputError(f"{args.out}: is a file; --out names the folder that receives "
+                          f"the checkpoint, the network and the model card")
+    output_path(os.path.join(args.out, CHECKPOINT_NAME), ext=None)   # writable, before training
     cfg = resolve_config(preset=args.preset, config=args.config, epochs=args.epochs,
                          seed=args.seed, device=args.device)
     command = "loihi-snn " + " ".join(shlex.quote(a) for a in (args.argv or []))
@@ -184,13 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("net", help="NetX network file (*.net)")
     pr.add_argument("--input", required=True, metavar="X.npy",
                     help="input array, time last; spikes (0/1) or integer graded values")
-    pr.add_argument("--steps", type=int, default=None,
+    pr.add_argument("--steps", default=None, metavar="N",
                     help="steps to run (default: the input's length T; input is zero after T)")
     pr.add_argument("--backend", default="lava-fixed", choices=sorted(BACKENDS),
                     help=f"where to run ({backends}); default lava-fixed")
     pr.add_argument("--out", required=True, metavar="Y.npy",
-                    help="where to write the output, time last")
-    pr.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                    help="where to write the output, time last (.npy is appended when "
+                         "missing); checked before the run, written through a temporary "
+                         "file, so a failed write leaves an existing file unchanged")
+    pr.add_argument("--timeout", default=None, metavar="SECONDS",
                     help="stop the Lava run after this many seconds (compile included) and "
                          "fail with a one-line error saying how many steps were done")
     pr.set_defaults(func=cmd_run)

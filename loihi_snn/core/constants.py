@@ -84,6 +84,8 @@ BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << (BIAS_MANT_BITS - 1)), (1 << (BIAS_MANT_BI
 # threshold is compared as vth << 6 (both MSB-aligned by 6 bits).
 ACT_SHIFT = 6
 VTH_SHIFT = 6
+# lava: sigma-delta fixed_pt ``bias`` is declared int32 with precision=16 (signed).
+SDNN_BIAS_BITS = 16
 # lava-dl: netx builds CUBA layers with bias_exp = 6 (effective bias = bias_mant << 6);
 # sigma-delta layers use spike_exp = state_exp = 6.
 BIAS_EXP = 6

@@ -52,3 +52,16 @@ class BackendError(LoihiSnnError, RuntimeError):
 
 class RunError(LoihiSnnError, RuntimeError):
     """A Lava run failed or timed out (the run was stopped cleanly)."""
+
+
+class OptionError(LoihiSnnError, ValueError):
+    """A run option is invalid: a step count, a timeout, an output path, a size limit."""
+
+
+class OutputError(LoihiSnnError, OSError):
+    """A result cannot be written (a folder in the way, a read-only place, a full disk).
+
+    Raised before a run when the destination can be seen to be unusable, or when the
+    write itself fails; either way nothing half-written is left and an existing file
+    at the destination is unchanged.
+    """

@@ -30,8 +30,9 @@ import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core import asa as af
-from loihi_snn.core.constants import MAX_DELAY, WEIGHT_MAX, WEIGHT_MIN
-from loihi_snn.core.errors import NetxFormatError
+from loihi_snn.core.constants import (ACT_SHIFT, BIAS_MANT_MAX, BIAS_MANT_MIN, MAX_DELAY,
+                                      SDNN_BIAS_BITS, STATE_BITS, WEIGHT_MAX, WEIGHT_MIN)
+from loihi_snn.core.errors import NetxFormatError, OptionError
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
 
@@ -143,6 +144,50 @@ def _decode(value: Any) -> Any:
 
 MAX_DATASET_BYTES = 1 << 30    # 1 GiB: a larger array is a corrupt or hostile file
 
+# ----------------------------------------------------------------------------- size caps
+# Checked from what the file *declares* (dataset shapes, layer count, layer shapes)
+# before the data is read, so a small hostile file cannot make ``info`` or a run
+# allocate gigabytes.  Each default can be raised with its environment variable.
+#: most layers a file may have (``LOIHI_SNN_MAX_LAYERS``)
+MAX_LAYERS = 1000
+#: most neurons over all layers (``LOIHI_SNN_MAX_NEURONS``): 16 Loihi 2 chips' worth
+MAX_NEURONS = 1 << 24
+#: most synapses over all layers, as ``LayerSpec.num_synapses`` counts them
+#: (``LOIHI_SNN_MAX_SYNAPSES``): 16 Loihi 2 chips' worth
+MAX_SYNAPSES = 16 * 120_000_000
+#: most bytes the file's arrays take once read (8 bytes a value, as loihi_snn holds them
+#: in float64), over all datasets, however well they are compressed
+#: (``LOIHI_SNN_MAX_READ_BYTES``)
+MAX_READ_BYTES = 1 << 30
+
+SIZE_LIMIT_ENV = {"layers": ("LOIHI_SNN_MAX_LAYERS", MAX_LAYERS),
+                  "neurons": ("LOIHI_SNN_MAX_NEURONS", MAX_NEURONS),
+                  "synapses": ("LOIHI_SNN_MAX_SYNAPSES", MAX_SYNAPSES),
+                  "read_bytes": ("LOIHI_SNN_MAX_READ_BYTES", MAX_READ_BYTES)}
+
+
+def size_limit(name: str) -> int:
+    """The cap ``name`` (``layers``, ``neurons``, ``synapses``, ``read_bytes``): its
+    environment variable when set to a positive integer, else the default."""
+    env, default = SIZE_LIMIT_ENV[name]
+    value = os.environ.get(env, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(float(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise OptionError(f"environment variable {env} must be a positive integer, "
+                          f"got {value!r}")
+    return number
+
+
+def _cap_message(what: str, count: float, name: str) -> str:
+    env, _ = SIZE_LIMIT_ENV[name]
+    return (f"declares {count:.4g} {what}, more than the {size_limit(name):.4g} loihi_snn "
+            f"accepts (a corrupt or hostile file; set {env} to raise the limit)")
+
 
 class _BrokenEntry(Exception):
     """An entry of the file that cannot be read (dangling link, bad object, ...)."""
@@ -159,8 +204,14 @@ def _is_index(key: str) -> bool:
     return key.isascii() and key.isdigit() and str(int(key)) == key
 
 
-def _group_to_dict(group, ancestors: Tuple[Any, ...] = ()) -> Dict[str, Any]:
+def _group_to_dict(group, ancestors: Tuple[Any, ...] = (),
+                   budget: Optional[List[int]] = None) -> Dict[str, Any]:
+    """The group's datasets and attributes as a nested dict.  ``budget`` ([bytes left])
+    is charged 8 bytes per declared value *before* each dataset is read (the
+    ``read_bytes`` cap over the whole file, :func:`size_limit`)."""
     import h5py
+    if budget is None:
+        budget = [size_limit("read_bytes")]
     out: Dict[str, Any] = {}
     ancestors = ancestors + (group.id,)
     for key in group.keys():
@@ -169,7 +220,7 @@ def _group_to_dict(group, ancestors: Tuple[Any, ...] = ()) -> Dict[str, Any]:
             if item.id in ancestors:
                 raise _BrokenEntry(f"{group.name}/{key}", "is a link back to a group that "
                                                           "contains it (a cycle)")
-            out[key] = _group_to_dict(item, ancestors)
+            out[key] = _group_to_dict(item, ancestors, budget)
         elif isinstance(item, h5py.Dataset):
             nbytes = int(item.size or 0) * int(item.dtype.itemsize)
             if nbytes > MAX_DATASET_BYTES:
@@ -177,6 +228,15 @@ def _group_to_dict(group, ancestors: Tuple[Any, ...] = ()) -> Dict[str, Any]:
                                    f"dataset of shape {item.shape} ({nbytes / 2**30:.1f} GiB) "
                                    f"is larger than the {MAX_DATASET_BYTES >> 30} GiB a NetX "
                                    f"field can have")
+            budget[0] -= 8 * int(item.size or 0)
+            if budget[0] < 0:
+                limit = size_limit("read_bytes")
+                raise _BrokenEntry(f"{group.name}/{key}", (
+                    f"declares shape {item.shape}: {8 * int(item.size) / 2**30:.3g} GiB once "
+                    f"read (8 bytes a value); with the fields before it "
+                    f"{(limit - budget[0]) / 2**30:.3g} GiB, more than the "
+                    f"{limit / 2**30:.3g} GiB loihi_snn reads from a file (a corrupt or hostile "
+                    f"file; set LOIHI_SNN_MAX_READ_BYTES to raise the limit)"))
             out[key] = _decode(item[()])
         else:   # dangling soft/external link or an unsupported object
             raise _BrokenEntry(f"{group.name}/{key}")
@@ -204,7 +264,21 @@ def _open(path: str):
 
 # --------------------------------------------------------------------------- validation
 
-BIAS_LIMIT = (1 << 31) - 1      # biases become int32 mantissas in fixed point
+BIAS_LIMIT = BIAS_MANT_MAX      # kept for readers: the LIF-family bias mantissa limit
+#: the bias mantissa range of each neuron type as lava's fixed-point model holds it:
+#: LIF-family ``bias_mant`` is 13-bit signed (an int16 that wraps above 2**15 in
+#: ``lava-fixed``), sigma-delta ``bias`` 16-bit signed.  Others use the LIF range.
+BIAS_RANGES = {"SDNN": (-(1 << (SDNN_BIAS_BITS - 1)), (1 << (SDNN_BIAS_BITS - 1)) - 1)}
+#: the largest |weight| of an input layer (its input is multiplied by it on the host and
+#: one step of it must fit the 24-bit current: ``|w| << 6 <= 2**24``)
+INPUT_WEIGHT_MAX = 1 << (STATE_BITS - ACT_SHIFT)
+
+
+def bias_range(neuron: Optional["NeuronSpec"]) -> Tuple[int, int]:
+    """(lowest, highest) bias mantissa a layer with these neurons may have."""
+    ntype = neuron.type if neuron is not None else "CUBA"
+    return BIAS_RANGES.get(ntype, (BIAS_MANT_MIN, BIAS_MANT_MAX))
+
 MAX_LAYER_NEURONS = 1 << 24     # 16 Mi neurons (16 Loihi 2 chips' worth) in one layer
 MAX_MESSAGE_LENGTH = 500        # characters of an error message (values are abbreviated)
 
@@ -418,8 +492,9 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
 
     if ltype == "input":
         in_shape = shape
-        w = c.array(raw, "weight", required=False)
-        b = c.array(raw, "bias", required=False, lo=-BIAS_LIMIT, hi=BIAS_LIMIT)
+        w = c.array(raw, "weight", required=False, lo=-INPUT_WEIGHT_MAX, hi=INPUT_WEIGHT_MAX)
+        blo, bhi = bias_range(neuron)
+        b = c.array(raw, "bias", required=False, lo=blo, hi=bhi)
         if w is not None:
             if w.size != 1:
                 c.fail("weight", f"input layer weight must be a scalar, found shape {w.shape}")
@@ -444,8 +519,9 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
             prev_shape = (int(nin),)
             check_size(c, "inFeatures", prev_shape)
         else:
-            c.fail("shape", f"a '{ltype}' layer cannot be the first layer: add an input "
-                            f"layer that states the input shape (C, H, W)")
+            c.fail("shape", f"a '{ltype}' first layer needs the input shape: pass "
+                            f"input_shape=(C, H, W) (loihi_snn.run takes it from the input), "
+                            f"or add an input layer that states it")
     in_shape = prev_shape
     in_size = int(np.prod(in_shape))
 
@@ -571,7 +647,8 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
         c.fail("type", f"unknown layer type '{ltype}'")
 
     if "bias" in raw:
-        b = c.array(raw, "bias", lo=-BIAS_LIMIT, hi=BIAS_LIMIT)
+        blo, bhi = bias_range(neuron)
+        b = c.array(raw, "bias", lo=blo, hi=bhi)
         if neuron is not None and neuron.type == "SDNN" and neuron.get("sigma_output"):
             c.fail("bias", "a sigma-delta output layer (sigma_output) cannot have a bias: "
                            "Lava's Sigma process has none; remove sigma_output or the bias")
@@ -585,6 +662,19 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
 
 
 INPUT_UNIT_WEIGHT = 64     # SLAYER's weight scale: weight 1.0 is 64 in hardware units
+
+
+def _given_input_shape(c: _Checker, input_shape: Any) -> Tuple[int, ...]:
+    """The ``input_shape=`` argument of :func:`read_netx` as a checked (C, H, W)."""
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        c.fail("shape", f"input_shape must be (C, H, W) with positive sizes for a conv or "
+                        f"pool first layer, got {_one_line(input_shape, 80)}")
+    check_size(c, "shape", shape)
+    return shape
 
 
 def input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
@@ -604,13 +694,18 @@ def input_transform(spec: NetSpec, x: np.ndarray) -> np.ndarray:
     return np.asarray(x) * w
 
 
-def read_netx(path: str) -> NetSpec:
+def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSpec:
     """Read and validate a NetX HDF5 file.
 
     Parameters
     ----------
     path : str
         path to a ``.net`` file.
+    input_shape : tuple of int, optional
+        (C, H, W) of the input of a network whose first layer is a ``conv`` or
+        ``pool`` layer (no input layer), as stock SLAYER exports it and as stock
+        lava-dl netx takes it (``hdf5.Network(..., input_shape=(W, H, C))``, Lava
+        order there).  Ignored when the file states its input shape.
 
     Returns
     -------
@@ -634,8 +729,13 @@ def read_netx(path: str) -> NetSpec:
             if not isinstance(f.get("layer"), h5py.Group):
                 raise NetxFormatError(path, "'/layer' must be a group of numbered layer "
                                             "groups, found a dataset", field="layer")
-            raw_layers = _group_to_dict(f["layer"])
-            extensions = {k: _group_to_dict(f[k]) for k in f.keys()
+            n_layers = len(f["layer"])
+            if n_layers > size_limit("layers"):
+                raise NetxFormatError(path, _cap_message("layers", n_layers, "layers"),
+                                      field="layer")
+            budget = [size_limit("read_bytes")]
+            raw_layers = _group_to_dict(f["layer"], budget=budget)
+            extensions = {k: _group_to_dict(f[k], budget=budget) for k in f.keys()
                           if k != "layer" and isinstance(f.get(k), h5py.Group)}
     except NetxFormatError:
         raise
@@ -661,6 +761,7 @@ def read_netx(path: str) -> NetSpec:
 
     layers: List[LayerSpec] = []
     prev_shape: Optional[Tuple[int, ...]] = None
+    neurons = synapses = 0
     for i in range(len(keys)):
         raw = raw_layers[str(i)]
         c = _Checker(path, i)
@@ -673,9 +774,17 @@ def read_netx(path: str) -> NetSpec:
             c.fail("type", f"unknown layer type '{ltype}'; supported: " + ", ".join(LAYER_TYPES))
         if ltype == "input" and i != 0:
             c.fail("type", "an input layer must be layer 0")
+        if i == 0 and ltype in ("conv", "pool") and input_shape is not None:
+            prev_shape = _given_input_shape(c, input_shape)
         layer = _validate_layer(c, ltype, raw, prev_shape)
         layers.append(layer)
         prev_shape = layer.shape
+        neurons += layer.size if layer.neuron is not None or layer.type != "flatten" else 0
+        if neurons > size_limit("neurons"):
+            c.fail("shape", _cap_message("neurons up to this layer", neurons, "neurons"))
+        synapses += layer.num_synapses
+        if synapses > size_limit("synapses"):
+            c.fail("weight", _cap_message("synapses up to this layer", synapses, "synapses"))
 
     if not any(l.neuron is not None or l.type not in ("input", "flatten") for l in layers):
         raise NetxFormatError(path, "the network has no layer with neurons or synapses",

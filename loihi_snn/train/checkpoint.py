@@ -16,7 +16,9 @@ from typing import Any, Dict, Tuple
 
 import torch
 
+from loihi_snn.core.errors import OutputError
 from loihi_snn.core.files import atomic_path
+from loihi_snn.sim.runtime.io import output_path
 from loihi_snn.torch.export import export_blocks
 from loihi_snn.torch.fold import fold_amplitudes, has_ternary
 from loihi_snn.train.config import ConfigError, TrainConfig
@@ -88,18 +90,50 @@ def load_checkpoint(path: str, map_location: str = "cpu") -> Tuple[SpikingNet, D
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
-        raise ConfigError(f"{path}: not a loihi-snn checkpoint ({exc})") from None
+        detail = _short(exc)
+        if not detail.strip("()0123456789 "):       # torch gives '(101)' or '' for some files
+            detail = f"unreadable {type(exc).__name__}"
+        raise ConfigError(f"{path}: not a loihi-snn checkpoint ({detail})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{path}: not a loihi-snn checkpoint (no '{CHECKPOINT_FORMAT}' "
                           f"format tag); write one with 'loihi-snn train'")
-    config = TrainConfig.from_dict(ckpt["config"], validate=False)
+    for key, kind in (("config", dict), ("data", dict), ("state_dict", dict)):
+        if not isinstance(ckpt.get(key), kind):
+            raise ConfigError(f"{path}: field '{key}' is "
+                              f"{'missing' if key not in ckpt else type(ckpt[key]).__name__}; "
+                              f"expected a {kind.__name__} (a checkpoint written by "
+                              f"'loihi-snn train' has it)")
+    if not ckpt["state_dict"]:
+        raise ConfigError(f"{path}: field 'state_dict' is empty: the checkpoint has no weights")
     data = ckpt["data"]
-    model = model_from_config(config, data["input_shape"], data["num_classes"])
-    model.load_state_dict(ckpt["state_dict"])
+    missing = [k for k in ("input_shape", "num_classes", "T") if k not in data]
+    if missing:
+        raise ConfigError(f"{path}: field 'data' lacks {', '.join(missing)}")
+    try:
+        config = TrainConfig.from_dict(ckpt["config"], validate=False)
+        input_shape = tuple(int(s) for s in data["input_shape"])
+        num_classes, T = int(data["num_classes"]), int(data["T"])
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: field 'config': {exc}") from None
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{path}: fields 'config'/'data' are malformed "
+                          f"({type(exc).__name__}: {_short(exc)})") from None
+    model = model_from_config(config, input_shape, num_classes)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ConfigError(f"{path}: field 'state_dict' does not fit the model its config "
+                          f"describes ({_short(exc)})") from None
     model.eval()
     with torch.no_grad():
-        model(torch.zeros((1, *data["input_shape"], data["T"])))
+        model(torch.zeros((1, *input_shape, T)))
     return model, ckpt
+
+
+def _short(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line, cut to ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def training_extension(config: TrainConfig, data: Dict[str, Any]) -> Dict[str, Any]:
@@ -135,9 +169,15 @@ def export_model(model, net_path: str, config: TrainConfig, data: Dict[str, Any]
 def export_checkpoint(checkpoint: str, net_path: str) -> str:
     """Re-export a checkpoint written by :func:`loihi_snn.train.loop.train` to a NetX
     file; returns ``net_path``."""
+    net_path = output_path(net_path, ext=None)       # before the model is rebuilt
     model, ckpt = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(ckpt["config"], validate=False)
-    return export_model(model, net_path, config, ckpt["data"])
+    try:
+        return export_model(model, net_path, config, ckpt["data"])
+    except OSError as exc:        # full disk, read-only place: nothing written
+        raise OutputError(f"{net_path}: cannot write the network "
+                          f"({_short(getattr(exc, 'strerror', None) or exc)}); nothing was "
+                          f"written and an existing file is unchanged") from None
 
 
 def export_view(model) -> Tuple[SpikingNet, float]:

@@ -206,11 +206,28 @@ def train(config: TrainConfig, out_dir: str, progress: Optional[bool] = None, *,
     return _card(config, out_dir, trained, exported, lava_info, calibration, session)
 
 
+#: torch intra-op threads per training process; ``LOIHI_SNN_TORCH_THREADS=N`` overrides
+#: (0 keeps torch's default of one per core).  One thread: these small networks gain
+#: little from more, and on a shared machine more threads made epochs up to 35x slower.
+TORCH_THREADS = 1
+
+
+def pin_torch_threads() -> int:
+    """Set torch's intra-op threads (:data:`TORCH_THREADS` or ``$LOIHI_SNN_TORCH_THREADS``);
+    returns the number in use."""
+    value = os.environ.get("LOIHI_SNN_TORCH_THREADS", "").strip()
+    threads = int(value) if value.isdigit() else TORCH_THREADS
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def _prepare(config: TrainConfig, out_dir: str, progress: Optional[bool], lava: bool,
              verbose: bool, command: Optional[str]) -> _Session:
     """Validate, find rank and device, start Lava's runtime, create ``out_dir``."""
     t_start = time.time()
     config.validate()
+    pin_torch_threads()
     dist = dist_from_env()
     device = pick_device(config.device, dist)
     if lava and dist.main:

@@ -12,13 +12,13 @@ biases from :mod:`loihi_snn.netx.lower`, as the emulator's.
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
-from loihi_snn.core.errors import NetxFormatError
+from loihi_snn.core.errors import BackendError, NetxFormatError, OptionError
 from loihi_snn.families.base import LavaNeuron
 from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, conv_weight_to_lava, dense_layer_weights,
                                   per_neuron, pool_kernel, with_neuron)
@@ -47,7 +47,7 @@ def _build_neuron(path: str, layer: LayerSpec, shape, precision, reset,
 
 def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
          reset_interval: Optional[int] = None, reset_offset: int = 0,
-         controlled: bool = False):
+         controlled: bool = False, input_shape: Optional[Tuple[int, ...]] = None):
     """Load a NetX HDF5 network as a Lava process.
 
     Parameters
@@ -68,6 +68,10 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
         give every neuron a ``reset_in`` port (listed in ``net.reset_ports``) for the
         cutoff controller; CUBA layers then run as the bit-identical
         :class:`~loihi_snn.families.lava.lif_variant.process.ControlledLIFVariant`.
+    input_shape : tuple of int, optional
+        (C, H, W) input of a network whose first layer is ``conv`` or ``pool`` with no
+        input layer (as stock SLAYER exports it); see
+        :func:`~loihi_snn.netx.schema.read_netx`.
 
     Returns
     -------
@@ -85,16 +89,53 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
     if not 0 <= int(input_message_bits) <= GRADED_MESSAGE_BITS:
         raise ValueError(f"input_message_bits must be in 0..{GRADED_MESSAGE_BITS}")
     path = os.fspath(path)
-    spec = read_netx(path)
+    spec = read_netx(path, input_shape=input_shape)
     return build_network(spec, precision=precision, input_message_bits=input_message_bits,
                          reset_interval=reset_interval, reset_offset=reset_offset,
                          controlled=controlled)
 
 
+#: most layers (blocks) the per-layer Lava backends build: each runs as its own OS
+#: processes with shared-memory channels (50 layers: ~110 processes, ~300 /dev/shm
+#: segments).  ``LOIHI_SNN_LAVA_MAX_LAYERS`` raises it; ``lava-fused`` and the emulator
+#: have no such limit.
+LAVA_MAX_LAYERS = 32
+
+
+def lava_max_layers() -> int:
+    """:data:`LAVA_MAX_LAYERS`, or ``$LOIHI_SNN_LAVA_MAX_LAYERS`` when set."""
+    value = os.environ.get("LOIHI_SNN_LAVA_MAX_LAYERS", "").strip()
+    if not value:
+        return LAVA_MAX_LAYERS
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise OptionError(f"environment variable LOIHI_SNN_LAVA_MAX_LAYERS must be a "
+                          f"positive integer, got {value!r}")
+    return number
+
+
+def check_lava_layers(spec: NetSpec) -> None:
+    """BackendError when ``spec`` has more layers than the per-layer Lava backends build
+    (:func:`lava_max_layers`); the message names the backends that run it."""
+    blocks = sum(1 for l in spec.layers
+                 if l.type != "flatten" and not (l.type == "input" and l.neuron is None))
+    limit = lava_max_layers()
+    if blocks > limit:
+        raise BackendError(f"{spec.path}: {blocks} layers, more than the {limit} the "
+                           f"per-layer Lava backends build (each layer is several OS "
+                           f"processes); run it with backend 'lava-fused' or 'emulator', or "
+                           f"set LOIHI_SNN_LAVA_MAX_LAYERS")
+
+
 def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits: int = 0,
                   reset_interval: Optional[int] = None, reset_offset: int = 0,
                   controlled: bool = False):
-    """Build the Lava process graph of an already validated :class:`NetSpec`."""
+    """Build the Lava process graph of an already validated :class:`NetSpec`
+    (BackendError beyond :func:`lava_max_layers` layers)."""
+    check_lava_layers(spec)
     # lazy: the process modules import Lava, which read_netx users never need
     from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock,
                                                          InputBlock, Network)

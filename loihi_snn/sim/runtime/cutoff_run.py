@@ -20,7 +20,8 @@ from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.lava.loader import load
 from loihi_snn.sim.runtime.guard import run_supervised
 from loihi_snn.sim.runtime.io import (check_samples, fixed_point_input, from_lava_layout,
-                                      input_message_bits, scale_output, to_lava_layout)
+                                      image_shape, input_message_bits, scale_output,
+                                      to_lava_layout)
 from loihi_snn.sim.runtime.run import check_backend, precision_of, run_config
 
 
@@ -96,8 +97,8 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
 
     check_backend(backend)
     path = os.fspath(path)
-    spec = read_netx(path)
-    X = check_samples(X, spec, path)
+    spec = read_netx(path, input_shape=image_shape(np.asarray(X), batch=True))
+    X = check_samples(X, spec, path, integer=precision_of(backend) == "fixed")
     N, T = X.shape[0], X.shape[-1]
     max_steps = T if max_steps is None else int(max_steps)
     if record_output and cutoff:
@@ -115,7 +116,8 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
             beta = np.concatenate([beta, np.full(max_steps - beta.size, np.inf)])
         beta = beta[:max_steps]
     net = load(path, precision=precision_of(backend),
-               input_message_bits=input_message_bits(X), controlled=True)
+               input_message_bits=input_message_bits(X), controlled=True,
+               input_shape=image_shape(X, batch=True))
     frames = np.stack([to_lava_layout(input_transform(spec, x), net.input_shape) for x in X])
     if precision_of(backend) == "fixed":
         frames = fixed_point_input(frames, backend)

@@ -11,12 +11,14 @@ give the output back the same way (:func:`from_lava_layout`).  Values are binary
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence, Union
+import tempfile
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from loihi_snn.core.errors import ShapeError
+from loihi_snn.core.errors import OutputError, ShapeError
 from loihi_snn.core.files import atomic_path
+from loihi_snn.netx.inputs import check_input, check_input_range
 # is_graded / message_bits / input_message_bits are defined in netx.lower (the emulator
 # uses them too) and offered here with the rest of the runners' input handling
 from loihi_snn.netx.lower import (input_message_bits, is_graded, message_bits,  # noqa: F401
@@ -26,18 +28,19 @@ from loihi_snn.netx.schema import NetSpec
 # ----------------------------------------------------------------------------- input checks
 
 
-def check_time_last(x: Any) -> np.ndarray:
-    """One sample as an array: at least 2-D (time last) and finite; else ShapeError.
+def check_time_last(x: Any, *, path: Optional[str] = None, integer: bool = True) -> np.ndarray:
+    """One sample as an array, through the shared input boundary
+    (:func:`loihi_snn.netx.inputs.check_input`): numeric dtype, at least 2-D (time
+    last), finite, integers within the graded payload unless ``integer`` is False
+    (``lava-float``); else a one-line ShapeError.  ``x``: (N, T) or (C, H, W, T)."""
+    return check_input(x, path=path, integer=integer)
 
-    ``x``: (N, T) or (C, H, W, T), any numeric dtype.  Returns ``np.asarray(x)``.
-    """
-    x = np.asarray(x)
-    if x.ndim < 2:
-        raise ShapeError(f"input must have time as its last axis, e.g. (N, T) or "
-                         f"(C, H, W, T); got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ShapeError("input contains NaN or infinite values")
-    return x
+
+def image_shape(x: np.ndarray, batch: bool = False) -> Optional[Tuple[int, ...]]:
+    """(C, H, W) of an image input (C, H, W, T) -- or a batch (S, C, H, W, T) -- else
+    None: the ``input_shape`` a conv-first file without an input layer is read with."""
+    dims = x.shape[1:-1] if batch else x.shape[:-1]
+    return tuple(int(d) for d in dims) if len(dims) == 3 else None
 
 
 def flat_input(spec: NetSpec) -> bool:
@@ -65,12 +68,16 @@ def check_input_shape(x: np.ndarray, expected: Sequence[int], flat_ok: bool, nam
                      f"network input {expected} + (T,); time must be the last axis")
 
 
-def check_samples(X: Any, spec: NetSpec, path: str) -> np.ndarray:
-    """A batch of samples (N, *spec.input_shape, T) as an array; else ShapeError."""
-    X = np.asarray(X)
-    if X.ndim < 3 or tuple(X.shape[1:-1]) != tuple(spec.input_shape):
+def check_samples(X: Any, spec: NetSpec, path: str, *, integer: bool = True) -> np.ndarray:
+    """A batch of samples (N, *spec.input_shape, T) through the shared input boundary
+    (dtype, shape, and for fixed point -- ``integer`` -- the graded range this network
+    takes, :func:`loihi_snn.netx.inputs.check_input_range`); else a one-line ShapeError."""
+    X = check_input(X, path=path, integer=integer, batch=True)
+    if tuple(X.shape[1:-1]) != tuple(spec.input_shape):
         raise ShapeError(f"{path}: expected samples of shape (N, "
                          f"{', '.join(map(str, spec.input_shape))}, T), got {X.shape}")
+    if integer:
+        check_input_range(spec, X)
     return X
 
 
@@ -129,6 +136,13 @@ def pad_steps(data: np.ndarray, steps: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- output
 
 
+def integer_output(y: np.ndarray) -> np.ndarray:
+    """A fixed-point run's raw output (Lava's sink records float64) as int32, the dtype
+    the emulator and ``lava-fused`` give: every backend returns the same dtype."""
+    y = np.asarray(y)
+    return y if y.dtype == np.int32 else np.rint(y).astype(np.int32)
+
+
 def scale_output(y: np.ndarray, net: Any) -> np.ndarray:
     """A network's output as the runners return it (any shape, time last).
 
@@ -142,16 +156,53 @@ def scale_output(y: np.ndarray, net: Any) -> np.ndarray:
                             getattr(net, "output_scale", 1.0))
 
 
+def output_path(path: Union[str, os.PathLike], ext: Optional[str] = ".npy") -> str:
+    """The file a result for ``path`` will be written to, checked before any work.
+
+    ``ext`` is appended when ``path`` does not end with it (as ``np.save`` does), so
+    the name returned is the name written.  OutputError (one line) when the place
+    cannot take the file: ``path`` is a folder, a parent is a file, or the nearest
+    existing folder does not accept a new file (read-only, no permission) -- tried by
+    creating and removing a temporary file there.  Missing folders are created only
+    when the result is written.
+    """
+    path = os.fspath(path)
+    if not path or path.endswith(os.sep):
+        raise OutputError(f"{path or repr(path)}: not a file name (it names a folder)")
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a folder; give a file name, e.g. "
+                          f"{os.path.join(path, 'out' + (ext or ''))}")
+    if ext and not path.endswith(ext):
+        path += ext
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a folder; give a file name, e.g. {path}/out{ext or ''}")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise OutputError(f"{path}: {folder} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write in {folder} ({exc.strerror or exc})") from None
+    return path
+
+
 def save_npy(path: Union[str, os.PathLike], y: np.ndarray) -> str:
     """Write ``y`` to ``path`` as .npy atomically; return the path written.
 
     Like ``np.save``, ``.npy`` is appended to a path without it.  Missing folders are
     created.  The array goes to a temporary file beside ``path`` that replaces it only
-    once complete: a failed write leaves no file (and an older one unchanged).
+    once complete: a failed write (a full disk, a read-only place) raises a one-line
+    OutputError, leaves no file behind and an older one unchanged.
     """
-    path = os.fspath(path)
-    if not path.endswith(".npy"):
-        path += ".npy"
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, y)
+    path = output_path(path)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, y)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the output ({exc.strerror or exc}); "
+                          f"nothing was written and an existing file is unchanged") from None
     return path

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
-from loihi_snn.core.errors import BackendError, RunError, ShapeError
+from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
+from loihi_snn.netx.inputs import check_input_range
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
@@ -22,7 +23,9 @@ from loihi_snn.sim.lava.loader import load
 from loihi_snn.sim.runtime.guard import run_supervised
 from loihi_snn.sim.runtime.io import (check_input_shape, check_integer, check_time_last,
                                       fixed_point_input, flat_input, from_lava_layout,
-                                      input_message_bits, is_graded, match_input_port,
+                                      image_shape, input_message_bits, integer_output,
+                                      is_graded,
+                                      match_input_port,
                                       message_bits, pad_steps, scale_output, to_lava_layout)
 
 BACKENDS = {
@@ -141,21 +144,27 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         raised every Lava process of the run has exited and its shared memory is freed.
     """
     backend = resolve_backend(backend)
-    x = check_time_last(x)
+    fixed = precision_of(backend) == "fixed"
+    where = os.fspath(net_or_path) if isinstance(net_or_path, (str, os.PathLike)) else None
+    x = check_time_last(x, path=where, integer=fixed)   # the shared input boundary
     T = int(x.shape[-1])
-    steps = T if steps is None else int(steps)
-    if steps < 1:
-        raise ShapeError(f"steps must be >= 1, got {steps}")
+    steps = check_steps(T if steps is None else steps)
+    check_timeout(timeout)
     if backend == "emulator":
         return _run_emulator(net_or_path, x, steps)
 
     if isinstance(net_or_path, (str, os.PathLike)):
-        spec = read_netx(net_or_path)         # cheap: validates before any Lava import
+        # cheap: validates before any Lava import; a conv-first file without an input
+        # layer takes its (C, H, W) from the input
+        spec = read_netx(net_or_path, input_shape=image_shape(x))
         check_input_shape(x, spec.input_shape, flat_input(spec), spec.path)
+        if fixed:
+            check_input_range(spec, x)
+        check_run_size(spec, x, steps)
         if backend == "lava-fused":
             return _run_fused(spec, x, steps, is_graded(x), progress, timeout)
         net = load(net_or_path, precision=precision_of(backend),
-                   input_message_bits=input_message_bits(x))
+                   input_message_bits=input_message_bits(x), input_shape=image_shape(x))
     else:
         net = net_or_path
         if getattr(net, "_loihi_snn_used", False):
@@ -167,9 +176,11 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         if backend == "lava-fused" and not getattr(net, "fused", False):
             raise BackendError("backend 'lava-fused' runs a FusedNetwork; pass the .net path "
                                "or loihi_snn.sim.lava.procs.fused.process.FusedNetwork(spec=...)")
-    net._loihi_snn_used = True
-
     check_input_shape(x, net.spec.input_shape, len(net.input_shape) == 1, net.filename)
+    if fixed:
+        check_input_range(net.spec, x)
+    check_run_size(net.spec, x, steps)
+    net._loihi_snn_used = True
     data = pad_steps(to_lava_layout(input_transform(net.spec, x), net.input_shape), steps)
     if precision_of(backend) == "fixed":
         data = fixed_point_input(data, backend)
@@ -183,7 +194,10 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
 
     out = _supervised(source, sink.data.get, steps, run_config(backend), progress=progress,
                       timeout=timeout, what=net.filename)
-    return scale_output(from_lava_layout(np.asarray(out)), net)
+    out = from_lava_layout(np.asarray(out))
+    if fixed:
+        out = integer_output(out)          # the sink records floats; the values are integers
+    return scale_output(out, net)
 
 
 def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
@@ -225,14 +239,62 @@ def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional
 def _run_emulator(net_or_path, x: np.ndarray, steps: int) -> np.ndarray:
     """Backend ``emulator``: :func:`loihi_snn.sim.emulator.emulate` on a batch of one."""
     if isinstance(net_or_path, (str, os.PathLike)):
-        spec = read_netx(net_or_path)
+        spec = read_netx(net_or_path, input_shape=image_shape(x))
     elif getattr(net_or_path, "spec", None) is not None:
         spec = net_or_path.spec
     else:
         raise BackendError("backend 'emulator' needs a .net path or a loaded network")
     check_input_shape(x, spec.input_shape, flat_input(spec), spec.path)
+    check_input_range(spec, x)
+    check_run_size(spec, x, steps)
     x_port = match_input_port(x, spec.input_shape)
     return emulate(spec, x_port[None], steps, input_message_bits=input_message_bits(x))[0]
+
+
+#: the most memory the input and output buffers of one run may need, bytes; above it a
+#: run (e.g. ``--steps 1e12``) is refused before anything is allocated.  Override with
+#: the environment variable ``LOIHI_SNN_MAX_RUN_BYTES``.
+MAX_RUN_BYTES = 8 << 30
+
+
+def check_steps(steps: Any) -> int:
+    """``steps`` as a positive int, or a one-line OptionError (bools, fractions, NaN...)."""
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer, float,
+                                                                     np.floating)):
+        raise OptionError(f"steps must be a positive integer, got {steps!r}")
+    if isinstance(steps, (float, np.floating)) and not (np.isfinite(steps)
+                                                        and steps == int(steps)):
+        raise OptionError(f"steps must be a positive integer, got {steps!r}")
+    steps = int(steps)
+    if steps < 1:
+        raise OptionError(f"steps must be >= 1, got {steps}")
+    return steps
+
+
+def check_timeout(timeout: Any) -> Optional[float]:
+    """``timeout`` (seconds) as a positive finite float or None; else OptionError."""
+    if timeout is None:
+        return None
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        raise OptionError(f"timeout must be a positive number of seconds, got {timeout!r}") \
+            from None
+    if isinstance(timeout, bool) or not (np.isfinite(value) and value > 0):
+        raise OptionError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return value
+
+
+def check_run_size(spec, x: np.ndarray, steps: int) -> None:
+    """OptionError when the run's input and output buffers (8 bytes a value, ``steps``
+    long) would exceed :data:`MAX_RUN_BYTES` (or ``$LOIHI_SNN_MAX_RUN_BYTES``)."""
+    limit = int(os.environ.get("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES))
+    per_step = int(np.prod(x.shape[:-1])) + int(np.prod(spec.output_shape))
+    need = 8 * per_step * max(int(steps), int(x.shape[-1]))
+    if need > limit:
+        raise OptionError(f"{spec.path}: {steps} steps need about {need / 2**30:.3g} GiB of "
+                         f"input and output buffers, more than the {limit / 2**30:.3g} GiB "
+                         f"allowed (set LOIHI_SNN_MAX_RUN_BYTES to raise it)")
 
 
 def _chunks(total: int, parts: int):

@@ -25,8 +25,8 @@ from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 from loihi_snn.sim.runtime.guard import run_supervised
-from loihi_snn.sim.runtime.io import (check_integer, check_samples, input_message_bits,
-                                      scale_output)
+from loihi_snn.sim.runtime.io import (check_integer, check_samples, image_shape,
+                                      input_message_bits, scale_output)
 from loihi_snn.sim.runtime.run import resolve_backend, run_config
 
 #: most lanes (network copies stepped as one batch) of a lava-fused stream
@@ -68,8 +68,8 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         steps, which no input can reach yet, are zeroed.
     """
     backend = resolve_backend(backend)
-    spec = read_netx(path)
-    X = check_samples(X, spec, path)
+    spec = read_netx(path, input_shape=image_shape(np.asarray(X), batch=True))
+    X = check_samples(X, spec, path, integer=backend != "lava-float")
     bad = [l.index for l in spec.layers
            if l.neuron is not None and not families.get(l.neuron.type).controllable]
     if bad:
