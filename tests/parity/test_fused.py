@@ -172,3 +172,23 @@ def test_per_layer_network_is_refused_by_fused_backend(tmp_path):
     x, _ = export_slayer(net_dense, 16, path)
     with pytest.raises(BackendError, match="FusedNetwork"):
         loihi_snn.run(load(path), x, backend="lava-fused")
+
+
+def test_refused_fused_construction_prints_no_ignored_exception(tmp_path):
+    """A FusedRun/FusedNetwork whose arguments are refused raises its own one error;
+    lava's ``__del__`` of the half-built process must not add an 'Exception ignored'
+    traceback (it read ``_runtime`` before it existed)."""
+    import subprocess
+    import sys
+    path = tmp_path / "net.net"
+    export_slayer(net_dense, 19, path)
+    code = ("import numpy as np, gc\n"
+            "from loihi_snn.sim.lava.procs.fused.process import FusedRun, FusedNetwork\n"
+            f"for make in (lambda: FusedRun(spec={str(path)!r}, x=np.ones((30, 5), complex)),\n"
+            f"             lambda: FusedNetwork(spec={str(path)!r}, input_message_bits=99)):\n"
+            "    try:\n        make()\n    except Exception as e:\n        print('refused', type(e).__name__)\n"
+            "gc.collect()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.stdout.count("refused") == 2, proc.stdout + proc.stderr
+    assert "Exception ignored" not in proc.stderr, proc.stderr

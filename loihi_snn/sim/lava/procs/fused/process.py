@@ -29,6 +29,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 
+from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import RunError, ShapeError
 from loihi_snn.netx.schema import NetSpec, read_netx
 from loihi_snn.sim.emulator import Emulator
@@ -69,6 +70,12 @@ class FusedNetwork(AbstractProcess):
     def __init__(self, *, spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 0,
                  reset_interval: Optional[int] = None, reset_offset: int = 0,
                  name: Optional[str] = None) -> None:
+        # lava's __del__ stops ``self.runtime``: set before anything can raise, so a refused
+        # construction ends in its own error, not an "Exception ignored" traceback too
+        self._runtime = None
+        if not 0 <= int(input_message_bits) <= GRADED_MESSAGE_BITS:
+            raise ValueError(f"input_message_bits must be in 0..{GRADED_MESSAGE_BITS}, as "
+                             f"loihi_snn.load takes it; got {input_message_bits}")
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         emulator = Emulator(spec, input_message_bits=input_message_bits,
@@ -142,6 +149,12 @@ class FusedRun(AbstractProcess):
                  input_message_bits: int = 0, reset_interval: Optional[int] = None,
                  reset_offset: int = 0, name: Optional[str] = None,
                  batched: bool = False) -> None:
+        # lava's __del__ stops ``self.runtime``: set before anything can raise, so a refused
+        # construction ends in its own error, not an "Exception ignored" traceback too
+        self._runtime = None
+        if not 0 <= int(input_message_bits) <= GRADED_MESSAGE_BITS:
+            raise ValueError(f"input_message_bits must be in 0..{GRADED_MESSAGE_BITS}, as "
+                             f"loihi_snn.load takes it; got {input_message_bits}")
         if not isinstance(spec, NetSpec):
             spec = read_netx(os.fspath(spec))
         emulator = Emulator(spec, input_message_bits=input_message_bits,
