@@ -629,6 +629,17 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
         if hout < 1 or wout < 1:
             c.fail("kernelSize", f"kernel {kernel} does not fit the input {in_shape}")
         expect = (cout, hout, wout)
+        if tuple(shape) != expect and ltype == "pool":
+            lowered = _slayer_padded_pool(in_shape, kernel, stride, padding, dilation,
+                                          fields["weight"], tuple(shape))
+            if lowered is not None:     # SLAYER's zero-padded pool of an odd-sized map
+                fields.update(kernel=kernel, stride=stride, dilation=dilation, **lowered)
+                return _finish_layer(c, ltype, raw, index, shape, in_shape, fields, neuron)
+            expect_slayer = _slayer_pool_shape(in_shape, kernel, stride, padding, dilation)
+            c.fail("shape", f"declares {tuple(shape)} but a pool of input {in_shape} with "
+                            f"kernel {kernel}, stride {stride}, padding {padding}, dilation "
+                            f"{dilation} gives {expect} (or {expect_slayer} with SLAYER's "
+                            f"zero-padding of an odd-sized map)")
         if tuple(shape) != expect:
             c.fail("shape", f"declares {tuple(shape)} but a {ltype} of input {in_shape} "
                             f"with kernel {kernel}, stride {stride}, padding {padding}, "
@@ -646,6 +657,43 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
     else:  # pragma: no cover - filtered before
         c.fail("type", f"unknown layer type '{ltype}'")
 
+    return _finish_layer(c, ltype, raw, index, shape, in_shape, fields, neuron)
+
+
+def _slayer_pool_shape(in_shape, kernel, stride, padding, dilation) -> Tuple[int, int, int]:
+    """Output shape of SLAYER's ``synapse.Pool`` on ``in_shape`` (C, H, W): it appends
+    ``H % kH`` zero rows and ``W % kW`` zero columns before pooling."""
+    c, h, w = in_shape
+    return (c, _conv_out(h + h % kernel[0], kernel[0], stride[0], padding[0], dilation[0]),
+            _conv_out(w + w % kernel[1], kernel[1], stride[1], padding[1], dilation[1]))
+
+
+def _slayer_padded_pool(in_shape, kernel, stride, padding, dilation, weight: np.ndarray,
+                        declared) -> Optional[Dict[str, Any]]:
+    """A pool that zero-pads the end of an odd-sized map as SLAYER does, lowered to the
+    symmetric padding every runner (Lava's Conv, the emulator) implements; None when
+    ``declared`` is not SLAYER's output shape or the pool is dilated.
+
+    SLAYER pads ``e = H % kH`` rows at the bottom (and ``W % kW`` columns at the
+    right).  The same sums come from a kernel with ``e`` leading zero rows (columns)
+    and ``e`` more padding on *both* sides: every window starts ``e`` rows earlier, on
+    the zero rows, so it covers exactly SLAYER's rows, and the output size is the same.
+    Returns the lowered ``weight`` (kH + eh, kW + ew), ``padding`` and
+    ``slayer_pad`` = (eh, ew) for ``LayerSpec.fields``.
+    """
+    if tuple(dilation) != (1, 1) or tuple(declared) != _slayer_pool_shape(
+            in_shape, kernel, stride, padding, dilation):
+        return None
+    eh, ew = in_shape[1] % kernel[0], in_shape[2] % kernel[1]
+    lowered = np.zeros((kernel[0] + eh, kernel[1] + ew), dtype=np.int64)
+    lowered[eh:, ew:] = weight
+    return {"weight": lowered, "padding": (padding[0] + eh, padding[1] + ew),
+            "slayer_pad": (eh, ew)}
+
+
+def _finish_layer(c: _Checker, ltype: str, raw: Dict[str, Any], index: int, shape,
+                  in_shape, fields: Dict[str, Any], neuron) -> LayerSpec:
+    """The bias and neuron checks every layer with synapses ends with."""
     if "bias" in raw:
         blo, bhi = bias_range(neuron)
         b = c.array(raw, "bias", lo=blo, hi=bhi)

@@ -6,6 +6,7 @@ top of loihi_snn.core.lif.lif_fixed_step, which test_fixed_vs_lava_lif.py checks
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import loihi_snn
 from loihi_snn.core.lif import LIFParams, lif_fixed_step
@@ -93,3 +94,46 @@ def test_average_layer_matches_numpy(tmp_path):
     # zero): at least 90 % of the (group, step) means equal, mean rate within 10 %
     assert np.mean(y_float == y) >= 0.9
     assert abs(y_float.mean() - y.mean()) <= 0.1 * y.mean()
+
+
+def _net_odd_pool(seed, k, n):
+    """conv 2 -> 4 (3x3, padding 1) on n x n, then a SLAYER Pool(k) on that map, n not a
+    multiple of k (SLAYER appends n % k zero rows/columns; its own forward needs n + n % k
+    to be a multiple of k), flatten, dense."""
+    import torch
+    from lava.lib.dl import slayer  # lazy: lava-dl is heavy
+
+    from helpers import NEURON
+    torch.manual_seed(seed)
+    out = (n + n % k - k) // k + 1
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Conv(NEURON, 2, 4, 3, padding=1, weight_scale=3),
+        slayer.block.cuba.Pool(NEURON, k, weight_scale=3),
+        slayer.block.cuba.Flatten(),
+        slayer.block.cuba.Dense(NEURON, 4 * out * out, 10, weight_scale=3)])
+    return blocks, (torch.rand(1, 2, n, n, 48) < 0.3).float(), (2, n, n), out
+
+
+@pytest.mark.parametrize("k,n", [(2, 11), (4, 10)], ids=["pool2-11x11", "pool4-10x10"])
+def test_slayer_pool_on_odd_map_equals_slayer(tmp_path, k, n):
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.torch.export import export_blocks
+
+    from helpers import slayer_eval
+    blocks, x, input_shape, out = _net_odd_pool(4, k, n)
+    slayer_eval(blocks, x)                                  # sets SLAYER's lazy shapes
+    for b in blocks:
+        b.eval()
+    import torch
+    with torch.no_grad():                                   # the pool layer's own spikes
+        pool_spikes = blocks[1](blocks[0](x))[0].numpy()
+    expect = slayer_eval(blocks, x)[0]
+    path = tmp_path / "odd_pool.net"
+    export_blocks(blocks, path, input_shape=input_shape)    # refused its own file before
+    pool = read_netx(path).layers[2]
+    assert pool.type == "pool" and pool.shape == (4, out, out)
+    assert pool.fields["slayer_pad"] == (n % k, n % k)
+    assert expect.sum() > 10 and pool_spikes[:, -1].sum() > 0   # the padded row is used
+    for backend in ("lava-fixed", "lava-fused", "emulator"):
+        y = loihi_snn.run(path, x[0].numpy(), backend=backend)
+        np.testing.assert_array_equal(y, expect, err_msg=backend)
