@@ -272,3 +272,9 @@ def test_cli_bad_input_subprocess_is_one_line(net, tmp_path):
                "--backend", "lava-fused")
     assert_one_error_line(proc, "complex")
     assert "Exception ignored" not in proc.stderr
+
+
+def test_unknown_preset_is_one_short_line(tmp_path, capsys):
+    assert main(["train", "--preset", "nope", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown preset 'nope'" in err and "digits" in err and len(err) < 400
