@@ -1,7 +1,8 @@
 """Property: every file the package accepts runs the same on every fixed-point backend.
 
-Hypothesis writes small random NetX files -- dense, recurrent, conv, pool and flatten
-layers; CUBA, LOIHI, LIF (hard/soft/no reset, leak on/off) and TERNARY neurons; extreme
+Hypothesis writes small random NetX files -- dense, recurrent, conv (also as the first
+layer, without an input layer), pool (also on odd maps, zero-padded as SLAYER does) and
+flatten layers; CUBA, LOIHI, LIF (hard/soft/no reset, leak on/off) and TERNARY neurons; extreme
 but valid biases, thresholds, decays and 8-bit weights -- and random binary or graded
 inputs up to the largest value the network takes
 (:func:`loihi_snn.netx.inputs.max_graded_input`).  Each is either refused at load
@@ -78,7 +79,10 @@ def networks(draw):
         shape = in_shape
         if draw(st.booleans()):
             k = draw(st.integers(1, 2))
-            ho, wo = shape[1] // k, shape[2] // k
+            if draw(st.booleans()):            # SLAYER's zero-padding of an odd map
+                ho, wo = (shape[1] + shape[1] % k - k) // k + 1, (shape[2] + shape[2] % k - k) // k + 1
+            else:
+                ho, wo = shape[1] // k, shape[2] // k
             layers.append({"type": "pool", "shape": [C, ho, wo], "kernelSize": [k, k],
                            "stride": [k, k], "padding": [0, 0], "dilation": [1, 1],
                            "weight": np.full((1, 1, k, k), draw(st.sampled_from([2, 64, 254,
@@ -99,6 +103,8 @@ def networks(draw):
                 conv["bias"] = b
             layers.append(conv)
             shape = (cout, ho, wo)
+            if len(layers) == 2 and "neuron" not in layers[0] and draw(st.booleans()):
+                layers.pop(0)      # conv first, no input layer: run takes the input's shape
         layers.append({"type": "flatten", "shape": [int(np.prod(shape))]})
         n_in = int(np.prod(shape))
     else:
@@ -167,6 +173,19 @@ def _check(tmp_path, layers, in_shape, T, kind, seed):
     for backend, y in outs.items():
         assert y.dtype == ref.dtype, (backend, y.dtype, ref.dtype)
         np.testing.assert_array_equal(y, ref, err_msg=f"{backend} differs from the emulator")
+    # the emulator's other numeric paths (int64 reference, torch on the CPU), as
+    # backend "emulator" calls it: the same output
+    from helpers.emulator_paths import PATHS
+    from loihi_snn.netx.lower import input_message_bits
+    from loihi_snn.sim.emulator import emulate
+    from loihi_snn.sim.runtime.io import image_shape, match_input_port
+    spec = read_netx(path, input_shape=image_shape(x))
+    x_port = match_input_port(x, spec.input_shape)
+    for device, arithmetic in PATHS[1:]:
+        y = emulate(spec, x_port[None], T, input_message_bits=input_message_bits(x),
+                    device=device, arithmetic=arithmetic)[0]
+        np.testing.assert_array_equal(y, ref, err_msg=f"emulator device={device} "
+                                      f"arithmetic={arithmetic} differs")
 
 
 @pytest.mark.slow
