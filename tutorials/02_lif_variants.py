@@ -9,7 +9,8 @@ leak off is a pure integrate-and-fire neuron)
   reset (hard: to 0; soft: subtract threshold; none),
   recurrence (a trained recurrent weight on the hidden layer, or feed-forward)
 on four generated tasks (:mod:`loihi_snn.train.tasks`), each probing one claim:
-  lif_memory    memory retention: accuracy after a short and a long delay;
+  lif_memory    memory retention: accuracy after a short and a long delay (silent delay;
+                ``--tasks lif_memory_distract``: distractor spikes during the delay);
   lif_patterns  robustness: relative accuracy drop under Gaussian value noise, spike
                 deletion, spike insertion and temporal jitter;
   lif_stream    uninterrupted processing: accuracy and firing rate when the test samples
@@ -37,6 +38,9 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ("lif_memory", "lif_patterns", "lif_stream", "lif_order")
+# study task -> (data set, options); the extra tasks run only when named with --tasks
+STUDY_TASKS = {**{t: (t, {}) for t in TASKS},
+               "lif_memory_distract": ("lif_memory", {"distractor_rate": 0.03})}
 # --size small: four variants that cover every level of every switch (CI)
 SMALL_VARIANTS = ["leak-hard-ff", "leak-soft-rec", "noleak-none-ff", "noleak-soft-rec"]
 SIZES = {
@@ -45,7 +49,7 @@ SIZES = {
               "seeds": [0], "tasks": TASKS, "levels": {"gaussian": [0.3], "delete": [0.3],
                                                        "insert": [0.05], "jitter": [1.0]}},
     "full": {"train": 2000, "test": 500, "epochs": 8, "hidden": 48, "lava": 8, "stream": 200,
-             "T": {"lif_memory": 64}, "variants": None,
+             "T": {"lif_memory": 64, "lif_memory_distract": 64}, "variants": None,
              "seeds": [0, 1, 2], "tasks": TASKS,
              "levels": {"gaussian": [0.2, 0.4], "delete": [0.25, 0.5],
                         "insert": [0.03, 0.06], "jitter": [1.0, 2.0]}},
@@ -136,8 +140,9 @@ def run_one(task: str, leak: bool, reset: str, recurrent: bool, seed: int, size:
     from loihi_snn.train.tasks import NOISE_KINDS, perturb, stream
     t0 = time.time()
     T = size["T"].get(task)
-    train = load_dataset(task, "train", T=T, seed=seed, limit=size["train"])
-    test = load_dataset(task, "test", T=T, seed=seed, limit=size["test"])
+    name, options = STUDY_TASKS[task]
+    train = load_dataset(name, "train", T=T, seed=seed, limit=size["train"], **options)
+    test = load_dataset(name, "test", T=T, seed=seed, limit=size["test"], **options)
     readout = train.task_info["readout"]
     torch.manual_seed(seed)
     model = build(leak, reset, recurrent, size["hidden"], train.input_shape, train.num_classes)
@@ -147,7 +152,7 @@ def run_one(task: str, leak: bool, reset: str, recurrent: bool, seed: int, size:
            "recurrent": recurrent, "seed": seed, "accuracy": acc, "spikes_per_sample": spikes,
            "train_seconds": round(time.time() - t0, 1)}
     rng = np.random.default_rng([seed, 99])
-    if task == "lif_memory":
+    if task.startswith("lif_memory"):
         d = test.task_info["delay"]
         mid = (test.task_info["min_delay"] + test.task_info["max_delay"]) / 2
         row["accuracy_short_delay"] = float((pred == test.labels)[d <= mid].mean())
@@ -215,7 +220,7 @@ def summarize(rows):
                  "spikes_per_sample": _ms([r["spikes_per_sample"] for r in rs]),
                  "lava_equal": f"{sum(r['lava']['equal'] for r in rs)}/"
                                f"{sum(r['lava']['samples'] for r in rs)}"}
-            if task == "lif_memory":
+            if task.startswith("lif_memory"):
                 s["accuracy_short_delay"] = _ms([r["accuracy_short_delay"] for r in rs])
                 s["accuracy_long_delay"] = _ms([r["accuracy_long_delay"] for r in rs])
             if task == "lif_patterns":
@@ -251,7 +256,7 @@ def contrasts(rows):
                    "spikes by reset": {m: mean_of(task, lambda r: r["spikes_per_sample"],
                                                   lambda r, m=m: r["reset"] == m)
                                        for m in ("hard", "soft", "none")}}
-        if task == "lif_memory":
+        if task.startswith("lif_memory"):
             c[task]["long-delay accuracy by leak"] = {
                 str(l): mean_of(task, lambda r: r["accuracy_long_delay"],
                                 lambda r, l=l: r["leak"] == l) for l in (True, False)}
@@ -296,7 +301,7 @@ def write_markdown(path, report):
     for task, by_tag in report["summary"].items():
         lines += [f"## {task}", ""]
         extra = []
-        if task == "lif_memory":
+        if task.startswith("lif_memory"):
             extra = [("acc, short delay", "accuracy_short_delay"),
                      ("acc, long delay", "accuracy_long_delay")]
         if task == "lif_patterns":
@@ -339,8 +344,8 @@ def plot(path, report):
     for ax, task in zip(axes, tasks):
         by_tag = report["summary"][task]
         tags = list(by_tag)
-        key = {"lif_memory": "accuracy_long_delay", "lif_stream": "accuracy_stream"}.get(task,
-                                                                                         "accuracy")
+        key = "accuracy_long_delay" if task.startswith("lif_memory") else \
+            {"lif_stream": "accuracy_stream"}.get(task, "accuracy")
         m = [by_tag[t][key]["mean"] if by_tag[t][key] else 0.0 for t in tags]
         e = [by_tag[t][key]["std"] if by_tag[t][key] else 0.0 for t in tags]
         ax.bar(range(len(tags)), m, yerr=e,
@@ -398,7 +403,9 @@ def main(argv=None) -> int:
     p.add_argument("--size", choices=sorted(SIZES), default="full",
                    help="small: seconds per network (CI); full: the committed study")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the size's)")
-    p.add_argument("--tasks", default=None, help=f"comma-separated subset of {','.join(TASKS)}")
+    p.add_argument("--tasks", default=None,
+                   help=f"comma-separated subset of {','.join(STUDY_TASKS)} (default: "
+                        f"{','.join(TASKS)}; lif_memory_distract: distractor spikes in the delay)")
     p.add_argument("--only", default=None, help="comma-separated variant tags (leak-hard-ff, ...)")
     p.add_argument("--epochs", type=int, default=None, help="override the size's epochs")
     p.add_argument("--out", default=os.path.join(ROOT, "results", "lif_variants"),
@@ -414,9 +421,9 @@ def main(argv=None) -> int:
         size["epochs"] = args.epochs
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else size["seeds"]
     tasks = args.tasks.split(",") if args.tasks else list(size["tasks"])
-    bad = sorted(set(tasks) - set(TASKS))
+    bad = sorted(set(tasks) - set(STUDY_TASKS))
     if bad:
-        p.error(f"unknown task(s) {bad}; choose from {TASKS}")
+        p.error(f"unknown task(s) {bad}; choose from {', '.join(STUDY_TASKS)}")
     os.makedirs(args.out, exist_ok=True)
     report = {"command": "python tutorials/02_lif_variants.py " + " ".join(
                   sys.argv[1:] if argv is None else argv),
