@@ -136,8 +136,10 @@ def git_state(cwd: Optional[str] = None) -> Dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             return None
     rev = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    paths = [line[3:] for line in (status or "").splitlines() if line.strip()]
+    # --name-only: no status columns to cut (the porcelain lines lose their leading
+    # blank to strip(), which cut the first letter of every path)
+    status = git("diff", "HEAD", "--name-only")
+    paths = [line.strip() for line in (status or "").splitlines() if line.strip()]
     return {"revision": rev or None, "dirty": None if status is None else bool(status),
             "dirty_paths": paths[:50]}
 
