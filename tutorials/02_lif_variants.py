@@ -276,6 +276,48 @@ def contrasts(rows):
     return c
 
 
+def key_metric(task: str):
+    """(name, function of a row) of the metric each task probes."""
+    if task.startswith("lif_memory"):
+        return "long-delay accuracy", lambda r: r["accuracy_long_delay"]
+    if task == "lif_patterns":
+        return "mean relative drop under noise", _mean_drop
+    if task == "lif_stream":
+        return "stream accuracy (no reset)", lambda r: r["stream"]["accuracy_stream"]
+    return "accuracy", lambda r: r["accuracy"]
+
+
+def paired(rows):
+    """Seed-paired differences of each task's key metric and of spikes per sample:
+    leak on - off (same reset and recurrence), recurrent - feed-forward (same leak and
+    reset), reset hard - none and soft - none (same leak and recurrence)."""
+    by = {(r["task"], r["tag"], r["seed"]): r for r in rows}
+    out = {}
+    for task in dict.fromkeys(r["task"] for r in rows):
+        name, metric = key_metric(task)
+        entries = []
+
+        def diff(a_tag, b_tag, label):
+            seeds = sorted(s for (t, g, s) in by if t == task and g == a_tag
+                           and (task, b_tag, s) in by)
+            if not seeds:
+                return
+            d = [metric(by[(task, a_tag, s)]) - metric(by[(task, b_tag, s)]) for s in seeds]
+            sp = [by[(task, a_tag, s)]["spikes_per_sample"] - by[(task, b_tag, s)]["spikes_per_sample"]
+                  for s in seeds]
+            entries.append({"comparison": label, "a": a_tag, "b": b_tag, "metric": _ms(d),
+                            "spikes": _ms(sp)})
+        for reset, rec in itertools.product(("hard", "soft", "none"), (False, True)):
+            diff(tag_of(True, reset, rec), tag_of(False, reset, rec), "leak on - off")
+        for leak, reset in itertools.product((True, False), ("hard", "soft", "none")):
+            diff(tag_of(leak, reset, True), tag_of(leak, reset, False), "recurrent - ff")
+        for leak, rec in itertools.product((True, False), (False, True)):
+            for reset in ("hard", "soft"):
+                diff(tag_of(leak, reset, rec), tag_of(leak, "none", rec), f"reset {reset} - none")
+        out[task] = {"metric": name, "differences": entries}
+    return out
+
+
 def _fmt(s, digits=3):
     if s is None:
         return "-"
@@ -286,10 +328,13 @@ def _fmt(s, digits=3):
 def write_markdown(path, report):
     lines = ["# LIF variants: leak x reset x recurrence on four probe tasks", "",
              f"Command: `{report['command']}`  ", f"Git revision: `{report['git']}`  ",
-             f"Machine: {report['machine']}; load before: {report['load_before']}; "
+             f"Machine: {report['machine']}; load (uptime 1/5/15 min) before: "
+             f"{report['load_before']}, after: {report.get('load_after', '-')}; "
              f"date: {report['date']}; wall time {report['wall_seconds']} s"
              + (" (PARTIAL: the study did not finish)" if not report.get("complete") else ""),
-             "",
+             ""] + ([f"Tables rebuilt from the JSON (no training) by: "
+                     f"`{report['tables_rebuilt_by']}`", ""]
+                    if report.get("tables_rebuilt_by") else []) + [
              f"Networks: input -> {report['hidden']} hidden (dense or recurrent) -> classes, "
              f"single-state LIF neurons ({json.dumps(NEURON)}; leak off: voltage_decay 0), "
              f"{report['epochs']} epochs of Adam (lr {LR}, batch {BATCH}), cross-entropy on "
@@ -327,6 +372,16 @@ def write_markdown(path, report):
         lines += ["", "Contrasts (mean ± std over all networks in the group):", ""]
         for name, groups in report["contrasts"].get(task, {}).items():
             lines.append(f"- {name}: " + "; ".join(f"{g} {_fmt(v)}" for g, v in groups.items()))
+        pd = report.get("paired", {}).get(task)
+        if pd:
+            lines += ["", f"Seed-paired differences (a - b, mean ± std over seeds) of "
+                          f"{pd['metric']} and of spikes/sample:", "",
+                      "| comparison | a | b | difference | spikes/sample difference |",
+                      "|---|---|---|---|---|"]
+            for e in pd["differences"]:
+                lines.append(f"| {e['comparison']} | {e['a']} | {e['b']} | "
+                             f"{_fmt(e['metric'], 3).replace('± ', '± ')} | "
+                             f"{_fmt(e['spikes'], 0)} |")
         lines.append("")
     lines += [f"Lava fixed_pt checks: {report['lava_equal_total']} samples equal "
               f"({report['lava_networks']} networks); streams without reset equal: "
@@ -384,6 +439,7 @@ def write_report(out, report, rows):
     report["rows"] = rows
     report["summary"] = summarize(rows)
     report["contrasts"] = contrasts(rows)
+    report["paired"] = paired(rows)
     report["lava_equal_total"] = (f"{sum(r['lava']['equal'] for r in rows)}/"
                                   f"{sum(r['lava']['samples'] for r in rows)}")
     report["lava_networks"] = len(rows)
@@ -410,7 +466,20 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="override the size's epochs")
     p.add_argument("--out", default=os.path.join(ROOT, "results", "lif_variants"),
                    help="directory for lif_variants.{json,md,png}")
+    p.add_argument("--from-json", default=None, metavar="PATH",
+                   help="rebuild the .md and .png (summaries, contrasts) from a study's JSON "
+                        "in --out, without training")
     args = p.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            report = json.load(f)
+        os.makedirs(args.out, exist_ok=True)
+        report["tables_rebuilt_by"] = (f"python tutorials/02_lif_variants.py --from-json "
+                                       f"{args.from_json} --out {args.out} (revision {_git()})")
+        write_report(args.out, report, report["rows"])
+        plot(os.path.join(args.out, "lif_variants.png"), report)
+        print(f"results: {args.out}/lif_variants.md (rebuilt from {args.from_json})")
+        return 0
 
     import torch
     torch.set_num_threads(1)
