@@ -42,8 +42,21 @@ def _print_json(obj: Dict[str, Any]) -> None:
                      default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
+def _shape_option(text: Optional[str], option: str):
+    """``C,H,W`` -> (C, H, W) ints, None for None; OptionError otherwise."""
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise OptionError(f"{option} must be C,H,W (three positive integers), got {text!r}")
+    return shape
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    spec = read_netx(args.net)
+    spec = read_netx(args.net, input_shape=_shape_option(args.input_shape, "--input-shape"))
     rows = layer_table(spec)
     if getattr(args, "loihi2", False):
         return _info_loihi2(spec, rows, as_json=args.json)
@@ -201,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print Loihi 2 resources per layer (neurons, synapses, estimated "
                          "NeuroCores, weight bits, message bits, max delay) and list every "
                          "Loihi 2 limit the network exceeds (exit status stays 0)")
+    pi.add_argument("--input-shape", metavar="C,H,W", default=None,
+                    help="input shape of a network whose first layer is conv or pool with "
+                         "no input layer, as stock SLAYER exports it ('run' takes it from "
+                         "the input)")
     pi.set_defaults(func=cmd_info)
 
     backends = "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())

@@ -77,3 +77,14 @@ def test_load_takes_input_shape(conv_first):
     net = loihi_snn.load(path, input_shape=x.shape[:-1])
     assert tuple(net.input_shape) == tuple(x.shape[:-1][::-1])
     np.testing.assert_array_equal(loihi_snn.run(net, x), run_stock(path, x))
+
+
+def test_info_takes_input_shape(conv_first, capsys):
+    from loihi_snn.app.cli import main
+    path, x = conv_first
+    assert main(["info", str(path)]) == 2
+    assert "input_shape" in capsys.readouterr().err
+    assert main(["info", str(path), "--input-shape", "2,12,12"]) == 0
+    assert "conv" in capsys.readouterr().out
+    assert main(["info", str(path), "--input-shape", "12,12"]) == 2
+    assert "--input-shape must be C,H,W" in capsys.readouterr().err
