@@ -49,6 +49,10 @@ NEURONS = {
     # binary baseline at its best
     "tuned": {"type": "lif", "reset": "hard", "threshold": 1.25, "current_decay": 0.25,
               "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3.0, "surrogate": "exp"},
+    # the neuron of the events_asa preset (tuned for the events conv net), without ASA
+    "events_tuned": {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
+                     "voltage_decay": 0.1, "tau_grad": 0.25, "scale_grad": 3.0,
+                     "surrogate": "exp"},
 }
 NEURON = NEURONS["study"]
 SIZES = {
@@ -356,6 +360,7 @@ def main(argv=None) -> int:
     p.add_argument("--neuron", choices=sorted(NEURONS), default="study",
                    help="neuron parameters shared by the arms (default study)")
     p.add_argument("--name", default="ternary", help="result name (OUT/NAME/NAME.{json,md})")
+    p.add_argument("--Ts", default=None, help="comma-separated T values (default by size)")
     p.add_argument("--out", default=os.path.join(ROOT, "results"),
                    help="results folder; writes OUT/NAME/NAME.{json,md}")
     p.add_argument("--work", default=None, help="folder for the trained models "
@@ -374,6 +379,8 @@ def main(argv=None) -> int:
     size = dict(SIZES[args.size])
     if args.seeds is not None:
         size["seeds"] = args.seeds
+    if args.Ts is not None:
+        size["Ts"] = [int(t) for t in args.Ts.split(",")]
     tmp = None if args.work else tempfile.TemporaryDirectory(prefix="ternary-")
     work = args.work or tmp.name
     rows, t0 = [], time.time()
