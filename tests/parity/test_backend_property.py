@@ -2,12 +2,13 @@
 
 Hypothesis writes small random NetX files -- dense, recurrent, conv (also as the first
 layer, without an input layer), pool (also on odd maps, zero-padded as SLAYER does) and
-flatten layers; CUBA, LOIHI, LIF (hard/soft/no reset, leak on/off) and TERNARY neurons; extreme
-but valid biases, thresholds, decays and 8-bit weights -- and random binary or graded
-inputs up to the largest value the network takes
+flatten layers; CUBA and LOIHI (binary or graded spikes), LIF (hard/soft/no reset, leak
+on/off) and TERNARY neurons; extreme but valid biases, thresholds, decays and 8-bit
+weights -- and random binary or graded inputs up to the largest value the network takes
 (:func:`loihi_snn.netx.inputs.max_graded_input`).  Each is either refused at load
 (a one-line NetxFormatError / ShapeError, before any Lava process) or gives identical
-output on ``lava-fixed``, ``lava-fused`` and the emulator.
+output on ``lava-fixed``, ``lava-fused`` and the emulator.  (SDNN layers are not drawn:
+the emulator has no sigma-delta step, so ``lava-fused`` and the emulator refuse them.)
 
 ``derandomize=True``: the examples are the same on every run (no flaky CI); the
 ``@example`` cases are shrunk failures found while writing the input boundary (kept as
@@ -40,6 +41,8 @@ def _neuron(draw, family: str):
          "vDecay": draw(st.one_of(extreme([0, DECAY_UNITY]), st.integers(0, DECAY_UNITY))),
          "vThMant": draw(st.one_of(extreme([1, 2, VTH_MANT_MAX]), st.integers(1, 4000))),
          "refDelay": 1}
+    if family in ("CUBA", "LOIHI") and draw(st.integers(0, 3)) == 0:
+        n["gradedSpike"] = True               # sends graded spikes to the next layer
     if family in ("LIF", "TERNARY"):
         n["resetMode"] = draw(st.sampled_from(["hard", "soft", "none"])).encode()
         n["leak"] = draw(st.booleans())
