@@ -9,11 +9,13 @@ blocks is :func:`loihi_snn.torch.export.export_blocks`, which uses both.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 from typing import Any, Dict, Iterator
 
 import numpy as np
 
+from loihi_snn.core.errors import OutputError
 from loihi_snn.core.files import atomic_path
 
 
@@ -28,8 +30,19 @@ def atomic_h5(path: str, check=None) -> Iterator["object"]:
     """
     import h5py
     with atomic_path(path, suffix=".net") as tmp:
-        with h5py.File(tmp, "w") as f:
+        # HDF5 is built in memory and written with one plain write: a full disk or a
+        # read-only place is then an OSError here, never an error inside libhdf5's own
+        # writes (which on a full disk ended in a segfault while h5py cleaned up)
+        image = io.BytesIO()
+        with h5py.File(image, "w") as f:
             yield f
+        try:
+            with open(tmp, "wb") as out:
+                out.write(image.getbuffer())
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write the network ({exc.strerror or exc}); "
+                              f"nothing was written and an existing file is unchanged") \
+                from None
         if check is not None:
             check(tmp)
 

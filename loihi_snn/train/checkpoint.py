@@ -174,6 +174,8 @@ def export_checkpoint(checkpoint: str, net_path: str) -> str:
     config = TrainConfig.from_dict(ckpt["config"], validate=False)
     try:
         return export_model(model, net_path, config, ckpt["data"])
+    except OutputError:
+        raise
     except OSError as exc:        # full disk, read-only place: nothing written
         raise OutputError(f"{net_path}: cannot write the network "
                           f"({_short(getattr(exc, 'strerror', None) or exc)}); nothing was "

@@ -278,3 +278,27 @@ def test_unknown_preset_is_one_short_line(tmp_path, capsys):
     assert main(["train", "--preset", "nope", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown preset 'nope'" in err and "digits" in err and len(err) < 400
+
+
+def test_export_to_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path):
+    """A NetX write on a full disk ended in a segfault after an h5py traceback: the HDF5
+    image is now built in memory and written with one plain write."""
+    (tmp_path / "n.net").write_text("old")
+    code = ("import sys\n"
+            "from helpers import export_slayer, net_dense\n"
+            "from loihi_snn.core.errors import OutputError\n"
+            "try:\n"
+            f"    export_slayer(net_dense, 3, {str(tmp_path / 'n.net')!r})\n"
+            "except OutputError as exc:\n"
+            "    print('error:', exc, file=sys.stderr); sys.exit(2)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=str(tmp_path), env=env, preexec_fn=_limited(2048))
+    # (lava-dl's import may print a CUDA notice first: only the error line is ours)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "Exception ignored" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "cannot write the network" in last
+    assert (tmp_path / "n.net").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.net"]
