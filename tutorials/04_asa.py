@@ -436,6 +436,18 @@ def markdown(r: dict) -> str:
                            f"{len(v['per_noise'])} noise rates; spike gap "
                            f"{trend[v['gap_grows_with_noise']]} with noise).")
     lines += [""] + summary
+    lines += ["", "Reading the numbers:", ""]
+    for noise in noises:
+        sel = [x for x in rows if x["noise"] == noise]
+        late = sum(x["best_epoch"] >= s["epochs"] - 1 for x in sel)
+        gated = [x for x in sel if x["gate_gains"] and x["arm"] in ("static", "adaptive")]
+        applied = [g["all"] for x in gated for g in x["gate_gains"].values()]
+        lines.append(f"- {noise:g} Hz: best epoch in the last two of {s['epochs']} for {late} "
+                     f"of {len(sel)} models" + (" (not converged: more epochs could change "
+                                                "these numbers)" if late > len(sel) / 3 else "")
+                     + (f"; trained static/adaptive gates apply a mean gain of "
+                        f"{np.mean(applied):.2f} (range {min(applied):.2f}-{max(applied):.2f}; "
+                        f"they started at 0.95)" if applied else "") + ".")
     lines += ["", "Per model:", "",
               "| noise | arm | seed | best epoch | val acc | test acc | NASFR | spikes/sample | "
               "noise-only conv spikes | Lava identical | s |",
