@@ -369,11 +369,15 @@ _DIGITS_LIF: Dict[str, Any] = {
 PRESETS: Dict[str, Dict[str, Any]] = {
     "digits": {
         "name": "digits_cuba",
-        "description": "64-128-10 CUBA network on scikit-learn's 8x8 digits, rate code, "
-                       "T=16 (the reference model in netx_models/digits_cuba)",
+        "description": "64-128-10 stock SLAYER CUBA network on scikit-learn's 8x8 digits, "
+                       "rate code, T=16, trained with the digits recipe (cross-entropy on "
+                       "spike counts, Adam 0.005 x 30 epochs, every training digit, last "
+                       "epoch); loadable by stock lava-dl netx (netx_models/digits_cuba)",
         "dataset": "digits", "encoding": "rate", "T": 16,
         "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}],
-        "epochs": 15, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.01},
+        "loss": {"type": "cross_entropy", "scale": 1.0},
+        "epochs": 30, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.005},
+        "val_fraction": 0.0, "select": "last",
     },
     "digits-small": {
         "name": "digits_small_cuba",
