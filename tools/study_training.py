@@ -273,6 +273,8 @@ def main(argv=None) -> int:
                    help="instead of training, collect finished trainer runs (their "
                         "model_card.json: config, command, torch test accuracy as exported, "
                         "seconds) into the result file as one arm each")
+    p.add_argument("--note", dest="notes", action="append", default=None,
+                   help="a Markdown paragraph added to the result's text (repeatable)")
     p.add_argument("--append", action="store_true",
                    help="keep the arms already in the result file and run only the others")
     args = p.parse_args(argv)
@@ -325,7 +327,7 @@ def _collect(name: str, args, started) -> int:
     """One arm per finished run directory (``NAME=DIR``), from its model card."""
     results = []
     for item in args.collect:
-        label, _, run_dir = item.partition("=")
+        label, _, run_dir = item.rpartition("=")
         with open(os.path.join(run_dir, "model_card.json"), encoding="utf-8") as fh:
             card = json.load(fh)
         lava = card.get("lava") or {}
@@ -363,9 +365,26 @@ def _write(name, args, started, results, seeds) -> None:
             f"{args.threads} thread(s); train s: wall seconds of training on this shared "
             "machine (see load).",
             "Made by: " + "; ".join(f"`{c}`" for c in commands if c)]
+    tables = [table]
+    collected = [r for r in results if r["group"] == "collected"]
+    if collected:
+        rows = []
+        for r in collected:
+            run = r["runs"][0]
+            last = run["history"][-1]
+            rows.append([r["name"], round(run["accuracy"], 4), run.get("lava_accuracy"),
+                         run.get("lava_samples"), run.get("identical_output_spikes"),
+                         round(last["train_accuracy"], 4), run["epoch"]])
+        tables.append(Table("collected runs: Lava fixed_pt and the training accuracy of the "
+                            "exported epoch", ["arm", "torch (as exported)", "Lava", "Lava samples",
+                                               "identical spikes", "train acc (last epoch)",
+                                               "exported epoch"], rows))
+        text.append("Collected from the model cards of finished trainer runs (the config of "
+                    "each is in the JSON, `arms[i].config`); one seed each.")
+    text += list(getattr(args, "notes", None) or [])
     data = {"task": args.task, "seeds": seeds, "size": args.size, "arms": results}
     write_result(name, title=f"Training quality on {args.task}: ours beside snnTorch, Norse "
-                 "and stock SLAYER", tables=[table], data=data, text=text, started=started,
+                 "and stock SLAYER", tables=tables, data=data, text=text, started=started,
                  status="complete" if len(results) else "partial")
 
 

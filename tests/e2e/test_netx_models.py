@@ -25,7 +25,8 @@ from helpers import REPO_ROOT
 MODELS = REPO_ROOT / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
 CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
-SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "mnist1d_rlif", "events_asa")
+SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "mnist1d_rlif", "mnist1d_conv",
+           "events_asa")
 
 
 def test_models_are_present():
@@ -108,6 +109,17 @@ def test_digits_lif_meets_its_target_with_and_without_cutoff():
     assert card["data"]["T"] / cut["lava"]["mean_steps"] >= 1.7
     assert cut["lava"]["fixed_T_accuracy"] - cut["lava"]["accuracy"] <= 0.01
     assert card["cutoff_steps"] == cut["lava"]["mean_steps"]
+
+
+def test_mnist1d_conv_runs_on_lava_over_the_whole_test_split():
+    """The MNIST-1D model: every test sequence on Lava, identical to torch (its accuracy is
+    what results/training_mnist1d records; the 0.80 target of the training issue is not met)."""
+    card = cards.load_card(str(MODELS / "mnist1d_conv"))
+    lava = card["lava"]
+    assert card["data"]["dataset"] == "mnist1d"
+    assert lava["samples"] == card["data"]["splits"]["test"] >= 2000
+    assert lava["identical_output_spikes"] is True and lava["agreement"] == 1.0
+    assert lava["accuracy"] >= 0.75
 
 
 def test_events_asa_gates_every_conv_layer():
