@@ -258,7 +258,7 @@ def import_study(name, framework, kind, reset_src, reset, dt, seed, epochs, lava
 
 
 # ----------------------------------------------------------------------------- export
-SHIPPED = ["digits_cuba", "digits_lif", "digits_lif_ce", "mnist1d_rlif", "digits_ternary",
+SHIPPED = ["digits_cuba", "digits_lif", "mnist1d_rlif", "mnist1d_conv", "digits_ternary",
            "events_asa"]
 
 

@@ -155,3 +155,13 @@ def test_mnist1d_rlif_is_recurrent_and_clearly_learns():
     assert lava["accuracy"] >= 0.5 and card["torch"]["test_accuracy"] >= 0.5   # chance: 0.1
     fresh = lava["fresh_runs"]
     assert fresh["identical_to_torch"] == fresh["samples"] == 3
+
+
+def test_models_readme_table_is_generated_from_the_cards():
+    """netx_models/README.md's table is what tools/models_table.py makes from the cards."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "models_table.py"),
+                           "--check"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, ("netx_models/README.md is stale: run "
+                                  "`.venv/bin/python tools/models_table.py`", proc.stderr)
