@@ -66,7 +66,9 @@ def net_recurrent(seed):
     from lava.lib.dl import slayer  # lazy: lava-dl is heavy
     torch.manual_seed(seed)
     blocks = torch.nn.ModuleList([
-        slayer.block.cuba.Recurrent(NEURON, 20, 30, weight_scale=2),
+        # a copy: SLAYER's Recurrent sets persistent_state=True in the dict it is given,
+        # which made every later network built from NEURON keep its state between calls
+        slayer.block.cuba.Recurrent(dict(NEURON), 20, 30, weight_scale=2),
         slayer.block.cuba.Dense(NEURON, 30, 8, weight_scale=2)])
     return blocks, (torch.rand(1, 20, SLAYER_STEPS) < 0.3).float(), None
 

@@ -106,11 +106,12 @@ def _net_odd_pool(seed, k, n):
     from helpers import NEURON
     torch.manual_seed(seed)
     out = (n + n % k - k) // k + 1
+    neuron = dict(NEURON, persistent_state=False)   # each forward starts from rest
     blocks = torch.nn.ModuleList([
-        slayer.block.cuba.Conv(NEURON, 2, 4, 3, padding=1, weight_scale=3),
-        slayer.block.cuba.Pool(NEURON, k, weight_scale=3),
+        slayer.block.cuba.Conv(neuron, 2, 4, 3, padding=1, weight_scale=3),
+        slayer.block.cuba.Pool(neuron, k, weight_scale=3),
         slayer.block.cuba.Flatten(),
-        slayer.block.cuba.Dense(NEURON, 4 * out * out, 10, weight_scale=3)])
+        slayer.block.cuba.Dense(neuron, 4 * out * out, 10, weight_scale=3)])
     return blocks, (torch.rand(1, 2, n, n, 48) < 0.3).float(), (2, n, n), out
 
 
