@@ -62,7 +62,11 @@ def test_list_is_well_formed():
         assert not e["file"].startswith("/") and ".." not in e["file"], e
 
 
-@pytest.mark.parametrize("entry", _entries(), ids=lambda e: f"{e['figure']}@{e['file']}")
+ENTRIES = _entries()
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[f"{e['figure']}@{e['file']}:{e['key']}"
+                                                for e in ENTRIES])
 def test_figure_stands_in_its_result_file(entry):
     path = ROOT / entry["file"]
     assert path.is_file(), f"{entry['file']}: result file missing"
