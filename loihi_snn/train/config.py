@@ -466,10 +466,10 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                        "1 x 1 x 40 map (layout space, direct code, x16 graded input) shown for "
                        "T=16 steps; conv16 (1x5) - conv32 (1x5, stride 2) - dense 128 - 10, "
                        "LIF soft reset, single-state neuron; cross-entropy on spike counts; "
-                       "10000 generated sequences (8000 train / 2000 test) "
+                       "20000 generated sequences (16000 train / 4000 test), 25 epochs "
                        "(netx_models/mnist1d_conv; results/training_mnist1d)",
         "dataset": "mnist1d", "encoding": "direct", "T": 16, "input_scale": 16,
-        "dataset_options": {"num_samples": 10000, "layout": "space"},
+        "dataset_options": {"num_samples": 20000, "layout": "space"},
         "architecture": [{"type": "conv", "out": 16, "kernel": [1, 5], "padding": [0, 2],
                           "weight_scale": 1},
                          {"type": "conv", "out": 32, "kernel": [1, 5], "padding": [0, 2],
@@ -479,7 +479,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                          {"type": "dense", "weight_scale": 1}],
         "neuron": dict(DIGITS_LIF_NEURON),
         "loss": {"type": "cross_entropy", "scale": 1.0},
-        "epochs": 40, "batch_size": 64,
+        "epochs": 25, "batch_size": 64,
         "optimizer": {"type": "adam", "lr": 0.005, "schedule": "cosine"},
         "val_fraction": 0.0, "select": "last",
     },
