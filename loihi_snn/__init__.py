@@ -24,7 +24,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 from loihi_snn.core.errors import (  # noqa: F401
-    BackendError, LoihiSnnError, NetxFormatError, RunError, ShapeError,
+    BackendError, LoihiSnnError, NetxFormatError, OptionError, OutputError, RunError,
+    ShapeError,
 )
 
 # public name -> (module, attribute); attribute None means the module itself
@@ -46,7 +47,8 @@ _PUBLIC = {
 }
 
 __all__ = sorted(_PUBLIC) + ["BackendError", "LoihiSnnError", "NetxFormatError",
-                             "RunError", "ShapeError", "__version__"]
+                             "OptionError", "OutputError", "RunError", "ShapeError",
+                             "__version__"]
 
 
 def __getattr__(name: str) -> Any:
