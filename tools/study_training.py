@@ -296,6 +296,7 @@ def main(argv=None) -> int:
             old = json.load(fh)
         results = old["data"]["arms"]
         started = old["provenance"]
+        args.notes = _kept_notes(old) + list(args.notes or [])
     done = {r["name"] for r in results}
     for arm in arms:
         if arm["name"] in done:
@@ -320,7 +321,21 @@ def main(argv=None) -> int:
                         "float_accuracy": _summary(runs, "float_accuracy"),
                         "train_seconds": _summary(runs, "train_seconds")})
         _write(name, args, started, results, seeds)
+    if args.append and args.notes:
+        _write(name, args, started, results, seeds)   # new notes, even with no arm to run
     return 0
+
+
+_GENERATED = ("Task ", "Made by: ", "Collected from the model cards")
+
+
+def _kept_notes(old: Dict[str, Any]) -> List[str]:
+    """The ``--note`` paragraphs of an existing result (``data.notes``; older files: the
+    text paragraphs this script did not generate itself), kept by ``--append``."""
+    notes = old["data"].get("notes")
+    if notes is not None:
+        return list(notes)
+    return [t for t in old.get("text", []) if not t.startswith(_GENERATED)]
 
 
 def _collect(name: str, args, started) -> int:
@@ -382,7 +397,8 @@ def _write(name, args, started, results, seeds) -> None:
         text.append("Collected from the model cards of finished trainer runs (the config of "
                     "each is in the JSON, `arms[i].config`); one seed each.")
     text += list(getattr(args, "notes", None) or [])
-    data = {"task": args.task, "seeds": seeds, "size": args.size, "arms": results}
+    data = {"task": args.task, "seeds": seeds, "size": args.size, "arms": results,
+            "notes": list(getattr(args, "notes", None) or [])}
     write_result(name, title=f"Training quality on {args.task}: ours beside snnTorch, Norse "
                  "and stock SLAYER", tables=tables, data=data, text=text, started=started,
                  status="complete" if len(results) else "partial")
