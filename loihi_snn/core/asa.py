@@ -80,6 +80,8 @@ M_ONE = 1 << M_SHIFT         # 256 = gain 1.0
 KERNEL = 3                   # the map conv is 3x3 with zero padding 1
 SPLITS = ("static", "adaptive")   # how the important set is chosen (see module doc)
 _NEG = -(1 << 62)            # "minus infinity" for integer group maxima
+_NEG_MAX = -(1 << 48)        # the offset that excludes a channel from a numpy maximum
+#                              (currents stay far below 2**47 in magnitude)
 
 
 def _is_torch(x: Any) -> bool:
@@ -184,9 +186,13 @@ def channel_descriptors(x):
         is_int = not x.is_floating_point()
     else:
         is_int = np.issubdtype(x.dtype, np.integer)
-    total = x.sum((-2, -1)) if _is_torch(x) else x.sum(axis=(-2, -1))
+    if _is_torch(x):
+        total, mx = x.sum((-2, -1)), _amax(_amax(x, -1), -1)
+    else:                       # one reduction over the flattened map (numpy is slow on
+        r = x.reshape(x.shape[:-2] + (H * W,))   # short last axes, one at a time)
+        total, mx = r.sum(axis=-1), r.max(axis=-1)
     mean = floor_div(total, H * W) if is_int else total / (H * W)
-    return _cat_last([mean, _amax(_amax(x, -1), -1)])
+    return _cat_last([mean, mx])
 
 
 def channel_scores(x, score_weight, score_bias):
@@ -254,6 +260,8 @@ def group_features_fixed(a, mask, k: Optional[int] = None) -> Tuple[Any, Any]:
     m = _like(mask, a)
     if m.ndim == 1:
         check_important(m, C)
+    if type(a) is np.ndarray and a.dtype.kind == "i":
+        return _group_features_np(a, m, k)
     m = m[..., None, None]
     zero = 0
     out = []
@@ -262,6 +270,23 @@ def group_features_fixed(a, mask, k: Optional[int] = None) -> Tuple[Any, Any]:
         mx = _amax(_where(sel, a, _NEG), -3)
         out.append(_stack_channels([floor_div(total, n), mx]))
     return out[0], out[1]
+
+
+def _group_features_np(a: np.ndarray, m: np.ndarray, k: int):
+    """:func:`group_features_fixed` for numpy integers with fewer passes (the same
+    values): the masked sum is one product with the 0/1 mask, the other group's sum the
+    difference to the total, and each masked maximum one reduction of ``a`` plus a
+    per-channel offset of ``_NEG`` (every group is non-empty, so the offset never wins).
+    """
+    C = a.shape[-3]
+    mm = m[..., None, None]
+    total = a.sum(-3)
+    total_imp = (a * mm).sum(-3)
+    off_imp = np.where(mm, 0, _NEG_MAX)
+    max_imp = (a + off_imp).max(-3)
+    max_sub = (a + (_NEG_MAX - off_imp)).max(-3)
+    return (np.stack([np.floor_divide(total_imp, k), max_imp], -3),
+            np.stack([np.floor_divide(total - total_imp, C - k), max_sub], -3))
 
 
 def group_features_float(x, mask, k: Optional[int] = None) -> Tuple[Any, Any]:

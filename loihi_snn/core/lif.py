@@ -69,12 +69,17 @@ def check_reset_mode(reset: str) -> str:
 
 def _apply_reset(v, spike, vth_eff, reset: str):
     """``spike`` is boolean (binary) or an integer array in {-1, 0, 1} (ternary)."""
+    fast = fixed.has_np_fast_path(v) and type(spike) is np.ndarray and spike.shape == v.shape
     if reset == "hard":
-        if fixed.has_np_fast_path(v):     # v is a temporary of voltage_update(): in place
-            np.copyto(v, 0, where=spike if spike.dtype == np.bool_ else spike != 0)
+        if fast:                          # v is a temporary of voltage_update(): in place
+            np.putmask(v, spike if spike.dtype == np.bool_ else spike != 0, 0)
             return v
         return fixed.where(spike != 0, v * 0, v)
     if reset == "soft":
+        if fast:                          # in place; bool spikes multiply as 0/1 bytes
+            s = spike.view(np.uint8) if spike.dtype == np.bool_ else spike
+            v -= np.multiply(s, vth_eff, dtype=v.dtype)
+            return v
         return v - spike * vth_eff
     return v
 

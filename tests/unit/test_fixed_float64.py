@@ -52,18 +52,23 @@ def test_lif_step_float64_equals_int64_over_many_steps(reset, ternary):
     a = rng.integers(-2**17, 2**17, size=(40, n))
     a[:, :100] = 2**18                        # drive some neurons into the wrap
     bias = (rng.integers(-2**12, 2**12, size=n) << 6)
-    for du, dv in ((0, 0), (1, 4096), (1024, 410), (4096, 1)):
-        p = LIFParams(du, dv, 100, bias, reset, ternary)
-        pf = p._replace(bias=bias.astype(np.float64))
-        pt = p._replace(bias=torch.from_numpy(bias.astype(np.float64)))
+    cases = [(du, dv, b) for du, dv in ((0, 0), (1, 4096), (1024, 410), (4096, 1), (4096, 410))
+             for b in (bias, 0)]
+    for du, dv, b in cases:
+        p = LIFParams(du, dv, 100, b, reset, ternary)
+        pf = p._replace(bias=b.astype(np.float64) if isinstance(b, np.ndarray) else b)
+        pt = p._replace(bias=torch.from_numpy(b.astype(np.float64))
+                        if isinstance(b, np.ndarray) else b)
         u = v = np.zeros(n, np.int64)
         uf = vf = np.zeros(n)
+        u32 = v32 = np.zeros(n)                 # float32 input (the emulator's GEMM sums)
         ut = vt = torch.zeros(n, dtype=torch.float64)
         for t in range(a.shape[0]):
             s, u, v = lif_fixed_step(u, v, a[t], p)
             sf, uf, vf = lif_fixed_step(uf, vf, a[t].astype(np.float64), pf)
+            s32, u32, v32 = lif_fixed_step(u32, v32, a[t].astype(np.float32), pf)
             st, ut, vt = lif_fixed_step(ut, vt, torch.from_numpy(a[t].astype(np.float64)), pt)
-            for got in ((sf, uf, vf), (st, ut, vt)):
+            for got in ((sf, uf, vf), (s32, u32, v32), (st, ut, vt)):
                 np.testing.assert_array_equal(_np(got[0]), s)
                 np.testing.assert_array_equal(_np(got[1]), u)
                 np.testing.assert_array_equal(_np(got[2]), v)

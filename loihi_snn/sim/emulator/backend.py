@@ -80,8 +80,8 @@ class NumpyBackend:
             return 0
         return int(max(x.max(), -x.min()))
 
-    def concat(self, parts, axis: int = 0):
-        return np.concatenate(parts, axis=axis)
+    def concat(self, parts, axis: int = 0, dtype=None):
+        return np.concatenate(parts, axis=axis, dtype=dtype)
 
     def roll(self, x, shift: int, axis: int):
         return np.roll(x, shift, axis=axis)

@@ -184,7 +184,10 @@ class DenseSynapse:
         a = self._accumulate(x.reshape((T * n,) + tuple(x.shape[2:]))).reshape(
             T, n, len(self.slots), self.n_out)
         if self.depth == 1:
-            sends = xb.concat([ring[head][None], a[:-1, :, 0]])
+            # numpy: the sends in the state dtype (float64 neurons then add without
+            # mixed-dtype loops); torch keeps the float32 sums
+            parts = [ring[head][None], a[:-1, :, 0]]
+            sends = xb.concat(parts) if xb.is_torch else xb.concat(parts, dtype=xb.state)
             state[0] = a[-1:, :, 0]                     # a new (1, N, out)
             return sends
         timeline = xb.zeros((T + self.depth, n, self.n_out))
