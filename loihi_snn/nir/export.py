@@ -130,6 +130,9 @@ def netx_to_graph(net_path: str):
         neuron = _neuron_node(path, layer, n, bool(np.any(bias)))
         if layer.type == "conv" or layer.type == "pool":
             neuron = _reshape_neuron(neuron, tuple(layer.shape))
+            # nir 1.0.8 computes a Conv2d's output type from weight.shape[2] in both
+            # dimensions: set the true (C, H, W) for non-square kernels
+            syn.output_type = {"output": np.asarray(layer.shape)}
         nodes[f"{name}.synapse"] = syn
         edges.append((prev, f"{name}.synapse"))
         nodes[f"{name}.lif"] = neuron

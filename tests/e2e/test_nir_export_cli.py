@@ -48,15 +48,18 @@ def test_shipped_digits_network_re_imported_by_snntorch_gives_the_same_predictio
     assert np.mean(counts == ours) >= 0.99     # float decays vs Loihi's 12-bit: nearly all equal
 
 
-@pytest.mark.parametrize("name", ["digits_cuba", "mnist1d_rlif"])
+@pytest.mark.parametrize("name", ["digits_cuba", "mnist1d_rlif", "mnist1d_conv"])
 def test_round_trip_import_of_export_gives_the_same_file_behaviour(name, tmp_path):
     path = model(name)
     nir_path, back = str(tmp_path / "m.nir"), str(tmp_path / "m.net")
-    to_nir(path, nir_path)
-    from_nir(nir_path, back)       # reset mode from the node metadata (soft for mnist1d_rlif)
+    to_nir(path, nir_path)         # mnist1d_conv: 1 x 5 kernels, which nir 1.0.8's type
+    from_nir(nir_path, back)       # check takes as 1 x 1 (both sides work around it);
+    # the reset mode comes from the node metadata (soft for the mnist1d models)
     a, b = loihi_snn.read_netx(path), loihi_snn.read_netx(back)
     for la, lb in zip(a.layers, b.layers):
         assert la.type == lb.type
+        if la.neuron is None:      # input / flatten
+            continue
         np.testing.assert_array_equal(la.fields["weight"], lb.fields["weight"])
         for key in ("iDecay", "vDecay", "vThMant"):
             assert la.neuron.params[key] == lb.neuron.params[key]

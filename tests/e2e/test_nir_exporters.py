@@ -186,6 +186,49 @@ def test_snntorch_conv_export_quirk_and_import(tmp_path):
     assert all(l["spike_agreement"] > 0.9 for l in r["layers"]), r["layers"]
 
 
+def test_nir_takes_conv_kernels_as_square_and_from_nir_reads_1x5_kernels(tmp_path):
+    """Quirk (nir 1.0.8): a Conv2d's output type is computed from weight.shape[2] (the
+    kernel height) in both dimensions, so a 1 x 5 kernel over a 1 x N map (MNIST-1D,
+    layout space) is taken as 1 x 1 and fails nir's type check; a file written with the true types is read unchecked by from_nir,
+    whose shapes are its own, and runs like snnTorch."""
+    torch.manual_seed(5)
+    net = scaled(torch.nn.Sequential(torch.nn.Conv2d(1, 3, (1, 5), padding=(0, 2)),
+                                     leaky((3, 1, 12)), torch.nn.Flatten(),
+                                     torch.nn.Linear(36, 4), leaky(4, output=True)), 2.0)
+    conv = nir.Conv2d(input_shape=(1, 12), weight=net[0].weight.detach().numpy(),
+                      stride=1, padding=(0, 2), dilation=1, groups=1,
+                      bias=net[0].bias.detach().numpy())
+    assert tuple(conv.output_type["output"]) == (3, 1, 16)      # as if the kernel were 1 x 1
+    ones = np.ones((3, 1, 12))
+    nodes = {"input": nir.Input(input_type=np.array([1, 1, 12])), "conv": conv,
+             "lif1": nir.LIF(tau=DT / 0.1 * ones, r=10 * ones, v_leak=0 * ones,
+                             v_threshold=ones, v_reset=0 * ones),
+             "flat": nir.Flatten(input_type={"input": np.array([3, 1, 12])}, start_dim=0),
+             "fc": nir.Affine(weight=net[3].weight.detach().numpy(),
+                              bias=net[3].bias.detach().numpy()),
+             "lif2": nir.LIF(tau=np.full(4, DT / 0.1), r=np.full(4, 10.0), v_leak=np.zeros(4),
+                             v_threshold=np.ones(4), v_reset=np.zeros(4)),
+             "output": nir.Output(output_type=np.array([4]))}
+    edges = [("input", "conv"), ("conv", "lif1"), ("lif1", "flat"), ("flat", "fc"),
+             ("fc", "lif2"), ("lif2", "output")]
+    with pytest.raises(ValueError, match="Type inference error"):
+        nir.NIRGraph(nodes=nodes, edges=edges)
+    conv.output_type = {"output": np.array([3, 1, 12])}
+    path = str(tmp_path / "k15.nir")
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges))
+    with pytest.raises(ValueError, match="Type inference error"):
+        nir.read(path)
+    chain = normalise(path)
+    assert [s.out_shape for s in chain.stages] == [(3, 1, 12), (36,), (4,)]
+    x = spikes_input((1, 1, 12), p=0.4)
+    ref = simulate(chain, x, dt=DT)
+    for r, s in zip(ref, snn_spikes(net, x, [net[1], net[4]])):
+        np.testing.assert_array_equal(r, s)
+    out = str(tmp_path / "k15.net")
+    from_nir(path, out)
+    assert loihi_snn.read_netx(out).layers[1].fields["kernel"] == (1, 5)
+
+
 def test_snntorch_subtract_reset_is_lost_in_nir_and_recovered_with_reset_soft(tmp_path):
     torch.manual_seed(4)
     net = scaled(torch.nn.Sequential(torch.nn.Linear(16, 12), leaky(12, "subtract"),
