@@ -322,9 +322,9 @@ def write(rows, args, size, status, wall, diag) -> None:
     if shares:
         g = Table(f"Diagnosis: gradient norms per layer at initialisation (mean over "
                   f"{next(iter(shares.values()))['batches']} batches of 16), and the RCS share "
-                  f"{DIAG_WEIGHT:g} x |grad RCS| / |grad CE|",
-                  ["recipe", "surrogate peak", "parameter", "|grad CE|", "|grad RCS|",
-                   f"share at weight {DIAG_WEIGHT:g}"])
+                  f"{DIAG_WEIGHT:g} x norm(grad RCS) / norm(grad CE)",
+                  ["recipe", "surrogate peak", "parameter", "norm of grad CE",
+                   "norm of grad RCS", f"share at weight {DIAG_WEIGHT:g}"])
         for name, d in shares.items():
             for layer in d["layers"]:
                 g.rows.append([name, f"{d['surrogate_peak']:.4g}", layer["parameter"],
