@@ -12,9 +12,17 @@ where a sample qualifies when its prediction (the cumulative output count of its
 strictly above every other class) is correct at every one of the last floor(0.3 T)
 steps and the layer is not silent over those steps (r_d != 0).  The loss is the mean
 of the layer terms (0 when no sample qualifies); add ``alpha * rcs`` to the task loss.
-The authors use alpha ~ 0.001-0.003 beside a cross-entropy loss; beside SLAYER's
-spike-rate loss on digits the RCS gradient is about 1e-3 of the task gradient, so the
-weight that changes anything there is orders of magnitude larger (tutorials/08_rcs.py).
+The authors use alpha ~ 0.001-0.003 beside a cross-entropy loss.
+
+Scale: the RCS gradient enters each layer's voltage directly (d ReLU(u/V_th)/du =
+1/V_th, no surrogate), while the task gradient reaches hidden layer l only through the
+surrogate derivative of every later spiking layer.  With a flat surrogate (SLAYER's
+convention with tau_grad 0.5, scale_grad 1: peak 0.001) the cross-entropy gradient of
+the first of two hidden layers is ~1e-6 of the output layer's, 0.003 x the RCS gradient
+is ~1e3 times larger there, and Adam's per-parameter step lets RCS alone train that
+layer whatever alpha is.  alpha means what it means in the paper only beside a
+surrogate of useful height (tau_grad 0.03, scale_grad 3: peak 0.05, RCS share ~0.04);
+``tutorials/08_rcs.py`` measures that share per layer (``gradient_shares``).
 """
 from __future__ import annotations
 
