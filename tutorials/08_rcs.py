@@ -51,7 +51,7 @@ SIZES = {
     "small": {"num_train": 160, "num_test": 40, "epochs": 1, "weights": [0.03], "seeds": 1,
               "lava_samples": 8, "old_recipe_seeds": 0, "diag_batches": 2},
     "full": {"num_train": 1500, "num_test": 1000, "epochs": 20,
-             "weights": [0.001, 0.003, 0.01, 0.03], "seeds": 8, "lava_samples": 100,
+             "weights": [0.001, 0.003, 0.01, 0.03], "seeds": 10, "lava_samples": 100,
              "old_recipe_seeds": 4, "diag_batches": 8},
 }
 EVENTS_OPTIONS = {"height": 8, "width": 8, "num_classes": 4}
@@ -61,7 +61,7 @@ EVENTS_OPTIONS = {"height": 8, "width": 8, "num_classes": 4}
 RECIPE = {"neuron": {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
                      "voltage_decay": 0.1, "tau_grad": 0.03, "scale_grad": 3.0},
           "optimizer": {"type": "adam", "lr": 0.001, "schedule": "cosine"}, "select": "last"}
-#: the recipe of the first version of this study (results/rcs before this one), kept for
+#: the recipe of the first version of this study (results/rcs/first_recipe), kept for
 #: the diagnosis: a surrogate 50x flatter (tau_grad 0.5, scale_grad 1: peak 0.001) and
 #: Adam lr 0.01 at a constant rate, the best epoch on validation exported, 12 epochs
 OLD_RECIPE = {"neuron": {**RECIPE["neuron"], "tau_grad": 0.5, "scale_grad": 1.0},
@@ -253,8 +253,26 @@ def summarize(rows: list, weights: list) -> list:
                                         np.mean(base[r["seed"]]["cs_per_layer"][:-1])
                                         for r in paired]),
             "lava_equals_offline_rule": all(r["lava"]["equals_offline_rule"] for r in rs),
+            "at_epsilon": [_at_epsilon(eps, rs, base) for eps in EPSILONS],
         })
     return out
+
+
+def _at_epsilon(eps: float, rs: list, base: dict) -> dict:
+    """Test-split cutoff figures at one fixed epsilon (no choice on validation), and the
+    paired differences against weight 0 at the same epsilon."""
+    from loihi_snn.app.results import mean_ci
+
+    def at(r):
+        return next(x for x in r["test_sweep"] if x["epsilon"] == eps)
+    paired = [r for r in rs if r["seed"] in base]
+    return {"epsilon": eps,
+            "accuracy": mean_ci([at(r)["accuracy"] for r in rs]),
+            "mean_steps": mean_ci([at(r)["mean_steps"] for r in rs]),
+            "delta_mean_steps": mean_ci([at(r)["mean_steps"] - at(base[r["seed"]])["mean_steps"]
+                                         for r in paired]),
+            "delta_accuracy": mean_ci([at(r)["accuracy"] - at(base[r["seed"]])["accuracy"]
+                                       for r in paired])}
 
 
 def verdict(summary: list) -> str:
@@ -275,6 +293,21 @@ def verdict(summary: list) -> str:
     head = ("reproduced: RCS makes the cutoff stop sooner without an accuracy loss"
             if reproduced else "not reproduced at this scale")
     return f"{head} ({'; '.join(parts)})"
+
+
+def secondary(summary: list) -> str:
+    """Per RCS weight: the fixed epsilons at which it cuts the mean steps (95 % interval
+    below 0) without an accuracy loss (interval above -1 point), and those at which it
+    adds steps (interval above 0)."""
+    parts = []
+    for s in summary[1:]:
+        cut = [e["epsilon"] for e in s["at_epsilon"]
+               if e["delta_mean_steps"]["ci95"][1] < 0 and e["delta_accuracy"]["ci95"][0] > -0.01]
+        add = [e["epsilon"] for e in s["at_epsilon"] if e["delta_mean_steps"]["ci95"][0] > 0]
+        parts.append(f"weight {s['weight']:g}: fewer steps without loss at epsilon "
+                     f"{', '.join(f'{e:g}' for e in cut) or 'none'}; more steps at "
+                     f"{', '.join(f'{e:g}' for e in add) or 'none'}")
+    return "; ".join(parts)
 
 
 def _ci(c: dict, scale: float = 1.0, fmt: str = "+.2f") -> str:
@@ -307,6 +340,17 @@ def write(rows, args, size, status, wall, diag) -> None:
                                 _ci(s["delta_cutoff_accuracy"], 100, "+.1f"),
                                 _ci(s["delta_fixed_T_accuracy"], 100, "+.1f"),
                                 _ci(s["delta_oct"]), _ci(s["delta_cs_hidden"], 1, "+.3f")])
+    fixed_eps = Table("Secondary: the same comparison at each fixed epsilon (test split; "
+                      "the epsilon choice on 150 validation samples is the noisiest step)",
+                      ["RCS weight", "epsilon", "cutoff acc", "mean steps",
+                       "Δ mean steps [95 % CI]", "Δ cutoff acc, pts [95 % CI]"])
+    for s in summary:
+        for e in s["at_epsilon"]:
+            fixed_eps.rows.append([f"{s['weight']:g}", f"{e['epsilon']:g}", _pm(e["accuracy"]),
+                                   _pm(e["mean_steps"], fmt=".2f"),
+                                   "" if s["weight"] == 0.0 else _ci(e["delta_mean_steps"]),
+                                   "" if s["weight"] == 0.0 else
+                                   _ci(e["delta_accuracy"], 100, "+.1f")])
     per_seed = Table("Per seed", ["seed", "RCS weight", "fixed-T acc", "epsilon", "cutoff acc",
                                   "mean steps", "Lava cutoff == offline rule (samples)",
                                   "validation acc, epochs 1 / 5 / 10 / last"])
@@ -317,7 +361,7 @@ def write(rows, args, size, status, wall, diag) -> None:
                               r["cutoff_accuracy"], f"{r['mean_steps']:.2f}",
                               f"{r['lava']['equals_offline_rule']} ({r['lava']['samples']})",
                               " / ".join(f"{c:.3f}" for c in marks)])
-    tables = [main, paired, per_seed]
+    tables = [main, paired, fixed_eps, per_seed]
     shares = diag.get("gradient_shares", {})
     if shares:
         g = Table(f"Diagnosis: gradient norms per layer at initialisation (mean over "
@@ -367,6 +411,8 @@ def write(rows, args, size, status, wall, diag) -> None:
         "project's LIF surrogate (tau_grad 0.03, scale_grad 3, peak 0.05), lr 0.001 with a "
         "cosine schedule and the last epoch.",
         f"**Verdict:** {v}.",
+        "At each fixed epsilon (secondary table): "
+        + (secondary(summary) if len(summary) > 1 else "no RCS model yet") + ".",
         f"Wall time {wall / 60:.1f} min.",
     ]
     write_result(args.name, title="RCS regulariser against the Top-K cutoff: events conv net, "
