@@ -293,6 +293,44 @@ def dequantized_chain(chain, net_path: str, dt: float):
     return chain
 
 
+def per_layer_rounding(result: Dict[str, Any], limit: int = 1000) -> List[Dict[str, Any]]:
+    """For seed 0 of each imported network: prediction agreement of the float reference
+    with the same graph where only one layer's weights (and bias) are the imported,
+    rounded ones (first ``limit`` test samples): which layer's 8-bit rounding matters."""
+    out = []
+    for name, rs in _groups(result["imports"]).items():
+        r = rs[0]
+        spec = next(s for s in IMPORTS if s[0] == name)
+        kind, dt, reset = spec[2], spec[5], spec[4]
+        layout = "image" if kind == "conv" else "space" if kind.startswith("mnist1d_conv") else "flat"
+        X, _ = (mnist1d if kind.startswith("mnist1d") else digits)("test", layout)
+        X = X[:limit]
+        base = os.path.join(OUT, "models", f"{name}_seed{r['seed']}")
+        chain = normalise(base + ".nir")
+        deq = dequantized_chain(chain, base + ".net", dt)
+        p_float = simulate(chain, X, dt=dt, reset=reset)[-1].sum(-1).reshape(len(X), -1).argmax(1)
+        layers = []
+        spiking = [l for l in loihi_snn.read_netx(base + ".net").layers if l.neuron is not None]
+        for i, stage in enumerate(chain.stages):
+            if stage.kind == "flatten":
+                continue
+            # how much of the 8-bit mantissa each neuron's (conv: channel's) weights use
+            # with one exponent per layer: max |w_int| per row / 254, median over rows
+            w = np.abs(spiking[len(layers)].fields["weight"].astype(np.float64))
+            use = w.reshape(w.shape[0], -1).max(1) / 254.0
+            one = copy.deepcopy(chain)
+            one.stages[i] = deq.stages[i]
+            p = simulate(one, X, dt=dt, reset=reset)[-1].sum(-1).reshape(len(X), -1).argmax(1)
+            layers.append({"stage": i, "kind": stage.kind, "synapse": stage.synapse_name,
+                           "agreement": float(np.mean(p == p_float)),
+                           "mantissa_use_median": float(np.median(use)),
+                           "mantissa_use_min": float(use.min())})
+        row = {"network": name, "seed": r["seed"], "samples": int(len(X)), "layers": layers}
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
+
+
 def pad(X: np.ndarray, steps: int) -> np.ndarray:
     return np.concatenate([X, np.zeros(X.shape[:-1] + (steps,), X.dtype)], axis=-1)
 
@@ -669,6 +707,21 @@ def write_report(result: Dict[str, Any]) -> None:
                   + ", ".join(f"{r['nir_reference_acc']:.3f}" for r in soft)
                   + " with `--reset soft`."]
     lines += ["", "### Where float and fixed point part", ""] + fidelity_notes(rows)
+    if result.get("per_layer_rounding"):
+        lines += ["", "One layer rounded at a time (seed 0; all 359 digits, the first "
+                  f"{max(r['samples'] for r in result['per_layer_rounding'])} MNIST-1D test "
+                  "samples; "
+                  f"`{result['per_layer_rounding_command']}`): prediction agreement of the "
+                  "float reference with the same graph where only that layer has the "
+                  "imported 8-bit weights; in brackets how much of the 8-bit mantissa the "
+                  "layer's rows (neurons; conv: output channels) use under the one exponent "
+                  "(threshold scale) per layer, max |w| / 254, median and smallest row:", ""]
+        for r in result["per_layer_rounding"]:
+            lines.append(f"- {r['network']}: " + ", ".join(
+                f"{l['synapse']} ({l['kind']}) {l['agreement']:.3f}"
+                + (f" [mantissa use median {l['mantissa_use_median']:.2f}, min "
+                   f"{l['mantissa_use_min']:.2f}]" if "mantissa_use_median" in l else "")
+                for l in r["layers"]))
     lines += ["", "## Our shipped networks exported with `to_nir`, re-imported by snnTorch", "",
               "`loihi_snn.nir.to_nir` -> `nir.write` -> `nir.read` -> "
               "`snntorch.import_nir.import_from_nir`, run in snnTorch (float) on the test "
@@ -754,6 +807,19 @@ def write_report(result: Dict[str, Any]) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
+def layer_scales(rs) -> str:
+    """Each spiking layer's vThMant range over the seeds' imported files (models/)."""
+    per_layer: List[List[int]] = []
+    for r in rs:
+        path = os.path.join(OUT, "models", f"{r['network']}_seed{r['seed']}.net")
+        if not os.path.exists(path):
+            return "n/a"
+        th = [int(l.neuron.params["vThMant"]) for l in loihi_snn.read_netx(path).layers
+              if l.neuron is not None]
+        per_layer = [p + [t] for p, t in zip(per_layer, th)] if per_layer else [[t] for t in th]
+    return ", ".join(f"{min(v)}-{max(v)}" for v in per_layer)
+
+
 def fidelity_notes(rows) -> List[str]:
     """Where the float-vs-fixed disagreements come from, from the per-seed numbers."""
     if not rows or "margin_le1_fraction" not in rows[0]:
@@ -767,14 +833,66 @@ def fidelity_notes(rows) -> List[str]:
         # paired difference of two classifiers on the same n samples: its standard error
         # is about sqrt(disagreements) / n (each disagreement moves the accuracy by 1/n)
         se = 100 * np.sqrt(np.mean([r["float_fixed_disagreements"] for r in rs])) / n
+        scales = layer_scales(rs)
         out.append(
-            f"- {name}: winner {_ms([r['winner_spikes_mean'] for r in rs])} spikes per sample, "
+            f"- {name}: per-layer threshold scale S (vThMant; weights are multiples of "
+            f"2/S thresholds) {scales}; "
+            f"winner {_ms([r['winner_spikes_mean'] for r in rs])} spikes per sample, "
             f"{_ms([r['margin_le1_fraction'] for r in rs])} of the samples decided by at most "
             f"one spike; {dis} float-vs-fixed disagreements over {len(rs)} seeds, {dis1} of them "
             f"on such samples; float = rounded weights {_ms([r['float_vs_rounded_weights_agreement'] for r in rs])}, "
             f"rounded weights = fixed {_ms([r['rounded_weights_vs_fixed_agreement'] for r in rs])}; "
-            f"difference {np.mean(diff):+.2f} ± {np.std(diff):.2f} pts over seeds (a per-seed "
-            f"sampling error of about ±{se:.2f} pts from the disagreements alone)")
+            f"difference {np.mean(diff):+.2f} ± {np.std(diff):.2f} pts over seeds (standard "
+            f"error of the mean {np.std(diff, ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0:.2f}; "
+            f"a per-seed sampling error of about ±{se:.2f} pts from the disagreements alone)")
+    groups = _groups(rows)
+    if "norse_lifbox" in groups:
+        nb = groups["norse_lifbox"]
+        sn = [r for k, rs in groups.items() if k.startswith("snntorch_") and "mnist1d" not in k
+              for r in rs]
+        out += ["", "Norse `LIFBox` (the seeds beyond 1 point): the import is exact in float "
+                f"(ref = source at least {min(r['reference_equals_source'] for r in nb):.3f} on "
+                f"every seed) and its scales are fine (S {layer_scales(nb)}: weights in steps of "
+                f"2/S, under 0.003 thresholds); its output layer "
+                "(`v <- v + 0.1 (x - v)`) fires few spikes, "
+                f"{np.mean([r['winner_spikes_mean'] for r in nb]):.1f} for the winner against "
+                f"{min(r['winner_spikes_mean'] for r in sn):.1f}-"
+                f"{max(r['winner_spikes_mean'] for r in sn):.1f} in the snnTorch nets, so "
+                f"{np.mean([r['margin_le1_fraction'] for r in nb]):.2f} of the digits are "
+                "decided by at most one spike (snnTorch: "
+                f"{min(r['margin_le1_fraction'] for r in sn):.2f}-"
+                f"{max(r['margin_le1_fraction'] for r in sn):.2f}), and "
+                f"{sum(r['float_fixed_disagreements_margin_le1'] for r in nb)} of its "
+                f"{sum(r['float_fixed_disagreements'] for r in nb)} float-vs-fixed "
+                "disagreements are such samples: 8-bit rounding tips close decisions either "
+                f"way.  Its worst seed, {max(_diffs(nb), key=abs):+.2f} pts, is "
+                f"{round(abs(max(_diffs(nb), key=abs)) * nb[0]['samples'] / 100)} of "
+                f"{nb[0]['samples']} digits."]
+    m1 = {k: rs for k, rs in groups.items() if "mnist1d" in k}
+    digits_rows = [r for k, rs in groups.items() if "mnist1d" not in k for r in rs]
+    if m1 and digits_rows:
+        out += ["", "MNIST-1D: the float import is exact (ref = source at least "
+                f"{min(r['reference_equals_source'] for rs in m1.values() for r in rs):.3f}"
+                ") and Lava equals the emulator spike for spike; the fixed-point "
+                "networks part from float in two places.  (1) 8-bit weight rounding: "
+                "*float = rounded w* is "
+                + ", ".join(f"{k} {np.mean([r['float_vs_rounded_weights_agreement'] for r in rs]):.3f}"
+                            for k, rs in m1.items())
+                + f" (digits nets {min(r['float_vs_rounded_weights_agreement'] for r in digits_rows):.3f}-"
+                f"{max(r['float_vs_rounded_weights_agreement'] for r in digits_rows):.3f}); these nets see a graded input (x16 integers, "
+                "the same map every step) and decide many samples by one spike, so the first "
+                "layer's rounding alone moves many predictions (per-layer table below).  "
+                "(2) Lava's biases: a bias acts from step 0, one step per synapse before the "
+                "layer's input arrives (NIR: from the input's first step): *rounded w = "
+                "fixed* is "
+                + ", ".join(f"{k} {np.mean([r['rounded_weights_vs_fixed_agreement'] for r in rs]):.3f}"
+                            for k, rs in m1.items())
+                + " (the conv net trained without biases: the rest of the gap is rounding "
+                "alone).  No import setting fixes either: 8-bit weights with one exponent per "
+                "layer is NetX's weight format, and a bias cannot start late on Lava.  Not "
+                "measured here: training the source with the 8-bit rounding in the loop, as "
+                "SLAYER trains the shipped `mnist1d_conv` (identical on Lava and in torch, its "
+                "model card)."]
     return out
 
 
@@ -821,12 +939,19 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="network names to run")
     ap.add_argument("--report-only", action="store_true",
                     help="re-render results/nir/nir_study.md from the JSON")
+    ap.add_argument("--per-layer-rounding", action="store_true",
+                    help="add the per-layer weight-rounding analysis (seed 0 of each imported "
+                         "network, stored files) to the JSON and re-render the report")
     ap.add_argument("--out", default=OUT, help="result folder (default results/nir)")
     args = ap.parse_args(argv)
     globals()["OUT"] = os.path.abspath(args.out)
-    if args.report_only:
+    if args.report_only or args.per_layer_rounding:
         with open(os.path.join(OUT, "nir_study.json")) as fh:
             result = json.load(fh)
+        if args.per_layer_rounding:
+            result["per_layer_rounding"] = per_layer_rounding(result)
+            result["per_layer_rounding_command"] = ("python tools/nir_study.py "
+                                                    "--per-layer-rounding")
         result["verdicts"] = verdicts(result)
         write_report(result)
         return 0
