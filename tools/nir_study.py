@@ -110,10 +110,40 @@ class RecurrentNet(torch.nn.Module):
         return self.lif2(self.fc2(self.lif1(self.fc1(x))))
 
 
+class Q8:
+    """Mixin: the weight rounded in the forward to the grid ``from_nir`` will put it on
+    (threshold 1, unit gain: ``S = floor(254 / max|w|)`` integer units per threshold,
+    8-bit signed mantissa = multiples of ``2/S`` in ``[-256/S, 254/S]``), with a
+    straight-through gradient: the source trained with the import's rounding in the loop."""
+
+    def qweight(self):
+        w = self.weight
+        scale = torch.floor(254.0 / w.detach().abs().max().clamp_min(1e-12))
+        q = torch.clamp(torch.round(w * scale / 2.0), -128, 127) * 2.0 / scale
+        return w + (q - w).detach()
+
+    def round_weight_(self):
+        with torch.no_grad():
+            self.weight.copy_(self.qweight())
+
+
+class Q8Conv2d(Q8, torch.nn.Conv2d):
+    def forward(self, x):
+        return self._conv_forward(x, self.qweight(), self.bias)
+
+
+class Q8Linear(Q8, torch.nn.Linear):
+    def forward(self, x):
+        return torch.nn.functional.linear(x, self.qweight(), self.bias)
+
+
 def build_snntorch(kind: str, reset: str = "zero"):
-    """An snnTorch network of ``kind`` (``..._nobias``: its Conv2d / Linear without bias)."""
-    bias = not kind.endswith("_nobias")
-    kind = kind.replace("_nobias", "")
+    """An snnTorch network of ``kind`` (``..._nobias``: its Conv2d / Linear without bias;
+    ``..._q8``: also without bias, weights rounded to 8 bits in the forward)."""
+    q8 = kind.endswith("_q8")
+    bias = not (kind.endswith("_nobias") or q8)
+    kind = kind.replace("_nobias", "").replace("_q8", "")
+    conv2d, linear = (Q8Conv2d, Q8Linear) if q8 else (torch.nn.Conv2d, torch.nn.Linear)
     if kind == "dense":
         return torch.nn.Sequential(torch.nn.Linear(64, 64), leaky((64,), reset),
                                    torch.nn.Linear(64, 10), leaky((10,), reset, output=True))
@@ -125,14 +155,14 @@ def build_snntorch(kind: str, reset: str = "zero"):
                                    leaky((10,), output=True))
     if kind == "mnist1d_conv":    # 1 x 40 map: conv8 (1x5) - conv16 (1x5, stride 2) - 10
         net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 8, (1, 5), padding=(0, 2), bias=bias), leaky((8, 1, 40), reset),
-            torch.nn.Conv2d(8, 16, (1, 5), stride=(1, 2), padding=(0, 2), bias=bias),
-            leaky((16, 1, 20), reset), torch.nn.Flatten(), torch.nn.Linear(320, 10, bias=bias),
+            conv2d(1, 8, (1, 5), padding=(0, 2), bias=bias), leaky((8, 1, 40), reset),
+            conv2d(8, 16, (1, 5), stride=(1, 2), padding=(0, 2), bias=bias),
+            leaky((16, 1, 20), reset), torch.nn.Flatten(), linear(320, 10, bias=bias),
             leaky((10,), reset, output=True))
         return _scale_first(net)
     if kind == "mnist1d_dense":   # 40 - 256 - 10
-        net = torch.nn.Sequential(torch.nn.Linear(40, 256, bias=bias), leaky((256,), reset),
-                                  torch.nn.Linear(256, 10, bias=bias),
+        net = torch.nn.Sequential(linear(40, 256, bias=bias), leaky((256,), reset),
+                                  linear(256, 10, bias=bias),
                                   leaky((10,), reset, output=True))
         return _scale_first(net)
     raise ValueError(kind)
@@ -345,6 +375,8 @@ IMPORTS = [  # name, framework, kind, reset trained, import reset, import dt
     ("snntorch_mnist1d_conv_nobias", "snntorch", "mnist1d_conv_nobias", "zero", "hard",
      SNNTORCH_DT),
     ("snntorch_mnist1d_dense", "snntorch", "mnist1d_dense", "zero", "hard", SNNTORCH_DT),
+    ("snntorch_mnist1d_conv_q8", "snntorch", "mnist1d_conv_q8", "zero", "hard", SNNTORCH_DT),
+    ("snntorch_mnist1d_dense_q8", "snntorch", "mnist1d_dense_q8", "zero", "hard", SNNTORCH_DT),
 ]
 
 
@@ -373,7 +405,11 @@ def import_study(name, framework, kind, reset_src, reset, dt, seed, epochs, lava
         net, run = build_norse(), run_norse
     else:
         net, run = build_snntorch(kind, reset_src), run_snntorch
-    train(run, net, Xtr, ytr, epochs, seed, lr=LR.get(kind.replace("_nobias", ""), 5e-3))
+    base_kind = kind.replace("_nobias", "").replace("_q8", "")
+    train(run, net, Xtr, ytr, epochs, seed, lr=LR.get(base_kind, 5e-3))
+    for m in net.modules():      # the rounded weights are the network (forward and export)
+        if isinstance(m, Q8):
+            m.round_weight_()
     t_train = time.time() - t0
     p_src = predict(run, net, Xte)
     graph = export_source(framework, kind, net)
@@ -942,6 +978,9 @@ def main(argv=None) -> int:
     ap.add_argument("--per-layer-rounding", action="store_true",
                     help="add the per-layer weight-rounding analysis (seed 0 of each imported "
                          "network, stored files) to the JSON and re-render the report")
+    ap.add_argument("--append", action="store_true",
+                    help="run only the --only import networks and put their rows into the "
+                         "existing JSON (replacing earlier rows of those networks)")
     ap.add_argument("--out", default=OUT, help="result folder (default results/nir)")
     args = ap.parse_args(argv)
     globals()["OUT"] = os.path.abspath(args.out)
@@ -962,6 +1001,19 @@ def main(argv=None) -> int:
                for spec in IMPORTS if args.only is None or spec[0] in args.only
                for s in (args.norse_seeds or args.seeds if spec[1] == "norse" else args.seeds)]
     exports = [export_study(n) for n in SHIPPED if args.only is None or n in args.only]
+    if args.append:
+        with open(os.path.join(OUT, "nir_study.json")) as fh:
+            result = json.load(fh)
+        names = {r["network"] for r in imports}
+        result["imports"] = [r for r in result["imports"] if r["network"] not in names] + imports
+        result.setdefault("appended", []).append({
+            "command": "python tools/nir_study.py " + " ".join(argv or sys.argv[1:]),
+            "networks": sorted(names), "machine": machine(),
+            "wall_minutes": (time.time() - t0) / 60})
+        result["verdicts"] = verdicts(result)
+        write_report(result)
+        print("\n".join(result["verdicts"]))
+        return 0
     result = {"command": "python tools/nir_study.py " + " ".join(argv or sys.argv[1:]),
               "epochs": args.epochs, "seeds": args.seeds, "machine": machine(),
               "mnist1d_epochs": args.mnist1d_epochs or args.epochs,
