@@ -115,3 +115,24 @@ def test_cli_import_with_check_and_export(tmp_path, capsys):
     one_error_line(run_cli(capsys, "import", tmp_path / "missing.nir", "--out", bad_net),
                    "missing.nir", "no such file")
     assert not bad_net.exists()
+
+
+def test_snntorch_importer_flattens_across_the_batch_and_nir_1x5_kernels(tmp_path):
+    """Quirks met exporting mnist1d_conv: nir.read's type check rejects its 1 x 5 kernels
+    (nir 1.0.8 takes a Conv2d kernel as square) and snnTorch 1.0's importer turns NIR's
+    Flatten(start_dim=0) (dimensions without the batch) into torch's Flatten(0), which
+    folds the batch in; with start_dim shifted by one the batched forward is per sample."""
+    from snntorch.import_nir import import_from_nir
+    out = str(tmp_path / "c.nir")
+    to_nir(model("mnist1d_conv"), out)
+    with pytest.raises(ValueError, match="Type inference error"):
+        nir.read(out)
+    net = import_from_nir(nir.read(out, type_check=False))
+    flat = [m for m in net.modules() if isinstance(m, torch.nn.Flatten)]
+    assert len(flat) == 1 and flat[0].start_dim == 0
+    x = torch.zeros(3, 1, 1, 40)
+    with pytest.raises(RuntimeError):       # (1, 3 * 640) into a 640-input Linear
+        net(x)
+    flat[0].start_dim = 1
+    y = net(x)
+    assert (y[0] if isinstance(y, tuple) else y).shape == (3, 10)
