@@ -295,6 +295,38 @@ def verdict(summary: list) -> str:
     return f"{head} ({'; '.join(parts)})"
 
 
+def recipe_note(diag: dict) -> str:
+    """Why the recipe changed, in figures from ``diag`` (see :func:`gradient_shares`)."""
+    text = ("Recipe: the first version of this study (results/rcs/first_recipe) trained "
+            "with tau_grad 0.5 / scale_grad 1, Adam lr 0.01 constant and the best "
+            "validation epoch.")
+    shares = diag.get("gradient_shares", {})
+    if "old" in shares:
+        old = shares["old"]
+        first, out = old["layers"][0], old["layers"][-1]
+        text += (f"  Its surrogate peak is {old['surrogate_peak']:.2g}: at initialisation the "
+                 f"cross-entropy gradient of the first hidden layer is "
+                 f"{first['grad_ce'] / out['grad_ce']:.1e} of the output layer's and "
+                 f"{DIAG_WEIGHT:g} x the RCS gradient is {first['share_at_weight']:.3g} times it "
+                 f"there, so with Adam's per-parameter step RCS alone steers that layer at "
+                 f"any weight.")
+    curves = diag.get("old_recipe", [])
+    if curves:
+        best = [r["best_epoch"] for r in curves]
+        low = [int(np.argmin(r["loss_curve"])) + 1 for r in curves]
+        text += (f"  Its weight-0 baseline ({len(curves)} seeds) peaks on validation at epochs "
+                 f"{', '.join(map(str, best))} of {len(curves[0]['val_curve'])} and reaches its "
+                 f"lowest training loss at epochs {', '.join(map(str, low))}, then drifts "
+                 f"(lr too high).")
+    if "this study" in shares:
+        new = shares["this study"]
+        text += (f"  This run: the project's LIF surrogate (tau_grad 0.03, scale_grad 3, peak "
+                 f"{new['surrogate_peak']:.2g}; RCS share at weight {DIAG_WEIGHT:g} "
+                 + " / ".join(f"{x['share_at_weight']:.2g}" for x in new["layers"][:-1])
+                 + " in the hidden layers), lr 0.001 with a cosine schedule, the last epoch.")
+    return text
+
+
 def secondary(summary: list) -> str:
     """Per RCS weight: the fixed epsilons at which it cuts the mean steps (95 % interval
     below 0) without an accuracy loss (interval above -1 point), and those at which it
@@ -402,14 +434,7 @@ def write(rows, args, size, status, wall, diag) -> None:
         "bit-exact emulator's outputs of the whole test split; the Lava cutoff controller "
         f"(lava-fixed) on the first {size['lava_samples']} test samples decides identically "
         f"for {sum(r['lava']['equals_offline_rule'] for r in rows)} of {len(rows)} models.",
-        "Recipe: the first version of this study trained with tau_grad 0.5 / scale_grad 1 "
-        "(surrogate peak 0.001), Adam lr 0.01 constant and the best validation epoch.  Its "
-        "cross-entropy gradient reached the first hidden layer ~1e-6 times weaker than the "
-        "output layer, so with Adam's per-parameter step the RCS term steered the hidden "
-        "layers alone at any weight (diagnosis tables), and the weight-0 baseline peaked on "
-        "validation at epoch 1-2 and then drifted (training loss rising).  This run uses the "
-        "project's LIF surrogate (tau_grad 0.03, scale_grad 3, peak 0.05), lr 0.001 with a "
-        "cosine schedule and the last epoch.",
+        recipe_note(diag),
         f"**Verdict:** {v}.",
         "At each fixed epsilon (secondary table): "
         + (secondary(summary) if len(summary) > 1 else "no RCS model yet") + ".",

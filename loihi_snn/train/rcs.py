@@ -18,7 +18,7 @@ Scale: the RCS gradient enters each layer's voltage directly (d ReLU(u/V_th)/du 
 1/V_th, no surrogate), while the task gradient reaches hidden layer l only through the
 surrogate derivative of every later spiking layer.  With a flat surrogate (SLAYER's
 convention with tau_grad 0.5, scale_grad 1: peak 0.001) the cross-entropy gradient of
-the first of two hidden layers is ~1e-6 of the output layer's, 0.003 x the RCS gradient
+the first of two hidden layers is ~1e-5 of the output layer's, 0.003 x the RCS gradient
 is ~1e3 times larger there, and Adam's per-parameter step lets RCS alone train that
 layer whatever alpha is.  alpha means what it means in the paper only beside a
 surrogate of useful height (tau_grad 0.03, scale_grad 3: peak 0.05, RCS share ~0.04);
