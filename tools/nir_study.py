@@ -660,8 +660,37 @@ def _groups(rows):
             for name in dict.fromkeys(r["network"] for r in rows)}
 
 
+def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
+    """Per imported network (over its seeds): mean source float accuracy, mean fixed-point
+    accuracy, mean and worst difference (pts), seeds within 1 pt, mean float-vs-fixed
+    agreement, mean winner spikes and close-decision fraction; the figures the README
+    quotes (results/README_NUMBERS.json points here)."""
+    out = {}
+    for name, rs in _groups(result["imports"]).items():
+        diff = _diffs(rs)
+        out[name] = {
+            "seeds": len(rs),
+            "source_float_acc": float(np.mean([r["source_float_acc"] for r in rs])),
+            "fixed_acc": float(np.mean([_fixed_acc(r) for r in rs])),
+            "diff_pts_mean": float(np.mean(diff)),
+            "diff_pts_std": float(np.std(diff)),
+            "diff_pts_worst": float(max(diff, key=abs)),
+            "seeds_within_1pt": int(sum(abs(d) <= 1.0 for d in diff)),
+            "float_vs_fixed_agreement": float(np.mean([r["float_vs_fixed_agreement"]
+                                                       for r in rs])),
+            "winner_spikes_mean": float(np.mean([r.get("winner_spikes_mean", np.nan)
+                                                 for r in rs])),
+            "margin_le1_fraction": float(np.mean([r.get("margin_le1_fraction", np.nan)
+                                                  for r in rs])),
+            "disagreements": int(sum(r.get("float_fixed_disagreements", 0) for r in rs)),
+            "disagreements_margin_le1": int(sum(r.get("float_fixed_disagreements_margin_le1", 0)
+                                                for r in rs))}
+    return out
+
+
 def write_report(result: Dict[str, Any]) -> None:
     os.makedirs(OUT, exist_ok=True)
+    result["summary"] = summarise(result)
     with open(os.path.join(OUT, "nir_study.json"), "w") as fh:
         json.dump(result, fh, indent=1)
     m = result["machine"]
