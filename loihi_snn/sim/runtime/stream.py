@@ -8,7 +8,9 @@ every sample of T steps is followed by a gap of ``latency + 1`` silent steps, an
 every layer's state is zeroed just before the first input of the next sample reaches
 it (layer i of a network whose synapses each add one step of latency receives the
 lane's sample p first at step ``p * interval + 2 + i``); a network with recurrent
-synapses gets one lane per sample.  Either way the result per
+synapses, or with a bias (its neurons integrate before the first input arrives, which
+a fresh run keeps and a staggered reset would erase), gets one lane per sample and no
+reset: each lane is a fresh run.  Either way the result per
 sample equals a fresh single-sample run, spike for spike, at a fraction of the
 start-up cost.
 """
@@ -21,6 +23,7 @@ import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core.errors import ShapeError
+from loihi_snn.netx.lower import bias_mantissa
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
@@ -89,6 +92,12 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     return _run_fused_stream(path, spec, X, progress, timeout)
 
 
+def _biased(layer) -> bool:
+    """True when some neuron of ``layer`` has a non-zero bias."""
+    bias = bias_mantissa(layer) if layer.neuron is not None else None
+    return bias is not None and bool(np.any(bias))
+
+
 def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
                       timeout: Optional[float]) -> np.ndarray:
     """Backend ``lava-fused`` of :func:`run_many`: ONE Lava process (AsyncProtocol)
@@ -107,10 +116,13 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     delays = n_blocks - (1 if input_block else 0)
     largest = max(int(np.prod(l.shape)) for l in spec.layers)
     lanes = max(1, min(N, FUSED_LANES, FUSED_LAYER_ELEMENTS // max(1, largest)))
-    if any(l.type == "dense_rec" for l in spec.layers):
+    fresh = any(l.type == "dense_rec" or _biased(l) for l in spec.layers)
+    if fresh:
         # the scheduled reset (as Lava's loader resets) zeroes the neurons but not the
         # spikes pending in a recurrent synapse, which would reach the next sample of
-        # the lane: one sample per lane, each a fresh run
+        # the lane; and a biased neuron integrates (and may fire) before the first input
+        # reaches it, which a fresh run keeps and the staggered reset would erase: one
+        # sample per lane, no reset, each lane a fresh run
         lanes = N
     per_lane = -(-N // lanes)
     total = per_lane * interval
@@ -123,7 +135,8 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
         data[s % lanes, ..., p:p + T] = input_transform(spec, X[s:s + 1])[0]
     check_integer(data, "lava-fused")
     net = FusedRun(spec=spec, x=data, steps=total, input_message_bits=input_message_bits(X),
-                   reset_interval=interval, reset_offset=0 if input_block else 1, batched=True)
+                   reset_interval=None if fresh else interval,
+                   reset_offset=0 if input_block else 1, batched=True)
     show = progress if progress is not None else (N > 1 and os.isatty(2))
     bar = None
     if show:
@@ -142,7 +155,8 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
             bar.close()
     out = np.asarray(out)                                 # (lanes, *out, total)
     result = np.zeros((N,) + out.shape[1:-1] + (T,), dtype=out.dtype)
+    first = 0 if fresh else delays      # a fresh lane's first steps are the run's own
     for s in range(N):
         p = s // lanes * interval
-        result[s, ..., delays:] = out[s % lanes, ..., p + delays:p + T]
+        result[s, ..., first:] = out[s % lanes, ..., p + first:p + T]
     return scale_output(result, net)
