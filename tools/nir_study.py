@@ -660,6 +660,58 @@ def _groups(rows):
             for name in dict.fromkeys(r["network"] for r in rows)}
 
 
+def aligned_start(result: Dict[str, Any], lava_samples: int = 10) -> List[Dict[str, Any]]:
+    """Every imported network with a bias, its stored file re-run with each layer
+    starting at its first input: ``loihi_snn.load(path, reset_interval=R,
+    reset_offset=o)`` zeroes layer k at the step its first input arrives (o as the
+    lava-fused stream aligns it; R longer than the run, so once), which is NIR's timing
+    (every node starts with the input) instead of a fresh run's (a biased layer
+    integrates while the input is still on its way).  Fixed point on the emulator over
+    the whole test split (its float reference recomputed), Lava (per-layer,
+    lava-fixed, the same schedule) on the first ``lava_samples`` test samples."""
+    from loihi_snn.netx.lower import bias_mantissa
+    from loihi_snn.netx.schema import read_netx
+    from loihi_snn.sim.runtime.io import input_message_bits
+    out = []
+    for r in result["imports"]:
+        path = os.path.join(OUT, "models", f"{r['network']}_seed{r['seed']}")
+        spec = read_netx(path + ".net")
+        if not any(l.neuron is not None and bias_mantissa(l) is not None
+                   and np.any(bias_mantissa(l)) for l in spec.layers):
+            continue
+        kind = next(k for n, _, k, *_ in IMPORTS if n == r["network"])
+        layout = ("image" if kind == "conv" else "space" if kind.startswith("mnist1d_conv")
+                  else "flat")
+        X, y = (mnist1d if r["dataset"] == "mnist1d" else digits)("test", layout)
+        chain = normalise(path + ".nir")
+        ref = simulate(chain, X, dt=r["dt"], reset=r["reset"])[-1]
+        p_ref = ref.sum(-1).reshape(len(X), -1).argmax(1)
+        delay, T = len(simulate(chain, X[:1], dt=r["dt"], reset=r["reset"])), X.shape[-1]
+        offset = 0 if spec.layers[0].type == "input" and spec.layers[0].neuron is not None else 1
+        interval = T + delay + 1
+        Xp = pad(X.astype(np.int64), delay)
+        emu = np.asarray(loihi_snn.emulate(path + ".net", Xp, T + delay,
+                                           reset_interval=interval, reset_offset=offset))
+        p_fix = emu[..., delay:].sum(-1).reshape(len(X), -1).argmax(1)
+        bits = input_message_bits(Xp)        # graded input (MNIST-1D): graded messages
+        lava = np.stack([loihi_snn.run(loihi_snn.load(path + ".net", reset_interval=interval,
+                                                      reset_offset=offset,
+                                                      input_message_bits=bits),
+                                       Xp[i], T + delay)
+                         for i in range(min(lava_samples, len(X)))])
+        row = {"network": r["network"], "seed": r["seed"], "samples": int(len(X)),
+               "source_float_acc": r["source_float_acc"],
+               "fresh_fixed_acc": _fixed_acc(r),
+               "aligned_fixed_acc": float(np.mean(p_fix == y)),
+               "aligned_float_vs_fixed_agreement": float(np.mean(p_fix == p_ref)),
+               "fresh_float_vs_fixed_agreement": r["float_vs_fixed_agreement"],
+               "lava_samples": int(len(lava)),
+               "lava_equals_emulator": bool(np.array_equal(lava, emu[:len(lava)]))}
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
+
+
 def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
     """Per imported network (over its seeds): mean source float accuracy, mean fixed-point
     accuracy, mean and worst difference (pts), seeds within 1 pt, mean float-vs-fixed
@@ -685,6 +737,16 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
             "disagreements": int(sum(r.get("float_fixed_disagreements", 0) for r in rs)),
             "disagreements_margin_le1": int(sum(r.get("float_fixed_disagreements_margin_le1", 0)
                                                 for r in rs))}
+    for name, rs in _groups(result.get("aligned_start", [])).items():
+        diff = [100 * (r["aligned_fixed_acc"] - r["source_float_acc"]) for r in rs]
+        out[name]["aligned"] = {
+            "fixed_acc": float(np.mean([r["aligned_fixed_acc"] for r in rs])),
+            "diff_pts_mean": float(np.mean(diff)),
+            "diff_pts_worst": float(max(diff, key=abs)),
+            "seeds_within_1pt": int(sum(abs(d) <= 1.0 for d in diff)),
+            "float_vs_fixed_agreement": float(np.mean(
+                [r["aligned_float_vs_fixed_agreement"] for r in rs])),
+            "lava_equals_emulator": all(r["lava_equals_emulator"] for r in rs)}
     return out
 
 
@@ -778,6 +840,34 @@ def write_report(result: Dict[str, Any]) -> None:
                   + ", ".join(f"{r['nir_reference_acc']:.3f}" for r in soft)
                   + " with `--reset soft`."]
     lines += ["", "### Where float and fixed point part", ""] + fidelity_notes(rows)
+    if result.get("aligned_start"):
+        summ = result["summary"]
+        lines += ["", "### Each layer starting at its first input (the biased imports)", "",
+                  "A fresh Lava run starts every layer at step 1, so a layer with a bias "
+                  "integrates it for one step per layer in front of it before its first "
+                  "input arrives; NIR starts every node with the input.  "
+                  "`loihi_snn.load(path, reset_interval=T + L + 1, reset_offset=1)` (0 when "
+                  "the input layer has neurons) zeroes each layer once, at the step its "
+                  "first input arrives: NIR's timing.  Stored files of the rows above, "
+                  "re-run so (`" + result["aligned_start_command"] + "`, load average "
+                  + ", ".join(map(str, result["aligned_start_machine"]["load_average"]))
+                  + "): fixed point on the emulator over the whole test split, per-layer "
+                  "Lava with the same schedule on the first "
+                  f"{result['aligned_start'][0]['lava_samples']} test samples of every "
+                  "network and seed.", "",
+                  "| network | seeds | source float acc | fixed, fresh start | fixed, aligned start "
+                  "| difference aligned (pts) | within 1 pt | float vs fixed: fresh / aligned | "
+                  "Lava = emulator |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, rs in _groups(result["aligned_start"]).items():
+            a = summ[name]["aligned"]
+            lines.append(
+                f"| {name} | {len(rs)} | {summ[name]['source_float_acc']:.3f} | "
+                f"{summ[name]['fixed_acc']:.3f} | {a['fixed_acc']:.3f} | "
+                f"{a['diff_pts_mean']:+.2f} (worst {a['diff_pts_worst']:+.2f}) | "
+                f"{a['seeds_within_1pt']} of {len(rs)} | "
+                f"{summ[name]['float_vs_fixed_agreement']:.3f} / "
+                f"{a['float_vs_fixed_agreement']:.3f} | "
+                f"{'yes' if a['lava_equals_emulator'] else 'NO'} |")
     if result.get("per_layer_rounding"):
         lines += ["", "One layer rounded at a time (seed 0; all 359 digits, the first "
                   f"{max(r['samples'] for r in result['per_layer_rounding'])} MNIST-1D test "
@@ -1033,16 +1123,26 @@ def main(argv=None) -> int:
     ap.add_argument("--append", action="store_true",
                     help="run only the --only import networks and put their rows into the "
                          "existing JSON (replacing earlier rows of those networks)")
+    ap.add_argument("--aligned-start", action="store_true",
+                    help="re-run the stored imported networks that have a bias with each "
+                         "layer starting at its first input (NIR's timing) and add the "
+                         "comparison to the JSON and the report")
     ap.add_argument("--out", default=OUT, help="result folder (default results/nir)")
     args = ap.parse_args(argv)
     globals()["OUT"] = os.path.abspath(args.out)
-    if args.report_only or args.per_layer_rounding:
+    if args.report_only or args.per_layer_rounding or args.aligned_start:
         with open(os.path.join(OUT, "nir_study.json")) as fh:
             result = json.load(fh)
         if args.per_layer_rounding:
             result["per_layer_rounding"] = per_layer_rounding(result)
             result["per_layer_rounding_command"] = ("python tools/nir_study.py "
                                                     "--per-layer-rounding")
+        if args.aligned_start:
+            t0 = time.time()
+            result["aligned_start"] = aligned_start(result)
+            result["aligned_start_command"] = "python tools/nir_study.py --aligned-start"
+            result["aligned_start_machine"] = machine()
+            result["aligned_start_minutes"] = (time.time() - t0) / 60
         result["verdicts"] = verdicts(result)
         write_report(result)
         return 0
