@@ -95,6 +95,21 @@ def test_bool_and_integer_floats_run_like_integers(net):
         np.testing.assert_array_equal(y, ref)
 
 
+def test_graded_input_to_a_network_loaded_for_spikes_is_refused(net, clean):
+    """A Network loaded with input_message_bits=0 would count every graded value as one
+    spike, unlike the path (and every other backend): one line, before Lava starts;
+    loaded for graded input it equals the path's run."""
+    from loihi_snn.core.errors import ShapeError
+    x = np.random.default_rng(2).integers(-200, 200, (6, 12))
+    with pytest.raises(ShapeError, match="input_message_bits=24") as exc:
+        loihi_snn.run(loihi_snn.load(str(net)), x)
+    assert "\n" not in str(exc.value) and str(net) in str(exc.value)
+    graded = loihi_snn.run(loihi_snn.load(str(net), input_message_bits=24), x)
+    assert graded.sum() > 0
+    np.testing.assert_array_equal(graded, loihi_snn.run(net, x))
+    np.testing.assert_array_equal(graded, loihi_snn.run(net, x, backend="emulator"))
+
+
 BAD_OPTIONS = [
     (("--steps", "1e8"), "GiB"), (("--steps", "1e12"), "GiB"), (("--steps", "0"), ">= 1"),
     (("--steps", "-3"), ">= 1"), (("--steps", "2.5"), "positive integer"),

@@ -211,6 +211,8 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                               field="layer")
     net = Network(layers=blocks, spec=spec, precision=precision,
                   name=os.path.splitext(os.path.basename(spec.path))[0])
+    #: what the network was built to receive: 0 = binary spikes, >0 = graded messages
+    net.input_message_bits = int(input_message_bits)
     net.reset_ports = [b.neuron.reset_in for b in blocks
                        if b.neuron is not None and hasattr(b.neuron, "reset_in")]
     return net

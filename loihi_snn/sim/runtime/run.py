@@ -176,6 +176,12 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         if backend == "lava-fused" and not getattr(net, "fused", False):
             raise BackendError("backend 'lava-fused' runs a FusedNetwork; pass the .net path "
                                "or loihi_snn.sim.lava.procs.fused.process.FusedNetwork(spec=...)")
+        if getattr(net, "input_message_bits", None) == 0 and is_graded(x):
+            # a network built for binary spikes counts every non-zero value as one spike:
+            # it would run differently from the path (and from every other backend)
+            raise ShapeError(f"{net.filename}: graded input (values other than 0/1) for a "
+                             f"network loaded for binary spikes; load it with "
+                             f"input_message_bits={message_bits(True)} or pass the .net path")
     check_input_shape(x, net.spec.input_shape, len(net.input_shape) == 1, net.filename)
     if fixed:
         check_input_range(net.spec, x)
