@@ -332,7 +332,7 @@ def per_layer_rounding(result: Dict[str, Any], limit: int = 1000) -> List[Dict[s
         r = rs[0]
         spec = next(s for s in IMPORTS if s[0] == name)
         kind, dt, reset = spec[2], spec[5], spec[4]
-        layout = "image" if kind == "conv" else "space" if kind.startswith("mnist1d_conv") else "flat"
+        layout = layout_of(kind)
         X, _ = (mnist1d if kind.startswith("mnist1d") else digits)("test", layout)
         X = X[:limit]
         base = os.path.join(OUT, "models", f"{name}_seed{r['seed']}")
@@ -389,10 +389,16 @@ def decision_margin(counts: np.ndarray) -> np.ndarray:
     return srt[:, -1] - srt[:, -2]
 
 
+def layout_of(kind: str) -> str:
+    """The data layout a network kind takes: image (digits conv), space (the MNIST-1D
+    conv nets: a 1 x 1 x 40 map) or flat."""
+    return "image" if kind == "conv" else "space" if kind.startswith("mnist1d_conv") else "flat"
+
+
 def import_study(name, framework, kind, reset_src, reset, dt, seed, epochs, lava_limit,
                  mnist1d_epochs=None, mnist1d_lava_limit=None):
     is_1d = kind.startswith("mnist1d")
-    layout = "image" if kind == "conv" else "space" if kind.startswith("mnist1d_conv") else "flat"
+    layout = layout_of(kind)
     load = mnist1d if is_1d else digits
     Xtr, ytr = load("train", layout)
     Xte, yte = load("test", layout)
@@ -669,24 +675,21 @@ def aligned_start(result: Dict[str, Any], lava_samples: int = 10) -> List[Dict[s
     integrates while the input is still on its way).  Fixed point on the emulator over
     the whole test split (its float reference recomputed), Lava (per-layer,
     lava-fixed, the same schedule) on the first ``lava_samples`` test samples."""
-    from loihi_snn.netx.lower import bias_mantissa
+    from loihi_snn.netx.lower import has_bias
     from loihi_snn.netx.schema import read_netx
     from loihi_snn.sim.runtime.io import input_message_bits
     out = []
     for r in result["imports"]:
         path = os.path.join(OUT, "models", f"{r['network']}_seed{r['seed']}")
         spec = read_netx(path + ".net")
-        if not any(l.neuron is not None and bias_mantissa(l) is not None
-                   and np.any(bias_mantissa(l)) for l in spec.layers):
+        if not any(has_bias(l) for l in spec.layers):
             continue
         kind = next(k for n, _, k, *_ in IMPORTS if n == r["network"])
-        layout = ("image" if kind == "conv" else "space" if kind.startswith("mnist1d_conv")
-                  else "flat")
-        X, y = (mnist1d if r["dataset"] == "mnist1d" else digits)("test", layout)
+        X, y = (mnist1d if r["dataset"] == "mnist1d" else digits)("test", layout_of(kind))
         chain = normalise(path + ".nir")
-        ref = simulate(chain, X, dt=r["dt"], reset=r["reset"])[-1]
-        p_ref = ref.sum(-1).reshape(len(X), -1).argmax(1)
-        delay, T = len(simulate(chain, X[:1], dt=r["dt"], reset=r["reset"])), X.shape[-1]
+        layers = simulate(chain, X, dt=r["dt"], reset=r["reset"])   # one output per layer
+        p_ref = layers[-1].sum(-1).reshape(len(X), -1).argmax(1)
+        delay, T = len(layers), X.shape[-1]
         offset = 0 if spec.layers[0].type == "input" and spec.layers[0].neuron is not None else 1
         interval = T + delay + 1
         Xp = pad(X.astype(np.int64), delay)

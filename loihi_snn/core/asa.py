@@ -276,7 +276,8 @@ def _group_features_np(a: np.ndarray, m: np.ndarray, k: int):
     """:func:`group_features_fixed` for numpy integers with fewer passes (the same
     values): the masked sum is one product with the 0/1 mask, the other group's sum the
     difference to the total, and each masked maximum one reduction of ``a`` plus a
-    per-channel offset of ``_NEG`` (every group is non-empty, so the offset never wins).
+    per-channel offset of ``_NEG_MAX`` (every group is non-empty, so the offset never
+    wins).
     """
     C = a.shape[-3]
     mm = m[..., None, None]

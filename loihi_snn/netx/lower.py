@@ -81,6 +81,13 @@ def bias_mantissa(layer: LayerSpec) -> Optional[np.ndarray]:
     return None if full is None else np.ascontiguousarray(full).astype(np.int32).astype(np.int64)
 
 
+def has_bias(layer: LayerSpec) -> bool:
+    """True when some neuron of ``layer`` has a non-zero bias (after the loader's
+    truncation, :func:`bias_mantissa`); False for a layer without neurons."""
+    bias = bias_mantissa(layer) if layer.neuron is not None else None
+    return bias is not None and bool(np.any(bias))
+
+
 def weight_precision(w: np.ndarray) -> Tuple[int, int, str]:
     """(num_weight_bits, weight_exp, sign_mode) of an integer weight matrix.
 

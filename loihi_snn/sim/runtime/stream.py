@@ -23,7 +23,7 @@ import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core.errors import ShapeError
-from loihi_snn.netx.lower import bias_mantissa
+from loihi_snn.netx.lower import has_bias
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
@@ -92,12 +92,6 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     return _run_fused_stream(path, spec, X, progress, timeout)
 
 
-def _biased(layer) -> bool:
-    """True when some neuron of ``layer`` has a non-zero bias."""
-    bias = bias_mantissa(layer) if layer.neuron is not None else None
-    return bias is not None and bool(np.any(bias))
-
-
 def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
                       timeout: Optional[float]) -> np.ndarray:
     """Backend ``lava-fused`` of :func:`run_many`: ONE Lava process (AsyncProtocol)
@@ -116,7 +110,7 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     delays = n_blocks - (1 if input_block else 0)
     largest = max(int(np.prod(l.shape)) for l in spec.layers)
     lanes = max(1, min(N, FUSED_LANES, FUSED_LAYER_ELEMENTS // max(1, largest)))
-    fresh = any(l.type == "dense_rec" or _biased(l) for l in spec.layers)
+    fresh = any(l.type == "dense_rec" or has_bias(l) for l in spec.layers)
     if fresh:
         # the scheduled reset (as Lava's loader resets) zeroes the neurons but not the
         # spikes pending in a recurrent synapse, which would reach the next sample of
