@@ -1,7 +1,8 @@
 """The NIR subcommands of ``loihi-snn``:
 
     loihi-snn import MODEL.nir --out NET.net [--dt S] [--reset hard|soft|none]
-                     [--weight-bits B] [--check INPUTS.npy]
+                     [--weight-bits B] [--layer-start first_input|step_1]
+                     [--check INPUTS.npy]
     loihi-snn export-nir NET.net --out MODEL.nir
 
 :func:`add_parsers` adds them to the main parser's subcommands; bad input ends in one
@@ -18,7 +19,9 @@ import numpy as np
 from loihi_snn.core.errors import ShapeError
 from loihi_snn.netx.describe import format_table, layer_table
 from loihi_snn.netx.schema import read_netx
-from loihi_snn.nir import check_import, from_nir, normalise, reset_from_metadata, to_nir
+from loihi_snn.netx.schema import LAYER_STARTS
+from loihi_snn.nir import (check_import, from_nir, layer_start_from_metadata, normalise,
+                           reset_from_metadata, to_nir)
 from loihi_snn.nir.check import integer_input
 from loihi_snn.nir.lower import DEFAULT_DT
 
@@ -37,13 +40,15 @@ def _load_inputs(path: str, shape) -> np.ndarray:
 def cmd_import(args: argparse.Namespace) -> int:
     chain = normalise(args.model)
     args.reset = reset_from_metadata(chain) if args.reset is None else args.reset
+    if args.layer_start is None:
+        args.layer_start = layer_start_from_metadata(chain)
     x = _load_inputs(args.check, chain.input_shape) if args.check else None
     out = from_nir(args.model, args.out, dt=args.dt, reset=args.reset,
-                   weight_bits=args.weight_bits)
+                   weight_bits=args.weight_bits, layer_start=args.layer_start)
     spec = read_netx(out)
     info = spec.extensions.get("nir", {})
     print(f"imported {args.model} -> {out} (dt {args.dt:g} s, reset {args.reset}, "
-          f"{args.weight_bits}-bit weights)")
+          f"{args.weight_bits}-bit weights, layer start {args.layer_start})")
     print(format_table(spec, layer_table(spec)))
     delay = len(chain.spiking_stages)
     print(f"on Lava the output lags the NIR graph by {delay} steps (one per layer): run "
@@ -93,6 +98,12 @@ def add_parsers(sub) -> None:
                          "recorded in the node metadata, else hard: NIR's v -> v_reset = 0)")
     pi.add_argument("--weight-bits", type=int, default=8, metavar="B",
                     help="weight mantissa bits, 2..8 (default 8)")
+    pi.add_argument("--layer-start", choices=LAYER_STARTS, default=None,
+                    help="when each layer starts, written into the file: first_input "
+                         "(NIR's timing: every runner zeroes a layer once, at the step its "
+                         "first input arrives, so a bias acts from there) or step_1 (every "
+                         "layer from step 1, a fresh run; a bias acts before the input "
+                         "arrives).  Default: what export-nir recorded, else first_input")
     pi.add_argument("--check", metavar="INPUTS.npy", default=None,
                     help="run the NIR graph in float beside the fixed-point network on these "
                          "inputs ((N, *input_shape, T), integers) and print prediction and "

@@ -58,11 +58,21 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
     return rows
 
 
+#: what each ``layer_start`` means, as ``info`` prints it
+LAYER_START_TEXT = {
+    "step_1": "every layer starts at step 1 (a fresh run)",
+    "first_input": "each layer starts at the step its first input arrives (NIR's timing; "
+                   "runners zero layer k once, then, unless given a reset_interval)",
+}
+
+
 def summary(spec: NetSpec, rows: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """The network in one JSON-serialisable dict: file, input and output shapes (file
-    order), neuron types, our extension groups and the :func:`layer_table` rows."""
+    order), neuron types, ``layer_start``, our extension groups and the
+    :func:`layer_table` rows."""
     return {"file": spec.path, "input_shape": list(spec.input_shape),
             "output_shape": list(spec.output_shape), "neuron_types": spec.neuron_types,
+            "layer_start": spec.layer_start,
             "extensions": sorted(spec.extensions),
             "layers": layer_table(spec) if rows is None else rows}
 
@@ -93,6 +103,8 @@ def format_table(spec: NetSpec, rows: List[Dict[str, Any]]) -> str:
     total = sum(r["synapses"] for r in rows)
     neurons = sum(int(np.prod(r["shape"])) for r in rows if r["neuron"])
     lines.append(f"total: {neurons} neurons, {total} synapses")
+    lines.append(f"layer start: {spec.layer_start}: "
+                 f"{LAYER_START_TEXT.get(spec.layer_start, '')}")
     if spec.extensions:
         lines.append("extensions: " + ", ".join(sorted(spec.extensions)))
     return "\n".join(lines)

@@ -9,6 +9,9 @@ kernel layouts and substitute neurons they run are the same by construction:
 - :func:`weight_precision` -- the bits / exponent that packing needs (``info``, Loihi 2 report);
 - :func:`conv_weight_to_lava` -- SLAYER's conv kernel in Lava's layout;
 - :func:`broadcast_to_layer`, :func:`per_neuron`, :func:`bias_mantissa` -- per-layer values;
+- :func:`reset_schedule` -- the (reset_interval, reset_offset) every runner uses: the
+  caller's, or the one that makes each layer start at its first input when the file
+  declares ``layer_start = "first_input"``;
 - :func:`with_neuron` -- the non-leaky, never-firing CUBA integrator netx substitutes
   for a synapse-only layer;
 - :func:`is_graded` / :func:`message_bits` -- how an input travels (binary spikes, or
@@ -29,7 +32,7 @@ import numpy as np
 
 from loihi_snn.core.constants import (DECAY_UNITY, GRADED_MESSAGE_BITS, VTH_MANT_MAX,
                                       WEIGHT_MANTISSA_BITS)
-from loihi_snn.netx.schema import LayerSpec, NeuronSpec
+from loihi_snn.netx.schema import LayerSpec, NetSpec, NeuronSpec
 
 PRECISIONS = ("fixed", "float")
 
@@ -86,6 +89,44 @@ def has_bias(layer: LayerSpec) -> bool:
     truncation, :func:`bias_mantissa`); False for a layer without neurons."""
     bias = bias_mantissa(layer) if layer.neuron is not None else None
     return bias is not None and bool(np.any(bias))
+
+
+#: the reset interval of ``layer_start = "first_input"``: a power of two far longer than
+#: any run, so block k is zeroed exactly once, at its first input step
+FIRST_INPUT_RESET_INTERVAL = 1 << 30
+
+
+def first_input_offset(spec: NetSpec) -> int:
+    """The ``reset_offset`` at which neuron block k (counted from 0) is zeroed at the
+    Lava step its first input arrives, ``reset_offset + 1 + k``: 0 when layer 0 is an
+    input layer with neurons (it receives the input at step 1, each later block one
+    synapse, one step, after the one before), else 1 (block 0 sits behind a synapse)."""
+    first = spec.layers[0]
+    return 0 if first.type == "input" and first.neuron is not None else 1
+
+
+def reset_schedule(spec: NetSpec, reset_interval: Optional[int] = None,
+                   reset_offset: int = 0) -> Tuple[Optional[int], int]:
+    """The (reset_interval, reset_offset) a runner builds ``spec`` with.
+
+    An explicit ``reset_interval`` (steps) wins: returned unchanged with
+    ``reset_offset``.  Without one, a file that declares ``layer_start =
+    "first_input"`` (:attr:`NetSpec.layer_start`) gets (:data:`FIRST_INPUT_RESET_INTERVAL`,
+    :func:`first_input_offset`): each neuron block is zeroed once, at the step its first
+    input arrives, so a layer with a bias starts integrating it with its input (NIR's
+    timing) instead of at step 1; anything else gets (None, ``reset_offset``): no reset.
+
+    What a block emits before its reset (bias-driven spikes) never reaches the next
+    block's neurons after *their* reset -- except through a recurrent (``dense_rec``)
+    synapse, where spikes of the step before the reset arrive with the first input, and
+    through axonal delays; the output layer's own spikes before its first input stay in
+    the output's first steps (before the NIR-aligned window).
+    """
+    if reset_interval is not None:
+        return int(reset_interval), int(reset_offset)
+    if getattr(spec, "layer_start", "step_1") == "first_input":
+        return FIRST_INPUT_RESET_INTERVAL, first_input_offset(spec)
+    return None, int(reset_offset)
 
 
 def weight_precision(w: np.ndarray) -> Tuple[int, int, str]:

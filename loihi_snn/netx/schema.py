@@ -13,6 +13,10 @@ CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
     /layer/<i>/weight_rec  dense_rec only: (out, out)
     /layer/<i>/neuron/...  type (CUBA | LOIHI | SDNN | ...), iDecay, vDecay, vThMant, ...
     /layer/<i>/asa/...     conv only, optional: ASA gate (see ``_validate_asa``)
+    @layer_start           optional root attribute, bytes/str: ``step_1`` (absent: every
+                           layer starts at Lava step 1, a fresh run) or ``first_input``
+                           (each layer starts at the step its first input reaches it,
+                           as NIR times its nodes; see ``NetSpec.layer_start``)
 
 Nothing here imports Lava: ``read_netx`` is cheap and is what ``loihi-snn info`` and
 the loader use to report errors before any process is built.  All shapes in a
@@ -35,6 +39,11 @@ from loihi_snn.core.constants import (ACT_SHIFT, BIAS_MANT_MAX, BIAS_MANT_MIN, M
 from loihi_snn.core.errors import NetxFormatError, OptionError
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
+#: values of the root attribute ``layer_start``: when each layer's neurons start.
+#: ``step_1``: at Lava step 1 (a fresh run; a biased layer integrates its bias while the
+#: input is still on its way through the synapses before it); ``first_input``: at the
+#: step its first input arrives (block k is zeroed once, then; NIR's timing).
+LAYER_STARTS = ("step_1", "first_input")
 
 
 @dataclass
@@ -110,13 +119,17 @@ class NetSpec:
 
     ``input_shape`` and ``output_shape`` are in file order ((C, H, W) or (N,)).
     ``extensions`` maps names of non-layer top-level groups (e.g. ``cutoff``,
-    ``loihi_snn``) to their contents as nested dicts.
+    ``loihi_snn``) to their contents as nested dicts.  ``layer_start`` (one of
+    :data:`LAYER_STARTS`, the root attribute ``layer_start``; ``"step_1"`` when absent)
+    says when each layer's neurons start; every runner applies ``"first_input"`` through
+    the reset schedule of :func:`loihi_snn.netx.lower.reset_schedule`.
     """
     path: str
     layers: List[LayerSpec]
     input_shape: Tuple[int, ...]
     output_shape: Tuple[int, ...]
     extensions: Dict[str, Any] = field(default_factory=dict)
+    layer_start: str = "step_1"
 
     @property
     def neuron_types(self) -> List[str]:
@@ -785,6 +798,8 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
             raw_layers = _group_to_dict(f["layer"], budget=budget)
             extensions = {k: _group_to_dict(f[k], budget=budget) for k in f.keys()
                           if k != "layer" and isinstance(f.get(k), h5py.Group)}
+            layer_start = _decode(f.attrs["layer_start"]) if "layer_start" in f.attrs \
+                else "step_1"
     except NetxFormatError:
         raise
     except _BrokenEntry as exc:
@@ -837,6 +852,27 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
     if not any(l.neuron is not None or l.type not in ("input", "flatten") for l in layers):
         raise NetxFormatError(path, "the network has no layer with neurons or synapses",
                               field="layer")
+    _check_layer_start(path, layer_start, layers)
     input_shape = layers[0].in_shape
     return NetSpec(path=path, layers=layers, input_shape=tuple(input_shape),
-                   output_shape=tuple(layers[-1].shape), extensions=extensions)
+                   output_shape=tuple(layers[-1].shape), extensions=extensions,
+                   layer_start=layer_start)
+
+
+def _check_layer_start(path: str, value: Any, layers: List[LayerSpec]) -> None:
+    """One-line NetxFormatError (field ``layer_start``) unless ``value`` is one of
+    :data:`LAYER_STARTS` and, for ``first_input``, every layer's neurons can be zeroed
+    by the scheduled reset that implements it."""
+    if not isinstance(value, str) or value not in LAYER_STARTS:
+        raise NetxFormatError(path, _one_line(f"root attribute must be one of "
+                                              f"{', '.join(LAYER_STARTS)}, found "
+                                              f"{_one_line(repr(value), 80)}"),
+                              field="layer_start")
+    if value == "first_input":
+        for layer in layers:
+            family = families.get(layer.neuron.type) if layer.neuron is not None else None
+            if layer.neuron is not None and (family is None or not family.controllable):
+                raise NetxFormatError(path, f"'first_input' needs neurons a scheduled reset "
+                                            f"can zero; {layer.neuron.type} neurons cannot "
+                                            f"(write layer_start 'step_1' or remove it)",
+                                      layer=layer.index, field="layer_start")

@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from loihi_snn.netx.schema import LAYER_STARTS
 from loihi_snn.nir.check import check_import  # noqa: F401
 from loihi_snn.nir.export import to_nir  # noqa: F401
 from loihi_snn.nir.graph import Chain, NirError, normalise  # noqa: F401
-from loihi_snn.nir.lower import DEFAULT_DT, import_summary, lower_chain, write_netx
+from loihi_snn.nir.lower import (DEFAULT_DT, check_layer_start, import_summary, lower_chain,
+                                 write_netx)
 
 
 def reset_from_metadata(chain: Chain) -> str:
@@ -28,8 +30,23 @@ def reset_from_metadata(chain: Chain) -> str:
     return modes.pop() if len(modes) == 1 and None not in modes else "hard"
 
 
+def layer_start_from_metadata(chain: Chain) -> str:
+    """The layer start the graph's neuron nodes record in
+    ``metadata["loihi_snn.layer_start"]`` (written by :func:`to_nir`), else
+    ``"first_input"`` (NIR's timing: every node starts with the input)."""
+    starts = {(getattr(s.neuron, "metadata", None) or {}).get("loihi_snn.layer_start")
+              for s in chain.spiking_stages}
+    start = starts.pop() if len(starts) == 1 and None not in starts else "first_input"
+    if start not in LAYER_STARTS:
+        raise NirError(chain.source, f"metadata 'loihi_snn.layer_start' must be one of "
+                                     f"{', '.join(LAYER_STARTS)}, got {start!r}",
+                       chain.spiking_stages[0].neuron_name, "metadata")
+    return start
+
+
 def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT,
-             reset: Optional[str] = None, weight_bits: int = 8) -> str:
+             reset: Optional[str] = None, weight_bits: int = 8,
+             layer_start: Optional[str] = None) -> str:
     """Lower a NIR graph to a NetX file, validated and written atomically.
 
     Parameters
@@ -48,6 +65,17 @@ def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT,
         metadata, else "hard".
     weight_bits : int
         weight mantissa bits, 2..8 (Loihi: 8).
+    layer_start : {"first_input", "step_1"}, optional
+        written as the file's root attribute ``layer_start``.  Default: the value
+        :func:`to_nir` recorded in the neuron nodes' metadata, else ``"first_input"``.
+        ``"first_input"`` (NIR's timing): every runner (emulator, lava-fixed/-float, lava-fused,
+        ``run_many``, ``run_cutoff``, :func:`check_import`) zeroes spiking layer ``i``
+        once, at the step its first input arrives (``i + 1`` steps after the input, one
+        per synapse), so a bias or ``v_leak`` starts acting with the layer's input, as in
+        NIR; ``"step_1"``: every layer starts at Lava step 1 (a fresh run; a biased layer
+        integrates ``i + 1`` steps before its input arrives).  No difference for a
+        network without bias.  An explicit ``reset_interval`` given to a runner
+        overrides it.
 
     Returns
     -------
@@ -58,11 +86,15 @@ def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT,
         :class:`~loihi_snn.nir.graph.NirError` naming the node and field of anything
         without a Loihi form.
     """
+    if layer_start is not None:
+        check_layer_start(layer_start)
     chain = normalise(path_or_graph)
     reset = reset_from_metadata(chain) if reset is None else reset
-    layers = lower_chain(chain, dt=dt, reset=reset, weight_bits=weight_bits)
+    layer_start = layer_start_from_metadata(chain) if layer_start is None else layer_start
+    layers = lower_chain(chain, dt=dt, reset=reset, weight_bits=weight_bits,
+                         layer_start=layer_start)
     summary = import_summary(chain, layers, dt=dt, reset=reset, weight_bits=weight_bits)
-    return write_netx(chain, layers, os.fspath(out), summary)
+    return write_netx(chain, layers, os.fspath(out), summary, layer_start=layer_start)
 
 
 __all__ = ["from_nir", "to_nir", "check_import", "normalise", "NirError", "Chain"]

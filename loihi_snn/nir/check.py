@@ -5,7 +5,10 @@
 ``fixed_pt`` (:func:`loihi_snn.emulate`, equal to ``loihi_snn.run`` with backend
 ``lava-fixed``) on the same inputs.  Lava's output of spiking layer ``i`` lags NIR's by
 ``i + 1`` steps (one per synapse), so the fixed-point run gets that many extra zero
-steps and its spikes are compared after the shift.
+steps and its spikes are compared after the shift.  The fixed-point run uses the file's
+layer start (``layer_start``: ``first_input``, the default of :func:`~loihi_snn.nir.from_nir`,
+starts each layer with its first input, as NIR does; ``step_1`` starts every layer at
+step 1, so a layer with a bias integrates it ``i + 1`` steps early).
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ def fixed_layer_spikes(net_path: str, x: np.ndarray, steps: int) -> List[np.ndar
     for k, layer in enumerate(spec.layers):
         if layer.neuron is None or layer.type == "input":
             continue
-        sub = NetSpec(spec.path, spec.layers[:k + 1], spec.input_shape, tuple(layer.shape), {})
+        sub = NetSpec(spec.path, spec.layers[:k + 1], spec.input_shape, tuple(layer.shape), {},
+                      layer_start=spec.layer_start)
         out.append(np.asarray(emulate(sub, x, steps)))
     return out
 

@@ -16,7 +16,10 @@ snnTorch's importer (``snntorch.import_nirtorch.import_from_nir``) rebuilds the 
   depthwise ``Conv2d`` (NIR has no weighted pooling), ``flatten`` -> ``Flatten``;
 - NIR has no reset mode: a "soft" / "none" layer is exported with ``v_reset = 0`` and
   the mode in the node's ``metadata["loihi_snn.reset"]`` (a reader that ignores it resets
-  to zero).
+  to zero);
+- the file's ``layer_start`` goes to every neuron node's ``metadata["loihi_snn.layer_start"]``
+  (:func:`~loihi_snn.nir.from_nir` takes it from there, so a re-import starts its layers
+  as the file did).
 
 Refused with one line naming the layer and the field: ternary spikes, ASA gates,
 sigma-delta neurons, ``average`` layers, axonal delays, input layers with neurons, a bias
@@ -128,6 +131,7 @@ def netx_to_graph(net_path: str):
                              padding=f["padding"], dilation=f["dilation"], groups=c,
                              bias=bias.reshape(layer.shape)[:, 0, 0])
         neuron = _neuron_node(path, layer, n, bool(np.any(bias)))
+        neuron.metadata["loihi_snn.layer_start"] = spec.layer_start
         if layer.type == "conv" or layer.type == "pool":
             neuron = _reshape_neuron(neuron, tuple(layer.shape))
             # nir 1.0.8 computes a Conv2d's output type from weight.shape[2] in both

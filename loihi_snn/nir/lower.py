@@ -21,7 +21,13 @@ weight, ``conv``, ``pool``; ``Flatten`` -> ``flatten``), its neurons the CUBA fa
   (what :func:`loihi_snn.nir.to_nir` writes) keeps exactly its integers;
 - biases: an Affine/Conv bias (and a recurrent Affine bias) and ``v_leak`` enter ``v``
   every step: the bias ``round(S (a b bias + c) / theta)`` (a bias into a CubaLIF's
-  synaptic current has no Loihi form and is refused).
+  synaptic current has no Loihi form and is refused);
+- timing: on Lava spiking layer ``i`` (from 0) receives its first input ``i + 1`` steps
+  after the network's (one step per synapse), while NIR starts every node with the
+  input.  ``layer_start="first_input"`` (the root attribute ``layer_start``, the
+  default) makes every runner zero each layer once, at its first input step, so a bias
+  starts acting with the input as in NIR; ``"step_1"`` keeps a fresh run's start (the
+  bias acts ``i + 1`` steps early, recorded in the notes).
 
 The result is validated by re-reading it and written atomically
 (:func:`loihi_snn.netx.export.atomic_h5`).  What was approximated is recorded in the
@@ -39,7 +45,7 @@ from loihi_snn.core.constants import DECAY_UNITY, VTH_MANT_MAX
 from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.core.lif import check_reset_mode
 from loihi_snn.netx.export import atomic_h5, write_extension
-from loihi_snn.netx.schema import BIAS_LIMIT, read_netx
+from loihi_snn.netx.schema import BIAS_LIMIT, LAYER_STARTS, read_netx
 from loihi_snn.nir.dynamics import Dynamics, stage_dynamics
 from loihi_snn.nir.graph import Chain, NirError, Stage, _pair, type_name
 
@@ -161,10 +167,21 @@ def _synapse_arrays(source: str, stage: Stage):
     return w, bias, geo
 
 
+def check_layer_start(layer_start: str) -> str:
+    """``layer_start`` if it is one of :data:`~loihi_snn.netx.schema.LAYER_STARTS`, else
+    a one-line NirError naming the option."""
+    if layer_start not in LAYER_STARTS:
+        raise NirError("<options>", f"layer_start must be one of {', '.join(LAYER_STARTS)}, "
+                                    f"got {layer_start!r}", None, "layer_start")
+    return layer_start
+
+
 def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
-                weight_bits: int, delay: int = 1) -> LoweredLayer:
+                weight_bits: int, delay: int = 1,
+                layer_start: str = "first_input") -> LoweredLayer:
     """One spiking stage -> a :class:`LoweredLayer` (integer NetX fields); ``delay`` is
-    the number of synapses from the input to this layer (its lag on Lava)."""
+    the number of synapses from the input to this layer (its lag on Lava);
+    ``layer_start`` the file's (only the notes depend on it)."""
     d = stage_dynamics(source, stage, dt)
     notes: List[str] = []
     du = _uniform(source, stage, "tau_syn" if d.has_current else "tau", d.du, "time constants")
@@ -233,9 +250,14 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
             per_c = bq.reshape(bq.shape[0], -1)
             bq = per_c[:, 0] if np.all(per_c == per_c[:, :1]) else bq
         fields["bias"] = bq.astype(np.int64)
+    if has_bias and layer_start == "step_1":
         notes.append(f"{stage.synapse_name}: the bias (incl. v_leak) acts from the first "
                      f"step on Lava, {delay} step(s) before this layer's first input arrives "
                      f"(one step per synapse); NIR adds it from the first input step")
+    if has_bias and wr is not None and layer_start == "first_input":
+        notes.append(f"{stage.recurrent_name}: spikes the bias drives in the step before this "
+                     f"layer's first input (it is zeroed then) still arrive through the "
+                     f"recurrent weight with that input; NIR has none")
     fields.update(geo)
     ltype = {"dense": "dense_rec" if wr is not None else "dense", "conv": "conv",
              "pool": "pool"}[stage.kind]
@@ -252,9 +274,10 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
 
 
 def lower_chain(chain: Chain, *, dt: float = DEFAULT_DT, reset: str = "hard",
-                weight_bits: int = 8) -> List[LoweredLayer]:
+                weight_bits: int = 8, layer_start: str = "first_input") -> List[LoweredLayer]:
     """Every stage of ``chain`` as NetX layers (flatten stages included)."""
     check_reset_mode(reset)
+    check_layer_start(layer_start)
     layers: List[LoweredLayer] = []
     first_conv = chain.stages[0].kind in ("conv", "pool")
     idx = 1 if first_conv else 0
@@ -265,7 +288,8 @@ def lower_chain(chain: Chain, *, dt: float = DEFAULT_DT, reset: str = "hard",
         else:
             delay += 1
             layers.append(lower_stage(chain.source, stage, idx, dt=dt, reset=reset,
-                                      weight_bits=weight_bits, delay=delay))
+                                      weight_bits=weight_bits, delay=delay,
+                                      layer_start=layer_start))
         idx += 1
     return layers
 
@@ -303,8 +327,11 @@ def _write_layer(group, layer: LoweredLayer, shape) -> None:
 
 
 def write_netx(chain: Chain, layers: List[LoweredLayer], out: str,
-               extension: Dict[str, Any]) -> str:
-    """Write ``layers`` to ``out`` atomically (validated by :func:`read_netx` first)."""
+               extension: Dict[str, Any], layer_start: str = "first_input") -> str:
+    """Write ``layers`` to ``out`` atomically (validated by :func:`read_netx` first),
+    with the root attribute ``layer_start`` (one of
+    :data:`~loihi_snn.netx.schema.LAYER_STARTS`)."""
+    check_layer_start(layer_start)
     def check(tmp: str) -> None:
         try:
             read_netx(tmp)
@@ -313,6 +340,7 @@ def write_netx(chain: Chain, layers: List[LoweredLayer], out: str,
                                   "written: " + exc.message, exc.layer, exc.field) from None
 
     with atomic_h5(out, check) as f:
+        f.attrs["layer_start"] = layer_start
         group = f.create_group("layer")
         if layers[0].index == 1:
             g = group.create_group("0")

@@ -39,7 +39,7 @@ from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, ShapeError
 from loihi_snn.families.base import NeuronStep
 from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, is_graded, message_bits,
-                                  output_transform, pool_kernel, with_neuron)
+                                  output_transform, pool_kernel, reset_schedule, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
 from loihi_snn.sim.emulator.backend import make_backend
 from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
@@ -99,7 +99,10 @@ class Emulator:
     reset_interval, reset_offset : int, optional
         as :func:`loihi_snn.load`: neuron block k (counting from 0) zeroes its
         state at the start of every step t with
-        ``t % reset_interval == (reset_offset + 1 + k) % reset_interval``.
+        ``t % reset_interval == (reset_offset + 1 + k) % reset_interval``.  Without
+        ``reset_interval``, a file with ``layer_start = "first_input"`` gets the
+        schedule that zeroes each block once, at its first input step
+        (:func:`loihi_snn.netx.lower.reset_schedule`); the attributes hold what is used.
     device : str or torch.device, optional
         None (default): numpy on the host.  ``"cpu"``, ``"cuda"``, ...: torch tensors on
         that device, the same arithmetic (bit-exact with the numpy path and Lava).
@@ -146,11 +149,12 @@ class Emulator:
         self.device = self.xb.device
         self.arithmetic = self.xb.arithmetic
         self.input_message_bits = int(input_message_bits)
-        self.reset_interval = None if reset_interval is None else int(reset_interval)
-        if self.reset_interval is not None and self.reset_interval < 1:
+        if reset_interval is not None and int(reset_interval) < 1:
             raise ValueError(f"reset_interval must be >= 1, got {reset_interval}")
+        self.reset_interval, self.reset_offset = reset_schedule(spec, reset_interval,
+                                                                int(reset_offset))
         self.stages: List[_Stage] = []
-        self._compile(int(reset_offset))
+        self._compile(self.reset_offset)
         self.input_shape = tuple(spec.input_shape)
         self.output_shape = tuple(spec.output_shape)
         self.input_size = int(np.prod(self.input_shape))
@@ -382,7 +386,8 @@ class Emulator:
         steps : int, optional
             number of steps (default T).
         state : EmulatorState, optional
-            continue from this state (time steps then restart at 1).
+            continue from this state (time steps then restart at 1, and so does the
+            reset schedule, e.g. a ``first_input`` file's).
         spike_counts : np.ndarray, optional
             (L, N, steps) int64, filled with the non-zero outputs of each of the L
             stages with neurons (``neuron_layer_sizes``) per sample and step.
@@ -514,7 +519,8 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
         0 = binary input, >0 = graded; default as :func:`loihi_snn.run`: graded
         (24 bits) when any value is not 0/1.
     reset_interval, reset_offset : int, optional
-        the loader's reset schedule (see :class:`Emulator`).
+        the loader's reset schedule (see :class:`Emulator`); by default none, or the
+        first-input start a file with ``layer_start = "first_input"`` declares.
     return_spike_counts : bool
         also return every layer's spike counts from the same run.
     device : str or torch.device, optional

@@ -21,7 +21,7 @@ from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import BackendError, NetxFormatError, OptionError
 from loihi_snn.families.base import LavaNeuron
 from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, conv_weight_to_lava, dense_layer_weights,
-                                  per_neuron, pool_kernel, with_neuron)
+                                  per_neuron, pool_kernel, reset_schedule, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, read_netx
 
 
@@ -62,12 +62,18 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
         0 when the input is binary spikes; >0 (up to 24) for graded input values.
     reset_interval, reset_offset : int, optional
         reset every CUBA layer's state every ``reset_interval`` steps, staggered by one
-        step per layer as lava-dl netx does (layer i resets when
-        ``t % reset_interval == reset_offset + 1 + i``).
+        step per layer as lava-dl netx does (neuron block i resets when
+        ``t % reset_interval == (reset_offset + 1 + i) % reset_interval``).  Default:
+        no reset, or, for a file with ``layer_start = "first_input"``, one reset of each
+        block at the step its first input arrives
+        (:func:`loihi_snn.netx.lower.reset_schedule`: interval 2**30, offset 1, or 0
+        when layer 0 is an input layer with neurons).  An explicit interval wins.
     controlled : bool
         give every neuron a ``reset_in`` port (listed in ``net.reset_ports``) for the
         cutoff controller; CUBA layers then run as the bit-identical
         :class:`~loihi_snn.families.lava.lif_variant.process.ControlledLIFVariant`.
+        A controller reset restarts the neurons' clock of the reset schedule: the
+        sample's first step counts as step 1, as in a fresh run.
     input_shape : tuple of int, optional
         (C, H, W) input of a network whose first layer is ``conv`` or ``pool`` with no
         input layer (as stock SLAYER exports it); see
@@ -134,8 +140,9 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                   reset_interval: Optional[int] = None, reset_offset: int = 0,
                   controlled: bool = False):
     """Build the Lava process graph of an already validated :class:`NetSpec`
-    (BackendError beyond :func:`lava_max_layers` layers)."""
+    (BackendError beyond :func:`lava_max_layers` layers); options as :func:`load`."""
     check_lava_layers(spec)
+    reset_interval, reset_offset = reset_schedule(spec, reset_interval, reset_offset)
     # lazy: the process modules import Lava, which read_netx users never need
     from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock,
                                                          InputBlock, Network)
@@ -213,6 +220,8 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                   name=os.path.splitext(os.path.basename(spec.path))[0])
     #: what the network was built to receive: 0 = binary spikes, >0 = graded messages
     net.input_message_bits = int(input_message_bits)
+    #: the reset schedule built in (None: no scheduled reset)
+    net.reset_interval, net.reset_offset = reset_interval, int(reset_offset)
     net.reset_ports = [b.neuron.reset_in for b in blocks
                        if b.neuron is not None and hasattr(b.neuron, "reset_in")]
     return net

@@ -82,6 +82,11 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
         wall-clock seconds for the whole Lava run (compile included); past it the run
         is stopped and :class:`~loihi_snn.core.errors.RunError` says how far it got.
 
+    A file with ``layer_start = "first_input"`` runs every sample with each layer
+    starting at its first input, as :func:`loihi_snn.run` runs one sample: the scheduled
+    reset of :func:`loihi_snn.netx.lower.reset_schedule` counts each sample's own steps
+    (the controller's reset restarts it).
+
     The run goes in a supervised child process (:mod:`loihi_snn.sim.runtime.guard`): a
     process model that fails ends it with a one-line RunError, never a hang, and no
     Lava process outlives the call.

@@ -12,7 +12,10 @@ synapses, or with a bias (its neurons integrate before the first input arrives, 
 a fresh run keeps and a staggered reset would erase), gets one lane per sample and no
 reset: each lane is a fresh run.  Either way the result per
 sample equals a fresh single-sample run, spike for spike, at a fraction of the
-start-up cost.
+start-up cost.  A file that declares ``layer_start = "first_input"`` runs that way on
+every backend (:func:`loihi_snn.netx.lower.reset_schedule`): fresh lanes and the
+emulator apply the schedule from step 1, the controller-streamed backends from each
+sample's first step, so the result still equals single-sample runs of the file.
 """
 from __future__ import annotations
 

@@ -18,9 +18,14 @@ from loihi_snn.families.lava.lif_variant.process import ControlledLIFVariant, LI
 
 
 class _ResetMixin:
+    #: steps before the current sample's first step: 0 until a controller reset, then
+    #: ``t_reset - 1`` (the scheduled reset counts the sample's own steps, from 1)
+    _sample_origin = 0
+
     def _maybe_reset(self) -> None:
         interval = self.proc_params["reset_interval"]
-        if interval > 0 and self.time_step % interval == self.proc_params["reset_offset"] % interval:
+        t = self.time_step - self._sample_origin
+        if interval > 0 and t % interval == self.proc_params["reset_offset"] % interval:
             self.u[:] = 0
             self.v[:] = 0
 
@@ -31,6 +36,7 @@ class _ResetMixin:
         if reset_in is not None and reset_in.recv()[0]:
             self.u[:] = 0
             self.v[:] = 0
+            self._sample_origin = self.time_step - 1
             if self.proc_params["drop_input_on_reset"]:
                 a_in = a_in * 0
         return a_in

@@ -66,7 +66,10 @@ class ControlledLIFVariant(LIFVariant):
     with ``drop_input_on_reset`` (neurons behind a synapse) the input arriving at t --
     computed by the synapse from the previous sample's spikes -- is dropped too, so
     the new sample starts exactly as in a fresh run.  Input-layer neurons, which
-    receive the new sample directly, keep their input.
+    receive the new sample directly, keep their input.  The scheduled reset
+    (``reset_interval``, ``reset_offset``) then counts steps from that reset: step t
+    of the run is step ``t - t_reset + 1`` of the sample, as in a fresh run, so a
+    schedule such as a ``first_input`` file's applies to every sample.
     """
 
     def __init__(self, *, drop_input_on_reset: bool = True, **kwargs) -> None:

@@ -47,7 +47,9 @@ class FusedNetwork(AbstractProcess):
         :func:`loihi_snn.load`.
     reset_interval, reset_offset : int, optional
         the loader's reset schedule (neuron block k resets when
-        ``t % reset_interval == (reset_offset + 1 + k) % reset_interval``).
+        ``t % reset_interval == (reset_offset + 1 + k) % reset_interval``); by default
+        none, or the first-input start a ``layer_start = "first_input"`` file declares
+        (:func:`loihi_snn.netx.lower.reset_schedule`), as :func:`loihi_snn.load`.
 
     Ports
     -----
