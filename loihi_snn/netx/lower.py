@@ -116,11 +116,15 @@ def reset_schedule(spec: NetSpec, reset_interval: Optional[int] = None,
     input arrives, so a layer with a bias starts integrating it with its input (NIR's
     timing) instead of at step 1; anything else gets (None, ``reset_offset``): no reset.
 
-    What a block emits before its reset (bias-driven spikes) never reaches the next
-    block's neurons after *their* reset -- except through a recurrent (``dense_rec``)
-    synapse, where spikes of the step before the reset arrive with the first input, and
-    through axonal delays; the output layer's own spikes before its first input stay in
-    the output's first steps (before the NIR-aligned window).
+    What a block emits before its reset (spikes its bias alone drives) never reaches the
+    next block's neurons after *their* reset, so a feed-forward network runs exactly as
+    NIR times it.  The residual differences: a recurrent (``dense_rec``) layer whose
+    bias alone fires it within the ``k + 1`` steps before its first input (block k, no
+    input layer) gets those spikes of the step before its reset back through its
+    recurrent synapse together with its first input (Lava and the emulator alike; NIR
+    has none -- ``from_nir`` notes it); axonal delays can carry such spikes past the
+    next block's reset; and the output layer's own spikes before its first input stay
+    in the output's first steps (before the window aligned with NIR's output).
     """
     if reset_interval is not None:
         return int(reset_interval), int(reset_offset)

@@ -254,9 +254,11 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
         notes.append(f"{stage.synapse_name}: the bias (incl. v_leak) acts from the first "
                      f"step on Lava, {delay} step(s) before this layer's first input arrives "
                      f"(one step per synapse); NIR adds it from the first input step")
-    if has_bias and wr is not None and layer_start == "first_input":
-        notes.append(f"{stage.recurrent_name}: spikes the bias drives in the step before this "
-                     f"layer's first input (it is zeroed then) still arrive through the "
+    if has_bias and wr is not None and layer_start == "first_input" and \
+            float(fields["bias"].max(initial=0)) * delay > scale:
+        # the bias alone may fire the layer within the `delay` steps before its reset
+        notes.append(f"{stage.recurrent_name}: spikes the bias alone drives in the step before "
+                     f"this layer's first input (it is zeroed then) still arrive through the "
                      f"recurrent weight with that input; NIR has none")
     fields.update(geo)
     ltype = {"dense": "dense_rec" if wr is not None else "dense", "conv": "conv",

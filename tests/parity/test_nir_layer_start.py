@@ -38,24 +38,30 @@ def chain_graph(nodes, in_shape, out_shape):
 
 
 def biased_dense(rng):
-    """Integer weights and biases: the biases fire neurons before any input arrives."""
-    return chain_graph({"fc1": nir.Affine(ints(rng, (12, 10)), ints(rng, (12,), -4, 6)),
-                        "if1": if_node(12, 6),
-                        "fc2": nir.Affine(ints(rng, (5, 12)), ints(rng, (5,), -4, 6)),
+    """Integer weights and biases; one neuron per layer fires on its bias alone (above
+    the threshold), so both layers spike before any input reaches them."""
+    b1, b2 = ints(rng, (12,), -4, 6), ints(rng, (5,), -4, 6)
+    b1[-1], b2[-1] = 8.0, 10.0
+    return chain_graph({"fc1": nir.Affine(ints(rng, (12, 10)), b1), "if1": if_node(12, 6),
+                        "fc2": nir.Affine(ints(rng, (5, 12)), b2),
                         "if2": if_node(5, 8)}, [10], [5]), (10,)
 
 
 def biased_conv(rng):
     conv = nir.Conv2d(input_shape=(6, 6), weight=ints(rng, (3, 2, 3, 3), -6, 6), stride=1,
-                      padding=1, dilation=1, groups=1, bias=np.array([2.0, -2.0, 4.0]))
+                      padding=1, dilation=1, groups=1, bias=np.array([2.0, -2.0, 6.0]))
     return chain_graph({"conv": conv, "if1": if_node((3, 6, 6), 4),
                         "flat": nir.Flatten(input_type={"input": np.array([3, 6, 6])}, start_dim=0),
-                        "fc": nir.Affine(ints(rng, (4, 108)), np.array([4.0, 0, -2, 6])),
+                        "fc": nir.Affine(ints(rng, (4, 108)), np.array([4.0, 0, -2, 12])),
                         "if2": if_node(4, 10)}, [2, 6, 6], [4]), (2, 6, 6)
 
 
 def biased_recurrent(rng):
+    """Recurrent, and three neurons' bias (8) alone crosses the threshold (6)."""
     g, shape = biased_dense(rng)
+    bias = np.asarray(g.nodes["fc1"].bias).copy()
+    bias[:3] = 8.0
+    g.nodes["fc1"].bias = bias
     g.nodes["rec"] = nir.Linear(ints(rng, (12, 12), -4, 4))
     g.edges += [("if1", "rec"), ("rec", "if1")]
     return g, shape
@@ -85,7 +91,8 @@ def test_first_input_start_is_the_same_on_every_backend(dense_files, monkeypatch
     np.testing.assert_array_equal(
         want, loihi_snn.emulate(fresh, x, reset_interval=FIRST_INPUT_RESET_INTERVAL,
                                 reset_offset=1))
-    assert not np.array_equal(want, loihi_snn.emulate(fresh, x))
+    counts = [loihi_snn.emulate(p, x, return_spike_counts=True)[1] for p in (first, fresh)]
+    assert not np.array_equal(*counts)           # the attribute changes what runs
     assert want.sum() > 10
     np.testing.assert_array_equal(loihi_snn.run(first, x[0], backend="lava-fixed"), want[0])
     np.testing.assert_array_equal(loihi_snn.run(first, x[1], backend="lava-fused"), want[1])
@@ -150,9 +157,11 @@ def test_first_input_start_matches_the_nir_reference_spike_for_spike(build, tmp_
 
 
 def test_biased_recurrent_layer_lava_equals_emulator(tmp_path):
-    """dense_rec with a bias: spikes it emitted in the step before its reset arrive through
-    the recurrent synapse with its first input on Lava and in the emulator alike (the
-    residual difference from NIR that ``reset_schedule`` documents)."""
+    """dense_rec whose bias alone fires it before its first input: the spikes of the step
+    before its reset arrive through the recurrent synapse with its first input, on Lava
+    and in the emulator alike -- the residual difference from NIR that
+    ``reset_schedule`` documents and the import notes (the feed-forward layers of the
+    same graph without the recurrent weight are exact: the test above)."""
     rng = np.random.default_rng(4)
     graph, shape = biased_recurrent(rng)
     path = from_nir(graph, str(tmp_path / "rec.net"), dt=DT)
@@ -163,6 +172,8 @@ def test_biased_recurrent_layer_lava_equals_emulator(tmp_path):
     np.testing.assert_array_equal(loihi_snn.run_many(path, x, progress=False), want)
     notes = loihi_snn.read_netx(path).extensions["nir"]["notes"]
     assert "recurrent weight" in notes
+    r = check_import(normalise(graph), path, x, dt=DT, reset="hard")
+    assert r["layers"][0]["spike_agreement"] < 1.0       # the documented residual
 
 
 def test_input_layer_with_neurons_starts_with_offset_0(tmp_path):
@@ -236,3 +247,18 @@ def test_from_nir_and_the_cli_take_the_option(dense_files, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["import", "--help"])
     assert "--layer-start" in capsys.readouterr().out
+
+
+def test_cutoff_controller_starts_every_sample_at_its_first_input(dense_files):
+    """run_cutoff with early exit: variable-length samples, each run like a single
+    first-input run, so its decisions are the offline rule applied to the emulator."""
+    from loihi_snn.core.cutoff import calibrate, offline_cutoff
+    first, _, x = dense_files
+    x = np.concatenate([x, x[:, ::-1]])
+    outputs = loihi_snn.emulate(first, x)
+    beta = calibrate(outputs, outputs.sum(-1).argmax(1), epsilon=0.2).beta
+    result = loihi_snn.run_cutoff(first, x, beta=beta, progress=False)
+    preds, steps = offline_cutoff(outputs, beta)
+    np.testing.assert_array_equal(result.predictions, preds)
+    np.testing.assert_array_equal(result.steps, steps)
+    assert result.steps.min() < x.shape[-1]          # samples of different lengths
