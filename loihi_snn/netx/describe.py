@@ -61,8 +61,9 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
 #: what each ``layer_start`` means, as ``info`` prints it
 LAYER_START_TEXT = {
     "step_1": "every layer starts at step 1 (a fresh run)",
-    "first_input": "each layer starts at the step its first input arrives (NIR's timing; "
-                   "runners zero layer k once, then, unless given a reset_interval)",
+    "first_input": "each layer starts at the step its first input arrives (NIR's timing: "
+                   "every runner zeroes each layer once, then, unless given a "
+                   "reset_interval)",
 }
 
 
