@@ -28,6 +28,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Dict, List
 
@@ -50,7 +51,7 @@ import loihi_snn  # noqa: E402
 from loihi_snn.app.evaluation import load_eval_data  # noqa: E402
 from loihi_snn.nir import check_import, from_nir, normalise, to_nir  # noqa: E402
 from loihi_snn.nir.reference import simulate  # noqa: E402
-from loihi_snn.netx.lower import broadcast_to_layer  # noqa: E402
+from loihi_snn.netx.lower import broadcast_to_layer, has_bias  # noqa: E402
 from loihi_snn.nir.dynamics import stage_dynamics  # noqa: E402
 from loihi_snn.nir.graph import conv_output_shape  # noqa: E402
 from loihi_snn.train.data import scale_inputs  # noqa: E402
@@ -400,8 +401,6 @@ IMPORTS = [  # name, framework, kind, reset trained, import reset, import dt
     ("snntorch_dense_subtract", "snntorch", "dense", "subtract", "soft", SNNTORCH_DT),
     ("norse_lifbox", "norse", "dense", "zero", "hard", NORSE_DT ** 2),
     ("snntorch_mnist1d_conv", "snntorch", "mnist1d_conv", "zero", "hard", SNNTORCH_DT),
-    ("snntorch_mnist1d_conv_nobias", "snntorch", "mnist1d_conv_nobias", "zero", "hard",
-     SNNTORCH_DT),
     ("snntorch_mnist1d_dense", "snntorch", "mnist1d_dense", "zero", "hard", SNNTORCH_DT),
     ("snntorch_mnist1d_rleaky", "snntorch", "mnist1d_rleaky", "zero", "hard", SNNTORCH_DT),
     ("snntorch_mnist1d_conv_q8", "snntorch", "mnist1d_conv_q8", "zero", "hard", SNNTORCH_DT),
@@ -409,6 +408,7 @@ IMPORTS = [  # name, framework, kind, reset trained, import reset, import dt
 ]
 
 
+EPOCHS = {"mnist1d_rleaky": 30}   # MNIST-1D kinds that need more than --mnist1d-epochs
 LR = {"mnist1d_dense": 1e-3, "mnist1d_rleaky": 2e-3}    # Adam lr where 5e-3 (the default) is too high
 
 
@@ -430,7 +430,7 @@ def import_study(name, framework, kind, reset_src, reset, dt, seed, epochs, lava
     Xtr, ytr = data_for(kind, "train")
     Xte, yte = data_for(kind, "test")
     if is_1d:
-        epochs = mnist1d_epochs or epochs
+        epochs = EPOCHS.get(kind, mnist1d_epochs or epochs)
         lava_limit = mnist1d_lava_limit
     torch.manual_seed(seed)
     t0 = time.time()
@@ -494,6 +494,16 @@ def import_study(name, framework, kind, reset_src, reset, dt, seed, epochs, lava
         "float_fixed_disagreements_margin_le1": int(np.sum((p_ref != p_fix) & (margin <= 1))),
         "lava_seconds": round(t_lava, 1),
     }
+    # the same graph imported with a fresh start (every layer from Lava step 1): a biased
+    # layer integrates its bias while the input is still on its way to it
+    if any(has_bias(l) for l in loihi_snn.read_netx(net_path).layers):
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = from_nir(path, os.path.join(tmp, "fresh.net"), dt=dt, reset=reset,
+                             layer_start="step_1")
+            chk_f = check_import(chain, fresh, Xte, dt=dt, reset=reset)
+        p_fresh = np.asarray(chk_f["fixed_predictions"])
+        row["fresh_start_fixed_acc"] = float(np.mean(p_fresh == yte))
+        row["fresh_start_float_vs_fixed_agreement"] = chk_f["prediction_agreement"]
     if reset == "soft":   # what NIR's own rule (hard reset) would have given
         ref_h = simulate(chain, Xte, dt=dt, reset="hard")[-1]
         row["nir_reference_acc_with_hard_reset"] = float(
@@ -750,55 +760,6 @@ def _groups(rows):
             for name in dict.fromkeys(r["network"] for r in rows)}
 
 
-def aligned_start(result: Dict[str, Any], lava_samples: int = 10) -> List[Dict[str, Any]]:
-    """Every imported network with a bias, its stored file re-run with each layer
-    starting at its first input: ``loihi_snn.load(path, reset_interval=R,
-    reset_offset=o)`` zeroes layer k at the step its first input arrives (o as the
-    lava-fused stream aligns it; R longer than the run, so once), which is NIR's timing
-    (every node starts with the input) instead of a fresh run's (a biased layer
-    integrates while the input is still on its way).  Fixed point on the emulator over
-    the whole test split (its float reference recomputed), Lava (per-layer,
-    lava-fixed, the same schedule) on the first ``lava_samples`` test samples."""
-    from loihi_snn.netx.lower import has_bias
-    from loihi_snn.netx.schema import read_netx
-    from loihi_snn.sim.runtime.io import input_message_bits
-    out = []
-    for r in result["imports"]:
-        path = os.path.join(OUT, "models", f"{r['network']}_seed{r['seed']}")
-        spec = read_netx(path + ".net")
-        if not any(has_bias(l) for l in spec.layers):
-            continue
-        kind = next(k for n, _, k, *_ in IMPORTS if n == r["network"])
-        X, y = data_for(kind, "test")
-        chain = normalise(path + ".nir")
-        layers = simulate(chain, X, dt=r["dt"], reset=r["reset"])   # one output per layer
-        p_ref = layers[-1].sum(-1).reshape(len(X), -1).argmax(1)
-        delay, T = len(layers), X.shape[-1]
-        offset = 0 if spec.layers[0].type == "input" and spec.layers[0].neuron is not None else 1
-        interval = T + delay + 1
-        Xp = pad(X.astype(np.int64), delay)
-        emu = np.asarray(loihi_snn.emulate(path + ".net", Xp, T + delay,
-                                           reset_interval=interval, reset_offset=offset))
-        p_fix = emu[..., delay:].sum(-1).reshape(len(X), -1).argmax(1)
-        bits = input_message_bits(Xp)        # graded input (MNIST-1D): graded messages
-        lava = np.stack([loihi_snn.run(loihi_snn.load(path + ".net", reset_interval=interval,
-                                                      reset_offset=offset,
-                                                      input_message_bits=bits),
-                                       Xp[i], T + delay)
-                         for i in range(min(lava_samples, len(X)))])
-        row = {"network": r["network"], "seed": r["seed"], "samples": int(len(X)),
-               "source_float_acc": r["source_float_acc"],
-               "fresh_fixed_acc": _fixed_acc(r),
-               "aligned_fixed_acc": float(np.mean(p_fix == y)),
-               "aligned_float_vs_fixed_agreement": float(np.mean(p_fix == p_ref)),
-               "fresh_float_vs_fixed_agreement": r["float_vs_fixed_agreement"],
-               "lava_samples": int(len(lava)),
-               "lava_equals_emulator": bool(np.array_equal(lava, emu[:len(lava)]))}
-        print(json.dumps(row), flush=True)
-        out.append(row)
-    return out
-
-
 def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
     """Per imported network (over its seeds): mean source float accuracy, mean fixed-point
     accuracy, mean and worst difference (pts), seeds within 1 pt, mean float-vs-fixed
@@ -824,16 +785,16 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
             "disagreements": int(sum(r.get("float_fixed_disagreements", 0) for r in rs)),
             "disagreements_margin_le1": int(sum(r.get("float_fixed_disagreements_margin_le1", 0)
                                                 for r in rs))}
-    for name, rs in _groups(result.get("aligned_start", [])).items():
-        diff = [100 * (r["aligned_fixed_acc"] - r["source_float_acc"]) for r in rs]
-        out[name]["aligned"] = {
-            "fixed_acc": float(np.mean([r["aligned_fixed_acc"] for r in rs])),
-            "diff_pts_mean": float(np.mean(diff)),
-            "diff_pts_worst": float(max(diff, key=abs)),
-            "seeds_within_1pt": int(sum(abs(d) <= 1.0 for d in diff)),
-            "float_vs_fixed_agreement": float(np.mean(
-                [r["aligned_float_vs_fixed_agreement"] for r in rs])),
-            "lava_equals_emulator": all(r["lava_equals_emulator"] for r in rs)}
+        fresh = [r for r in rs if "fresh_start_fixed_acc" in r]
+        if fresh:        # the same imports with every layer starting at Lava step 1
+            diff = [100 * (r["fresh_start_fixed_acc"] - r["source_float_acc"]) for r in fresh]
+            out[name]["fresh_start"] = {
+                "fixed_acc": float(np.mean([r["fresh_start_fixed_acc"] for r in fresh])),
+                "diff_pts_mean": float(np.mean(diff)),
+                "diff_pts_worst": float(max(diff, key=abs)),
+                "seeds_within_1pt": int(sum(abs(d) <= 1.0 for d in diff)),
+                "float_vs_fixed_agreement": float(np.mean(
+                    [r["fresh_start_float_vs_fixed_agreement"] for r in fresh]))}
     return out
 
 
@@ -862,16 +823,21 @@ def write_report(result: Dict[str, Any]) -> None:
         "Data: *digits*: the digits test split (359 samples, rate code, T=16); *mnist1d*: "
         "the MNIST-1D test split of the shipped `mnist1d_conv` (20000 generated sequences, "
         "16000 train / 4000 test; each 40-value sequence a 1 x 1 x 40 map shown for T=16 "
-        "steps, x16 and rounded: graded integer input events). Trained in the source "
+        "steps, x16 and rounded: graded integer input events); *mnist1d_seq*: the MNIST-1D "
+        "test split of the shipped `mnist1d_rlif` (10000 generated sequences, 8000 train / "
+        "2000 test; the sequence over T=40 steps, each value level-coded into 16 binary "
+        "channels). Trained in the source "
         f"framework (CE on output spike counts, Adam, {result['epochs']} epochs on digits, "
-        f"{result.get('mnist1d_epochs', result['epochs'])} on MNIST-1D, 1 thread), exported "
+        f"{result.get('mnist1d_epochs', result['epochs'])} on MNIST-1D ("
+        + ", ".join(f"{k}: {v}" for k, v in EPOCHS.items()) + "), 1 thread), exported "
         "by its own code (`snntorch.export_nir.export_to_nir`, its extractor for conv nets, "
         "`norse.torch.to_nir`), written with `nir.write`, imported with "
-        "`loihi_snn.nir.from_nir` and run on Lava fixed_pt (`run_many`, backend lava-fixed, "
+        "`loihi_snn.nir.from_nir` (defaults: each layer starting at its first input, "
+        "`layer_start = first_input`) and run on Lava fixed_pt (`run_many`, backend lava-fixed, "
         "one zero step per layer appended; NIR's T steps are Lava's steps from the output "
         "delay on) on every digits test sample; on MNIST-1D Lava ran the first "
         f"{result.get('mnist1d_lava_limit') or 'all'} test samples and the bit-exact emulator "
-        "all 4000 (the fixed_pt accuracy there is the emulator's on all samples). *Lava = "
+        "all of them (the fixed_pt accuracy there is the emulator's on all samples). *Lava = "
         "emulator*: Lava's output spikes equal the emulator's, spike for spike, on every "
         "sample Lava ran. *float vs fixed*: "
         "predictions of our float reference of the NIR graph vs the fixed-point network; "
@@ -927,34 +893,30 @@ def write_report(result: Dict[str, Any]) -> None:
                   + ", ".join(f"{r['nir_reference_acc']:.3f}" for r in soft)
                   + " with `--reset soft`."]
     lines += ["", "### Where float and fixed point part", ""] + fidelity_notes(rows)
-    if result.get("aligned_start"):
-        summ = result["summary"]
-        lines += ["", "### Each layer starting at its first input (the biased imports)", "",
+    summ = result["summary"]
+    fresh = [n for n in summ if "fresh_start" in summ[n]]
+    if fresh:
+        lines += ["", "### Each layer starting at its first input (the imports with a bias)", "",
                   "A fresh Lava run starts every layer at step 1, so a layer with a bias "
-                  "integrates it for one step per layer in front of it before its first "
-                  "input arrives; NIR starts every node with the input.  "
-                  "`loihi_snn.load(path, reset_interval=T + L + 1, reset_offset=1)` (0 when "
-                  "the input layer has neurons) zeroes each layer once, at the step its "
-                  "first input arrives: NIR's timing.  Stored files of the rows above, "
-                  "re-run so (`" + result["aligned_start_command"] + "`, load average "
-                  + ", ".join(map(str, result["aligned_start_machine"]["load_average"]))
-                  + "): fixed point on the emulator over the whole test split, per-layer "
-                  "Lava with the same schedule on the first "
-                  f"{result['aligned_start'][0]['lava_samples']} test samples of every "
-                  "network and seed.", "",
-                  "| network | seeds | source float acc | fixed, fresh start | fixed, aligned start "
-                  "| difference aligned (pts) | within 1 pt | float vs fixed: fresh / aligned | "
-                  "Lava = emulator |", "|---|---|---|---|---|---|---|---|---|"]
-        for name, rs in _groups(result["aligned_start"]).items():
-            a = summ[name]["aligned"]
+                  "integrates it for one step per synapse in front of it before its first "
+                  "input arrives; NIR starts every node with the input.  `from_nir` therefore "
+                  "writes `layer_start = first_input` (the table above): every backend zeroes "
+                  "each layer once, at the step its first input arrives.  The same graphs "
+                  "imported with `layer_start=\"step_1\"` (a fresh start), fixed point on the "
+                  "emulator over the whole test split:", "",
+                  "| network | seeds | source float acc | fixed, fresh start | fixed, first-input "
+                  "start | difference fresh / first input (pts) | within 1 pt: fresh / first "
+                  "input | float vs fixed: fresh / first input |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name in fresh:
+            f, a = summ[name]["fresh_start"], summ[name]
             lines.append(
-                f"| {name} | {len(rs)} | {summ[name]['source_float_acc']:.3f} | "
-                f"{summ[name]['fixed_acc']:.3f} | {a['fixed_acc']:.3f} | "
-                f"{a['diff_pts_mean']:+.2f} (worst {a['diff_pts_worst']:+.2f}) | "
-                f"{a['seeds_within_1pt']} of {len(rs)} | "
-                f"{summ[name]['float_vs_fixed_agreement']:.3f} / "
-                f"{a['float_vs_fixed_agreement']:.3f} | "
-                f"{'yes' if a['lava_equals_emulator'] else 'NO'} |")
+                f"| {name} | {a['seeds']} | {a['source_float_acc']:.3f} | {f['fixed_acc']:.3f} | "
+                f"{a['fixed_acc']:.3f} | {f['diff_pts_mean']:+.2f} (worst "
+                f"{f['diff_pts_worst']:+.2f}) / {a['diff_pts_mean']:+.2f} (worst "
+                f"{a['diff_pts_worst']:+.2f}) | {f['seeds_within_1pt']} / "
+                f"{a['seeds_within_1pt']} of {a['seeds']} | "
+                f"{f['float_vs_fixed_agreement']:.3f} / {a['float_vs_fixed_agreement']:.3f} |")
     if result.get("per_layer_rounding"):
         lines += ["", "One layer rounded at a time (seed 0; all 359 digits, the first "
                   f"{max(r['samples'] for r in result['per_layer_rounding'])} MNIST-1D test "
@@ -1056,9 +1018,11 @@ def write_report(result: Dict[str, Any]) -> None:
               "parameters used here); a batched sample puts the batch dimension into the "
               "Input type (dropped on import); `LIBox` readouts (NIR `LI`) are non-spiking and "
               "refused.",
-              "- Lava timing: each layer adds one step, and a layer's bias (Affine bias, "
-              "`v_leak`) acts from the first step, i.e. before the layer's first input "
-              "arrives; NIR starts both with the input.  Leak-free integer graphs run spike "
+              "- Lava timing: each layer adds one step, and from a fresh start a layer's bias "
+              "(Affine bias, `v_leak`) acts from the first step, i.e. before the layer's "
+              "first input arrives; NIR starts both with the input.  `from_nir` writes "
+              "`layer_start = first_input`, which every backend honours by zeroing each "
+              "layer once when its first input arrives.  Leak-free integer graphs run spike "
               "for spike like NIR's equations (tests/unit/test_nir_lower.py)."]
     lines += ["", "## Verdicts", ""] + [f"- {v}" for v in result["verdicts"]]
     with open(os.path.join(OUT, "nir_study.md"), "w") as fh:
@@ -1141,14 +1105,13 @@ def fidelity_notes(rows) -> List[str]:
                 f"{max(r['float_vs_rounded_weights_agreement'] for r in digits_rows):.3f}); these nets see a graded input (x16 integers, "
                 "the same map every step) and decide many samples by one spike, so the first "
                 "layer's rounding alone moves many predictions (per-layer table below).  "
-                "(2) Lava's biases: a bias acts from step 0, one step per synapse before the "
-                "layer's input arrives (NIR: from the input's first step): *rounded w = "
-                "fixed* is "
+                "(2) Fixed-point dynamics (integer state, decays rounded to 12 bits) with "
+                "each layer starting at its first input: *rounded w = fixed* is "
                 + ", ".join(f"{k} {np.mean([r['rounded_weights_vs_fixed_agreement'] for r in rs]):.3f}"
                             for k, rs in m1.items())
-                + " (the conv net trained without biases: the rest of the gap is rounding "
-                "alone).  No import setting fixes either: 8-bit weights with one exponent per "
-                "layer is NetX's weight format, and a bias cannot start late on Lava."]
+                + " (from a fresh start a bias also acts before the layer's input arrives: "
+                "table below).  No import setting removes the rounding: 8-bit weights with "
+                "one exponent per layer is NetX's (and Loihi's) weight format."]
         if q8:
             out[-1] += (
                 "  What does carry over: the same snnTorch nets without biases, trained with "
@@ -1224,26 +1187,16 @@ def main(argv=None) -> int:
                     help="run only the --only networks (imports and shipped exports) and put "
                          "their rows into the existing JSON (replacing earlier rows of those "
                          "networks)")
-    ap.add_argument("--aligned-start", action="store_true",
-                    help="re-run the stored imported networks that have a bias with each "
-                         "layer starting at its first input (NIR's timing) and add the "
-                         "comparison to the JSON and the report")
     ap.add_argument("--out", default=OUT, help="result folder (default results/nir)")
     args = ap.parse_args(argv)
     globals()["OUT"] = os.path.abspath(args.out)
-    if args.report_only or args.per_layer_rounding or args.aligned_start:
+    if args.report_only or args.per_layer_rounding:
         with open(os.path.join(OUT, "nir_study.json")) as fh:
             result = json.load(fh)
         if args.per_layer_rounding:
             result["per_layer_rounding"] = per_layer_rounding(result)
             result["per_layer_rounding_command"] = ("python tools/nir_study.py "
                                                     "--per-layer-rounding")
-        if args.aligned_start:
-            t0 = time.time()
-            result["aligned_start"] = aligned_start(result)
-            result["aligned_start_command"] = "python tools/nir_study.py --aligned-start"
-            result["aligned_start_machine"] = machine()
-            result["aligned_start_minutes"] = (time.time() - t0) / 60
         result["verdicts"] = verdicts(result)
         write_report(result)
         return 0
