@@ -798,11 +798,48 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def plot(result: Dict[str, Any], path: str) -> None:
+    """results/nir/nir_study.png: per imported network and seed, our fixed-point accuracy
+    minus the source framework's float accuracy (points; the 1-point band shaded), as
+    imported (each layer starting at its first input) and, for the imports with a bias,
+    the same graph from a fresh start."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = list(_groups(result["imports"]).items())
+    fig, ax = plt.subplots(figsize=(12, 5))
+    ax.axhspan(-1, 1, color="0.9", label="within 1 point")
+    ax.axhline(0, color="0.5", lw=0.8)
+    for j, (name, rs) in enumerate(groups):
+        first = _diffs(rs)
+        fresh = [100 * (r["fresh_start_fixed_acc"] - r["source_float_acc"])
+                 for r in rs if "fresh_start_fixed_acc" in r]
+        shift = 0.12 if fresh else 0.0
+        ax.scatter(np.full(len(first), j + shift), first, color="tab:blue", s=20,
+                   label="as imported (first-input start)" if j == 0 else None)
+        if fresh:
+            ax.scatter(np.full(len(fresh), j - shift), fresh, color="tab:red", s=20,
+                       marker="x", label="fresh start (a bias acts before the input)"
+                       if not any("fresh_start_fixed_acc" in r for _, g in groups[:j]
+                                  for r in g) else None)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([n.replace("snntorch_", "snnTorch ").replace("norse_", "Norse ")
+                        for n, _ in groups], rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("Lava fixed_pt minus source float accuracy (points)")
+    ax.set_title("NIR imports on Lava: accuracy difference from the source framework, "
+                 "per seed")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report(result: Dict[str, Any]) -> None:
     os.makedirs(OUT, exist_ok=True)
     result["summary"] = summarise(result)
     with open(os.path.join(OUT, "nir_study.json"), "w") as fh:
         json.dump(result, fh, indent=1)
+    plot(result, os.path.join(OUT, "nir_study.png"))
     m = result["machine"]
     rows = result["imports"]
     lines = [
@@ -819,7 +856,7 @@ def write_report(result: Dict[str, Any]) -> None:
         f"wall time {a['wall_minutes']:.1f} min" for a in result.get("appended", [])] + [
         f"- per-layer rounding pass: `{result['per_layer_rounding_command']}`"
         for _ in [0] if result.get("per_layer_rounding_command")] + ["",
-        "## Imported networks", "",
+        "## Imported networks", "", "![fixed point minus source float, per seed](nir_study.png)", "",
         "Data: *digits*: the digits test split (359 samples, rate code, T=16); *mnist1d*: "
         "the MNIST-1D test split of the shipped `mnist1d_conv` (20000 generated sequences, "
         "16000 train / 4000 test; each 40-value sequence a 1 x 1 x 40 map shown for T=16 "
