@@ -14,7 +14,9 @@ What happens:
    snnTorch assumes dt = 1e-4, so its ``beta`` comes back as tau = dt / (1 - beta);
 3. ``loihi_snn.from_nir`` lowers it to a NetX file: stock CUBA neurons (iDecay 4096,
    vDecay = round(4096 (1 - beta))), 8-bit weights with one scale per layer, the
-   threshold scaled with them;
+   threshold scaled with them, and ``layer_start = "first_input"``: every backend
+   starts each layer when its first input arrives (NIR's timing), so the Linear
+   layers' biases do not act while the input is still on its way;
 4. ``check_import`` runs NIR's equations in float beside the fixed-point network;
 5. the cutoff thresholds are calibrated on the training digits (fixed point), and the
    test digits stream through one Lava run with the cutoff controller (lava-fixed):
@@ -111,6 +113,7 @@ def main(argv=None) -> int:
         print(f"== 3. layer {layer.index}: {layer.type} {layer.shape}, {layer.neuron.type} "
               f"iDecay {p_['iDecay']} vDecay {p_['vDecay']} vThMant {p_['vThMant']}, weights "
               f"{int(layer.fields['weight'].min())}..{int(layer.fields['weight'].max())}")
+    print(f"   layer start: {spec.layer_start} (each layer starts when its first input arrives)")
 
     # 4. float NIR reference vs fixed point
     chain = normalise(nir_path)
