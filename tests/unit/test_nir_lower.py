@@ -9,28 +9,10 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
+from helpers.nir_graphs import DT, chain_graph, if_node, ints  # noqa: E402
+
 import loihi_snn  # noqa: E402
 from loihi_snn.nir import check_import, from_nir, normalise  # noqa: E402
-
-DT = 1e-4
-
-
-def if_node(shape, thr):
-    """Leak-free IF with gain 1 at DT (r dt = 1): v <- v + x, exact in integers."""
-    return nir.IF(r=np.full(shape, 1 / DT), v_threshold=np.full(shape, float(thr)),
-                  v_reset=np.zeros(shape))
-
-
-def ints(rng, shape, lo=-10, hi=10, step=2):
-    return (rng.integers(lo // step, hi // step + 1, shape) * step).astype(np.float64)
-
-
-def chain_graph(nodes, in_shape, out_shape):
-    names = list(nodes)
-    all_nodes = {"input": nir.Input(input_type=np.array(in_shape)), **nodes,
-                 "output": nir.Output(output_type=np.array(out_shape))}
-    seq = ["input"] + names + ["output"]
-    return nir.NIRGraph(nodes=all_nodes, edges=list(zip(seq[:-1], seq[1:])), type_check=False)
 
 
 def dense_net(rng):

@@ -26,7 +26,7 @@ import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core.errors import ShapeError
-from loihi_snn.netx.lower import has_bias
+from loihi_snn.netx.lower import first_input_offset, has_bias
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
@@ -107,10 +107,10 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     n_blocks = sum(1 for l in spec.layers if l.type not in ("flatten",) and
                    not (l.type == "input" and l.neuron is None))
     interval = T + n_blocks + 1
-    # an input layer with neurons receives the input directly; every other block
-    # sits behind a synapse that adds one step
-    input_block = spec.layers[0].type == "input" and spec.layers[0].neuron is not None
-    delays = n_blocks - (1 if input_block else 0)
+    # an input layer with neurons receives the input directly (offset 0); every other
+    # block sits behind a synapse that adds one step (offset 1)
+    offset = first_input_offset(spec)
+    delays = n_blocks - 1 + offset
     largest = max(int(np.prod(l.shape)) for l in spec.layers)
     lanes = max(1, min(N, FUSED_LANES, FUSED_LAYER_ELEMENTS // max(1, largest)))
     fresh = any(l.type == "dense_rec" or has_bias(l) for l in spec.layers)
@@ -133,7 +133,7 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     check_integer(data, "lava-fused")
     net = FusedRun(spec=spec, x=data, steps=total, input_message_bits=input_message_bits(X),
                    reset_interval=None if fresh else interval,
-                   reset_offset=0 if input_block else 1, batched=True)
+                   reset_offset=offset, batched=True)
     show = progress if progress is not None else (N > 1 and os.isatty(2))
     bar = None
     if show:
