@@ -165,11 +165,11 @@ class Q8Linear(Q8, torch.nn.Linear):
 
 
 def build_snntorch(kind: str, reset: str = "zero"):
-    """An snnTorch network of ``kind`` (``..._nobias``: its Conv2d / Linear without bias;
-    ``..._q8``: also without bias, weights rounded to 8 bits in the forward)."""
+    """An snnTorch network of ``kind`` (``..._q8``: its Conv2d / Linear without bias,
+    weights rounded to 8 bits in the forward)."""
     q8 = kind.endswith("_q8")
-    bias = not (kind.endswith("_nobias") or q8)
-    kind = kind.replace("_nobias", "").replace("_q8", "")
+    bias = not q8
+    kind = kind.replace("_q8", "")
     conv2d, linear = (Q8Conv2d, Q8Linear) if q8 else (torch.nn.Conv2d, torch.nn.Linear)
     if kind == "dense":
         return torch.nn.Sequential(torch.nn.Linear(64, 64), leaky((64,), reset),
@@ -438,7 +438,7 @@ def import_study(name, framework, kind, reset_src, reset, dt, seed, epochs, lava
         net, run = build_norse(), run_norse
     else:
         net, run = build_snntorch(kind, reset_src), run_snntorch
-    base_kind = kind.replace("_nobias", "").replace("_q8", "")
+    base_kind = kind.replace("_q8", "")
     train(run, net, Xtr, ytr, epochs, seed, lr=LR.get(base_kind, 5e-3))
     for m in net.modules():      # the rounded weights are the network (forward and export)
         if isinstance(m, Q8):
@@ -577,7 +577,7 @@ class WiredRecurrent(torch.nn.Module):
         return out
 
 
-def soft_reset_rleaky(node, dt: float = SNNTORCH_DT):
+def soft_reset_rleaky(tau, v_threshold, dt: float = SNNTORCH_DT):
     """Loihi's soft reset as one of snnTorch's own neurons: ``RLeaky`` without reset and a
     one-to-one self-connection ``V = -beta * threshold``.
 
@@ -586,11 +586,10 @@ def soft_reset_rleaky(node, dt: float = SNNTORCH_DT):
     ``mem[t] = beta * mem[t-1] + I[t] + V * spk[t-1]``, the same with ``V = -beta *
     threshold``.  (snnTorch's ``subtract`` reset differs once ``v`` stays above the
     threshold after a spike: it subtracts again before the next test.)  ``beta`` and the
-    threshold as snnTorch's importer reads them from a NIR ``LIF`` node (``beta = 1 -
-    dt / tau``)."""
-    beta = torch.as_tensor(1.0 - dt / np.asarray(node.tau, dtype=np.float64),
-                           dtype=torch.float32)
-    vth = float(np.unique(node.v_threshold)[0])
+    threshold as snnTorch's importer reads them from a NIR ``LIF`` node's ``tau`` and
+    ``v_threshold`` (``beta = 1 - dt / tau``; a ``CubaLIF``: its ``tau_mem``)."""
+    beta = torch.as_tensor(1.0 - dt / np.asarray(tau, dtype=np.float64), dtype=torch.float32)
+    vth = float(np.unique(v_threshold)[0])
     return snn.RLeaky(beta=beta, threshold=vth, V=-beta * vth, all_to_all=False,
                       reset_mechanism="none", reset_delay=False, init_hidden=True,
                       learn_beta=False, learn_threshold=False, learn_recurrent=False)
@@ -635,15 +634,13 @@ def snntorch_loihi_exact(path: str):
         mods.append(sin._nir_to_snntorch_module(graph.nodes[stage.synapse_name],
                                                 init_hidden=True))
         if mode == "soft" and isinstance(node, nir.CubaLIF):
-            tau_mem = np.asarray(node.tau_mem, dtype=np.float64)
             alpha = torch.as_tensor(1.0 - SNNTORCH_DT / np.asarray(node.tau_syn, np.float64),
                                     dtype=torch.float32)
             neuron = torch.nn.Sequential(
                 SynapticCurrent(alpha),
-                soft_reset_rleaky(nir.LIF(tau=tau_mem, r=node.r, v_leak=node.v_leak,
-                                          v_threshold=node.v_threshold)))
+                soft_reset_rleaky(node.tau_mem, node.v_threshold))
         elif mode == "soft":
-            neuron = soft_reset_rleaky(node)
+            neuron = soft_reset_rleaky(node.tau, node.v_threshold)
         elif mode == "hard":
             neuron = sin._nir_to_snntorch_module(node, init_hidden=True)
         else:
