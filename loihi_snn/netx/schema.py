@@ -36,7 +36,9 @@ from loihi_snn import families
 from loihi_snn.core import asa as af
 from loihi_snn.core.constants import (ACT_SHIFT, BIAS_MANT_MAX, BIAS_MANT_MIN, MAX_DELAY,
                                       SDNN_BIAS_BITS, STATE_BITS, WEIGHT_MAX, WEIGHT_MIN)
+from loihi_snn.core.args import check_path
 from loihi_snn.core.errors import NetxFormatError, OptionError
+from loihi_snn.core.limits import env_int
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
 #: values of the root attribute ``layer_start``: when each layer's neurons start.
@@ -90,6 +92,12 @@ class LayerSpec:
     fields: Dict[str, Any] = field(default_factory=dict)
     neuron: Optional[NeuronSpec] = None
 
+    def __repr__(self) -> str:      # short: the arrays are summarised, never dumped
+        neuron = self.neuron.type if self.neuron is not None else None
+        return (f"LayerSpec(index={self.index}, type={self.type!r}, shape={self.shape}, "
+                f"in_shape={self.in_shape}, neuron={neuron!r}, "
+                f"fields=[{', '.join(sorted(self.fields))}])")
+
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
@@ -130,6 +138,12 @@ class NetSpec:
     output_shape: Tuple[int, ...]
     extensions: Dict[str, Any] = field(default_factory=dict)
     layer_start: str = "step_1"
+
+    def __repr__(self) -> str:      # short: one line, no weights (print(spec) stays readable)
+        return (f"NetSpec(path={self.path!r}, {len(self.layers)} layers "
+                f"[{', '.join(l.type for l in self.layers)}], input_shape={self.input_shape}, "
+                f"output_shape={self.output_shape}, layer_start={self.layer_start!r}, "
+                f"extensions=[{', '.join(sorted(self.extensions))}])")
 
     @property
     def neuron_types(self) -> List[str]:
@@ -183,17 +197,7 @@ def size_limit(name: str) -> int:
     """The cap ``name`` (``layers``, ``neurons``, ``synapses``, ``read_bytes``): its
     environment variable when set to a positive integer, else the default."""
     env, default = SIZE_LIMIT_ENV[name]
-    value = os.environ.get(env, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(float(value))
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise OptionError(f"environment variable {env} must be a positive integer, "
-                          f"got {value!r}")
-    return number
+    return env_int(env, default, minimum=1)
 
 
 def _cap_message(what: str, count: float, name: str) -> str:
@@ -778,7 +782,7 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
     NetxFormatError
         one line naming the file, the layer index and the field that is wrong.
     """
-    path = os.fspath(path)
+    path = check_path(path, "path")      # a file name, else one-line OptionError
     try:
         # every h5py call is in here: a corrupt file can fail anywhere (even in
         # ``"layer" in f``) with OSError/RuntimeError/KeyError/... from libhdf5
@@ -800,7 +804,7 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
                           if k != "layer" and isinstance(f.get(k), h5py.Group)}
             layer_start = _decode(f.attrs["layer_start"]) if "layer_start" in f.attrs \
                 else "step_1"
-    except NetxFormatError:
+    except (NetxFormatError, OptionError):     # OptionError: a bad LOIHI_SNN_MAX_* value
         raise
     except _BrokenEntry as exc:
         parts = exc.name.strip("/").split("/")
