@@ -22,6 +22,7 @@ import numpy as np
 from loihi_snn.app.evaluation import EvalError, evaluate, format_report
 from loihi_snn.app.nir_cli import add_parsers as add_nir_parsers
 from loihi_snn.core.errors import LoihiSnnError, OptionError, OutputError, ShapeError
+from loihi_snn.core.limits import env_int
 from loihi_snn.netx.describe import format_table, layer_table, summary
 from loihi_snn.netx.resources import check, estimate
 from loihi_snn.netx.schema import read_netx
@@ -157,8 +158,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = resolve_config(preset=args.preset, config=args.config, epochs=args.epochs,
                          seed=args.seed, device=args.device)
     command = "loihi-snn " + " ".join(shlex.quote(a) for a in (args.argv or []))
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:      # launched by torchrun
-        command = (f"torchrun --standalone --nproc_per_node={os.environ['WORLD_SIZE']} -m "
+    world = env_int("WORLD_SIZE", 1, minimum=1)
+    if world > 1:                                        # launched by torchrun
+        command = (f"torchrun --standalone --nproc_per_node={world} -m "
                    f"loihi_snn.app.cli" + command[len("loihi-snn"):])
     result = train(cfg, args.out, progress=args.progress, lava=not args.no_lava,
                    lava_limit=args.lava_limit, command=command)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.distributed as td
 
+from loihi_snn.core.limits import env_int
 from loihi_snn.train.config import ConfigError
 
 __all__ = ["Dist", "all_sum", "barrier", "deterministic", "dist_from_env", "pick_device",
@@ -43,8 +44,9 @@ class Dist:
 def dist_from_env() -> Dist:
     """:class:`Dist` from ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (set by ``torchrun``)."""
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
-        return Dist(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-                    int(os.environ.get("LOCAL_RANK", os.environ["RANK"])))
+        rank = env_int("RANK", 0, minimum=0)
+        return Dist(rank, env_int("WORLD_SIZE", 1, minimum=1),
+                    env_int("LOCAL_RANK", rank, minimum=0))
     return Dist()
 
 

@@ -44,6 +44,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
 from loihi_snn.core.lavadl import ensure_lava_runtime, lava_dl
+from loihi_snn.core.limits import env_int
 from loihi_snn.train import cards
 from loihi_snn.train.checkpoint import (CHECKPOINT_NAME, export_model, export_view,
                                         load_checkpoint, model_from_config, save_checkpoint)
@@ -215,8 +216,7 @@ TORCH_THREADS = 1
 def pin_torch_threads() -> int:
     """Set torch's intra-op threads (:data:`TORCH_THREADS` or ``$LOIHI_SNN_TORCH_THREADS``);
     returns the number in use."""
-    value = os.environ.get("LOIHI_SNN_TORCH_THREADS", "").strip()
-    threads = int(value) if value.isdigit() else TORCH_THREADS
+    threads = env_int("LOIHI_SNN_TORCH_THREADS", TORCH_THREADS, minimum=0)
     if threads > 0:
         torch.set_num_threads(threads)
     return torch.get_num_threads()

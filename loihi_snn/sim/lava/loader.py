@@ -19,6 +19,7 @@ import numpy as np
 from loihi_snn import families
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.errors import BackendError, NetxFormatError, OptionError
+from loihi_snn.core.limits import env_int
 from loihi_snn.families.base import LavaNeuron
 from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, conv_weight_to_lava, dense_layer_weights,
                                   per_neuron, pool_kernel, reset_schedule, with_neuron)
@@ -110,17 +111,7 @@ LAVA_MAX_LAYERS = 32
 
 def lava_max_layers() -> int:
     """:data:`LAVA_MAX_LAYERS`, or ``$LOIHI_SNN_LAVA_MAX_LAYERS`` when set."""
-    value = os.environ.get("LOIHI_SNN_LAVA_MAX_LAYERS", "").strip()
-    if not value:
-        return LAVA_MAX_LAYERS
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise OptionError(f"environment variable LOIHI_SNN_LAVA_MAX_LAYERS must be a "
-                          f"positive integer, got {value!r}")
-    return number
+    return env_int("LOIHI_SNN_LAVA_MAX_LAYERS", LAVA_MAX_LAYERS, minimum=1)
 
 
 def check_lava_layers(spec: NetSpec) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
+from loihi_snn.core.limits import env_int
 from loihi_snn.netx.inputs import check_input_range
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
@@ -294,7 +295,7 @@ def check_timeout(timeout: Any) -> Optional[float]:
 def check_run_size(spec, x: np.ndarray, steps: int) -> None:
     """OptionError when the run's input and output buffers (8 bytes a value, ``steps``
     long) would exceed :data:`MAX_RUN_BYTES` (or ``$LOIHI_SNN_MAX_RUN_BYTES``)."""
-    limit = int(os.environ.get("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES))
+    limit = env_int("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES, minimum=1)
     per_step = int(np.prod(x.shape[:-1])) + int(np.prod(spec.output_shape))
     need = 8 * per_step * max(int(steps), int(x.shape[-1]))
     if need > limit:
