@@ -25,10 +25,11 @@ vectors.  Lava processes use the reverse (W, H, C); the loader converts.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -262,21 +263,44 @@ def _group_to_dict(group, ancestors: Tuple[Any, ...] = (),
     return out
 
 
-def _open(path: str):
-    """Open an HDF5 file for reading or raise a one-line NetxFormatError."""
-    import h5py
-    if not os.path.exists(path):
+def _entry_error(path: str, name: str, reason: str) -> NetxFormatError:
+    """NetxFormatError for the object ``name`` of the file: a layer's entry names the
+    layer and the field inside it, any other entry is the field (its path)."""
+    parts = name.strip("/").split("/")
+    layer = int(parts[1]) if len(parts) > 1 and parts[0] == "layer" and \
+        _is_index(parts[1]) else None
+    field_name = "/".join(parts[2:]) if layer is not None else name
+    return NetxFormatError(path, _one_line(reason), layer=layer,
+                           field=_one_line(field_name, 80) or None)
+
+
+@contextlib.contextmanager
+def open_netx(path: str) -> Iterator[Any]:
+    """The h5py file at ``path`` opened for reading through
+    :func:`loihi_snn.core.hdf5.open_hdf5` -- a regular file whose every object lives in
+    it (no external storage, virtual dataset, external or dangling link, cycle) -- or a
+    one-line NetxFormatError naming the file and the offending object."""
+    from loihi_snn.core.hdf5 import Hdf5Refused, open_hdf5
+    path = os.fspath(path)
+    if not os.path.lexists(path):
         raise NetxFormatError(path, "file not found; check the path "
                               "(NetX networks are HDF5 files, usually named *.net)")
     if os.path.isdir(path):
         raise NetxFormatError(path, "is a directory, expected a NetX HDF5 file (*.net)")
-    if not h5py.is_hdf5(path):
-        raise NetxFormatError(path, "not an HDF5 file; NetX networks are HDF5 files "
-                              "written by lava-dl's export_hdf5 or loihi_snn.netx.export")
     try:
-        return h5py.File(path, "r")
-    except OSError as exc:  # truncated or locked files
-        raise NetxFormatError(path, f"cannot be opened as HDF5 ({exc})") from None
+        with open_hdf5(path) as f:
+            yield f
+    except Hdf5Refused as exc:
+        if exc.name is not None:
+            raise _entry_error(path, exc.name, exc.reason) from None
+        reason = exc.reason
+        if reason.startswith("not an HDF5 file"):
+            reason += ("; NetX networks are HDF5 files written by lava-dl's export_hdf5 "
+                       "or loihi_snn.netx.export")
+        raise NetxFormatError(path, _one_line(reason)) from None
+
+
+_open = open_netx
 
 
 # --------------------------------------------------------------------------- validation
@@ -807,12 +831,7 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
     except (NetxFormatError, OptionError):     # OptionError: a bad LOIHI_SNN_MAX_* value
         raise
     except _BrokenEntry as exc:
-        parts = exc.name.strip("/").split("/")
-        layer = int(parts[1]) if len(parts) > 1 and parts[0] == "layer" and \
-            _is_index(parts[1]) else None
-        field_name = "/".join(parts[2:]) if layer is not None else exc.name
-        raise NetxFormatError(path, exc.reason, layer=layer,
-                              field=_one_line(field_name, 80) or None) from None
+        raise _entry_error(path, exc.name, exc.reason) from None
     except (OSError, KeyError, RuntimeError, TypeError, ValueError, AttributeError,
             IndexError, OverflowError, MemoryError, UnicodeError) as exc:
         raise NetxFormatError(path, _one_line(f"corrupt HDF5 content "
