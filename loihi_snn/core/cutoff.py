@@ -21,7 +21,49 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from loihi_snn.core.args import check_int, check_number
+from loihi_snn.core.errors import ShapeError
+
 NEVER = np.inf          # a threshold that never fires: run to max_steps
+
+
+def check_outputs(outputs, name: str = "outputs") -> np.ndarray:
+    """Recorded outputs as a numeric (N, classes, T) array with at least two classes and
+    one step; else a one-line ShapeError."""
+    try:
+        arr = np.asarray(outputs)
+    except Exception:  # noqa: BLE001 - ragged lists
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "biuf":
+        raise ShapeError(f"{name} must be numeric output spike counts (N, classes, T), got "
+                         f"{type(outputs).__name__} of dtype {arr.dtype}")
+    if arr.ndim != 3 or arr.shape[1] < 2 or arr.shape[2] < 1:
+        raise ShapeError(f"{name} must have shape (N, classes, T) with at least 2 classes "
+                         f"and 1 step, got {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ShapeError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def cutoff_thresholds(beta, max_steps: int, name: str = "beta") -> np.ndarray:
+    """Per-step thresholds ``beta`` as the (max_steps,) float array every cutoff runner
+    uses: one value per step (a 1-D array), no NaN; ``inf`` (or any value the gap
+    cannot pass) never stops.  Shorter than ``max_steps``: the steps past its end never
+    stop (padded with ``inf``); longer: cut to ``max_steps``.  One-line ShapeError
+    otherwise."""
+    try:
+        arr = np.asarray(beta, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ShapeError(f"{name} must be a 1-D array of per-step thresholds (numbers), got "
+                         f"{type(beta).__name__}") from None
+    if arr.ndim != 1:
+        raise ShapeError(f"{name} must be a 1-D array of per-step thresholds, one per step, "
+                         f"got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ShapeError(f"{name} contains NaN (use inf for a step that never stops)")
+    if arr.size < max_steps:
+        arr = np.concatenate([arr, np.full(max_steps - arr.size, NEVER)])
+    return arr[:max_steps]
 
 
 def top_gap(counts: np.ndarray) -> np.ndarray:
@@ -48,13 +90,16 @@ def offline_cutoff(outputs: np.ndarray, beta: np.ndarray,
     """Apply the rule to recorded outputs (N, classes, T) -> (predictions, steps used).
 
     Identical to what the Lava controller computes on the same output spikes.
+    ``beta`` (T,) per-step thresholds; shorter, the remaining steps never stop (as on
+    Lava, :func:`cutoff_thresholds`).  ``max_steps``: 1..T (default T).
     """
-    outputs = np.asarray(outputs)
-    T = outputs.shape[-1] if max_steps is None else int(max_steps)
+    outputs = check_outputs(outputs)
+    T = check_int(outputs.shape[-1] if max_steps is None else max_steps, "max_steps",
+                  1, outputs.shape[-1])
     cum = np.cumsum(outputs, axis=-1)
     preds = np.zeros(len(outputs), dtype=np.int64)
     steps = np.zeros(len(outputs), dtype=np.int64)
-    beta = np.asarray(beta, dtype=np.float64)
+    beta = cutoff_thresholds(beta, T)
     for n in range(len(outputs)):
         for t in range(1, T + 1):
             if decide(cum[n, :, t - 1], t, beta, T):
@@ -62,6 +107,26 @@ def offline_cutoff(outputs: np.ndarray, beta: np.ndarray,
                 steps[n] = t
                 break
     return preds, steps
+
+
+def check_labels(labels, outputs: np.ndarray, name: str = "labels") -> np.ndarray:
+    """Class labels (N,) for ``outputs`` (N, classes, T): integers in [0, classes);
+    else a one-line ShapeError."""
+    try:
+        arr = np.asarray(labels)
+    except Exception:  # noqa: BLE001
+        arr = np.asarray(None)
+    N, classes = outputs.shape[0], outputs.shape[1]
+    if arr.shape != (N,):
+        raise ShapeError(f"{name} must have shape ({N},), one label per sample of the "
+                         f"outputs, got {arr.shape}")
+    if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and
+                                        not np.all(arr == np.round(arr))):
+        raise ShapeError(f"{name} must be integer class indices, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= classes):
+        raise ShapeError(f"{name} must be class indices from 0 to {classes - 1}, found "
+                         f"{arr.min():g}..{arr.max():g}")
+    return arr.astype(np.int64)
 
 
 def correct_and_stays(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -100,9 +165,11 @@ def calibrate(outputs: np.ndarray, labels: np.ndarray, epsilon: float = 0.05,
     samples with ``gap(t) > beta`` at least ``1 - epsilon`` are correct and stay
     correct; if none qualifies, ``inf`` (never stop at t).
     """
-    if not 0.0 <= epsilon < 1.0:
-        raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
-    outputs = np.asarray(outputs)
+    epsilon = check_number(epsilon, "epsilon", minimum=0.0, below=1.0,
+                           accepted="a number in [0, 1)")
+    bins = check_int(bins, "bins", 1)
+    outputs = check_outputs(outputs)
+    labels = check_labels(labels, outputs)
     cum = np.cumsum(outputs, axis=-1)
     gaps = top_gap(cum)                                  # (N, T)
     stays = correct_and_stays(outputs, labels)           # (N, T)

@@ -79,10 +79,12 @@ def check_input(x: Any, *, path: Optional[str] = None, integer: bool = True,
         raise ShapeError(f"{where}input holds {what} (dtype {arr.dtype}); give spikes (bool "
                          f"or 0/1) or integers (graded values), time last")
     least = 3 if batch else 2
+    if arr.ndim < least and batch:
+        raise ShapeError(f"{where}input of shape {arr.shape} does not match a batch of "
+                         f"samples (S, N, T) or (S, C, H, W, T): samples first, time last")
     if arr.ndim < least:
-        form = "(S, N, T) or (S, C, H, W, T)" if batch else "(N, T) or (C, H, W, T)"
-        raise ShapeError(f"{where}input must have time as its last axis, e.g. {form}; "
-                         f"got shape {arr.shape}")
+        raise ShapeError(f"{where}input must have time as its last axis, e.g. (N, T) or "
+                         f"(C, H, W, T); got shape {arr.shape}")
     if 0 in arr.shape:
         raise ShapeError(f"{where}input of shape {arr.shape} is empty (an axis of length 0)")
     if kind == "b":

@@ -36,17 +36,48 @@ import numpy as np
 from loihi_snn import families
 from loihi_snn.core.asa import apply_gate_fixed
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
-from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, ShapeError
+from loihi_snn.core.args import check_choice, check_flag, check_int, check_path, show
+from loihi_snn.core.errors import BackendError, LoihiSnnError, NetxFormatError, ShapeError
 from loihi_snn.families.base import NeuronStep
 from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, is_graded, message_bits,
                                   output_transform, pool_kernel, reset_schedule, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
-from loihi_snn.sim.emulator.backend import make_backend
+from loihi_snn.netx.inputs import check_input as check_input_values
+from loihi_snn.netx.inputs import check_input_range
+from loihi_snn.sim.emulator.backend import ARITHMETIC, make_backend
 from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
 
 
 class UnsupportedByEmulator(LoihiSnnError, NotImplementedError):
     """A layer or neuron type the emulator cannot run (names file, layer and type)."""
+
+
+def check_device(device: Any) -> Any:
+    """``device`` when the emulator can run there -- None (numpy), ``"cpu"``, ``"cuda"``,
+    ``"cuda:N"`` or a ``torch.device`` -- else a one-line BackendError (an unknown name,
+    a CUDA device torch does not see)."""
+    if device is None:
+        return None
+    import torch   # lazy: the numpy emulator (the default) does not need torch
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise BackendError(f"unknown device {show(device)} for the emulator; use None "
+                           f"(numpy), 'cpu' or 'cuda'") from None
+    if dev.type == "cuda":
+        in_bad_fork = getattr(torch.cuda, "_is_in_bad_fork", lambda: False)()
+        if not in_bad_fork:       # (a forked child is refused by the backend itself)
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                raise BackendError(f"device {show(device)}: torch sees no CUDA device on this "
+                                   f"machine; use device=None (numpy) or 'cpu'")
+            if dev.index is not None and dev.index >= count:
+                raise BackendError(f"device {show(device)}: torch sees {count} CUDA "
+                                   f"device(s), numbered from 0")
+    elif dev.type != "cpu":
+        raise BackendError(f"device {show(device)}: the emulator runs on None (numpy), "
+                           f"'cpu' or 'cuda'")
+    return device
 
 
 class _Stage:
@@ -142,17 +173,22 @@ class Emulator:
     def __init__(self, spec: Union[NetSpec, str, os.PathLike], *, input_message_bits: int = 0,
                  reset_interval: Optional[int] = None, reset_offset: int = 0,
                  device: Any = None, arithmetic: str = "float") -> None:
+        # every argument is checked first: one line, one of the package's errors
+        input_message_bits = check_int(input_message_bits, "input_message_bits", 0,
+                                       GRADED_MESSAGE_BITS)
+        reset_interval = check_int(reset_interval, "reset_interval", 1, allow_none=True)
+        reset_offset = check_int(reset_offset, "reset_offset", None)
+        arithmetic = check_choice(arithmetic, "arithmetic", ARITHMETIC)
+        device = check_device(device)
         if not isinstance(spec, NetSpec):
-            spec = read_netx(os.fspath(spec))
+            spec = read_netx(check_path(spec, "spec"))
         self.spec = spec
         self.xb = make_backend(device, arithmetic)
         self.device = self.xb.device
         self.arithmetic = self.xb.arithmetic
-        self.input_message_bits = int(input_message_bits)
-        if reset_interval is not None and int(reset_interval) < 1:
-            raise ValueError(f"reset_interval must be >= 1, got {reset_interval}")
+        self.input_message_bits = input_message_bits
         self.reset_interval, self.reset_offset = reset_schedule(spec, reset_interval,
-                                                                int(reset_offset))
+                                                                reset_offset)
         self.stages: List[_Stage] = []
         self._compile(self.reset_offset)
         self.input_shape = tuple(spec.input_shape)
@@ -400,9 +436,7 @@ class Emulator:
         """
         x = self.check_input(x)
         N, T = x.shape[0], x.shape[-1]
-        steps = T if steps is None else int(steps)
-        if steps < 1:
-            raise ShapeError(f"steps must be >= 1, got {steps}")
+        steps = T if steps is None else check_int(steps, "steps", 1)
         if state is not None and state.batch != N:
             raise ShapeError(f"state is for a batch of {state.batch}, input has {N} samples")
         out = np.empty((N,) + self.output_shape + (steps,), dtype=np.int32)
@@ -551,17 +585,30 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
     ShapeError
         for an input of the wrong shape or with non-integer values.
     """
-    x = np.asarray(x_batch)
+    # the arguments, then the input boundary every runner shares (netx.inputs): dtype,
+    # rank, integer values within the graded payload, the network's input shape and the
+    # largest graded value it takes -- as run, run_many and run_cutoff check it
+    if not isinstance(path_or_spec, NetSpec):
+        path_or_spec = check_path(path_or_spec, "path_or_spec")
+    steps = check_int(steps, "steps", 1, allow_none=True)
+    input_message_bits = check_int(input_message_bits, "input_message_bits", 0,
+                                   GRADED_MESSAGE_BITS, allow_none=True)
+    reset_interval = check_int(reset_interval, "reset_interval", 1, allow_none=True)
+    reset_offset = check_int(reset_offset, "reset_offset", None)
+    return_spike_counts = check_flag(return_spike_counts, "return_spike_counts")
+    where = path_or_spec.path if isinstance(path_or_spec, NetSpec) else path_or_spec
+    x = check_input_values(x_batch, path=where, batch=True)
     if input_message_bits is None:
         input_message_bits = message_bits(is_graded(x))
-    emu = cached_emulator(path_or_spec, input_message_bits=int(input_message_bits),
-                          reset_interval=reset_interval, reset_offset=int(reset_offset),
+    emu = cached_emulator(path_or_spec, input_message_bits=input_message_bits,
+                          reset_interval=reset_interval, reset_offset=reset_offset,
                           device=device, arithmetic=arithmetic)
+    x = emu.check_input(x)                # the network's input shape
+    check_input_range(emu.spec, x)        # the graded limit that keeps lava-fixed exact
     x = input_transform(emu.spec, x)      # the host-side input scaling every runner applies
     counts = None
     if return_spike_counts:
-        x = emu.check_input(x)           # a clear ShapeError before sizing the counts
-        n_steps = x.shape[-1] if steps is None else int(steps)
+        n_steps = x.shape[-1] if steps is None else steps
         counts = np.zeros((len(emu.neuron_layer_sizes), x.shape[0], n_steps), dtype=np.int64)
     y = emu.run(x, steps, spike_counts=counts)
     y = output_transform(y, emu.output_group_size, emu.output_scale)

@@ -18,7 +18,8 @@ import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
-from loihi_snn.core.errors import BackendError, NetxFormatError, OptionError
+from loihi_snn.core.args import check_choice, check_flag, check_int, check_path, check_shape
+from loihi_snn.core.errors import BackendError, NetxFormatError
 from loihi_snn.core.limits import env_int
 from loihi_snn.families.base import LavaNeuron
 from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, conv_weight_to_lava, dense_layer_weights,
@@ -91,11 +92,16 @@ def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
     NetxFormatError
         for a missing, unreadable or inconsistent file (names file, layer, field).
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if not 0 <= int(input_message_bits) <= GRADED_MESSAGE_BITS:
-        raise ValueError(f"input_message_bits must be in 0..{GRADED_MESSAGE_BITS}")
-    path = os.fspath(path)
+    # every argument is checked first: one line, one of the package's errors
+    path = check_path(path, "path")
+    precision = check_choice(precision, "precision", PRECISIONS)
+    input_message_bits = check_int(input_message_bits, "input_message_bits", 0,
+                                   GRADED_MESSAGE_BITS)
+    reset_interval = check_int(reset_interval, "reset_interval", 1, allow_none=True)
+    reset_offset = check_int(reset_offset, "reset_offset", None)
+    controlled = check_flag(controlled, "controlled")
+    if input_shape is not None:
+        input_shape = check_shape(input_shape, "input_shape", ranks=(1, 2, 3))
     spec = read_netx(path, input_shape=input_shape)
     return build_network(spec, precision=precision, input_message_bits=input_message_bits,
                          reset_interval=reset_interval, reset_offset=reset_offset,

@@ -14,15 +14,18 @@ from typing import Optional
 
 import numpy as np
 
-from loihi_snn.core.errors import RunError, ShapeError
+from loihi_snn.core.args import check_flag, check_int, check_path
+from loihi_snn.core.cutoff import cutoff_thresholds
+from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
 from loihi_snn.netx.calibration import load_calibration
+from loihi_snn.netx.inputs import check_input
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.lava.loader import load
 from loihi_snn.sim.runtime.guard import run_supervised
 from loihi_snn.sim.runtime.io import (check_samples, fixed_point_input, from_lava_layout,
                                       image_shape, input_message_bits, scale_output,
                                       to_lava_layout)
-from loihi_snn.sim.runtime.run import check_backend, precision_of, run_config
+from loihi_snn.sim.runtime.run import check_backend, check_timeout, precision_of, run_config
 
 
 @dataclass
@@ -95,19 +98,28 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     -------
     CutoffResult
     """
-    from lava.proc.io.sink import RingBuffer as Sink  # lazy: Lava is heavy
-
-    from loihi_snn.sim.lava.procs.cutoff.process import (  # lazy: imports Lava
-        CutoffController, StreamSource)
-
+    # every argument is checked before the file is read or Lava is imported
+    path = check_path(path, "path")
     check_backend(backend)
-    path = os.fspath(path)
-    spec = read_netx(path, input_shape=image_shape(np.asarray(X), batch=True))
-    X = check_samples(X, spec, path, integer=precision_of(backend) == "fixed")
-    N, T = X.shape[0], X.shape[-1]
-    max_steps = T if max_steps is None else int(max_steps)
+    if backend in ("emulator", "lava-fused"):
+        raise BackendError(f"run_cutoff streams through the Lava cutoff controller (backend "
+                           f"lava-fixed, lava-float, loihi2 or auto), not {backend}; for "
+                           f"{backend} use offline_cutoff(run_many(path, X, backend="
+                           f"'{backend}'), beta), which makes the same decisions")
+    max_steps = check_int(max_steps, "max_steps", 1, allow_none=True)
+    cutoff = check_flag(cutoff, "cutoff")
+    record_output = check_flag(record_output, "record_output")
+    check_flag(progress, "progress", allow_none=True)
+    check_timeout(timeout)
     if record_output and cutoff:
-        raise ValueError("record_output needs cutoff=False (every sample runs max_steps)")
+        raise OptionError("record_output=True needs cutoff=False (every sample then runs "
+                          "max_steps)")
+    fixed = precision_of(backend) == "fixed"
+    X = check_input(X, path=path, integer=fixed, batch=True)   # dtype and rank first
+    spec = read_netx(path, input_shape=image_shape(X, batch=True))
+    X = check_samples(X, spec, path, integer=fixed)
+    N, T = X.shape[0], X.shape[-1]
+    max_steps = T if max_steps is None else max_steps
     if not cutoff:
         beta = None
     elif beta is None:
@@ -116,10 +128,13 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
             raise ShapeError(f"{path}: no calibrated thresholds stored in the file; pass "
                              f"beta=... or calibrate first (loihi_snn.core.cutoff.calibrate)")
     if beta is not None:
-        beta = np.asarray(beta, dtype=float).reshape(-1)
-        if beta.size < max_steps:        # thresholds beyond the calibrated range: never
-            beta = np.concatenate([beta, np.full(max_steps - beta.size, np.inf)])
-        beta = beta[:max_steps]
+        # thresholds beyond the calibrated range never stop (as offline_cutoff)
+        beta = cutoff_thresholds(beta, max_steps)
+
+    from lava.proc.io.sink import RingBuffer as Sink  # lazy: Lava is heavy
+
+    from loihi_snn.sim.lava.procs.cutoff.process import (  # lazy: imports Lava
+        CutoffController, StreamSource)
     net = load(path, precision=precision_of(backend),
                input_message_bits=input_message_bits(X), controlled=True,
                input_shape=image_shape(X, batch=True))

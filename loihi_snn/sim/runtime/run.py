@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
+from loihi_snn.core.args import check_flag, check_path, show
 from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
 from loihi_snn.core.limits import env_int
 from loihi_snn.netx.inputs import check_input_range
@@ -60,8 +61,9 @@ def precision_of(backend: str) -> str:
 
 
 def check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise BackendError(f"unknown backend '{backend}'; choose one of: "
+    """BackendError (one line, listing the backends) unless ``backend`` is one of them."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise BackendError(f"unknown backend {show(backend)}; choose one of: "
                            + ", ".join(f"{k} ({v})" for k, v in BACKENDS.items()))
 
 
@@ -144,6 +146,8 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         a supervised child process (:mod:`loihi_snn.sim.runtime.guard`): when this is
         raised every Lava process of the run has exited and its shared memory is freed.
     """
+    check_network_argument(net_or_path)
+    check_flag(progress, "progress", allow_none=True)
     backend = resolve_backend(backend)
     fixed = precision_of(backend) == "fixed"
     where = os.fspath(net_or_path) if isinstance(net_or_path, (str, os.PathLike)) else None
@@ -207,6 +211,16 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
     return scale_output(out, net)
 
 
+def check_network_argument(net_or_path: Any) -> None:
+    """OptionError (one line) unless ``net_or_path`` is a ``.net`` file name or a network
+    object from :func:`loihi_snn.load` (anything with a ``spec``)."""
+    if isinstance(net_or_path, (str, os.PathLike)):
+        check_path(net_or_path, "net_or_path")
+    elif getattr(net_or_path, "spec", None) is None:
+        raise OptionError(f"net_or_path must be a .net file name or a network from "
+                          f"loihi_snn.load, got {show(net_or_path)}")
+
+
 def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
                 timeout: Optional[float], what: str):
     """Compile, run ``steps`` steps and stop Lava in a supervised child process
@@ -247,10 +261,9 @@ def _run_emulator(net_or_path, x: np.ndarray, steps: int) -> np.ndarray:
     """Backend ``emulator``: :func:`loihi_snn.sim.emulator.emulate` on a batch of one."""
     if isinstance(net_or_path, (str, os.PathLike)):
         spec = read_netx(net_or_path, input_shape=image_shape(x))
-    elif getattr(net_or_path, "spec", None) is not None:
-        spec = net_or_path.spec
     else:
-        raise BackendError("backend 'emulator' needs a .net path or a loaded network")
+        check_network_argument(net_or_path)
+        spec = net_or_path.spec
     check_input_shape(x, spec.input_shape, flat_input(spec), spec.path)
     check_input_range(spec, x)
     check_run_size(spec, x, steps)

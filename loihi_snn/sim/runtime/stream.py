@@ -25,15 +25,17 @@ from typing import Optional
 import numpy as np
 
 from loihi_snn import families
+from loihi_snn.core.args import check_flag, check_path
 from loihi_snn.core.errors import ShapeError
 from loihi_snn.netx.lower import first_input_offset, has_bias
+from loihi_snn.netx.inputs import check_input
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 from loihi_snn.sim.runtime.guard import run_supervised
 from loihi_snn.sim.runtime.io import (check_integer, check_samples, image_shape,
                                       input_message_bits, scale_output)
-from loihi_snn.sim.runtime.run import resolve_backend, run_config
+from loihi_snn.sim.runtime.run import check_timeout, resolve_backend, run_config
 
 #: most lanes (network copies stepped as one batch) of a lava-fused stream
 FUSED_LANES = 256
@@ -73,8 +75,12 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         samples are separated by a silent gap and staggered resets, and the first
         steps, which no input can reach yet, are zeroed.
     """
+    path = check_path(path, "path")
     backend = resolve_backend(backend)
-    spec = read_netx(path, input_shape=image_shape(np.asarray(X), batch=True))
+    check_flag(progress, "progress", allow_none=True)
+    check_timeout(timeout)
+    X = check_input(X, path=path, integer=backend != "lava-float", batch=True)   # dtype, rank
+    spec = read_netx(path, input_shape=image_shape(X, batch=True))
     X = check_samples(X, spec, path, integer=backend != "lava-float")
     bad = [l.index for l in spec.layers
            if l.neuron is not None and not families.get(l.neuron.type).controllable]
