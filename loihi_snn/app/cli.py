@@ -27,7 +27,7 @@ from loihi_snn.netx.describe import format_table, layer_table, summary
 from loihi_snn.netx.resources import check, estimate
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.lava.hardware import is_loihi2_available
-from loihi_snn.sim.runtime.io import output_path, save_npy
+from loihi_snn.sim.runtime.io import load_npy, output_path, save_npy
 from loihi_snn.sim.runtime.run import (BACKENDS, check_steps, check_timeout, resolve_backend,
                                       run)
 from loihi_snn.train.checkpoint import CHECKPOINT_NAME, export_checkpoint
@@ -133,13 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     timeout = check_timeout(_number(args.timeout, "--timeout", integer=False))
     out = output_path(args.out)             # the name written (.npy appended if missing)
     backend = resolve_backend(args.backend)
-    if not os.path.exists(args.input):
-        raise ShapeError(f"{args.input}: input file not found")
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ShapeError(f"{args.input}: not a numpy .npy file "
-                         f"({' '.join(str(exc).split())[:200]})") from None
+    x = load_npy(args.input)    # a regular file; header checked before reading
     y = run(args.net, x, steps=steps, backend=backend, timeout=timeout)
     save_npy(out, y)          # atomic: no partial file if the write fails
     print(f"{args.net}: ran {y.shape[-1]} steps on {backend}; output {y.shape} "

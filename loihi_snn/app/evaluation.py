@@ -35,7 +35,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from loihi_snn.core.cutoff import calibrate, offline_cutoff
-from loihi_snn.core.errors import LoihiSnnError
+from loihi_snn.core.errors import LoihiSnnError, NetxFormatError
+from loihi_snn.core.limits import env_int
 from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.emulator import UnsupportedByEmulator, emulate
@@ -44,7 +45,8 @@ from loihi_snn.sim.runtime.run import resolve_backend
 from loihi_snn.sim.runtime.stream import run_many
 from loihi_snn.train.config import ConfigError
 from loihi_snn.train.data import scale_inputs
-from loihi_snn.train.datasets import list_datasets, load_dataset
+from loihi_snn.train.datasets import (dataset_size, get_dataset_spec, list_datasets,
+                                      load_dataset)
 
 __all__ = ["EvalResult", "EvalData", "evaluate", "load_eval_data", "layer_spike_counts"]
 
@@ -105,9 +107,95 @@ class EvalResult:
 
 
 # ---------------------------------------------------------------------------- data
+#: data-set options a file's ``/training/dataset_options`` may not set: places on this
+#: machine to write (a cache) are the user's to choose, never a file's
+FILE_IGNORED_OPTIONS = ("cache_dir",)
+
+
+def _show(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _whole(value: Any) -> Optional[int]:
+    """``value`` as an int when it is a whole number (an int, or a float holding one;
+    a one-element array of one), else None (bools, fractions, strings, NaN...)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(-1)[0]
+    if isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    if isinstance(value, (float, np.floating)) and not (np.isfinite(value)
+                                                        and value == int(value)):
+        return None
+    return int(value)
+
+
 def _training_info(spec) -> Dict[str, Any]:
+    """The file's ``/training`` group (empty when absent), every field eval uses checked:
+    a one-line NetxFormatError naming the field otherwise (a hostile or corrupt group
+    must not end in a traceback, nor be rounded into something else)."""
     ext = spec.extensions.get("training") if isinstance(spec.extensions, dict) else None
-    return dict(ext) if isinstance(ext, dict) else {}
+    if not isinstance(ext, dict):
+        return {}
+    info = dict(ext)
+
+    def bad(key: str, what: str) -> None:
+        raise NetxFormatError(spec.path, f"must be {what}, found {_show(info[key])}",
+                              field=f"training/{key}")
+
+    for key in ("dataset", "encoding"):
+        if key in info and not isinstance(info[key], str):
+            bad(key, "a string")
+    for key, lowest, what in (("T", 1, "a positive integer (time steps)"),
+                              ("seed", 0, "a non-negative integer")):
+        if key in info:
+            value = _whole(info[key])
+            if value is None or value < lowest:
+                bad(key, what)
+            info[key] = value
+    if "input_scale" in info:
+        value = info["input_scale"]
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.reshape(-1)[0]
+        if isinstance(value, (bool, np.bool_)) or \
+                not isinstance(value, (int, float, np.integer, np.floating)) or \
+                not (np.isfinite(value) and value > 0):
+            bad("input_scale", "a positive number")
+        info["input_scale"] = float(value)
+    if info.get("dataset_options") is not None:
+        raw = info["dataset_options"]
+        try:
+            options = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        except ValueError as exc:
+            bad("dataset_options", f"a JSON object ({' '.join(str(exc).split())[:80]})")
+        if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+            bad("dataset_options", "a JSON object of option names and values")
+        info["dataset_options"] = {k: v for k, v in options.items()
+                                   if k not in FILE_IGNORED_OPTIONS}
+    return info
+
+
+def check_eval_size(spec, dataset: str, split: str, limit: Optional[int], T: Optional[int],
+                    options: Dict[str, Any], where: str = "T") -> None:
+    """EvalError when the split's inputs and outputs (samples x (inputs + outputs) x T,
+    8 bytes a value) would exceed the run-byte limit (``LOIHI_SNN_MAX_RUN_BYTES``):
+    refused before the data set is built, so ``T = 10**7`` cannot exhaust memory."""
+    from loihi_snn.sim.runtime.run import MAX_RUN_BYTES
+    try:
+        steps = get_dataset_spec(dataset).default_T if T is None else int(T)
+    except ValueError:
+        return                                   # unknown data set: load_dataset says so
+    n = dataset_size(dataset, split, limit, **options)
+    n = n if n is not None else (int(limit) if _whole(limit) else 1)
+    per_step = int(np.prod(spec.input_shape)) + int(np.prod(spec.output_shape))
+    need = 8 * max(n, 1) * steps * per_step
+    cap = env_int("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES)
+    if need > cap:
+        raise EvalError(f"{spec.path}: {max(n, 1)} samples of data set {dataset!r} over "
+                        f"{where}={steps} steps need about {need / 2**30:.3g} GiB of input "
+                        f"and output buffers, more than the {cap / 2**30:.3g} GiB allowed "
+                        f"(a smaller T or --limit; set LOIHI_SNN_MAX_RUN_BYTES to raise it)")
 
 
 def load_eval_data(spec, dataset: Optional[str] = None, *, split: str = "test",
@@ -137,20 +225,24 @@ def load_eval_data(spec, dataset: Optional[str] = None, *, split: str = "test",
         dataset = str(recorded)
     same = recorded == dataset
     encoding = encoding or (str(info["encoding"]) if same and "encoding" in info else None)
-    T = T or (int(info["T"]) if same and "T" in info else None)
+    where = "T"
+    if not T and same and "T" in info:
+        T, where = info["T"], "the file's training/T"
+    T = T or None
     if seed is None:
         seed = int(info.get("seed", 0)) if same else 0
     if input_scale is None and same and "input_scale" in info:
         input_scale = float(info["input_scale"])
     options: Dict[str, Any] = {}
     if same and info.get("dataset_options"):
-        raw = info["dataset_options"]
-        options = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+        options = dict(info["dataset_options"])
+    check_eval_size(spec, dataset, split, limit, T, options, where)
     try:
         ds = load_dataset(dataset, split, T=T, encoding=encoding, seed=int(seed), limit=limit,
                           **options)
-    except ValueError as exc:
-        raise EvalError(f"{spec.path}: data set {dataset!r}: {exc}") from None
+    except (ValueError, TypeError) as exc:      # TypeError: an option of the wrong type
+        raise EvalError(f"{spec.path}: data set {dataset!r}: "
+                        f"{' '.join(str(exc).split())[:300]}") from None
     X = np.asarray(ds.inputs)
     if tuple(X.shape[1:-1]) != tuple(spec.input_shape):
         raise EvalError(f"{spec.path}: data set {dataset!r} gives samples of shape "
@@ -210,7 +302,7 @@ def resolve_thresholds(spec, data: EvalData, epsilon: Optional[float],
     """Cutoff thresholds: calibrated now for ``epsilon`` on the training split, or the
     ones stored in the file.  Returns ``(beta, where, epsilon)``."""
     if epsilon is None:
-        cal = load_calibration(spec)
+        cal = load_calibration(spec, steps=data.T)
         if cal is None:
             raise EvalError(f"{spec.path}: no cutoff thresholds stored in the file (no "
                             f"/cutoff group); pass --epsilon E (e.g. 0.02) to calibrate them "

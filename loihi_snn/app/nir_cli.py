@@ -24,13 +24,11 @@ from loihi_snn.nir import (check_import, from_nir, layer_start_from_metadata, no
                            reset_from_metadata, to_nir)
 from loihi_snn.nir.check import integer_input
 from loihi_snn.nir.lower import DEFAULT_DT
+from loihi_snn.sim.runtime.io import load_npy
 
 
 def _load_inputs(path: str, shape) -> np.ndarray:
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise ShapeError(f"{path}: cannot read a .npy array ({type(exc).__name__}: {exc})") from None
+    x = load_npy(path)          # a regular file; header checked before reading
     try:
         return integer_input(x, shape)
     except ShapeError as exc:

@@ -13,7 +13,8 @@ dataset is read it
 
 - refuses a path that is not a regular file (a FIFO or a device would block forever;
   it is opened with ``O_NONBLOCK`` and checked with ``fstat`` on the descriptor that is
-  then read, so it cannot be swapped after the check);
+  then read) or that is larger than the caller's limit, and reads the whole file into
+  memory once: the bytes checked are the bytes read, whatever happens on disk;
 - walks every object of the file through the low-level API without following any
   link (:func:`check_self_contained`) and refuses external raw storage, virtual
   datasets, external and user-defined links, soft links that do not resolve inside
@@ -26,6 +27,7 @@ itself) and one line of reason; callers turn it into their own error class.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -215,42 +217,83 @@ def _check_acyclic(children: Dict[Tuple[int, int], List[Tuple[str, Tuple[int, in
             stack.pop()
 
 
-@contextlib.contextmanager
-def open_hdf5(path: str, *, budget: Optional[int] = None,
-              max_dataset_bytes: Optional[int] = None,
-              limit_env: str = "LOIHI_SNN_MAX_READ_BYTES") -> Iterator[Any]:
-    """An ``h5py.File`` opened read-only on ``path`` after the checks of the module
-    docstring; :class:`Hdf5Refused` otherwise (``name`` None: the file itself).
+def read_image(path: str, max_bytes: int,
+               limit_env: str = "LOIHI_SNN_MAX_READ_BYTES") -> bytes:
+    """The bytes of the HDF5 file at ``path``: a regular file (:func:`open_regular`) of at
+    most ``max_bytes`` that carries the HDF5 signature; :class:`Hdf5Refused` otherwise.
 
-    The file is read through one descriptor opened with ``O_NONBLOCK`` and checked to be
-    a regular file, so the file checked is the file read.
+    The whole file is read once, through one descriptor, so the checks of
+    :func:`check_self_contained` and every later read see the same bytes however the file
+    changes on disk meanwhile.
     """
-    import h5py
     try:
         fobj = open_regular(path)
     except UnreadableFile as exc:
         raise Hdf5Refused(None, exc.reason) from None
-    try:
+    with fobj:
         size = os.fstat(fobj.fileno()).st_size
-        if not has_signature(fobj, size):
-            raise Hdf5Refused(None, "not an HDF5 file" + (" (empty)" if size == 0 else ""))
-        fobj.seek(0)
+        if size > max_bytes:
+            raise Hdf5Refused(None, f"is {size / 2**30:.3g} GiB, more than the "
+                                    f"{max_bytes / 2**30:.3g} GiB loihi_snn reads from a file "
+                                    f"(set {limit_env} to raise the limit)")
         try:
-            f = h5py.File(fobj, "r")
-        except Exception as exc:  # noqa: BLE001 - truncated or corrupt files
-            raise Hdf5Refused(None, f"cannot be opened as HDF5 "
-                                    f"({' '.join(str(exc).split())[:200]})") from None
+            data = fobj.read(max_bytes + 1)
+        except OSError as exc:
+            raise Hdf5Refused(None, f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise Hdf5Refused(None, f"grew past {max_bytes / 2**30:.3g} GiB while being read "
+                                f"(set {limit_env} to raise the limit)")
+    if not has_signature(io.BytesIO(data), len(data)):
+        raise Hdf5Refused(None, "not an HDF5 file" + (" (empty)" if not data else ""))
+    return data
+
+
+@contextlib.contextmanager
+def open_image(data: bytes, *, budget: Optional[int] = None,
+               max_dataset_bytes: Optional[int] = None,
+               limit_env: str = "LOIHI_SNN_MAX_READ_BYTES") -> Iterator[Any]:
+    """An ``h5py.File`` over the in-memory HDF5 ``data`` after
+    :func:`check_self_contained`; :class:`Hdf5Refused` otherwise."""
+    import h5py
+    try:
+        f = h5py.File(io.BytesIO(data), "r")
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt files
+        raise Hdf5Refused(None, f"cannot be opened as HDF5 "
+                                f"({' '.join(str(exc).split())[:200]})") from None
+    try:
         try:
-            try:
-                check_self_contained(f, budget=budget, max_dataset_bytes=max_dataset_bytes,
-                                     limit_env=limit_env)
-            except Hdf5Refused:
-                raise
-            except Exception as exc:  # noqa: BLE001 - libhdf5 errors on corrupt headers
-                raise Hdf5Refused(None, f"corrupt HDF5 content ({type(exc).__name__}: "
-                                        f"{' '.join(str(exc).split())[:200]})") from None
-            yield f
-        finally:
-            f.close()
+            check_self_contained(f, budget=budget, max_dataset_bytes=max_dataset_bytes,
+                                 limit_env=limit_env)
+        except Hdf5Refused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - libhdf5 errors on corrupt headers
+            raise Hdf5Refused(None, f"corrupt HDF5 content ({type(exc).__name__}: "
+                                    f"{' '.join(str(exc).split())[:200]})") from None
+        yield f
     finally:
-        fobj.close()
+        f.close()
+
+
+def checked_image(path: str, max_bytes: int, *, budget: Optional[int] = None,
+                  max_dataset_bytes: Optional[int] = None,
+                  limit_env: str = "LOIHI_SNN_MAX_READ_BYTES") -> bytes:
+    """:func:`read_image` whose content passed :func:`check_self_contained`: hand
+    ``io.BytesIO(result)`` to a reader that opens HDF5 itself (``nir.read``)."""
+    data = read_image(path, max_bytes, limit_env)
+    with open_image(data, budget=budget, max_dataset_bytes=max_dataset_bytes,
+                    limit_env=limit_env):
+        pass
+    return data
+
+
+@contextlib.contextmanager
+def open_hdf5(path: str, max_bytes: int, *, budget: Optional[int] = None,
+              max_dataset_bytes: Optional[int] = None,
+              limit_env: str = "LOIHI_SNN_MAX_READ_BYTES") -> Iterator[Any]:
+    """An ``h5py.File`` (read-only, in memory) of the file at ``path`` after the checks
+    of the module docstring; :class:`Hdf5Refused` otherwise (``name`` None: the file
+    itself).  ``max_bytes``: the largest file read."""
+    data = read_image(path, max_bytes, limit_env)
+    with open_image(data, budget=budget, max_dataset_bytes=max_dataset_bytes,
+                    limit_env=limit_env) as f:
+        yield f

@@ -5,13 +5,14 @@ moves a :class:`~loihi_snn.core.cutoff.Calibration` in and out of a file.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from loihi_snn.core.cutoff import NEVER, Calibration
+from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.netx.export import atomic_h5, write_extension
-from loihi_snn.netx.schema import read_netx
+from loihi_snn.netx.schema import open_netx, read_netx
 
 
 def store_calibration(path: str, calibration: Calibration, **metadata) -> None:
@@ -21,9 +22,8 @@ def store_calibration(path: str, calibration: Calibration, **metadata) -> None:
     reads ``/cutoff/beta`` when no thresholds are passed.  ``metadata`` (e.g.
     ``dataset="digits"``) is stored beside them.
     """
-    import h5py
-
-    with h5py.File(path, "r") as src, atomic_h5(path, check=read_netx) as dst:
+    read_netx(path)                 # a valid, self-contained network (else one line)
+    with open_netx(path) as src, atomic_h5(path, check=read_netx) as dst:
         for key in src.keys():
             if key != "cutoff":
                 src.copy(src[key], dst, name=key)
@@ -35,12 +35,67 @@ def store_calibration(path: str, calibration: Calibration, **metadata) -> None:
         write_extension(dst, "cutoff", data)
 
 
-def load_calibration(spec) -> Optional[Calibration]:
-    """The calibration stored in a NetSpec's ``/cutoff`` group, or None."""
+def _number(spec, group: dict, key: str, default: Any, *, integer: bool = False) -> Any:
+    """``/cutoff/<key>`` as a Python number (``default`` when absent), or a one-line
+    NetxFormatError naming the field."""
+    if key not in group:
+        return default
+    value = group[key]
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(-1)[0].item()
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, (bool, np.bool_))
+    if ok and integer:
+        ok = np.isfinite(value) and float(value) == int(value) and int(value) >= 1
+    if not ok:
+        kind = "a positive integer" if integer else "a number"
+        raise NetxFormatError(spec.path, f"must be {kind}, found "
+                                         f"{_show(value)}", field=f"cutoff/{key}")
+    return int(value) if integer else float(value)
+
+
+def _show(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_calibration(spec, steps: Optional[int] = None) -> Optional[Calibration]:
+    """The calibration stored in a NetSpec's ``/cutoff`` group, or None when there is
+    none.
+
+    ``/cutoff/beta`` must be a non-empty 1-D array of real numbers, one threshold per
+    step (a negative value: never stop at that step), and, when ``steps`` is given, have
+    at least ``steps`` of them: thresholds calibrated for fewer steps than the run has
+    are refused (recalibrate) rather than padded or cut.  Anything else -- and an
+    ``epsilon`` or ``bins`` that is not a number -- is a one-line NetxFormatError
+    naming the field, so every backend refuses the same file the same way.
+    """
     group = spec.extensions.get("cutoff") if isinstance(spec.extensions, dict) else None
-    if not group or "beta" not in group:
+    if not isinstance(group, dict) or "beta" not in group:
         return None
-    beta = np.asarray(group["beta"], dtype=float).reshape(-1)
+    raw = group["beta"]
+    kind = getattr(np.asarray(raw) if isinstance(raw, (np.ndarray, np.generic, int, float))
+                   else None, "dtype", None)
+    if kind is None or kind.kind not in "iuf":
+        raise NetxFormatError(spec.path, f"must be an array of thresholds (real numbers, one "
+                                         f"per step), found {_show(raw)}",
+                              field="cutoff/beta")
+    beta = np.asarray(raw, dtype=float)
+    if beta.ndim != 1 or beta.size == 0:
+        raise NetxFormatError(spec.path, f"must be a non-empty 1-D array (one threshold per "
+                                         f"step), found shape {beta.shape}",
+                              field="cutoff/beta")
+    if np.isnan(beta).any():
+        raise NetxFormatError(spec.path, f"holds NaN at step "
+                                         f"{int(np.argmax(np.isnan(beta))) + 1}; a threshold is "
+                                         f"a number (negative: never stop at that step)",
+                              field="cutoff/beta")
+    if steps is not None and beta.size < int(steps):
+        raise NetxFormatError(spec.path, f"holds {beta.size} thresholds (calibrated for "
+                                         f"{beta.size} steps) but the run has {int(steps)} "
+                                         f"steps; recalibrate for {int(steps)} steps "
+                                         f"(loihi-snn eval --epsilon E) or run {beta.size}",
+                              field="cutoff/beta")
     beta = np.where(beta < 0, NEVER, beta)
-    return Calibration(beta=beta, epsilon=float(group.get("epsilon", np.nan)),
-                       bins=int(group.get("bins", 100)))
+    return Calibration(beta=beta, epsilon=_number(spec, group, "epsilon", np.nan),
+                       bins=_number(spec, group, "bins", 100, integer=True))

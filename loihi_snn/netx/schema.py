@@ -288,7 +288,7 @@ def open_netx(path: str) -> Iterator[Any]:
     if os.path.isdir(path):
         raise NetxFormatError(path, "is a directory, expected a NetX HDF5 file (*.net)")
     try:
-        with open_hdf5(path) as f:
+        with open_hdf5(path, size_limit("read_bytes")) as f:
             yield f
     except Hdf5Refused as exc:
         if exc.name is not None:
@@ -535,7 +535,7 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
         in_shape = shape
         w = c.array(raw, "weight", required=False, lo=-INPUT_WEIGHT_MAX, hi=INPUT_WEIGHT_MAX)
         blo, bhi = bias_range(neuron)
-        b = c.array(raw, "bias", required=False, lo=blo, hi=bhi)
+        b = c.array(raw, "bias", required=False, integer=True, lo=blo, hi=bhi)
         if w is not None:
             if w.size != 1:
                 c.fail("weight", f"input layer weight must be a scalar, found shape {w.shape}")
@@ -598,9 +598,10 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
             if wr.shape != (out, out):
                 c.fail("weight_rec", f"expected shape ({out}, {out}), found {wr.shape}")
             fields["weight_rec"] = wr.astype(np.int64)
-        d = c.array(raw, "delay", required=False, integer=False, lo=0)
+        # whole steps (lava-dl exports floor(delay)); compared as floats: a huge value
+        # must not wrap
+        d = c.array(raw, "delay", required=False, integer=True, lo=0)
         if d is not None:
-            d = np.floor(d)             # compared as floats: a huge value must not wrap
             if d.max(initial=0) > MAX_DELAY:
                 c.fail("delay", f"maximum delay {d.max():g} exceeds the Loihi 2 limit "
                                 f"of {MAX_DELAY} steps")
@@ -737,7 +738,7 @@ def _finish_layer(c: _Checker, ltype: str, raw: Dict[str, Any], index: int, shap
     """The bias and neuron checks every layer with synapses ends with."""
     if "bias" in raw:
         blo, bhi = bias_range(neuron)
-        b = c.array(raw, "bias", lo=blo, hi=bhi)
+        b = c.array(raw, "bias", integer=True, lo=blo, hi=bhi)
         if neuron is not None and neuron.type == "SDNN" and neuron.get("sigma_output"):
             c.fail("bias", "a sigma-delta output layer (sigma_output) cannot have a bias: "
                            "Lava's Sigma process has none; remove sigma_output or the bias")
@@ -745,8 +746,11 @@ def _finish_layer(c: _Checker, ltype: str, raw: Dict[str, Any], index: int, shap
         if b.size not in (1, int(np.prod(shape)), n_ch):
             c.fail("bias", f"cannot broadcast bias of shape {b.shape} to layer shape {shape}")
         fields["bias"] = b
-    if neuron is None and ltype in ("conv", "pool", "dense_rec"):
-        c.fail("neuron", f"missing: a '{ltype}' layer needs a neuron group")
+    if neuron is None and ltype in ("dense", "conv", "pool", "dense_rec"):
+        # without neurons nothing integrates the synaptic input: every backend would
+        # output zeros forever
+        c.fail("neuron", f"missing: a '{ltype}' layer needs a neuron group (without one "
+                         f"every backend outputs zeros)")
     return LayerSpec(index, ltype, tuple(int(s) for s in shape), in_shape, fields, neuron)
 
 

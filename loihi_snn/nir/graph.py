@@ -21,6 +21,7 @@ node, neuron node, optional recurrent node, or a flatten) in execution order, or
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -99,6 +100,19 @@ def require_nir():
     return nir
 
 
+def quote_name(name: str, limit: int = 120) -> str:
+    """An object path read from a file, on one line and at most ``limit`` characters."""
+    text = " ".join(str(name).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of ``exc``'s message, at most ``limit`` characters."""
+    lines = str(exc).splitlines()
+    text = lines[0] if lines else ""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def type_name(node: Any) -> str:
     return type(node).__name__
 
@@ -112,21 +126,38 @@ def read_graph(path_or_graph: Any):
         raise NirError("<NIRNode>", f"expected a NIRGraph, got a single {type_name(path_or_graph)} "
                                     f"node; wrap it with nir.NIRGraph.from_list(...)")
     path = os.fspath(path_or_graph)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise NirError(path, "no such file")
+    if os.path.isdir(path):
+        raise NirError(path, "is a directory, expected a NIR file (*.nir)")
+    from loihi_snn.core.hdf5 import Hdf5Refused, checked_image
+    from loihi_snn.netx.schema import MAX_DATASET_BYTES, size_limit
+    try:
+        # read once into memory and checked (a regular file, every object inside the
+        # file, declared sizes within the read limit) before nir reads any data of it
+        image = checked_image(path, size_limit("read_bytes"),
+                              budget=size_limit("read_bytes"),
+                              max_dataset_bytes=MAX_DATASET_BYTES)
+    except Hdf5Refused as exc:
+        if exc.name is not None:
+            raise NirError(path, exc.reason, field=quote_name(exc.name)) from None
+        reason = exc.reason
+        if reason.startswith(("not an HDF5", "cannot be opened")):
+            reason = f"not a readable NIR file ({reason})"
+        raise NirError(path, reason) from None
     try:
         try:
-            graph = nir.read(path)
+            graph = nir.read(io.BytesIO(image))
         except ValueError as exc:
             # nir 1.0.8 infers a Conv2d's output from weight.shape[2] in both dimensions,
             # so a non-square kernel (1 x 5 over a 1 x 40 map is taken as 1 x 1) fails
             # its type check; normalise() computes every shape itself: read unchecked
             if not str(exc).startswith("Type inference error"):
                 raise
-            graph = nir.read(path, type_check=False)
+            graph = nir.read(io.BytesIO(image), type_check=False)
     except Exception as exc:   # nir/h5py raise many kinds; one line for the user
         raise NirError(path, f"not a readable NIR file ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+                             f"{_first_line(exc)})") from None
     if not isinstance(graph, nir.NIRGraph):
         raise NirError(path, f"the file holds a single {type_name(graph)} node, not a graph")
     return graph, path
@@ -199,6 +230,31 @@ def conv_output_shape(source: str, name: str, node: Any, in_shape: Tuple[int, ..
     return (cout, int(ho), int(wo))
 
 
+#: node fields that hold numbers (arrays or scalars) wherever they appear
+NUMERIC_FIELDS = ("weight", "bias", "tau", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold",
+                  "v_reset", "w_in", "stride", "dilation", "groups", "kernel_size")
+
+
+def _check_numbers(source: str, nodes: Dict[str, Any]) -> None:
+    """NirError naming the node and the field unless every numeric field of every node
+    holds real numbers (a file may store strings, bytes or objects anywhere)."""
+    for name, node in nodes.items():
+        for key in NUMERIC_FIELDS:
+            value = getattr(node, key, None)
+            if value is None:
+                continue
+            try:
+                kind = np.asarray(value).dtype
+            except Exception:  # noqa: BLE001 - ragged or odd objects
+                kind = None
+            if kind is None or kind.kind not in "biuf":
+                what = {"S": "bytes", "U": "strings", "O": "Python objects"}.get(
+                    getattr(kind, "kind", ""), f"{type(value).__name__}")
+                raise NirError(source, f"must hold numbers, found {what}"
+                                       f"{f' (dtype {kind})' if kind is not None else ''}",
+                               name, key)
+
+
 def _neuron_size(node: Any) -> int:
     for key in ("v_threshold", "tau", "tau_mem", "r"):
         v = getattr(node, key, None)
@@ -218,6 +274,7 @@ def normalise(path_or_graph: Any) -> Chain:
     nir = require_nir()
     graph, source = read_graph(path_or_graph)
     nodes, edges = inline_subgraphs(graph)
+    _check_numbers(source, nodes)
     for a, b in edges:
         for n in (a, b):
             if n not in nodes:

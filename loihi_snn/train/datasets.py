@@ -133,6 +133,9 @@ class DatasetSpec:
         encodings: valid encoding names; the first one is the default.
         default_T: number of time steps when ``T`` is not given.
         options: the valid extra keyword options and their defaults.
+        size: ``size(split, **options) -> int``, the number of samples of a split
+            without building it (None: unknown), so that a request too large to hold
+            can be refused before anything is allocated (:func:`dataset_size`).
     """
 
     name: str
@@ -141,6 +144,7 @@ class DatasetSpec:
     encodings: tuple[str, ...]
     default_T: int
     options: dict[str, Any] = field(default_factory=dict)
+    size: Callable[..., int] | None = None
 
     @property
     def default_encoding(self) -> str:
@@ -152,7 +156,8 @@ _REGISTRY: dict[str, DatasetSpec] = {}
 
 def register_dataset(name: str, builder: Builder | None = None, *, description: str,
                      encodings: tuple[str, ...] | list[str], default_T: int,
-                     options: dict[str, Any] | None = None, replace: bool = False):
+                     options: dict[str, Any] | None = None, replace: bool = False,
+                     size: Callable[..., int] | None = None):
     """Add a data set to the registry (usable as a decorator when ``builder`` is omitted).
 
     Args:
@@ -165,6 +170,8 @@ def register_dataset(name: str, builder: Builder | None = None, *, description: 
         default_T: default number of time steps.
         options: valid extra options with their default values.
         replace: allow overwriting an existing entry.
+        size: optional ``size(split, **options)``: the number of samples of a split,
+            computed without building it (see :func:`dataset_size`).
 
     Returns:
         the builder (so the decorator form leaves the function unchanged).
@@ -175,7 +182,7 @@ def register_dataset(name: str, builder: Builder | None = None, *, description: 
         if not encodings:
             raise ValueError("a data set needs at least one encoding")
         _REGISTRY[name] = DatasetSpec(name, description, fn, tuple(encodings), int(default_T),
-                                      dict(options or {}))
+                                      dict(options or {}), size)
         return fn
 
     return add if builder is None else add(builder)
@@ -192,6 +199,37 @@ def get_dataset_spec(name: str) -> DatasetSpec:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown data set {name!r}; choose one of: {', '.join(_REGISTRY)}") from None
+
+
+def dataset_size(name: str, split: str = "train", limit: int | None = None,
+                 **options: Any) -> int | None:
+    """The number of samples :func:`load_dataset` would return, without building the
+    data set (None when the data set cannot tell, or the arguments are invalid: the
+    builder then says why).  Cheap: lets a caller refuse a request whose arrays
+    (samples x inputs x T) would not fit before anything is allocated."""
+    spec = _REGISTRY.get(name)
+    if spec is None or spec.size is None or split not in SPLITS:
+        return None
+    try:
+        n = int(spec.size(split, **{**spec.options, **options}))
+    except (TypeError, ValueError, KeyError, OverflowError):
+        return None
+    if limit is not None and not isinstance(limit, bool) and isinstance(limit, (int, np.integer)):
+        n = min(n, int(limit))
+    return max(n, 0)
+
+
+def _split_option(split: str, num_train: Any, num_test: Any, **_: Any) -> int:
+    """The size of a generated split: its ``num_train`` / ``num_test`` option."""
+    return _positive_int("num_train" if split == "train" else "num_test",
+                         num_train if split == "train" else num_test)
+
+
+def _mnist1d_size(split: str, num_samples: Any, **_: Any) -> int:
+    """mnist1d's split: ``num_samples // 10`` per class, the first 80 % for training."""
+    total = 10 * (_positive_int("num_samples", num_samples) // 10)
+    train = int(total * 0.8)
+    return train if split == "train" else total - train
 
 
 def load_dataset(name: str = "digits", split: str = "train", T: int | None = None,
@@ -306,7 +344,8 @@ def digits_split_indices(split: str, test_fraction: float = 0.2) -> np.ndarray:
 @register_dataset("digits", description="scikit-learn 8x8 handwritten digits (1797 images, 10 "
                   "classes, embedded, no download); rate/latency/direct code",
                   encodings=("rate", "latency", "direct"), default_T=16,
-                  options={"layout": "flat", "max_rate": 1.0})
+                  options={"layout": "flat", "max_rate": 1.0},
+                  size=lambda split, **_: int(digits_split_indices(split).size))
 def build_digits(split: str, T: int, encoding: str, seed: int, limit: int | None,
                  layout: str, max_rate: float) -> EncodedDataset:
     """Encode the digits: intensity ``p = pixel / 16`` in [0, 1].
@@ -422,7 +461,8 @@ def _generate_mnist1d(args: dict) -> dict[str, np.ndarray]:
                   encodings=("direct", "delta", "level"), default_T=40,
                   options={"num_samples": 5000, "threshold": 0.25, "cache_dir": None,
                            "levels": 16, "value_range": 2.5, "layout": "time",
-                           "length": 40})
+                           "length": 40},
+                  size=_mnist1d_size)
 def build_mnist1d(split: str, T: int, encoding: str, seed: int, limit: int | None,
                   num_samples: int, threshold: float, cache_dir: str | None,
                   levels: int = 16, value_range: float = 2.5, layout: str = "time",
@@ -484,7 +524,8 @@ _EVENT_ENCODINGS = ("binary", "count")
                   "moving in 4 (or 8) directions with background noise; binary/count frames",
                   encodings=_EVENT_ENCODINGS, default_T=20,
                   options={"height": 16, "width": 16, "num_classes": 4, "noise_rate": 5.0,
-                           "duration_us": 100_000, "num_train": 1000, "num_test": 250})
+                           "duration_us": 100_000, "num_train": 1000, "num_test": 250},
+                  size=_split_option)
 def build_events(split: str, T: int, encoding: str, seed: int, limit: int | None, height: int,
                  width: int, num_classes: int, noise_rate: float, duration_us: int,
                  num_train: int, num_test: int) -> EncodedDataset:
@@ -605,7 +646,8 @@ def _register_task(name: str, generate, description: str, default_T: int, option
         return ds
     register_dataset(name, build, description=description, encodings=("binary",),
                      default_T=default_T,
-                     options={"num_train": num_train, "num_test": num_test, **options})
+                     options={"num_train": num_train, "num_test": num_test, **options},
+                     size=_split_option)
 
 
 _register_task("lif_memory", tasks.memory_task, "cue, variable delay (silence or distractors), "

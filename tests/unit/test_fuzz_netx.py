@@ -241,8 +241,6 @@ def network_plans(draw) -> List[Dict[str, Any]]:
                 size = {"full": (out, nin), "out": (out,), "scalar": ()}[kind]
                 layer["delay"] = np.asarray(draw(st.lists(st.integers(0, 62), min_size=int(np.prod(size)),
                                                           max_size=int(np.prod(size))))).reshape(size)
-            if ltype == "dense" and k >= n_layers and draw(st.integers(0, 4)) == 0:
-                layer.pop("neuron")                      # a synapse-only output layer
             shape = (out,)
         elif ltype == "average":
             nin = int(np.prod(shape))

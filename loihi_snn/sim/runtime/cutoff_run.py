@@ -53,9 +53,11 @@ class CutoffResult:
         return float(np.mean(self.steps))
 
 
-def stored_beta(spec) -> Optional[np.ndarray]:
-    """The calibrated thresholds stored in a NetX file's ``/cutoff`` group, if any."""
-    cal = load_calibration(spec)
+def stored_beta(spec, steps: Optional[int] = None) -> Optional[np.ndarray]:
+    """The calibrated thresholds stored in a NetX file's ``/cutoff`` group, if any; at
+    least ``steps`` of them (else one-line NetxFormatError, see
+    :func:`loihi_snn.netx.calibration.load_calibration`)."""
+    cal = load_calibration(spec, steps)
     return None if cal is None else cal.beta
 
 
@@ -123,7 +125,7 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     if not cutoff:
         beta = None
     elif beta is None:
-        beta = stored_beta(spec)
+        beta = stored_beta(spec, max_steps)
         if beta is None:
             raise ShapeError(f"{path}: no calibrated thresholds stored in the file; pass "
                              f"beta=... or calibrate first (loihi_snn.core.cutoff.calibrate)")

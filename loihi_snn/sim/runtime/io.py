@@ -10,20 +10,122 @@ give the output back the same way (:func:`from_lava_layout`).  Values are binary
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
+import zipfile
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from loihi_snn.core.errors import OutputError, ShapeError
-from loihi_snn.core.files import atomic_path
+from loihi_snn.core.files import UnreadableFile, atomic_path, open_regular
 from loihi_snn.netx.inputs import check_input, check_input_range
 # is_graded / message_bits / input_message_bits are defined in netx.lower (the emulator
 # uses them too) and offered here with the rest of the runners' input handling
 from loihi_snn.netx.lower import (input_message_bits, is_graded, message_bits,  # noqa: F401
                                   output_transform)
 from loihi_snn.netx.schema import NetSpec
+
+# ----------------------------------------------------------------------------- input files
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _max_array_bytes() -> int:
+    from loihi_snn.sim.runtime.run import MAX_RUN_BYTES   # lazy: run imports this module
+    from loihi_snn.core.limits import env_int
+    return env_int("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES)
+
+
+def _check_npy_header(fp, available: int, where: str) -> None:
+    """ShapeError unless the .npy header at ``fp``'s position declares numbers whose data
+    fits in the ``available`` bytes (header included) and within the run-byte limit.
+    Only the header is read."""
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            shape, _, dtype = np.lib.format._read_array_header(fp, version)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        raise ShapeError(f"{where}: cannot read a .npy array (corrupt header: "
+                         f"{' '.join(str(exc).split())[:160]})") from None
+    if dtype.hasobject:
+        raise ShapeError(f"{where}: holds Python objects (dtype {dtype}); loihi_snn never "
+                         f"unpickles: save an array of numbers")
+    count = math.prod(int(d) for d in shape)
+    nbytes = count * dtype.itemsize
+    data = available - fp.tell()
+    if nbytes > data:
+        raise ShapeError(f"{where}: its header declares shape {tuple(shape)} of {dtype} "
+                         f"({nbytes:.4g} bytes of data) but the file holds {max(data, 0)} "
+                         f"bytes after it; a truncated or corrupt .npy file")
+    limit = _max_array_bytes()
+    if 8 * count > limit:
+        raise ShapeError(f"{where}: declares shape {tuple(shape)}, "
+                         f"{8 * count / 2**30:.3g} GiB once read (8 bytes a value), more than "
+                         f"the {limit / 2**30:.3g} GiB allowed (set LOIHI_SNN_MAX_RUN_BYTES "
+                         f"to raise it)")
+
+
+def load_npy(path: Union[str, os.PathLike]) -> np.ndarray:
+    """The array of a ``.npy`` file (or of an ``.npz`` archive holding exactly one), read
+    safely from a path a user gives; else a one-line ShapeError naming the file.
+
+    Refused before anything is allocated: a path that is not a regular file (a FIFO, a
+    device or a folder would block or never end; opened with ``O_NONBLOCK`` and checked
+    with ``fstat``), a file without a NumPy header, object arrays (never unpickled), a
+    header that declares more data than the file holds, or more than the run-byte limit
+    (``LOIHI_SNN_MAX_RUN_BYTES``, 8 bytes a value) -- so a 100-byte file declaring
+    shape (10**12, 16) ends in one line, not in ``ArrayMemoryError``.
+    """
+    where = os.fspath(path)
+    try:
+        fobj = open_regular(where)
+    except UnreadableFile as exc:
+        raise ShapeError(f"{where}: {exc.reason}") from None
+    with fobj:
+        size = os.fstat(fobj.fileno()).st_size
+        head = fobj.read(6)
+        fobj.seek(0)
+        try:
+            if head.startswith(_ZIP_MAGICS):
+                return _load_npz_member(fobj, where)
+            if head != _NPY_MAGIC:
+                raise ShapeError(f"{where}: cannot read a .npy array (no NumPy header: not "
+                                 f"a .npy file); save the array with numpy.save")
+            _check_npy_header(fobj, size, where)
+            fobj.seek(0)
+            return np.load(fobj, allow_pickle=False)
+        except ShapeError:
+            raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError,
+                MemoryError) as exc:
+            raise ShapeError(f"{where}: cannot read a .npy array ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]})") from None
+
+
+def _load_npz_member(fobj, where: str) -> np.ndarray:
+    """The one array of an ``.npz`` archive, its header checked before it is read."""
+    with zipfile.ZipFile(fobj) as zf:
+        infos = zf.infolist()
+        if len(infos) != 1 or not infos[0].filename.endswith(".npy"):
+            names = ", ".join(i.filename for i in infos[:5]) + (", ..." if len(infos) > 5
+                                                                 else "")
+            raise ShapeError(f"{where}: an .npz archive must hold exactly one array here, "
+                             f"found {len(infos)} member(s) ({names or 'none'}); save the "
+                             f"input alone with numpy.save")
+        info = infos[0]
+        with zf.open(info) as member:
+            _check_npy_header(member, info.file_size, f"{where}: {info.filename}")
+            fobj.seek(0)
+    with np.load(fobj, allow_pickle=False) as archive:
+        return archive[info.filename[:-4]]
+
 
 # ----------------------------------------------------------------------------- input checks
 
