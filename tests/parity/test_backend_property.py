@@ -7,8 +7,9 @@ on/off) and TERNARY neurons; extreme but valid biases, thresholds, decays and 8-
 weights -- and random binary or graded inputs up to the largest value the network takes
 (:func:`loihi_snn.netx.inputs.max_graded_input`).  Each is either refused at load
 (a one-line NetxFormatError / ShapeError, before any Lava process) or gives identical
-output on ``lava-fixed``, ``lava-fused`` and the emulator.  (SDNN layers are not drawn:
-the emulator has no sigma-delta step, so ``lava-fused`` and the emulator refuse them.)
+output on ``lava-fixed``, ``lava-fused`` and the emulator.  (SDNN layers are not drawn
+here; lava-dl's two sigma-delta PilotNets are checked on every backend in
+parity/test_pilotnet_snn.py.)
 
 ``derandomize=True``: the examples are the same on every run (no flaky CI); the
 ``@example`` cases are shrunk failures found while writing the input boundary (kept as

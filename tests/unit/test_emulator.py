@@ -20,8 +20,14 @@ from loihi_snn.netx.schema import read_netx
 from helpers import SLAYER_IDS, SLAYER_NETS, export_slayer, net_dense
 
 
-def test_pilotnet_sdnn_is_refused_with_a_clear_error(shared_netx, tmp_path, capsys):
-    path = shared_netx / "pilotnet_sdnn" / "network.net"
+def test_neuron_type_without_step_is_refused_with_a_clear_error(shared_netx, tmp_path, capsys,
+                                                               monkeypatch):
+    """A neuron family without an emulator step (here SDNN with its step taken away; every
+    built-in family has one) is refused in one line naming the layer and the type."""
+    path = tmp_path / "pilotnet_sdnn.net"      # a fresh path: no compiled emulator cached
+    path.write_bytes((shared_netx / "pilotnet_sdnn" / "network.net").read_bytes())
+    monkeypatch.setitem(families.FAMILIES, "SDNN",
+                        dataclasses.replace(families.get("SDNN"), emulator_step=None))
     with pytest.raises(UnsupportedByEmulator, match=r"layer 0: neuron type 'SDNN'"):
         emulate(path, np.zeros((1, 3, 33, 100, 2)))
     # the refusal is one of the package's errors, so the CLI reports it as users' errors
