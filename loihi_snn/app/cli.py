@@ -27,6 +27,7 @@ from loihi_snn.netx.describe import format_table, layer_table, summary
 from loihi_snn.netx.resources import check, estimate
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.lava.hardware import is_loihi2_available
+from loihi_snn.sim.runtime.guard import STALL_TIMEOUT_S, resolve_stall_timeout
 from loihi_snn.sim.runtime.io import load_npy, output_path, save_npy
 from loihi_snn.sim.runtime.run import (BACKENDS, check_steps, check_timeout, resolve_backend,
                                       run)
@@ -36,6 +37,11 @@ from loihi_snn.train.datasets import list_datasets
 from loihi_snn.train.loop import train
 
 EXIT_USAGE = 2
+
+STALL_HELP = (f"end a Lava run whose processes make no progress (no process uses the CPU) "
+              f"for this many seconds, with a one-line error naming what stalled (default "
+              f"$LOIHI_SNN_STALL_TIMEOUT or {STALL_TIMEOUT_S:g}); a run that computes is "
+              f"never ended by it")
 
 
 def _print_json(obj: Dict[str, Any]) -> None:
@@ -131,10 +137,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if steps is not None:
         steps = check_steps(steps)
     timeout = check_timeout(_number(args.timeout, "--timeout", integer=False))
+    stall = resolve_stall_timeout(_number(args.stall_timeout, "--stall-timeout", integer=False))
     out = output_path(args.out)             # the name written (.npy appended if missing)
     backend = resolve_backend(args.backend)
     x = load_npy(args.input)    # a regular file; header checked before reading
-    y = run(args.net, x, steps=steps, backend=backend, timeout=timeout)
+    y = run(args.net, x, steps=steps, backend=backend, timeout=timeout, stall_timeout=stall)
     save_npy(out, y)          # atomic: no partial file if the write fails
     print(f"{args.net}: ran {y.shape[-1]} steps on {backend}; output {y.shape} "
           f"({int(np.count_nonzero(y))} non-zero) written to {out}")
@@ -182,7 +189,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       cutoff=args.cutoff, epsilon=args.epsilon, backend=args.backend,
                       encoding=args.encoding, T=args.T, seed=args.seed,
                       input_scale=args.input_scale, calibration_limit=args.calibration_limit,
-                      spikes=not args.no_spikes)
+                      spikes=not args.no_spikes,
+                      stall_timeout=resolve_stall_timeout(
+                          _number(args.stall_timeout, "--stall-timeout", integer=False)))
     if args.json:
         print(json.dumps(result.to_dict(per_sample=args.per_sample)))
     else:
@@ -236,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--timeout", default=None, metavar="SECONDS",
                     help="stop the Lava run after this many seconds (compile included) and "
                          "fail with a one-line error saying how many steps were done")
+    pr.add_argument("--stall-timeout", default=None, metavar="SECONDS", help=STALL_HELP)
     pr.set_defaults(func=cmd_run)
 
     presets = "; ".join(f"{k}: {v}" for k, v in list_presets().items())
@@ -336,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "settings used)")
     pv.add_argument("--per-sample", action="store_true",
                     help="with --json: add each sample's prediction and steps used")
+    pv.add_argument("--stall-timeout", default=None, metavar="SECONDS", help=STALL_HELP)
     pv.set_defaults(func=cmd_eval)
     add_nir_parsers(sub)         # loihi-snn import / export-nir (app/nir_cli.py)
     return p

@@ -34,7 +34,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from loihi_snn.core.args import (check_choice, check_flag, check_int, check_number, check_path,
+                                 show)
 from loihi_snn.core.cutoff import calibrate, offline_cutoff
+from loihi_snn.core.errors import OptionError
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError
 from loihi_snn.core.limits import env_int
 from loihi_snn.netx.calibration import load_calibration
@@ -326,7 +329,8 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
              T: Optional[int] = None, seed: Optional[int] = None,
              input_scale: Optional[float] = None,
              calibration_limit: Optional[int] = None, spikes: bool = True,
-             progress: Optional[bool] = None) -> EvalResult:
+             progress: Optional[bool] = None,
+             stall_timeout: Optional[float] = None) -> EvalResult:
     """Run a data split through a network and measure it.
 
     Parameters
@@ -352,15 +356,35 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
         training samples used to calibrate (default: all).
     spikes : bool
         count spikes with the emulator (False: ``spikes_per_sample``/``nasfr`` None).
+    stall_timeout : float, optional
+        seconds without progress that end a Lava run (RunError); default
+        ``$LOIHI_SNN_STALL_TIMEOUT`` or 60 (:mod:`loihi_snn.sim.runtime.guard`).
 
     Returns
     -------
     EvalResult
     """
 
-    path = os.fspath(net)
-    spec = read_netx(path)
+    # every argument is checked before the file is read or any data is built
+    path = check_path(net, "net")
+    for name, value in (("dataset", dataset), ("encoding", encoding)):
+        if value is not None and not isinstance(value, str):
+            raise OptionError(f"{name} must be a name (str) or None, got {show(value)}")
+    split = check_choice(split, "split", ("test", "train"))
+    limit = check_int(limit, "limit", 1, allow_none=True)
+    calibration_limit = check_int(calibration_limit, "calibration_limit", 1, allow_none=True)
+    T = check_int(T, "T", 1, allow_none=True)
+    seed = check_int(seed, "seed", 0, allow_none=True)
+    epsilon = check_number(epsilon, "epsilon", minimum=0.0, below=1.0, allow_none=True,
+                           accepted="a number in [0, 1)")
+    input_scale = check_number(input_scale, "input_scale", above=0.0, allow_none=True,
+                               accepted="a positive number (inputs are multiplied by it "
+                                        "and rounded)")
+    cutoff = check_flag(cutoff, "cutoff")
+    spikes = check_flag(spikes, "spikes")
+    check_flag(progress, "progress", allow_none=True)
     backend_used = resolve_backend(backend)
+    spec = read_netx(path)
     if len(spec.output_shape) != 1:
         raise EvalError(f"{path}: eval classifies by the output layer's spike counts and needs "
                         f"a 1-D output layer; this network's output is {tuple(spec.output_shape)}")
@@ -381,7 +405,8 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
             else:
                 out = emulate(spec, X)
         else:
-            out = run_many(path, X, backend="lava-fused", progress=progress)
+            out = run_many(path, X, backend="lava-fused", progress=progress,
+                           stall_timeout=stall_timeout)
         wall = time.perf_counter() - t0
         if cutoff:
             preds, used = offline_cutoff(out, beta, steps_T)
@@ -391,7 +416,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
         total = N * steps_T
     else:
         res = run_cutoff(path, X, beta=beta, cutoff=cutoff, backend=backend_used,
-                         progress=progress)
+                         progress=progress, stall_timeout=stall_timeout)
         preds, used, total, wall = res.predictions, res.steps, res.total_steps, res.wall_seconds
     preds = np.asarray(preds, dtype=np.int64)
     used = np.asarray(used, dtype=np.int64)

@@ -37,3 +37,21 @@ def env_int(name: str, default: int, minimum: int = 1,
         raise OptionError(f"environment variable {name}={text[:60]!r} is not valid: it must "
                           f"be {accepted} (unset it for the default, {default})")
     return value
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive, finite number of seconds from environment variable ``name``, or
+    ``default`` when it is unset or blank; anything else is a one-line
+    :class:`~loihi_snn.core.errors.OptionError` naming the variable and the value."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return float(default)
+    try:
+        value = float(text)
+    except (ValueError, OverflowError):
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise OptionError(f"environment variable {name}={text[:60]!r} is not valid: it must "
+                          f"be a positive number of seconds (unset it for the default, "
+                          f"{default:g})")
+    return value

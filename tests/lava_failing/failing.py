@@ -7,7 +7,9 @@ directory for models.  ``Failing`` passes its input through unchanged (shape
 - ``"raise"``: ``run_spk`` raises ``ValueError(message + " at step <t>")``;
 - ``"hang"``: ``run_spk`` blocks for ``hang_s`` seconds (default: an hour) without
   sending anything, the way a deadlocked model looks to the runtime;
-- ``"exit"``: the model's OS process exits at once (``os._exit(3)``), as if killed.
+- ``"exit"``: the model's OS process exits at once (``os._exit(3)``), as if killed;
+- ``"spin"``: ``run_spk`` computes for ``hang_s`` seconds without sending anything (a
+  model busy in a loop that never finishes its step).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-MODES = ("raise", "hang", "exit")
+MODES = ("raise", "hang", "exit", "spin")
 
 
 class Failing(AbstractProcess):
@@ -56,6 +58,10 @@ class _FailingModel(PyLoihiProcessModel):
                 time.sleep(p["hang_s"])
             if p["mode"] == "exit":
                 os._exit(3)
+            if p["mode"] == "spin":
+                end = time.monotonic() + p["hang_s"]
+                while time.monotonic() < end:
+                    sum(range(1000))
         x = self.a_in.recv()
         self.count[0] += 1
         self.s_out.send(x)

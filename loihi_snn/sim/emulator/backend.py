@@ -22,6 +22,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from loihi_snn.core.forksafe import check_cuda_usable
+
 ARITHMETIC = ("float", "int64")
 
 EXACT_FLOAT32 = 1 << 24     # float32 represents every integer below this exactly
@@ -112,6 +114,7 @@ class TorchBackend:
         self.torch = torch
         self.arithmetic = check_arithmetic(arithmetic)
         self.device = torch.device(device)
+        check_cuda_usable(self.device)
         self.int64, self.float32, self.float64, self.bool = (torch.int64, torch.float32,
                                                              torch.float64, torch.bool)
         self.state = torch.float64 if arithmetic == "float" else torch.int64

@@ -38,6 +38,7 @@ from loihi_snn.core.asa import apply_gate_fixed
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.args import check_choice, check_flag, check_int, check_path, show
 from loihi_snn.core.errors import BackendError, LoihiSnnError, NetxFormatError, ShapeError
+from loihi_snn.core.forksafe import prepare_torch
 from loihi_snn.families.base import NeuronStep
 from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, is_graded, message_bits,
                                   output_transform, pool_kernel, reset_schedule, with_neuron)
@@ -313,6 +314,7 @@ class Emulator:
             or graded integers; for an ``average`` last layer the group *sums* (backend
             arrays: numpy, or torch tensors on ``device``).
         """
+        prepare_torch()          # a forked Lava process model: see core.forksafe
         sig = self.xb.asarray(x)
         n = state.batch
         interval = self.reset_interval
@@ -367,6 +369,7 @@ class Emulator:
         np.ndarray (or tensor)
             (T, N, *output_shape): what :meth:`step` returns at each step.
         """
+        prepare_torch()          # a forked Lava process model: see core.forksafe
         xb = self.xb
         T, n = int(x.shape[0]), state.batch
         sig = xb.asarray(x)

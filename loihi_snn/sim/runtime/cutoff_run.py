@@ -64,7 +64,8 @@ def stored_beta(spec, steps: Optional[int] = None) -> Optional[np.ndarray]:
 def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                cutoff: bool = True, max_steps: Optional[int] = None,
                backend: str = "lava-fixed", progress: Optional[bool] = None,
-               record_output: bool = False, timeout: Optional[float] = None) -> CutoffResult:
+               record_output: bool = False, timeout: Optional[float] = None,
+               stall_timeout: Optional[float] = None) -> CutoffResult:
     """Run N samples through one Lava run with the Top-K cutoff controller.
 
     Parameters
@@ -86,6 +87,9 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     timeout : float, optional
         wall-clock seconds for the whole Lava run (compile included); past it the run
         is stopped and :class:`~loihi_snn.core.errors.RunError` says how far it got.
+    stall_timeout : float, optional
+        the stall deadline of :func:`loihi_snn.run` (a run whose processes make no
+        progress ends in RunError; default ``$LOIHI_SNN_STALL_TIMEOUT`` or 60 s).
 
     A file with ``layer_start = "first_input"`` runs every sample with each layer
     starting at its first input, as :func:`loihi_snn.run` runs one sample: the scheduled
@@ -183,7 +187,8 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     t0 = time.perf_counter()
     try:   # compile, run until every sample is decided, stop: in a supervised child process
         (results, done, recorded, t_end), total = run_supervised(
-            source, read_out, chunks, cfg, timeout=timeout,
+            source, read_out, chunks, cfg, timeout=timeout, stall_timeout=stall_timeout,
+            backend=backend,
             what=f"{path} (with the cutoff controller)",
             status=lambda: int(controller.num_done.get()[0]), target=N, on_status=on_status,
             return_steps=True)

@@ -19,6 +19,7 @@ pipe.  Inside the runner a watchdog thread waits on
 - the sentinels of Lava's model processes: one that exits during the run is a
   failed model (Lava's ``SystemProcess`` hands us its exception and traceback);
 - the deadline (``timeout`` seconds after the runner started, compile included);
+- the stall deadline (below): a run that makes no progress ends, even without a timeout;
 - the parent's pipe (an ``abort`` request after Ctrl-C, or EOF if the parent died).
 
 On any of these it tears the run down without Lava's blocking handshakes: SIGTERM
@@ -27,6 +28,28 @@ manager, which unlinks every ``/dev/shm`` segment of the run, and finally exits.
 The runner sits in a process group of its own, so a Ctrl-C in a terminal reaches
 only the caller, which asks the runner to clean up; as a last resort (a runner that
 does not answer ``CLEANUP_GRACE_S`` after its deadline) the parent kills the group.
+
+No progress: the stall deadline
+-------------------------------
+Every run has one, whatever the caller asked: nothing waits forever.  The run goes in
+chunks (``RunSteps`` calls); while Lava runs a chunk the watchdog ends the run as
+*stalled* when either
+
+- no process of the run (the model processes and Lava's runtime services) used the CPU
+  for ``stall_timeout`` seconds: Lava's processes block (no CPU) only while they wait
+  for one another, so a run in which all of them wait is deadlocked (a model stuck in a
+  lock, a dead thread pool, a lost message); or
+- the chunk of n steps has not finished ``stall_timeout + STALL_STEP_S * n`` seconds
+  after it began (plus ``STALL_START_S`` for the first chunk, which compiles and starts
+  the processes): a run that is busy but does not advance (a model spinning in a loop).
+
+``stall_timeout`` defaults to :data:`STALL_TIMEOUT_S` (60 s); the ``stall_timeout``
+argument of every run function, the CLI's ``--stall-timeout`` and the environment
+variable ``LOIHI_SNN_STALL_TIMEOUT`` override it.  A slow run is never ended while its
+processes compute and its chunks finish within their allowance: a legitimately long
+run needs no setting.  The error (``RunError`` with ``stalled`` True; exit status 2
+from the CLI) names the backend, the network, the step reached and the processes that
+stalled, and the run is torn down like a timed-out one.
 
 Two readers, one pipe
 ---------------------
@@ -62,7 +85,8 @@ import time
 from multiprocessing.connection import wait as _wait_ready
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from loihi_snn.core.errors import RunError
+from loihi_snn.core.errors import OptionError, RunError
+from loihi_snn.core.limits import env_seconds
 
 POLL_S = 0.05            # watchdog / parent polling period, seconds
 STOP_GRACE_S = 30.0      # a normal stop() taking longer than this is forced, seconds
@@ -70,6 +94,12 @@ CLEANUP_GRACE_S = 15.0   # time the parent allows the runner for its own cleanup
 TERM_GRACE_S = 2.0       # time a model process gets to exit after SIGTERM, seconds
 EXC_READ_S = 2.0         # time to get a failed actor's exception from its pipe, seconds
 FAILURE_PASSES = 4       # looks for a failed model's exception before reporting none
+STALL_TIMEOUT_S = 60.0   # default stall deadline: no CPU used by any process, seconds
+STALL_STEP_S = 1.0       # allowance per time step of a chunk, seconds
+STALL_START_S = 120.0    # extra allowance of the first chunk (compile, start), seconds
+CPU_SAMPLE_S = 1.0       # how often the watchdog reads the processes' CPU time, seconds
+IDLE_TICKS = 1           # CPU clock ticks per sample that still count as idle
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 #: PID (= process group id) of the most recent runner, for diagnostics and tests: every
 #: OS process of that Lava run (models, runtime services, shared-memory manager) is in
@@ -85,14 +115,26 @@ def _one_line(text: str, limit: int = 400) -> str:
 class _Runner:
     """State of the forked runner process (main thread + watchdog thread)."""
 
-    def __init__(self, conn, source, timeout: Optional[float], total: int, what: str) -> None:
+    def __init__(self, conn, source, timeout: Optional[float], total: int, what: str,
+                 stall: float = STALL_TIMEOUT_S, backend: str = "lava") -> None:
         self.conn = conn
         self.source = source
         self.timeout = timeout
         self.total = total
         self.what = what
+        self.stall = float(stall)
+        self.backend = backend
         self.t0 = time.monotonic()
         self.steps_done = 0
+        # the chunk Lava is running (set by the main thread around ``source.run``)
+        self.in_run = False
+        self.chunk_steps = 0
+        self.chunk_end: Optional[float] = None    # monotonic deadline of this chunk
+        self.chunk_allow = 0.0
+        self._cpu: dict = {}                       # pid -> CPU ticks at the last sample
+        self._cpu_at = 0.0
+        self.idle_since = time.monotonic()
+        self.busy: List[str] = []                  # processes that used the CPU lately
         self.phase = "running"          # running -> stopping
         self.stop_deadline: Optional[float] = None
         self.result: Any = None
@@ -115,6 +157,52 @@ class _Runner:
             except Exception:  # noqa: BLE001
                 pass
         os._exit(0)
+
+    # ------------------------------------------------------------------ chunks
+    def begin_chunk(self, steps: int, first: bool) -> None:
+        """Called by the main thread just before ``source.run`` of ``steps`` steps."""
+        now = time.monotonic()
+        self.chunk_steps = int(steps)
+        self.chunk_allow = self.stall + STALL_STEP_S * steps + (STALL_START_S if first else 0)
+        self.chunk_end = now + self.chunk_allow
+        self.idle_since = now
+        self._cpu, self._cpu_at = {}, 0.0
+        self.in_run = True
+        self.send(("chunk", self.chunk_allow))     # the parent's backstop (run_supervised)
+
+    def end_chunk(self, steps: int) -> None:
+        self.in_run = False
+        self.steps_done += int(steps)
+
+    def check_stall(self, now: float) -> None:
+        """Abort as ``stall`` when the chunk Lava runs made no progress (module docstring)."""
+        if not self.in_run:
+            return
+        if now - self._cpu_at >= CPU_SAMPLE_S:
+            self._sample_cpu(now)
+        if self._cpu and now - self.idle_since > self.stall:
+            self.abort("stall", reason="idle")
+        if self.chunk_end is not None and now > self.chunk_end:
+            self.abort("stall", reason="slow")
+
+    def _sample_cpu(self, now: float) -> None:
+        """Read every Lava process's CPU time; any that advanced (or a new process)
+        restarts the idle clock."""
+        ticks, names = {}, {}
+        model_names = self._names()
+        for i, a in enumerate(self.actors()):
+            pid = getattr(a, "pid", None)
+            value = None if pid is None else _cpu_ticks(pid)
+            if value is not None:
+                ticks[pid] = value
+                names[pid] = model_names[i] if i < len(model_names) \
+                    else "(Lava runtime service)"
+        busy = [names[pid] for pid, t in ticks.items()
+                if t - self._cpu.get(pid, -IDLE_TICKS - 1) > IDLE_TICKS]
+        if busy or not ticks:
+            self.idle_since = now
+        self.busy = busy
+        self._cpu, self._cpu_at = ticks, now
 
     # ------------------------------------------------------------------ Lava state
     def _infrastructure(self):
@@ -236,7 +324,8 @@ class _Runner:
                 pass
 
     # ------------------------------------------------------------------ endings
-    def abort(self, kind: str, detail: Optional[BaseException] = None) -> None:
+    def abort(self, kind: str, detail: Optional[BaseException] = None,
+              reason: str = "") -> None:
         """Tear the run down, report ``kind`` to the parent and exit (never returns)."""
         self._end_lock.acquire()          # the first ending wins; others wait for exit
         try:
@@ -249,14 +338,16 @@ class _Runner:
             except Exception:  # noqa: BLE001 - the ending must still be reported
                 failures = []
             self.force_cleanup()
-            self.send(("error", kind, self._message(kind, detail, failures),
+            self.send(("error", kind, self._message(kind, detail, failures, reason),
                        self.steps_done, self.total))
         finally:
             self.exit()
 
     def _message(self, kind: str, detail: Optional[BaseException],
-                 failures: Sequence[str]) -> str:
+                 failures: Sequence[str], reason: str = "") -> str:
         done = f"{self.steps_done} of {self.total} steps completed"
+        if kind == "stall":
+            return _one_line(self._stall_message(reason), limit=600)
         if kind == "timeout":
             started = getattr(self.source, "runtime", None) is not None
             where = "" if started or self.steps_done else \
@@ -276,6 +367,24 @@ class _Runner:
                              f"{type(detail).__name__}: {detail}")
         return _one_line(f"Lava run of {self.what} failed ({done}): a Lava process exited "
                          f"unexpectedly")
+
+    def _stall_message(self, reason: str) -> str:
+        names = self._names()
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        where = (f"Lava run of {self.what} on backend '{self.backend}' stalled in steps "
+                 f"{self.steps_done + 1}-{self.steps_done + self.chunk_steps} of {self.total} "
+                 f"({self.steps_done} completed)")
+        if reason == "idle":
+            what = (f"no Lava process used the CPU for {self.stall:g} s, so they all wait "
+                    f"on one another (a deadlock); model processes: {shown or 'none'}")
+        else:
+            busy = ", ".join(self.busy[:4]) or "none"
+            what = (f"these {self.chunk_steps} steps did not finish within {self.chunk_allow:g} s "
+                    f"({self.stall:g} s + {STALL_STEP_S:g} s a step) while processes kept "
+                    f"computing without advancing (busy: {busy})")
+        return (f"{where}: {what}; the run was stopped and its processes and shared memory "
+                f"cleaned up (the limit is stall_timeout={self.stall:g} s: pass "
+                f"stall_timeout= / --stall-timeout, or set LOIHI_SNN_STALL_TIMEOUT)")
 
     # ------------------------------------------------------------------ watchdog
     def watch(self) -> None:
@@ -309,6 +418,8 @@ class _Runner:
             now = time.monotonic()
             if self.phase == "running" and deadline is not None and now > deadline:
                 self.abort("timeout")
+            if self.phase == "running":
+                self.check_stall(now)
             if self.phase == "stopping" and self.stop_deadline is not None \
                     and now > self.stop_deadline:
                 self.abort("stop-timeout")
@@ -382,6 +493,16 @@ def _actor_exception(actor) -> Any:
         time.sleep(POLL_S)   # Lava's reader has the message: wait for what it stores
 
 
+def _cpu_ticks(pid: int) -> Optional[int]:
+    """User + system CPU time of process ``pid`` in clock ticks (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            rest = f.read().decode("ascii", "replace").rsplit(")", 1)[1].split()
+        return int(rest[11]) + int(rest[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _last_frame(tb: str) -> str:
     """'file.py:LINE in func' of the innermost frame of a formatted traceback."""
     last = ""
@@ -402,7 +523,8 @@ def _last_frame(tb: str) -> str:
 
 def _runner_main(conn, other_end, source, read_out: Callable[[], Any], chunks: List[int],
                  run_cfg, timeout: Optional[float], what: str,
-                 status: Optional[Callable[[], int]] = None, target: Optional[int] = None) -> None:
+                 status: Optional[Callable[[], int]] = None, target: Optional[int] = None,
+                 stall: float = STALL_TIMEOUT_S, backend: str = "lava") -> None:
     """Body of the runner process (see the module docstring)."""
     from lava.magma.core.run_conditions import RunSteps  # lazy: Lava is heavy
     other_end.close()               # so that the parent's exit reads as EOF here
@@ -410,12 +532,13 @@ def _runner_main(conn, other_end, source, read_out: Callable[[], Any], chunks: L
         os.setpgid(0, 0)            # Ctrl-C goes to the caller only; group kill as last resort
     except OSError:
         pass
-    runner = _Runner(conn, source, timeout, sum(chunks), what)
+    runner = _Runner(conn, source, timeout, sum(chunks), what, stall=stall, backend=backend)
     threading.Thread(target=runner.watch, name="loihi-snn-watchdog", daemon=True).start()
     try:
-        for n in chunks:
+        for i, n in enumerate(chunks):
+            runner.begin_chunk(int(n), first=(i == 0))
             source.run(condition=RunSteps(num_steps=int(n)), run_cfg=run_cfg)
-            runner.steps_done += int(n)
+            runner.end_chunk(int(n))
             runner.send(("progress", int(n)))
             if status is not None:
                 value = int(status())
@@ -495,12 +618,27 @@ def _kill_runner(proc) -> None:
     proc.join(TERM_GRACE_S)
 
 
+def resolve_stall_timeout(value: Optional[float] = None) -> float:
+    """The stall deadline in seconds: ``value`` when given (a positive number, else
+    OptionError), else ``$LOIHI_SNN_STALL_TIMEOUT``, else :data:`STALL_TIMEOUT_S`."""
+    if value is None:
+        return env_seconds("LOIHI_SNN_STALL_TIMEOUT", STALL_TIMEOUT_S)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not (seconds > 0 and seconds != float("inf")):
+        raise OptionError(f"stall_timeout must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
 def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], run_cfg, *,
                    timeout: Optional[float] = None, what: str = "network",
                    on_progress: Optional[Callable[[int], None]] = None,
                    status: Optional[Callable[[], int]] = None, target: Optional[int] = None,
                    on_status: Optional[Callable[[int], None]] = None,
-                   return_steps: bool = False) -> Any:
+                   return_steps: bool = False, stall_timeout: Optional[float] = None,
+                   backend: str = "lava") -> Any:
     """Run ``source``'s Lava process graph in a supervised child process.
 
     Parameters
@@ -530,13 +668,19 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
         with ``status``: end the run early (read out, stop) once ``status() >= target``.
     return_steps : bool
         return ``(result, steps_run)`` instead of the result alone.
+    stall_timeout : float, optional
+        seconds without progress that end the run as stalled (module docstring);
+        default ``$LOIHI_SNN_STALL_TIMEOUT`` or :data:`STALL_TIMEOUT_S`.
+    backend : str
+        backend name for messages.
 
     Raises
     ------
     RunError
         one line: a process model raised (its exception type, message and source
         line), a model process died, the run timed out (``exc.timed_out`` is True)
-        or the runner died.  ``exc.steps_completed`` and ``exc.total_steps`` say how
+        the run stalled (``exc.stalled`` is True) or the runner died.
+        ``exc.steps_completed`` and ``exc.total_steps`` say how
         far it got (chunk granularity).  Every Lava process of the run is gone and
         its shared memory unlinked when this is raised.
     """
@@ -544,6 +688,7 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
         timeout = float(timeout)
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+    stall = resolve_stall_timeout(stall_timeout)
     chunks = [int(n) for n in chunks if int(n) > 0]
     total = sum(chunks)
     capacity = getattr(source, "max_steps", None)
@@ -553,13 +698,13 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
         err = RunError(f"{type(source).__name__} of {what} was built for {int(capacity)} "
                        f"steps; running {total} would exceed it (pass steps= when you "
                        f"build it)")
-        err.timed_out, err.steps_completed, err.total_steps = False, 0, total
+        err.timed_out, err.stalled, err.steps_completed, err.total_steps = False, False, 0, total
         raise err
     ctx = mp.get_context("fork")        # Lava itself forks every model process
     parent, child = ctx.Pipe(duplex=True)
     proc = ctx.Process(target=_runner_main, name="loihi-snn-lava-runner",
                        args=(child, parent, source, read_out, chunks, run_cfg, timeout, what,
-                             status, target))
+                             status, target, stall, backend))
     proc.start()
     global last_runner_pid
     last_runner_pid = proc.pid
@@ -567,10 +712,14 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
     done = 0
     t0 = time.monotonic()
     hard_deadline = None if timeout is None else t0 + timeout + CLEANUP_GRACE_S
+    # backstop for a runner whose own watchdog cannot act: the chunk's allowance plus
+    # the stall time and the cleanup grace; before the first chunk, the start allowance
+    chunk_deadline = t0 + STALL_START_S + stall + CLEANUP_GRACE_S
 
-    def error(message: str, timed_out: bool = False) -> RunError:
-        err = RunError(_one_line(message))
+    def error(message: str, timed_out: bool = False, stalled: bool = False) -> RunError:
+        err = RunError(_one_line(message, limit=600))
         err.timed_out = timed_out
+        err.stalled = stalled
         err.steps_completed = done
         err.total_steps = total
         return err
@@ -582,6 +731,13 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
                 raise error(f"Lava run of {what} timed out after {timeout:g} s with {done} "
                             f"of {total} steps completed; its processes did not stop and "
                             f"were killed", timed_out=True)
+            if time.monotonic() > chunk_deadline:
+                _kill_runner(proc)
+                raise error(f"Lava run of {what} on backend '{backend}' stalled with {done} "
+                            f"of {total} steps completed and its supervisor did not answer; "
+                            f"its processes were killed (stall_timeout={stall:g} s: pass "
+                            f"stall_timeout= / --stall-timeout, or set "
+                            f"LOIHI_SNN_STALL_TIMEOUT)", stalled=True)
             if parent.poll(POLL_S):
                 try:
                     msg = parent.recv()
@@ -593,7 +749,10 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
                     raise error(f"Lava run of {what} failed: the process running Lava "
                                 f"exited unexpectedly (exit code {proc.exitcode}) with "
                                 f"{done} of {total} steps completed")
-                if msg[0] == "progress":
+                if msg[0] == "chunk":
+                    chunk_deadline = time.monotonic() + msg[1] + stall + CLEANUP_GRACE_S
+                elif msg[0] == "progress":     # next: a chunk, or read-out and stop
+                    chunk_deadline = time.monotonic() + stall + STOP_GRACE_S + CLEANUP_GRACE_S
                     done += msg[1]
                     if on_progress is not None:
                         on_progress(msg[1])
@@ -607,7 +766,8 @@ def run_supervised(source, read_out: Callable[[], Any], chunks: Sequence[int], r
                     _, kind, message, done, _total = msg
                     if kind == "interrupted":
                         raise KeyboardInterrupt(message)
-                    raise error(message, timed_out=(kind == "timeout"))
+                    raise error(message, timed_out=(kind == "timeout"),
+                                stalled=(kind == "stall"))
             elif not proc.is_alive() and not parent.poll(0):
                 _kill_runner(proc)              # its model processes must not outlive it
                 raise error(f"Lava run of {what} failed: the process running Lava exited "

@@ -63,5 +63,6 @@ def run_layers(path: str, x: np.ndarray, steps: Optional[int] = None,
         return [np.asarray(s.data.get()) for s in sinks]
 
     # compiles, runs and stops Lava in a supervised child process
-    outs = run_supervised(source, read_out, [steps], run_config(backend), what=path)
+    outs = run_supervised(source, read_out, [steps], run_config(backend), what=path,
+                          backend=backend)
     return [from_lava_layout(y) for y in outs]

@@ -22,7 +22,7 @@ from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
 from loihi_snn.sim.lava.loader import load
-from loihi_snn.sim.runtime.guard import run_supervised
+from loihi_snn.sim.runtime.guard import resolve_stall_timeout, run_supervised
 from loihi_snn.sim.runtime.io import (check_input_shape, check_integer, check_time_last,
                                       fixed_point_input, flat_input, from_lava_layout,
                                       image_shape, input_message_bits, integer_output,
@@ -102,7 +102,8 @@ def _want_progress(progress: Optional[bool], steps: int) -> bool:
 
 def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         steps: Optional[int] = None, backend: str = "lava-fixed", *,
-        progress: Optional[bool] = None, timeout: Optional[float] = None) -> np.ndarray:
+        progress: Optional[bool] = None, timeout: Optional[float] = None,
+        stall_timeout: Optional[float] = None) -> np.ndarray:
     """Run a network on one input and return its output spikes.
 
     Parameters
@@ -130,6 +131,11 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         stopping the processes; not loading the file).  A run past it is stopped and
         raises RunError saying how many steps were completed (the run goes in 20
         chunks when a timeout is given, so the count has that granularity).
+    stall_timeout : float, optional
+        seconds in which no Lava process uses the CPU (a deadlock) before the run ends
+        as stalled (RunError, ``exc.stalled``); default ``$LOIHI_SNN_STALL_TIMEOUT`` or
+        60 s.  Every Lava run has this deadline (see
+        :mod:`loihi_snn.sim.runtime.guard`); it never ends a run that computes.
 
     Returns
     -------
@@ -155,6 +161,7 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
     T = int(x.shape[-1])
     steps = check_steps(T if steps is None else steps)
     check_timeout(timeout)
+    resolve_stall_timeout(stall_timeout)
     if backend == "emulator":
         return _run_emulator(net_or_path, x, steps)
 
@@ -167,7 +174,7 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
             check_input_range(spec, x)
         check_run_size(spec, x, steps)
         if backend == "lava-fused":
-            return _run_fused(spec, x, steps, is_graded(x), progress, timeout)
+            return _run_fused(spec, x, steps, is_graded(x), progress, timeout, stall_timeout)
         net = load(net_or_path, precision=precision_of(backend),
                    input_message_bits=input_message_bits(x), input_shape=image_shape(x))
     else:
@@ -204,7 +211,8 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
     net.out.connect(sink.a_in)
 
     out = _supervised(source, sink.data.get, steps, run_config(backend), progress=progress,
-                      timeout=timeout, what=net.filename)
+                      timeout=timeout, what=net.filename, stall_timeout=stall_timeout,
+                      backend=backend)
     out = from_lava_layout(np.asarray(out))
     if fixed:
         out = integer_output(out)          # the sink records floats; the values are integers
@@ -222,26 +230,32 @@ def check_network_argument(net_or_path: Any) -> None:
 
 
 def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
-                timeout: Optional[float], what: str):
+                timeout: Optional[float], what: str, stall_timeout: Optional[float] = None,
+                backend: str = "lava"):
     """Compile, run ``steps`` steps and stop Lava in a supervised child process
     (:func:`~loihi_snn.sim.runtime.guard.run_supervised`), with a step progress bar; returns
-    ``read_out()``.  The run goes in 20 chunks when a bar or a timeout needs them."""
+    ``read_out()``.  The run goes in 20 chunks when a bar or a timeout needs them, and
+    in chunks of at least :data:`STALL_CHUNK_STEPS` steps otherwise (the stall
+    deadline's per-chunk allowance)."""
     show = _want_progress(progress, steps)
-    chunks = _chunks(steps, 20 if (show or timeout is not None) else 1)
+    parts = 20 if (show or timeout is not None) else \
+        max(1, min(20, steps // STALL_CHUNK_STEPS))
+    chunks = _chunks(steps, parts)
     bar = None
     if show:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(what)}")
     try:
         return run_supervised(source, read_out, chunks, cfg, timeout=timeout, what=what,
-                              on_progress=None if bar is None else bar.update)
+                              on_progress=None if bar is None else bar.update,
+                              stall_timeout=stall_timeout, backend=backend)
     finally:
         if bar is not None:
             bar.close()
 
 
 def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional[bool],
-               timeout: Optional[float]) -> np.ndarray:
+               timeout: Optional[float], stall_timeout: Optional[float] = None) -> np.ndarray:
     """Backend ``lava-fused`` for a .net path: ONE Lava process
     (:class:`~loihi_snn.sim.lava.procs.fused.process.FusedRun`, AsyncProtocol) that holds the
     input, runs the network and records its output; no source, sink or port traffic.
@@ -253,7 +267,8 @@ def _run_fused(spec, x: np.ndarray, steps: int, graded: bool, progress: Optional
     data = match_input_port(data, spec.input_shape)
     proc = FusedRun(spec=spec, x=data, steps=steps, input_message_bits=message_bits(graded))
     out = np.asarray(_supervised(proc, proc.output, steps, run_config("lava-fused"),
-                                 progress=progress, timeout=timeout, what=spec.path))
+                                 progress=progress, timeout=timeout, what=spec.path,
+                                 stall_timeout=stall_timeout, backend="lava-fused"))
     return scale_output(out, proc)
 
 
@@ -315,6 +330,11 @@ def check_run_size(spec, x: np.ndarray, steps: int) -> None:
         raise OptionError(f"{spec.path}: {steps} steps need about {need / 2**30:.3g} GiB of "
                          f"input and output buffers, more than the {limit / 2**30:.3g} GiB "
                          f"allowed (set LOIHI_SNN_MAX_RUN_BYTES to raise it)")
+
+
+#: smallest chunk of a run without a progress bar or timeout, steps (more chunks than
+#: needed cost a Lava pause each; fewer make the stall allowance per chunk coarser)
+STALL_CHUNK_STEPS = 64
 
 
 def _chunks(total: int, parts: int):

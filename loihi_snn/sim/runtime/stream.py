@@ -44,7 +44,8 @@ FUSED_LAYER_ELEMENTS = 1 << 21
 
 
 def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
-             progress: Optional[bool] = None, timeout: Optional[float] = None) -> np.ndarray:
+             progress: Optional[bool] = None, timeout: Optional[float] = None,
+             stall_timeout: Optional[float] = None) -> np.ndarray:
     """Run every sample of ``X`` through one Lava run of the network at ``path``.
 
     Parameters
@@ -63,6 +64,9 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         wall-clock limit in seconds for the whole Lava run (compile, all samples,
         stop); past it the run is stopped and RunError says how many steps were
         completed.  Failing process models raise RunError as in :func:`loihi_snn.run`.
+    stall_timeout : float, optional
+        the stall deadline of :func:`loihi_snn.run` (a run whose processes make no
+        progress ends in RunError; default ``$LOIHI_SNN_STALL_TIMEOUT`` or 60 s).
 
     Returns
     -------
@@ -97,20 +101,23 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         # stale input dropped) never lets one sample leak into the next, even through
         # recurrent spikes or neurons that fire on without input
         return run_cutoff(path, X, cutoff=False, record_output=True, backend=backend,
-                          progress=progress, timeout=timeout).outputs
-    return _run_fused_stream(path, spec, X, progress, timeout)
+                          progress=progress, timeout=timeout,
+                          stall_timeout=stall_timeout).outputs
+    return _run_fused_stream(path, spec, X, progress, timeout, stall_timeout)
 
 
 def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
-                      timeout: Optional[float]) -> np.ndarray:
+                      timeout: Optional[float],
+                      stall_timeout: Optional[float] = None) -> np.ndarray:
     """Backend ``lava-fused`` of :func:`run_many`: ONE Lava process (AsyncProtocol)
     holding the whole stream, samples (N, *input_shape, T) dealt to lanes (sample s
     to lane ``s % lanes``, position ``s // lanes``), separated by a silent gap,
     neurons reset on a schedule.  Returns (N, *output_shape, T)."""
     from loihi_snn.sim.lava.procs.fused.process import FusedRun  # lazy: imports Lava
     N, T = X.shape[0], X.shape[-1]
-    # count blocks to size the gap (every synapse adds one step)
-    n_blocks = sum(1 for l in spec.layers if l.type not in ("flatten",) and
+    # count blocks to size the gap (every synapse adds one step; flatten and an
+    # ``average`` output layer have none: they act within the step)
+    n_blocks = sum(1 for l in spec.layers if l.type not in ("flatten", "average") and
                    not (l.type == "input" and l.neuron is None))
     interval = T + n_blocks + 1
     # an input layer with neurons receives the input directly (offset 0); every other
@@ -145,12 +152,13 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     if show:
         from tqdm.auto import tqdm
         bar = tqdm(total=N, unit="sample", desc=f"lava {os.path.basename(path)}")
-    per_chunk = max(1, per_lane // 20) if (show or timeout is not None) else per_lane
+    per_chunk = max(1, per_lane // 20)     # progress, timeout and stall granularity
     chunks = [min(per_chunk, per_lane - done) * interval
               for done in range(0, per_lane, per_chunk)]
     try:   # compiles, runs and stops Lava in a supervised child process
         out = run_supervised(net, net.output, chunks, run_config("lava-fused"),
-                             timeout=timeout, what=path,
+                             timeout=timeout, what=path, stall_timeout=stall_timeout,
+                             backend="lava-fused",
                              on_progress=None if bar is None else
                              (lambda n: bar.update(min(n // interval * lanes, N - bar.n))))
     finally:
