@@ -244,7 +244,8 @@ def load_eval_data(spec, dataset: Optional[str] = None, *, split: str = "test",
         ds = load_dataset(dataset, split, T=T, encoding=encoding, seed=int(seed), limit=limit,
                           **options)
     except (ValueError, TypeError) as exc:      # TypeError: an option of the wrong type
-        raise EvalError(f"{spec.path}: data set {dataset!r}: "
+        given = f" with options {_show(options)}" if options else ""
+        raise EvalError(f"{spec.path}: data set {dataset!r}{given}: "
                         f"{' '.join(str(exc).split())[:300]}") from None
     X = np.asarray(ds.inputs)
     if tuple(X.shape[1:-1]) != tuple(spec.input_shape):
