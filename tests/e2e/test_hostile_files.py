@@ -204,6 +204,27 @@ def test_soft_link_inside_the_file_is_read(tmp_path):
     np.testing.assert_array_equal(spec.extensions["loihi_snn"]["w"], W)
 
 
+def test_hard_links_shared_between_groups_are_read(tmp_path):
+    """The walk checks each object once: a dataset hard-linked from two groups (a DAG,
+    not a cycle) is accepted."""
+    path = base_net(tmp_path / "dag.net")
+    with h5py.File(path, "r+") as f:
+        f.create_group("loihi_snn")["w"] = f["layer/1/weight"]
+        f["loihi_snn"]["again"] = f["loihi_snn"]["w"]
+    spec = read_netx(path)
+    np.testing.assert_array_equal(spec.extensions["loihi_snn"]["again"], W)
+
+
+def test_a_hard_link_cycle_is_refused_by_the_walk(tmp_path):
+    from loihi_snn.core.hdf5 import Hdf5Refused, check_self_contained
+    path = base_net(tmp_path / "cycle.net")
+    with h5py.File(path, "r+") as f:
+        f["layer/1/neuron/loop"] = f["layer"]
+    with h5py.File(path, "r") as f, pytest.raises(Hdf5Refused, match="cycle") as exc:
+        check_self_contained(f)
+    assert exc.value.name == "/layer/1/neuron/loop"
+
+
 def test_store_calibration_refuses_a_file_with_external_storage(tmp_path, secret):
     """store_calibration copies every group of the file: it must not copy external
     bytes into the new file (it reads the file through the same checks)."""
