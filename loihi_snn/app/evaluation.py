@@ -39,11 +39,11 @@ from loihi_snn.core.args import (check_choice, check_flag, check_int, check_numb
 from loihi_snn.core.cutoff import calibrate, offline_cutoff
 from loihi_snn.core.errors import OptionError
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError
-from loihi_snn.core.limits import env_int
 from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.emulator import UnsupportedByEmulator, emulate
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
+from loihi_snn.sim.runtime.io import max_run_bytes
 from loihi_snn.sim.runtime.run import resolve_backend
 from loihi_snn.sim.runtime.stream import run_many
 from loihi_snn.train.config import ConfigError
@@ -184,7 +184,6 @@ def check_eval_size(spec, dataset: str, split: str, limit: Optional[int], T: Opt
     """EvalError when the split's inputs and outputs (samples x (inputs + outputs) x T,
     8 bytes a value) would exceed the run-byte limit (``LOIHI_SNN_MAX_RUN_BYTES``):
     refused before the data set is built, so ``T = 10**7`` cannot exhaust memory."""
-    from loihi_snn.sim.runtime.run import MAX_RUN_BYTES
     try:
         steps = get_dataset_spec(dataset).default_T if T is None else int(T)
     except ValueError:
@@ -193,7 +192,7 @@ def check_eval_size(spec, dataset: str, split: str, limit: Optional[int], T: Opt
     n = n if n is not None else (int(limit) if _whole(limit) else 1)
     per_step = int(np.prod(spec.input_shape)) + int(np.prod(spec.output_shape))
     need = 8 * max(n, 1) * steps * per_step
-    cap = env_int("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES)
+    cap = max_run_bytes()
     if need > cap:
         raise EvalError(f"{spec.path}: {max(n, 1)} samples of data set {dataset!r} over "
                         f"{where}={steps} steps need about {need / 2**30:.3g} GiB of input "

@@ -20,6 +20,7 @@ import numpy as np
 
 from loihi_snn.core.errors import OutputError, ShapeError
 from loihi_snn.core.files import UnreadableFile, atomic_path, open_regular
+from loihi_snn.core.limits import env_int
 from loihi_snn.netx.inputs import check_input, check_input_range
 # is_graded / message_bits / input_message_bits are defined in netx.lower (the emulator
 # uses them too) and offered here with the rest of the runners' input handling
@@ -33,10 +34,17 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _max_array_bytes() -> int:
-    from loihi_snn.sim.runtime.run import MAX_RUN_BYTES   # lazy: run imports this module
-    from loihi_snn.core.limits import env_int
-    return env_int("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES)
+#: the most memory the input and output buffers of one run may need, bytes; above it a
+#: run (e.g. ``--steps 1e12``), an evaluation (samples x T) or an input file is refused
+#: before anything is allocated.  Override with the environment variable
+#: ``LOIHI_SNN_MAX_RUN_BYTES`` (:func:`max_run_bytes`).
+MAX_RUN_BYTES = 8 << 30
+
+
+def max_run_bytes() -> int:
+    """:data:`MAX_RUN_BYTES`, or ``$LOIHI_SNN_MAX_RUN_BYTES`` when set (a bad value is a
+    one-line OptionError)."""
+    return env_int("LOIHI_SNN_MAX_RUN_BYTES", MAX_RUN_BYTES, minimum=1)
 
 
 def _check_npy_header(fp, available: int, where: str) -> None:
@@ -64,7 +72,7 @@ def _check_npy_header(fp, available: int, where: str) -> None:
         raise ShapeError(f"{where}: its header declares shape {tuple(shape)} of {dtype} "
                          f"({nbytes:.4g} bytes of data) but the file holds {max(data, 0)} "
                          f"bytes after it; a truncated or corrupt .npy file")
-    limit = _max_array_bytes()
+    limit = max_run_bytes()
     if 8 * count > limit:
         raise ShapeError(f"{where}: declares shape {tuple(shape)}, "
                          f"{8 * count / 2**30:.3g} GiB once read (8 bytes a value), more than "

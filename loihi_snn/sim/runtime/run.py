@@ -22,6 +22,7 @@ from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
 from loihi_snn.sim.lava.hardware import hardware_run_config, is_loihi2_available
 from loihi_snn.sim.lava.loader import load
+from loihi_snn.sim.runtime.io import MAX_RUN_BYTES      # the run-byte limit
 from loihi_snn.sim.runtime.guard import resolve_stall_timeout, run_supervised
 from loihi_snn.sim.runtime.io import (check_input_shape, check_integer, check_time_last,
                                       fixed_point_input, flat_input, from_lava_layout,
@@ -286,10 +287,9 @@ def _run_emulator(net_or_path, x: np.ndarray, steps: int) -> np.ndarray:
     return emulate(spec, x_port[None], steps, input_message_bits=input_message_bits(x))[0]
 
 
-#: the most memory the input and output buffers of one run may need, bytes; above it a
-#: run (e.g. ``--steps 1e12``) is refused before anything is allocated.  Override with
-#: the environment variable ``LOIHI_SNN_MAX_RUN_BYTES``.
-MAX_RUN_BYTES = 8 << 30
+# MAX_RUN_BYTES, the most memory the input and output buffers of one run may need, is
+# defined beside the input checks in loihi_snn.sim.runtime.io, which bound input files
+# and evaluations by it too; LOIHI_SNN_MAX_RUN_BYTES overrides it.
 
 
 def check_steps(steps: Any) -> int:
