@@ -185,6 +185,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise EvalError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if args.input_scale is not None and not (np.isfinite(args.input_scale)
+                                             and args.input_scale > 0):
+        raise EvalError(f"--input-scale must be a positive number (real-valued inputs are "
+                        f"multiplied by it and rounded), got {args.input_scale:g}")
+    if args.seed is not None and args.seed < 0:
+        raise EvalError(f"--seed must be a non-negative integer, got {args.seed}")
     result = evaluate(args.net, args.dataset, split=args.split, limit=args.limit,
                       cutoff=args.cutoff, epsilon=args.epsilon, backend=args.backend,
                       encoding=args.encoding, T=args.T, seed=args.seed,
@@ -252,8 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     pt = sub.add_parser(
         "train", help="train a network from a preset or config file, export it, check it on Lava",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train a spiking network with lava-dl SLAYER, keep the best epoch (by "
-                    "validation accuracy), export it to NetX, run the test set on Lava "
+        description="Train a spiking network with lava-dl SLAYER, keep the epoch the config's "
+                    "'select' names ('last': the final epoch, what the digits presets use; "
+                    "'best': the highest validation accuracy), export it to NetX, run the "
+                    "test set on Lava "
                     "(fixed point) and on the torch quantized forward, and write a model card.\n\n"
                     "Writes into --out: checkpoint.pt (weights + config), <name>.net, "
                     "config.json, model_card.json and MODEL_CARD.md.\n\n"
@@ -298,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run a data split through a NetX network and print accuracy, mean time "
                     "steps per sample, spikes per sample, NASFR (spikes per neuron per step) "
-                    "and wall-clock steps per second.\n\n"
+                    "and wall-clock sample-steps per second (one sample advanced one time "
+                    "step; the same unit on every backend).  Long runs report progress on "
+                    "stderr: a bar on a terminal, else plain lines (start, every 5 s, end).\n\n"
                     "The data set, encoding, T, input scale and seed are read from the file "
                     "when 'loihi-snn train' wrote it, so the split is the one its model card "
                     "reports; name them for other networks.\n\n"

@@ -18,9 +18,10 @@ Where the numbers come from:
   through one run with the cutoff controller process; ``lava-fused`` streams it
   through the fused process and ``emulator`` runs it as one batch, both applying the
   same rule (:func:`loihi_snn.core.cutoff.offline_cutoff`) to the output -- identical
-  decisions, since their output equals lava-fixed's.  ``steps_per_second`` is Lava
-  time steps per wall-clock second of the run (sample-steps per second for the
-  emulator, whose timed run also counts the spikes), load and compile excluded.
+  decisions, since their output equals lava-fixed's.  ``steps_per_second`` is
+  sample-steps per wall-clock second of the run on every backend (one sample advanced
+  one time step: one Lava step of the controller-streamed backends; the emulator's
+  timed run also counts the spikes), load and compile excluded.
 - ``spikes_per_sample`` / ``nasfr``: every spiking layer's spikes, counted by the
   bit-exact emulator (equal to Lava fixed_pt) over the steps each sample used.
 """
@@ -36,7 +37,10 @@ import numpy as np
 
 from loihi_snn.core.args import (check_choice, check_flag, check_int, check_number, check_path,
                                  show)
+from loihi_snn.core.args import (check_choice, check_flag, check_int, check_number, check_path,
+                                 show)
 from loihi_snn.core.cutoff import calibrate, offline_cutoff
+from loihi_snn.core.errors import OptionError
 from loihi_snn.core.errors import OptionError
 from loihi_snn.core.errors import LoihiSnnError, NetxFormatError
 from loihi_snn.netx.calibration import load_calibration
@@ -78,7 +82,8 @@ class EvalResult:
 
     Units: ``mean_steps`` time steps per sample; ``spikes_per_sample`` spikes of all
     spiking layers per sample (within the steps used); ``nasfr`` spikes per neuron per
-    step; ``steps_per_second`` Lava time steps (emulator: sample-steps) per second.
+    step; ``steps_per_second`` sample-steps (one sample advanced one time step) per
+    second, on every backend.
     """
     accuracy: float
     mean_steps: float
@@ -454,8 +459,7 @@ def format_report(r: EvalResult) -> str:
              if r.cutoff else f"{r.mean_steps:.2f}"),
             ("spikes / sample", "-" if r.spikes_per_sample is None else f"{r.spikes_per_sample:.1f}"),
             ("NASFR", "-" if r.nasfr is None else f"{r.nasfr:.4f} spikes/neuron/step"),
-            ("speed", f"{r.steps_per_second:.0f} "
-                      f"{'sample-steps' if r.backend == 'emulator' else 'steps'}/s "
+            ("speed", f"{r.steps_per_second:.0f} sample-steps/s "
                       f"(run {r.wall_seconds:.1f} s)")]
     lines += [f"  {k:<20s} {v}" for k, v in rows]
     if r.spike_source.startswith("not counted"):

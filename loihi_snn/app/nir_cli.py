@@ -2,7 +2,7 @@
 
     loihi-snn import MODEL.nir --out NET.net [--dt S] [--reset hard|soft|none]
                      [--weight-bits B] [--layer-start first_input|step_1]
-                     [--check INPUTS.npy]
+                     [--check INPUTS.npy [--labels LABELS.npy]]
     loihi-snn export-nir NET.net --out MODEL.nir
 
 :func:`add_parsers` adds them to the main parser's subcommands; bad input ends in one
@@ -16,12 +16,13 @@ import json
 
 import numpy as np
 
-from loihi_snn.core.errors import ShapeError
+from loihi_snn.core.errors import OptionError, ShapeError
+from loihi_snn.core.paths import output_path
 from loihi_snn.netx.describe import format_table, layer_table
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.netx.schema import LAYER_STARTS
-from loihi_snn.nir import (check_import, from_nir, layer_start_from_metadata, normalise,
-                           reset_from_metadata, to_nir)
+from loihi_snn.nir import (NirError, check_import, check_options, from_nir,
+                           layer_start_from_metadata, normalise, recorded_reset, to_nir)
 from loihi_snn.nir.check import integer_input
 from loihi_snn.nir.lower import DEFAULT_DT
 from loihi_snn.sim.runtime.io import load_npy
@@ -35,12 +36,41 @@ def _load_inputs(path: str, shape) -> np.ndarray:
         raise ShapeError(f"{path}: {exc}") from None
 
 
+#: how to state the reset mode a NIR graph cannot record (one line, for the error)
+RESET_HINT = ("state it with --reset soft (snnTorch's default reset_mechanism 'subtract'), "
+              "--reset hard (snnTorch 'zero'; NIR's v -> v_reset) or --reset none")
+
+
+def _load_labels(path: str, samples: int) -> np.ndarray:
+    """Class labels (samples,) for ``--check``'s inputs, integers; else one line."""
+    y = load_npy(path)          # a regular file; header checked before reading
+    if y.shape != (samples,) or y.dtype.kind not in "biuf" or \
+            not np.array_equal(y, np.round(y)) or (y.size and y.min() < 0):
+        raise ShapeError(f"{path}: --labels must be ({samples},) class indices (integers "
+                         f">= 0), one per sample of --check; got shape {y.shape} of {y.dtype}")
+    return y.astype(np.int64)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    # the options and the destination first, then the graph and the check inputs
+    check_options(dt=args.dt, reset=args.reset, weight_bits=args.weight_bits,
+                  layer_start=args.layer_start)
+    output_path(args.out, ext=None)
+    if args.labels is not None and args.check is None:
+        raise OptionError("--labels needs --check INPUTS.npy (the samples they label)")
     chain = normalise(args.model)
-    args.reset = reset_from_metadata(chain) if args.reset is None else args.reset
+    if args.reset is None:
+        args.reset = recorded_reset(chain)
+        if args.reset is None and chain.spiking_stages:
+            raise NirError(chain.source, f"the graph does not record its neurons' reset mode "
+                                         f"(NIR has none; only loihi-snn export-nir writes it "
+                                         f"in the node metadata): {RESET_HINT}",
+                           chain.spiking_stages[0].neuron_name, "reset")
+        args.reset = args.reset or "hard"
     if args.layer_start is None:
         args.layer_start = layer_start_from_metadata(chain)
     x = _load_inputs(args.check, chain.input_shape) if args.check else None
+    labels = _load_labels(args.labels, len(x)) if args.labels is not None else None
     out = from_nir(args.model, args.out, dt=args.dt, reset=args.reset,
                    weight_bits=args.weight_bits, layer_start=args.layer_start)
     spec = read_netx(out)
@@ -58,6 +88,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         r = check_import(chain, out, x, dt=args.dt, reset=args.reset)
         print(f"check on {r['samples']} samples x {r['steps']} steps: prediction agreement "
               f"(float NIR reference vs fixed point) {r['prediction_agreement']:.4f}")
+        if labels is not None:
+            acc = [float(np.mean(np.asarray(r[k]) == labels))
+                   for k in ("float_predictions", "fixed_predictions")]
+            print(f"accuracy against {args.labels}: float NIR reference {acc[0]:.4f}, "
+                  f"fixed point {acc[1]:.4f} (reset {args.reset})")
         for layer in r["layers"]:
             print(f"  layer {layer['layer']}: spike agreement {layer['spike_agreement']:.4f}, "
                   f"spikes/sample float {layer['float_spikes_per_sample']:.1f} fixed "
@@ -66,7 +101,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export_nir(args: argparse.Namespace) -> int:
-    graph = to_nir(args.net, args.out)
+    graph = to_nir(args.net, args.out)        # checks --out before reading the network
     print(f"exported {args.net} -> {args.out}: {len(graph.nodes)} NIR nodes, "
           f"{len(graph.edges)} edges (dt {graph.metadata.get('dt', DEFAULT_DT):g} s, "
           f"snnTorch's convention)")
@@ -84,7 +119,9 @@ def add_parsers(sub) -> None:
                     "(dense_rec for a recurrent weight), Conv2d, pooling, Flatten; decays "
                     "from tau and dt, weights quantized to Loihi's 8-bit mantissa with one "
                     "scale per layer and the threshold scaled with them.",
-        epilog="NIR records no reset mode: snnTorch's default 'subtract' needs --reset soft.  "
+        epilog="NIR records no reset mode: state --reset for a graph that loihi-snn "
+               "export-nir did not write (snnTorch's default 'subtract' is --reset soft, "
+               "'zero' is --reset hard); the mode is never guessed.  "
                "snnTorch writes tau = dt/(1-beta) with dt = 1e-4 (the default); Norse 1.1 "
                "writes tau = dt/tau_mem_inv: import it with --dt 1e-6 (its dt squared).")
     pi.add_argument("model", help="NIR file (*.nir)")
@@ -92,8 +129,10 @@ def add_parsers(sub) -> None:
     pi.add_argument("--dt", type=float, default=DEFAULT_DT, metavar="S",
                     help=f"time step in seconds (default {DEFAULT_DT:g}, snnTorch's)")
     pi.add_argument("--reset", choices=("hard", "soft", "none"), default=None,
-                    help="reset after a spike (default: the mode loihi-snn export-nir "
-                         "recorded in the node metadata, else hard: NIR's v -> v_reset = 0)")
+                    help="reset after a spike: soft (subtract the threshold; snnTorch's "
+                         "default 'subtract'), hard (v -> 0; snnTorch 'zero', NIR's v_reset) "
+                         "or none.  Required unless the graph records it (loihi-snn "
+                         "export-nir writes it in the node metadata)")
     pi.add_argument("--weight-bits", type=int, default=8, metavar="B",
                     help="weight mantissa bits, 2..8 (default 8)")
     pi.add_argument("--layer-start", choices=LAYER_STARTS, default=None,
@@ -106,6 +145,10 @@ def add_parsers(sub) -> None:
                     help="run the NIR graph in float beside the fixed-point network on these "
                          "inputs ((N, *input_shape, T), integers) and print prediction and "
                          "per-layer spike agreement")
+    pi.add_argument("--labels", metavar="LABELS.npy", default=None,
+                    help="with --check: class labels (N,) of those inputs; also print the "
+                         "accuracy of the float NIR reference and of the fixed-point "
+                         "network against them")
     pi.set_defaults(func=cmd_import)
     pe = sub.add_parser("export-nir", help="export a NetX .net network to NIR",
                         description="Write a NetX network as a NIR graph (snnTorch's dt = 1e-4 "

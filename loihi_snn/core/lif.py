@@ -62,8 +62,9 @@ class LIFParams(NamedTuple):
 
 
 def check_reset_mode(reset: str) -> str:
-    if reset not in RESET_MODES:
-        raise ValueError(f"unknown reset mode {reset!r}; choose one of {RESET_MODES}")
+    if not isinstance(reset, str) or reset not in RESET_MODES:
+        raise OptionError(f"unknown reset mode {show(reset)}; choose one of "
+                          f"{', '.join(RESET_MODES)}")
     return reset
 
 

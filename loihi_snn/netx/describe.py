@@ -37,6 +37,31 @@ def weight_bits(layer: LayerSpec) -> Optional[int]:
     return weight_precision(w)[0]
 
 
+def asa_summary(layer: LayerSpec) -> Dict[str, Any]:
+    """The ASA gate of a conv layer in a few JSON-serialisable numbers: ``split``
+    (``static``/``adaptive``), ``important`` channels (the count kept for adaptive, the
+    indices for static) of ``channels``, and ``sigmoid_shift``."""
+    gate = layer.fields["asa"]
+    channels = int(layer.shape[0])
+    out: Dict[str, Any] = {"split": str(gate.get("split", "static")), "channels": channels}
+    if out["split"] == "adaptive":
+        out["important"] = int(gate["num_important"])
+    else:
+        out["important"] = [int(i) for i in np.flatnonzero(np.asarray(gate["important"]))]
+    out["sigmoid_shift"] = int(gate.get("sigmoid_shift", 8))
+    return out
+
+
+def format_asa(a: Dict[str, Any]) -> str:
+    """`` asa=adaptive(4 of 8 channels important)`` of an :func:`asa_summary`."""
+    imp = a["important"]
+    if isinstance(imp, list):
+        chosen = f"channels {','.join(map(str, imp))} of {a['channels']} important"
+    else:
+        chosen = f"{imp} of {a['channels']} channels important"
+    return f" asa={a['split']}({chosen}, sigmoid shift {a['sigmoid_shift']})"
+
+
 def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
     """One JSON-serialisable row per layer of a NetSpec: index, type, shape (file order),
     input_shape, neuron summary, weight_bits, synapses, and the conv / pool / delay /
@@ -54,6 +79,8 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
             row["max_delay"] = int(np.max(layer.fields["delay"]))
         if "weight_rec" in layer.fields:
             row["recurrent"] = True
+        if "asa" in layer.fields:
+            row["asa"] = asa_summary(layer)
         rows.append(row)
     return rows
 
@@ -61,9 +88,9 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
 #: what each ``layer_start`` means, as ``info`` prints it
 LAYER_START_TEXT = {
     "step_1": "every layer starts at step 1 (a fresh run)",
-    "first_input": "each layer starts at the step its first input arrives (NIR's timing: "
-                   "every runner zeroes each layer once, then, unless given a "
-                   "reset_interval)",
+    "first_input": "each layer starts at the step its first input arrives (NIR's timing; "
+                   "every runner zeroes each layer once, at that step, unless it is given "
+                   "a reset_interval)",
 }
 
 
@@ -98,13 +125,15 @@ def format_table(spec: NetSpec, rows: List[Dict[str, Any]]) -> str:
             extra = f" k={tuple(r['kernel'])} s={tuple(r['stride'])} p={tuple(r['padding'])}"
         if "max_delay" in r:
             extra += f" max_delay={r['max_delay']}"
+        if "asa" in r:
+            extra += format_asa(r["asa"])
         wb = "-" if r["weight_bits"] is None else str(r["weight_bits"])
         lines.append(f"{r['index']:>2}  {r['type']:<9} {str(tuple(r['shape'])):<16} {wb:>5} "
                      f"{r['synapses']:>10}  {format_neuron(r['neuron'])}{extra}")
     total = sum(r["synapses"] for r in rows)
     neurons = sum(int(np.prod(r["shape"])) for r in rows if r["neuron"])
     lines.append(f"total: {neurons} neurons, {total} synapses")
-    lines.append(f"layer start: {spec.layer_start}: "
+    lines.append(f"layer start: {spec.layer_start} -- "
                  f"{LAYER_START_TEXT.get(spec.layer_start, '')}")
     if spec.extensions:
         lines.append("extensions: " + ", ".join(sorted(spec.extensions)))

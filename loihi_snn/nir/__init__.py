@@ -11,9 +11,15 @@ Needs the optional ``nir`` package (``pip install loihi-snn[nir]``).
 """
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any, Optional
 
+import numpy as np
+
+from loihi_snn.core.args import check_path, is_path, show
+from loihi_snn.core.lif import RESET_MODES
+from loihi_snn.core.paths import output_path
 from loihi_snn.netx.schema import LAYER_STARTS
 from loihi_snn.nir.check import check_import  # noqa: F401
 from loihi_snn.nir.export import to_nir  # noqa: F401
@@ -22,12 +28,18 @@ from loihi_snn.nir.lower import (DEFAULT_DT, check_layer_start, import_summary, 
                                  write_netx)
 
 
-def reset_from_metadata(chain: Chain) -> str:
+def recorded_reset(chain: Chain) -> Optional[str]:
     """The reset mode the graph's neuron nodes record in ``metadata["loihi_snn.reset"]``
-    (written by :func:`to_nir`; NIR itself has no reset mode), else ``"hard"``."""
+    (written by :func:`to_nir`; NIR itself has no reset mode), else None (not recorded,
+    e.g. every snnTorch or Norse export)."""
     modes = {(getattr(s.neuron, "metadata", None) or {}).get("loihi_snn.reset")
              for s in chain.spiking_stages}
-    return modes.pop() if len(modes) == 1 and None not in modes else "hard"
+    return modes.pop() if len(modes) == 1 and None not in modes else None
+
+
+def reset_from_metadata(chain: Chain) -> str:
+    """:func:`recorded_reset`, else ``"hard"`` (NIR's ``v -> v_reset``)."""
+    return recorded_reset(chain) or "hard"
 
 
 def layer_start_from_metadata(chain: Chain) -> str:
@@ -42,6 +54,35 @@ def layer_start_from_metadata(chain: Chain) -> str:
                                      f"{', '.join(LAYER_STARTS)}, got {start!r}",
                        chain.spiking_stages[0].neuron_name, "metadata")
     return start
+
+
+def check_options(*, dt: Any = DEFAULT_DT, reset: Any = None, weight_bits: Any = 8,
+                  layer_start: Any = None) -> None:
+    """One-line NirError naming the option unless every import option is valid: ``dt`` a
+    positive number of seconds, ``reset`` None or one of ``RESET_MODES``, ``weight_bits``
+    an integer 2..8, ``layer_start`` None or one of ``LAYER_STARTS``."""
+    def bad(name: str, what: str, value: Any) -> None:
+        raise NirError("<options>", f"{name} must be {what}, got {show(value)}", None, name)
+
+    if isinstance(dt, bool) or not isinstance(dt, (numbers.Real, np.floating)) or \
+            not (np.isfinite(dt) and dt > 0):
+        bad("dt", "a positive number of seconds (e.g. 1e-4, snnTorch's)", dt)
+    if reset is not None and (not isinstance(reset, str) or reset not in RESET_MODES):
+        bad("reset", f"one of {', '.join(RESET_MODES)} (or None: the mode recorded in the "
+                     f"graph's metadata, else hard)", reset)
+    if isinstance(weight_bits, bool) or not isinstance(weight_bits, (numbers.Integral,)) or \
+            not 2 <= weight_bits <= 8:
+        bad("weight_bits", "an integer from 2 to 8", weight_bits)
+    if layer_start is not None:
+        check_layer_start(layer_start)
+
+
+def check_graph_argument(path_or_graph: Any) -> None:
+    """NirError (one line) unless ``path_or_graph`` is a file name or a ``nir`` graph."""
+    if is_path(path_or_graph) or hasattr(path_or_graph, "nodes"):
+        return
+    raise NirError("<argument>", f"path_or_graph must be a .nir file name or a "
+                                 f"nir.NIRGraph, got {show(path_or_graph)}")
 
 
 def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT,
@@ -86,8 +127,10 @@ def from_nir(path_or_graph: Any, out: str, *, dt: float = DEFAULT_DT,
         :class:`~loihi_snn.nir.graph.NirError` naming the node and field of anything
         without a Loihi form.
     """
-    if layer_start is not None:
-        check_layer_start(layer_start)
+    # every option, then the destination, before the graph is read
+    check_options(dt=dt, reset=reset, weight_bits=weight_bits, layer_start=layer_start)
+    check_graph_argument(path_or_graph)
+    out = output_path(check_path(out, "out"), ext=None)
     chain = normalise(path_or_graph)
     reset = reset_from_metadata(chain) if reset is None else reset
     layer_start = layer_start_from_metadata(chain) if layer_start is None else layer_start

@@ -32,7 +32,9 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from loihi_snn.core.args import check_path
 from loihi_snn.core.constants import DECAY_UNITY
+from loihi_snn.core.paths import output_path
 from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.core.files import atomic_path
 from loihi_snn.netx.lower import broadcast_to_layer
@@ -181,9 +183,12 @@ def to_nir(net_path: str, out: str = None):
         :class:`~loihi_snn.NetxFormatError` naming the layer and field of anything NIR
         cannot represent.
     """
+    net_path = check_path(net_path, "net_path")
+    if out is not None:       # the destination is checked before any work
+        out = output_path(check_path(out, "out"), ext=None)
     nir = require_nir()
     graph = netx_to_graph(net_path)
     if out is not None:
-        with atomic_path(os.fspath(out), suffix=".nir") as tmp:
+        with atomic_path(out, suffix=".nir") as tmp:
             nir.write(tmp, graph)
     return graph

@@ -8,11 +8,13 @@ valid (:func:`loihi_snn.netx.export.atomic_h5`).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from loihi_snn.core.errors import NetxFormatError
+from loihi_snn.core.args import check_flag, check_path, check_shape, show
+from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, OptionError
+from loihi_snn.core.paths import output_path
 from loihi_snn.netx.export import atomic_h5, write_extension
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.torch.fold import fold_amplitudes, has_ternary
@@ -45,7 +47,20 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
     -------
     str
         ``path``.
+
+    SLAYER sets a block's shapes on its first forward pass: run the network once (any
+    input of the right shape) before exporting, else this raises a one-line
+    :class:`~loihi_snn.core.errors.OptionError` saying so.  Every argument is checked
+    before anything is written (one line, one of the package's errors).
     """
+    blocks = _check_blocks(blocks)
+    path = output_path(check_path(path, "path"), ext=None)
+    input_shape = check_shape(input_shape, "input_shape", ranks=(1, 3))
+    validate = check_flag(validate, "validate")
+    if extensions is not None and (not isinstance(extensions, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in extensions.items())):
+        raise OptionError(f"extensions must be a dict of group names to dicts, e.g. "
+                          f"{{'cutoff': {{...}}}}, got {show(extensions)}")
     extensions = dict(extensions or {})
     if has_ternary(blocks):
         blocks, output_scale = fold_amplitudes(blocks)
@@ -69,15 +84,62 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
             g.create_dataset("shape", data=np.asarray(input_shape, dtype=np.int64))
             offset = 1
         for i, block in enumerate(blocks):
-            neuron = getattr(block, "neuron", None)
-            if neuron is not None and getattr(neuron, "shape", 0) is None:
-                raise ValueError(f"block {i} ({type(block).__name__}) has no shape yet: "
-                                 f"SLAYER sets shapes on the first forward pass, so run one "
-                                 f"forward pass (any input) before exporting")
-            block.export_hdf5(layer.create_group(str(i + offset)))
+            _export_block(block, i, layer.create_group(str(i + offset)))
         for name, data in extensions.items():
             write_extension(f, name, data)
     return path
+
+
+def _check_blocks(blocks: Any) -> List[Any]:
+    """``blocks`` as a non-empty list of objects with ``export_hdf5``; else OptionError."""
+    if isinstance(blocks, (str, bytes, dict)) or not isinstance(blocks, Iterable):
+        hint = " (pass net.blocks)" if hasattr(blocks, "blocks") else ""
+        raise OptionError(f"blocks must be a sequence of SLAYER-style blocks{hint}, got "
+                          f"{show(blocks)}")
+    blocks = list(blocks)
+    if not blocks:
+        raise OptionError("blocks is empty: give the network's blocks, e.g. net.blocks")
+    for i, block in enumerate(blocks):
+        if not callable(getattr(block, "export_hdf5", None)):
+            raise OptionError(f"block {i} ({type(block).__name__}) is not an exportable block: "
+                              f"it has no export_hdf5 method (lava-dl slayer.block.* or "
+                              f"loihi_snn.blocks.*)")
+    return blocks
+
+
+def _unset_shapes(block: Any) -> List[str]:
+    """The lazily set shapes of a SLAYER block that are still None (before its first
+    forward pass): its own ``shape`` (Flatten), its neuron's, and the neuron's sigma /
+    delta parts (sigma-delta blocks; ``sigma_delta.Output`` sets only the sigma's)."""
+    unset = []
+    for where, obj in (("shape", block), ("neuron.shape", getattr(block, "neuron", None)),
+                       ("neuron.sigma.shape", getattr(getattr(block, "neuron", None),
+                                                      "sigma", None)),
+                       ("neuron.delta.shape", getattr(getattr(block, "neuron", None),
+                                                      "delta", None))):
+        if obj is not None and hasattr(obj, "shape") and getattr(obj, "shape") is None:
+            unset.append(where)
+    return unset
+
+
+def _export_block(block: Any, index: int, group) -> None:
+    """``block.export_hdf5(group)``; a block that cannot be written raises one line:
+    a block not yet run says to run one forward pass first (what SLAYER needs)."""
+    try:
+        block.export_hdf5(group)
+    except LoihiSnnError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any error of a third-party export
+        name = type(block).__name__
+        unset = _unset_shapes(block)
+        if unset:
+            raise OptionError(f"block {index} ({name}) has no shape yet ({', '.join(unset)} "
+                              f"{'is' if len(unset) == 1 else 'are'} None): SLAYER sets shapes on the first forward pass, so "
+                              f"run the network once on any input of the right shape "
+                              f"(e.g. net(x)) before exporting") from None
+        raise OptionError(f"block {index} ({name}) cannot be exported: "
+                          f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") \
+            from None
 
 
 def iter_blocks(module: Any) -> Iterable[Any]:

@@ -20,6 +20,7 @@ from typing import Optional
 import torch
 
 from loihi_snn.core.constants import DECAY_UNITY
+from loihi_snn.core.errors import OptionError, ShapeError
 from loihi_snn.core.lavadl import lava_dl
 from loihi_snn.core.lif import LIFParams, check_reset_mode, lif_fixed_step, lif_float_step
 from loihi_snn.torch.bptt import LIFBPTT
@@ -39,9 +40,9 @@ def decay_to_int(name: str, value: float) -> int:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}") from None
+        raise OptionError(f"{name} must be a number in [0, 1], got {value!r}") from None
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1] (fraction lost per step), got {value}")
+        raise OptionError(f"{name} must be in [0, 1] (fraction lost per step), got {value}")
     return int(round(value * DECAY_UNITY))
 
 
@@ -97,11 +98,11 @@ class LIF(_base.Neuron):
                  norm=None) -> None:
         check_reset_mode(reset)
         if spike not in SPIKE_MODES:
-            raise ValueError(f"unknown spike mode {spike!r}; choose one of {SPIKE_MODES}")
+            raise OptionError(f"unknown spike mode {spike!r}; choose one of {SPIKE_MODES}")
         if not isinstance(leak, bool):
-            raise ValueError(f"leak must be True or False, got {leak!r}")
+            raise OptionError(f"leak must be True or False, got {leak!r}")
         if synapse not in SYNAPSE_MODES:
-            raise ValueError(f"unknown synapse {synapse!r}; choose one of {SYNAPSE_MODES}")
+            raise OptionError(f"unknown synapse {synapse!r}; choose one of {SYNAPSE_MODES}")
         i_decay = decay_to_int("current_decay", current_decay)
         if synapse == "single":
             i_decay = DECAY_UNITY       # no current state: u[t] = a_in[t]
@@ -109,16 +110,16 @@ class LIF(_base.Neuron):
         try:
             vth_mant = int(float(threshold) * scale)
         except (TypeError, ValueError):
-            raise ValueError(f"threshold must be a positive number, got {threshold!r}") from None
+            raise OptionError(f"threshold must be a positive number, got {threshold!r}") from None
         if not 1 <= vth_mant <= VTH_MANT_MAX:
-            raise ValueError(
+            raise OptionError(
                 f"threshold {threshold} gives the fixed-point mantissa {vth_mant} "
                 f"(threshold x scale {scale}); it must lie in 1..{VTH_MANT_MAX} "
                 f"(17-bit Loihi threshold): use a threshold in "
                 f"[{1 / scale:g}, {VTH_MANT_MAX / scale:g}]")
         if norm is not None or graded_spike or persistent_state or requires_grad \
                 or not shared_param:
-            raise ValueError("LIF supports shared, fixed decays without norm, graded "
+            raise OptionError("LIF supports shared, fixed decays without norm, graded "
                              "spikes or persistent state")
         super().__init__(threshold=threshold, tau_grad=tau_grad, scale_grad=scale_grad,
                          p_scale=1 << 12, w_scale=scale, s_scale=scale * (1 << 6),
@@ -180,11 +181,11 @@ class LIF(_base.Neuron):
     def _set_shape(self, input: torch.Tensor) -> None:
         if self.shape is None:
             if input.dim() < 3:
-                raise ValueError(f"expected input of shape (N, ..., T), got {tuple(input.shape)}")
+                raise ShapeError(f"expected input of shape (N, ..., T), got {tuple(input.shape)}")
             self.shape = input.shape[1:-1]
             self.num_neurons = int(torch.tensor(self.shape).prod())
         elif input.shape[1:-1] != self.shape:
-            raise ValueError(f"input shape {tuple(input.shape)} does not match the neuron "
+            raise ShapeError(f"input shape {tuple(input.shape)} does not match the neuron "
                              f"shape {tuple(self.shape)} (+ batch, time)")
 
     def forward(self, input: torch.Tensor,

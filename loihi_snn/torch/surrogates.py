@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from loihi_snn.core.errors import OptionError
+
 
 class ExpSurrogateSpike(torch.autograd.Function):
     """Heaviside forward, ``scale * exp(-|x| / tau)`` backward (SLAYER's PDF shape).
@@ -61,7 +63,7 @@ def resolve_surrogate(surrogate: str, ternary: bool) -> str:
     if surrogate == "auto":
         return "ste" if ternary else "exp"
     if surrogate not in SURROGATES:
-        raise ValueError(f"unknown surrogate {surrogate!r}; choose one of auto, "
+        raise OptionError(f"unknown surrogate {surrogate!r}; choose one of auto, "
                          f"{', '.join(SURROGATES)}")
     return surrogate
 

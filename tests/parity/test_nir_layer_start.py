@@ -220,7 +220,7 @@ def test_from_nir_and_the_cli_take_the_option(dense_files, tmp_path, capsys):
     assert not (tmp_path / "x.net").exists()
     nir.write(str(tmp_path / "g.nir"), graph)
     out = tmp_path / "cli.net"
-    assert main(["import", str(tmp_path / "g.nir"), "--out", str(out),
+    assert main(["import", str(tmp_path / "g.nir"), "--out", str(out), "--reset", "hard",
                  "--layer-start", "step_1"]) == 0
     assert "layer start step_1" in capsys.readouterr().out
     assert loihi_snn.read_netx(out).layer_start == "step_1"

@@ -17,6 +17,7 @@ import numpy as np
 from loihi_snn.core.args import check_flag, check_int, check_path
 from loihi_snn.core.cutoff import cutoff_thresholds
 from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
+from loihi_snn.core.progress import Progress, want_progress
 from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.inputs import check_input
 from loihi_snn.netx.schema import input_transform, read_netx
@@ -165,11 +166,10 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
         net.out.connect(sink.a_in)
 
     cfg = run_config(backend)
-    show = progress if progress is not None else (N > 1 and os.isatty(2))
+    show = want_progress(progress, N > 1)      # a bar on a terminal, else plain lines
     bar = None
     if show:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=N, unit="sample", desc=f"lava+cutoff {os.path.basename(path)}")
+        bar = Progress(N, "sample", f"lava+cutoff {os.path.basename(path)}")
     chunk = max(max_steps, min(N * max_steps, 20 * max_steps))
     limit = N * max_steps + 2
     chunks = [chunk] * (limit // chunk) + ([limit % chunk] if limit % chunk else [])

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import zipfile
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from loihi_snn.core.errors import OutputError, ShapeError
+# output_path: the one check of a result's destination, offered here with the runners' I/O
+from loihi_snn.core.paths import output_path  # noqa: F401
 from loihi_snn.core.files import UnreadableFile, atomic_path, open_regular
 from loihi_snn.core.limits import env_int
 from loihi_snn.netx.inputs import check_input, check_input_range
@@ -264,40 +265,6 @@ def scale_output(y: np.ndarray, net: Any) -> np.ndarray:
     average = getattr(net.out_layer, "kind", "") == "average"
     return output_transform(y, net.out_layer.group_size if average else None,
                             getattr(net, "output_scale", 1.0))
-
-
-def output_path(path: Union[str, os.PathLike], ext: Optional[str] = ".npy") -> str:
-    """The file a result for ``path`` will be written to, checked before any work.
-
-    ``ext`` is appended when ``path`` does not end with it (as ``np.save`` does), so
-    the name returned is the name written.  OutputError (one line) when the place
-    cannot take the file: ``path`` is a folder, a parent is a file, or the nearest
-    existing folder does not accept a new file (read-only, no permission) -- tried by
-    creating and removing a temporary file there.  Missing folders are created only
-    when the result is written.
-    """
-    path = os.fspath(path)
-    if not path or path.endswith(os.sep):
-        raise OutputError(f"{path or repr(path)}: not a file name (it names a folder)")
-    if os.path.isdir(path):
-        raise OutputError(f"{path}: is a folder; give a file name, e.g. "
-                          f"{os.path.join(path, 'out' + (ext or ''))}")
-    if ext and not path.endswith(ext):
-        path += ext
-    if os.path.isdir(path):
-        raise OutputError(f"{path}: is a folder; give a file name, e.g. {path}/out{ext or ''}")
-    folder = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    if not os.path.isdir(folder):
-        raise OutputError(f"{path}: {folder} is a file, not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write in {folder} ({exc.strerror or exc})") from None
-    return path
 
 
 def save_npy(path: Union[str, os.PathLike], y: np.ndarray) -> str:

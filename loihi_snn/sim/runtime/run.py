@@ -8,7 +8,6 @@ batch dimension.  The output comes back the same way: (N_out, T_out) or
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Union
 
@@ -17,6 +16,7 @@ import numpy as np
 from loihi_snn.core.args import check_flag, check_path, show
 from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
 from loihi_snn.core.limits import env_int
+from loihi_snn.core.progress import Progress, want_progress
 from loihi_snn.netx.inputs import check_input_range
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
@@ -98,7 +98,7 @@ def stopping(process) -> Iterator[None]:
 def _want_progress(progress: Optional[bool], steps: int) -> bool:
     if progress is not None:
         return progress
-    return steps >= 500 and sys.stderr.isatty()
+    return want_progress(progress, steps >= 500)
 
 
 def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
@@ -126,7 +126,8 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         ``loihi2`` runs on Loihi 2 (BackendError without lava-loihi); ``auto`` is
         ``loihi2`` when lava-loihi is installed, else ``lava-fixed``.
     progress : bool, optional
-        show a progress bar; default: when stderr is a terminal and steps >= 500.
+        show progress: a bar on a terminal, else plain lines on stderr (at the start,
+        every 5 s and at the end); default: when steps >= 500.
     timeout : float, optional
         wall-clock limit in seconds for the Lava part (compiling, running and
         stopping the processes; not loading the file).  A run past it is stopped and
@@ -244,8 +245,7 @@ def _supervised(source, read_out, steps: int, cfg, *, progress: Optional[bool],
     chunks = _chunks(steps, parts)
     bar = None
     if show:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, unit="step", desc=f"lava {os.path.basename(what)}")
+        bar = Progress(steps, "step", f"lava {os.path.basename(what)}")
     try:
         return run_supervised(source, read_out, chunks, cfg, timeout=timeout, what=what,
                               on_progress=None if bar is None else bar.update,

@@ -27,6 +27,7 @@ import numpy as np
 from loihi_snn import families
 from loihi_snn.core.args import check_flag, check_path
 from loihi_snn.core.errors import ShapeError
+from loihi_snn.core.progress import Progress, want_progress
 from loihi_snn.netx.lower import first_input_offset, has_bias
 from loihi_snn.netx.inputs import check_input
 from loihi_snn.netx.schema import input_transform, read_netx
@@ -147,11 +148,10 @@ def _run_fused_stream(path: str, spec, X: np.ndarray, progress: Optional[bool],
     net = FusedRun(spec=spec, x=data, steps=total, input_message_bits=input_message_bits(X),
                    reset_interval=None if fresh else interval,
                    reset_offset=offset, batched=True)
-    show = progress if progress is not None else (N > 1 and os.isatty(2))
+    show = want_progress(progress, N > 1)      # a bar on a terminal, else plain lines
     bar = None
     if show:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=N, unit="sample", desc=f"lava {os.path.basename(path)}")
+        bar = Progress(N, "sample", f"lava {os.path.basename(path)}")
     per_chunk = max(1, per_lane // 20)     # progress, timeout and stall granularity
     chunks = [min(per_chunk, per_lane - done) * interval
               for done in range(0, per_lane, per_chunk)]

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from loihi_snn.core import asa as af
+from loihi_snn.core.errors import OptionError, ShapeError
 from loihi_snn.core.lavadl import lava_dl
 from loihi_snn.torch.blocks.layers import Conv
 
@@ -106,7 +107,7 @@ class ASAGate(torch.nn.Module):
                  map_bias: float = MAP_BIAS, split: str = "adaptive") -> None:
         super().__init__()
         if split not in SPLIT_CHOICES:
-            raise ValueError(f"asa split must be one of {', '.join(SPLIT_CHOICES)}, "
+            raise OptionError(f"asa split must be one of {', '.join(SPLIT_CHOICES)}, "
                              f"got {split!r}")
         self.channels = int(channels)
         self.ratio = float(ratio)
@@ -134,7 +135,7 @@ class ASAGate(torch.nn.Module):
         """Static split: the hard important set, bool (C,): the top k scores (ties: the
         lower index).  Adaptive split: ValueError (the set depends on the input)."""
         if self.split == "adaptive":
-            raise ValueError("an adaptive ASA gate has no fixed important set; "
+            raise OptionError("an adaptive ASA gate has no fixed important set; "
                              "see scores() / maps()")
         return af.top_k_mask(self.score.detach(), self.num_important)
 
@@ -191,7 +192,7 @@ class ASAGate(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Gate the current ``x`` (N, C, H, W, T), weight units; returns the same shape."""
         if x.dim() != 5 or x.shape[1] != self.channels:
-            raise ValueError(f"ASAGate expects (N, {self.channels}, H, W, T), got {tuple(x.shape)}")
+            raise ShapeError(f"ASAGate expects (N, {self.channels}, H, W, T), got {tuple(x.shape)}")
         xt = x.permute(0, 4, 1, 2, 3)              # (N, T, C, H, W): steps are independent
         if self.training:
             if self.split == "adaptive":

@@ -11,9 +11,13 @@ Neuron parameters (``neuron_params`` dict): ``threshold``, ``current_decay``,
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
+from loihi_snn.core.args import check_int, show
+from loihi_snn.core.errors import OptionError
 from loihi_snn.core.lavadl import lava_dl
 from loihi_snn.torch.neurons import LIF
 
@@ -22,13 +26,45 @@ _base = _slayer.block.base
 _synapse = _slayer.synapse
 
 
+def make_lif(neuron_params) -> LIF:
+    """The :class:`LIF` of a block's ``neuron_params``; a one-line OptionError for
+    anything that is not a dict of its parameters (a missing or unknown key)."""
+    if not isinstance(neuron_params, dict):
+        raise OptionError(f"neuron_params must be a dict of LIF parameters (threshold, "
+                          f"current_decay, voltage_decay, ...), got {show(neuron_params)}")
+    try:
+        inspect.signature(LIF.__init__).bind(None, **neuron_params)
+    except TypeError as exc:
+        names = [p for p in inspect.signature(LIF.__init__).parameters if p != "self"]
+        raise OptionError(f"neuron_params {sorted(neuron_params)}: {exc}; LIF takes "
+                          f"{', '.join(names)} (the first three are required)") from None
+    return LIF(**neuron_params)
+
+
+def _check_sizes(kind: str, args, kwargs, names) -> None:
+    """OptionError unless the block's size arguments (after ``neuron_params``) given by
+    position or keyword are positive integers (or tuples of them)."""
+    for i, name in enumerate(names):
+        value = args[i + 1] if len(args) > i + 1 else kwargs.get(name)
+        if value is None:
+            continue
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for v in values:
+            check_int(v, f"{kind} {name}", 1)
+
+
 class _AbstractLIF(torch.nn.Module):
     """Mixin: builds the LIF neuron (and optional axonal delay) from ``neuron_params``."""
 
     def __init__(self, *args, **kwargs):
+        if not args and "neuron_params" not in kwargs:
+            raise OptionError(f"{type(self).__name__} needs neuron_params (a dict of LIF "
+                              f"parameters) as its first argument")
+        make_lif(args[0] if args else kwargs["neuron_params"])     # checked before torch
+        _check_sizes(type(self).__name__, args, kwargs, self._SIZES)
         super().__init__(*args, **kwargs)
         if self.neuron_params is not None:
-            self.neuron = LIF(**self.neuron_params)
+            self.neuron = make_lif(self.neuron_params)
         self.delay = _slayer.axon.Delay(max_delay=62) if kwargs.get("delay", False) else None
         del self.neuron_params
 
@@ -36,6 +72,8 @@ class _AbstractLIF(torch.nn.Module):
 class Dense(_AbstractLIF, _base.AbstractDense):
     """Fully connected synapse + LIF neuron; args as ``slayer.block.cuba.Dense``
     (``neuron_params, in_neurons, out_neurons, weight_scale=1, weight_norm=False, ...``)."""
+
+    _SIZES = ("in_neurons", "out_neurons")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,6 +87,8 @@ class Conv(_AbstractLIF, _base.AbstractConv):
     """2-D convolution + LIF neuron; args as ``slayer.block.cuba.Conv``
     (``neuron_params, in_features, out_features, kernel_size, stride=1, padding=0, ...``)."""
 
+    _SIZES = ("in_features", "out_features", "kernel_size")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.synapse = _synapse.Conv(**self.synapse_params)
@@ -59,6 +99,8 @@ class Conv(_AbstractLIF, _base.AbstractConv):
 
 class Pool(_AbstractLIF, _base.AbstractPool):
     """Sum pooling + LIF neuron; args as ``slayer.block.cuba.Pool``."""
+
+    _SIZES = ("kernel_size",)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,8 +133,11 @@ class Recurrent(torch.nn.Module):
     def __init__(self, neuron_params, in_neurons: int, out_neurons: int,
                  weight_scale: float = 1, weight_norm: bool = False,
                  delay_shift: bool = True) -> None:
+        make_lif(neuron_params)            # bad parameters: one line, before torch
+        _check_sizes("Recurrent", (None, in_neurons, out_neurons), {},
+                     ("in_neurons", "out_neurons"))
         super().__init__()
-        self.neuron = LIF(**neuron_params)
+        self.neuron = make_lif(neuron_params)
         self.input_synapse = _synapse.Dense(in_neurons, out_neurons, weight_scale=weight_scale,
                                             weight_norm=weight_norm,
                                             pre_hook_fx=self.neuron.quantize_8bit)
