@@ -37,12 +37,8 @@ import numpy as np
 
 from loihi_snn.core.args import (check_choice, check_flag, check_int, check_number, check_path,
                                  show)
-from loihi_snn.core.args import (check_choice, check_flag, check_int, check_number, check_path,
-                                 show)
 from loihi_snn.core.cutoff import calibrate, offline_cutoff
-from loihi_snn.core.errors import OptionError
-from loihi_snn.core.errors import OptionError
-from loihi_snn.core.errors import LoihiSnnError, NetxFormatError
+from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, OptionError
 from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.emulator import UnsupportedByEmulator, emulate
