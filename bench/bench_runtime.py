@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -46,29 +45,6 @@ SIZES = {   # steps per network, training iterations
 }
 NEURON = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03,
           "tau_grad": 0.03, "scale_grad": 3, "requires_grad": False}
-
-
-# ----------------------------------------------------------------------------- machine
-
-def machine_info() -> Dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    from importlib.metadata import version
-    info = {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "lava-nc": version("lava-nc"), "lava-dl": version("lava-dl"),
-            "torch": version("torch"), "numpy": np.__version__}
-    try:
-        info["load_avg_at_start"] = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        pass
-    return info
 
 
 # ----------------------------------------------------------------------------- networks
@@ -330,10 +306,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ensure_lava_runtime()
     with quiet():
         lava_dl()
+    from loihi_snn.core import provenance
     command = " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv)
-    info = machine_info()
-    print(f"command: {command}")
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    info = provenance.record(command)          # revision, machine and load at the start
+    print("\n".join(provenance.markdown_lines(info)))
     rng = np.random.default_rng(0)
     rows: List[Dict[str, Any]] = []
     t_all = time.perf_counter()
@@ -367,17 +343,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     for r in train:
         print(f"{r['block']:<60} {r['ms_per_step']:>9.2f} {r['samples_per_s']:>10.0f} "
               f"{r['ms_per_step'] / stock_ms:>12.2f}")
-    try:
-        info["load_avg_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        pass
+    info["load_average_at_end"] = provenance.load_average()
     print(f"\ntotal wall time {time.perf_counter() - t_all:.0f} s; load average at start "
-          f"{info.get('load_avg_at_start')}, at end {info.get('load_avg_at_end')} "
+          f"{info['load_average']}, at end {info['load_average_at_end']} "
           f"(other processes on the machine slow every runner)")
     ok = all(r["exact"] for r in rows)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"command": command, "machine": info, "size": args.size,
+            json.dump({"command": command, "provenance": info, "size": args.size,
                        "runtime": rows, "training": train, "all_exact": ok}, f, indent=2,
                       default=str)
         print(f"results written to {args.json}")

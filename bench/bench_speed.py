@@ -314,13 +314,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
-    from loihi_snn.app.results import Table, provenance, write_result
+    from loihi_snn.app.results import Table, write_result
+    from loihi_snn.core.provenance import record
     from loihi_snn.core.lavadl import ensure_lava_runtime, lava_dl, quiet
     from loihi_snn.sim.emulator import Emulator
     ensure_lava_runtime()
     with quiet():
         lava_dl()
-    started = provenance()
+    started = record(device=args.device or "cpu")     # revision and machine at the start
     rounds = 1 if args.quick else args.rounds
     n_b1 = 16 if args.quick else args.b1_samples
     notes: List[str] = []

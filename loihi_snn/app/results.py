@@ -1,9 +1,9 @@
 """Write a study's or a benchmark's result as ``results/<name>/<name>.json`` + ``.md``.
 
-Every number the README quotes must stand in such a file, next to how it was made:
-the command, the git revision (and whether the work tree had uncommitted changes),
-the machine (CPU cores, CPU model, load averages from ``os.getloadavg()``) and the
-date (UTC).  Usage::
+Every number the README quotes must stand in such a file, next to how it was made: the
+provenance record of :mod:`loihi_snn.core.provenance` (command, git revision, whether
+the work tree was clean and the code ran from inside it, machine, load average, UTC
+date).  Usage::
 
     from loihi_snn.app.results import Table, write_result
 
@@ -21,10 +21,12 @@ Call it again as results come in: each call rewrites both files atomically (a re
 never sees a half-written file).  For a long run take ``started = provenance()`` at the
 start and pass ``started=started`` to every call, so the revision is the one that ran.
 
-The JSON holds ``{"name", "title", "status", "provenance": {command, git: {revision,
-dirty, dirty_paths}, machine: {cores, cpu_model, loadavg, platform, python}, date,
-written, loadavg_at_write}, "text", "tables": [{title, columns, rows, note}], "data"}``;
-the Markdown shows the same provenance, the text and the tables.  A figure quoted
+The JSON holds ``{"name", "title", "status", "provenance": {<the record of
+loihi_snn.core.provenance>, written, load_average_at_write}, "text", "tables": [{title,
+columns, rows, note}], "data"}``; the Markdown shows the same provenance, the text and
+the tables.  (Files written before that record existed hold ``git: {revision, dirty,
+dirty_paths}, machine: {cores, cpu_model, loadavg, ...}, loadavg_at_write``;
+:func:`loihi_snn.core.provenance.normalise` reads both.)  A figure quoted
 elsewhere is looked up by a JSON key path into this file (see
 ``tests/unit/test_readme_numbers.py``).
 
@@ -37,17 +39,14 @@ import datetime
 import json
 import math
 import os
-import platform
-import shlex
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from loihi_snn.core import provenance as _provenance
 from loihi_snn.core.files import atomic_write_text
 
-__all__ = ["Table", "git_state", "machine_info", "mean_ci", "provenance", "results_root",
-           "write_result"]
+__all__ = ["Table", "mean_ci", "provenance", "results_root", "write_result"]
 
 # two-sided 95 % quantiles of Student's t, df = 1 .. 30 (beyond: the normal 1.96)
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -121,56 +120,10 @@ def results_root() -> str:
     return os.path.join(top or os.getcwd(), "results")
 
 
-def git_state(cwd: Optional[str] = None) -> Dict[str, Any]:
-    """``{"revision": <40 hex or None>, "dirty": bool or None, "dirty_paths": [...]}`` of
-    the work tree at ``cwd``.
-
-    ``dirty``: tracked files differ from the revision (untracked files do not count);
-    ``dirty_paths`` names them (at most 50), so a reader can tell whether the code that
-    produced a result was among them.
-    """
-    def git(*args: str) -> Optional[str]:
-        try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=20,
-                                  check=True, cwd=cwd).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-    rev = git("rev-parse", "HEAD")
-    # --name-only: no status columns to cut (the porcelain lines lose their leading
-    # blank to strip(), which cut the first letter of every path)
-    status = git("diff", "HEAD", "--name-only")
-    paths = [line.strip() for line in (status or "").splitlines() if line.strip()]
-    return {"revision": rev or None, "dirty": None if status is None else bool(status),
-            "dirty_paths": paths[:50]}
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> Dict[str, Any]:
-    """``{"cores", "cpu_model", "loadavg": [1, 5, 15 min], "platform", "python"}``."""
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = None
-    return {"cores": os.cpu_count(), "cpu_model": _cpu_model(), "loadavg": load,
-            "platform": platform.platform(), "python": platform.python_version()}
-
-
 def provenance(command: Optional[str] = None) -> Dict[str, Any]:
-    """The provenance block: command (default ``sys.argv``), git state, machine, UTC date."""
-    if command is None:
-        command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable)] + sys.argv)
-    return {"command": command, "git": git_state(), "machine": machine_info(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    """The provenance record now (:func:`loihi_snn.core.provenance.record`): command
+    (default ``sys.argv``), git state of the code that ran, machine, load, UTC date."""
+    return _provenance.record(command)
 
 
 def _json_default(o: Any) -> Any:
@@ -204,9 +157,8 @@ def write_result(name: str, *, title: str, tables: Sequence[Table] = (),
         results_dir: default :func:`results_root`.
         started: :func:`provenance` taken when the study started (recommended for
             anything that runs long: the git revision then names the code that ran,
-            even if commits land while it runs); its command, git state, machine and
-            date are recorded, plus ``written`` (date) and ``loadavg_at_write``.
-            None: taken now.
+            even if commits land while it runs); recorded as it is, plus ``written``
+            (date) and ``load_average_at_write``.  None: taken now.
     """
     if not name or os.sep in name or name.startswith("."):
         raise ValueError(f"result name must be a plain file name, got {name!r}")
@@ -217,20 +169,14 @@ def write_result(name: str, *, title: str, tables: Sequence[Table] = (),
     if command is not None:
         prov["command"] = command
     prov["written"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    prov["loadavg_at_write"] = machine_info()["loadavg"]
+    prov["load_average_at_write"] = _provenance.load_average()
     doc = {"name": name, "title": title, "status": status, "provenance": prov,
            "text": list(text), "tables": [t.to_dict() for t in tables], "data": data or {}}
     json_text = json.dumps(doc, indent=2, default=_json_default, allow_nan=True) + "\n"
-    m = prov["machine"]
-    g = prov["git"]
-    rev = (g["revision"] or "unknown")[:12] + (" (uncommitted changes)" if g["dirty"] else "")
-    load = ", ".join(map(str, m["loadavg"])) if m["loadavg"] else "unknown"
-    md = [f"# {title}", "",
-          f"- command: `{prov['command']}`",
-          f"- git revision: {rev}",
-          f"- machine: {m['cores']} cores, {m['cpu_model']}; load average (1/5/15 min) {load}",
-          f"- date: {prov['date']} (written {prov['written']}, load average then "
-          f"{', '.join(map(str, prov['loadavg_at_write'] or ['unknown']))})",
+    load = prov["load_average_at_write"]
+    md = [f"# {title}", "", *_provenance.markdown_lines(prov),
+          f"- written: {prov['written']}, load average then "
+          f"{', '.join(map(str, load)) if load else 'unknown'}",
           f"- status: {status}", ""]
     for para in text:
         md += [para, ""]

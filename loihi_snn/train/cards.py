@@ -6,7 +6,7 @@ as ``model_card.json`` and a human-readable ``MODEL_CARD.md`` (both atomically).
 samples whose Lava and torch predictions the card records), so a test can rerun a
 committed ``.net`` file and compare.
 
-Card sections (``card_version`` 1): ``name``, ``description``, ``created``,
+Card sections (``card_version`` 2): ``name``, ``description``, ``created``,
 ``data`` (data set, encoding, T, options, seed, input scale, split sizes),
 ``architecture`` (layers with shapes), ``neuron``, ``training`` (epochs, loss,
 optimiser, best epoch, history, device, processes), ``torch`` (test accuracy),
@@ -18,8 +18,11 @@ per-step thresholds beta stored in the file's ``/cutoff`` group, the offline rul
 torch test outputs, and the Lava cutoff controller's accuracy, mean steps and per-sample
 decisions on the reference subset), ``reference_subset``,
 ``export`` (file, sha256, per-layer weight bits and neuron parameters as read back
-by :func:`loihi_snn.netx.read_netx`), ``seed``, ``command``, ``machine``,
-``software``, ``wall_seconds``.
+by :func:`loihi_snn.netx.read_netx`), ``seed``, ``command``, ``provenance`` (the
+record of :mod:`loihi_snn.core.provenance`: git revision and whether the tree was
+clean, machine with the training device and package versions, load, date),
+``wall_seconds``.  Cards of ``card_version`` 1 hold ``machine`` (cpu, logical_cores,
+...) and ``software`` instead of ``provenance``; :func:`card_provenance` reads both.
 """
 from __future__ import annotations
 
@@ -27,25 +30,22 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import platform
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-import torch
 
-import loihi_snn
+from loihi_snn.core import provenance
 from loihi_snn.core.files import atomic_write_text
 from loihi_snn.netx.describe import layer_table
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.train.data import load_split
 
-__all__ = ["CARD_JSON", "CARD_MD", "build_card", "load_card", "machine_info",
+__all__ = ["CARD_JSON", "CARD_MD", "build_card", "card_provenance", "load_card",
            "reference_inputs", "render_markdown", "write_card"]
 
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
-CARD_VERSION = 1
+CARD_VERSION = 2
 
 
 def _jsonable(value: Any) -> Any:
@@ -62,38 +62,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _version(dist: str) -> Optional[str]:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
-def machine_info(device: str = "cpu") -> Dict[str, Any]:
-    """CPU model, core counts, OS, Python and torch versions, and the GPU if ``device`` is CUDA."""
-    info = {"cpu": _cpu_model(), "logical_cores": os.cpu_count(),
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "device": device}
-    if device.startswith("cuda") and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return info
-
-
-def _software() -> Dict[str, Optional[str]]:
-    return {"loihi_snn": loihi_snn.__version__, "lava-nc": _version("lava-nc"),
-            "lava-dl": _version("lava-dl"), "torch": _version("torch"), "numpy": _version("numpy")}
+def card_provenance(card: Dict[str, Any]) -> Dict[str, Any]:
+    """The card's provenance record (:mod:`loihi_snn.core.provenance`), also for a
+    ``card_version`` 1 card (its ``machine`` and ``software``, normalised)."""
+    if "provenance" in card:
+        return provenance.normalise(card["provenance"])
+    return provenance.normalise(card)
 
 
 def _sha256(path: str) -> str:
@@ -189,8 +163,7 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
         "seed": config.seed,
         "command": command,
         "config": config.to_dict(),
-        "machine": machine_info(device),
-        "software": _software(),
+        "provenance": provenance.record(command, device=device),
         "wall_seconds": round(wall_seconds, 1),
     }
     return _jsonable(card)
@@ -364,10 +337,6 @@ def render_markdown(card: Dict[str, Any]) -> str:
     for r in ex["layers"]:
         L.append(f"| {r['index']} | {r['type']} | {tuple(r['shape'])} | {_fmt(r['weight_bits'])} | "
                  f"{r['synapses']} | {_neuron_str(r['neuron'])} |")
-    m, sw = card["machine"], card["software"]
-    L += ["", "## Machine", "",
-          f"- {m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), "
-          f"{m['platform']}" + (f", GPU {m['gpu']}" if m.get("gpu") else ""),
-          "- " + ", ".join(f"{k} {v}" for k, v in sw.items() if v), "",
+    L += ["", "## Provenance", "", *provenance.markdown_lines(card_provenance(card)), "",
           f"Created {card['created']}.", ""]
     return "\n".join(L)

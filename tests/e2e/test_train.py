@@ -383,7 +383,11 @@ def test_digits_small_end_to_end(small_run):
     assert sp["total"] == pytest.approx(sum(sp["per_layer"].values()))
     assert card["cutoff_steps"] is None
     assert card["training"]["best_epoch"] >= 1 and len(card["training"]["history"]) == 8
-    assert card["machine"]["logical_cores"] >= 1 and card["software"]["lava-nc"] == "0.10.0"
+    prov = card["provenance"]
+    assert prov["schema"] == "loihi_snn.provenance/1" and prov["command"] == card["command"]
+    assert prov["machine"]["logical_cores"] >= 1 and prov["machine"]["device"] == "cpu"
+    assert prov["machine"]["versions"]["lava-nc"] == "0.10.0"
+    assert prov["git"]["revision"] and isinstance(prov["git"]["clean"], bool)
     md = (out / cards.CARD_MD).read_text()
     assert "# Model card: digits_small_cuba" in md and "Lava fixed_pt" in md
     # the reference subset can be regenerated from the card alone

@@ -1,0 +1,172 @@
+"""The one provenance record (loihi_snn.core.provenance): what it holds, that a dirty
+work tree and code from outside the repository are said so, that older result files
+still read, and that no committed result of the current schema came from a dirty tree
+or from outside the repository."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from helpers import REPO_ROOT as ROOT
+from loihi_snn.core import provenance as P
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A one-commit git work tree holding code.py."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git(root, "init", "-q")
+    (root / "code.py").write_text("x = 1\n")
+    (root / ".gitignore").write_text("ignored/\n")
+    _git(root, "add", "code.py", ".gitignore")
+    _git(root, "commit", "-q", "-m", "one")
+    return root
+
+
+def test_record_holds_machine_revision_load_date():
+    r = P.record("python -m studies.example --size small")
+    assert r["schema"] == P.SCHEMA and r["command"] == "python -m studies.example --size small"
+    m = r["machine"]
+    assert {"cpu_model", "logical_cores", "usable_cores", "memory_bytes", "platform", "python",
+            "gpus", "device", "torch_threads", "versions"} <= set(m)
+    assert m["logical_cores"] >= 1 and m["memory_bytes"] > 0 and isinstance(m["gpus"], list)
+    assert set(P.PACKAGES) <= set(m["versions"]) and m["versions"]["lava-nc"] == "0.10.0"
+    g = r["git"]
+    assert g["repository"] == str(ROOT.resolve()) and len(g["revision"]) == 40
+    assert g["inside_repository"] is True           # loihi_snn is this checkout's
+    assert isinstance(g["dirty"], bool) and g["clean"] == (not g["dirty"])
+    assert len(r["load_average"]) == 3 and r["date"].endswith("+00:00")
+    json.dumps(r)                                   # serialisable as it is
+    lines = P.markdown_lines(r)
+    assert lines[0] == "- command: `python -m studies.example --size small`"
+    assert g["revision"][:12] in lines[1]
+
+
+def test_clean_tree_has_no_problems(repo):
+    g = P.git_state([str(repo / "code.py")], root=str(repo))
+    assert g["clean"] and g["dirty"] is False and g["inside_repository"]
+    assert P.problems({"schema": P.SCHEMA, "git": g}) == []
+
+
+def test_dirty_tree_is_said(repo):
+    (repo / "code.py").write_text("x = 2\n")
+    (repo / "new_module.py").write_text("y = 1\n")        # untracked code counts
+    (repo / "output.json").write_text("{}\n")             # untracked outputs do not
+    g = P.git_state([str(repo / "code.py")], root=str(repo))
+    assert g["dirty"] is True and not g["clean"]
+    assert g["dirty_paths"] == ["code.py", "new_module.py"] and g["dirty_count"] == 2
+    [problem] = P.problems({"schema": P.SCHEMA, "git": g})
+    assert "uncommitted changes" in problem and "code.py" in problem
+    assert "uncommitted changes in 2 paths" in P.markdown_lines({"schema": P.SCHEMA,
+                                                                 "git": g})[1]
+
+
+def test_code_outside_the_repository_is_said(repo, tmp_path):
+    elsewhere = tmp_path / "script.py"
+    elsewhere.write_text("pass\n")
+    (repo / "ignored").mkdir()
+    hidden = repo / "ignored" / "tool.py"             # inside the folder, but git-ignored
+    hidden.write_text("pass\n")
+    g = P.git_state([str(repo / "code.py"), str(elsewhere), str(hidden)], root=str(repo))
+    assert g["inside_repository"] is False and not g["clean"] and g["dirty"] is False
+    assert g["outside_paths"] == [str(elsewhere.resolve()), str(hidden.resolve())]
+    [problem] = P.problems({"schema": P.SCHEMA, "git": g})
+    assert problem.startswith("written by code outside the repository") and "script.py" in problem
+    assert "outside the repository" in P.markdown_lines({"schema": P.SCHEMA, "git": g})[1]
+
+
+def test_package_installed_outside_any_repository(tmp_path, monkeypatch):
+    site = tmp_path / "site-packages" / "loihi_snn"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(P, "_PACKAGE_DIR", str(site))
+    assert P.repository_root() is None
+    g = P.git_state([str(site)])
+    assert g["revision"] is None and g["inside_repository"] is False and not g["clean"]
+    assert len(P.problems({"schema": P.SCHEMA, "git": g})) == 3
+
+
+def test_older_records_read_alike():
+    results = {"command": "c", "date": "d",
+               "git": {"revision": "a" * 40, "dirty": True, "dirty_paths": ["x.py"]},
+               "machine": {"cores": 2, "cpu_model": "cpu", "loadavg": [1.0, 2.0, 3.0],
+                           "platform": "p", "python": "3.10"}}
+    nir_study = {"command": "c", "machine": {"git_revision": "abc (uncommitted changes)",
+                                             "cores": 2, "cpu": "x86", "load_average": [1, 2, 3],
+                                             "date": "d", "versions": {"nir": "1.0.8"}}}
+    flat_asa = {"command": "c", "git_revision": "abc", "machine": "x86, 2 cores",
+                "load_average_start": [1, 2, 3], "date": "d"}
+    flat_lif = {"command": "c", "git": "abc", "machine": "x86, 2 cores",
+                "load_before": "1.00 2.00 3.00", "date": "d"}
+    card = {"command": "c", "created": "d",
+            "machine": {"cpu": "AMD", "logical_cores": 2, "platform": "p", "python": "3.10"},
+            "software": {"lava-nc": "0.10.0"}}
+    for doc, dirty in ((results, True), (nir_study, True), (flat_asa, False), (flat_lif, None),
+                       (card, None)):
+        p = P.result_provenance(doc)
+        assert p["schema"].startswith("legacy:") and p["command"] == "c"
+        assert p["git"]["dirty"] is dirty, doc
+        assert p["machine"]["cpu_model"] and P.problems(p)
+        assert P.markdown_lines(p)[0] == "- command: `c`"
+    assert P.result_provenance({"provenance": results})["machine"]["logical_cores"] == 2
+    assert P.result_provenance(flat_lif)["load_average"] == [1.0, 2.0, 3.0]
+
+
+def test_combine_keeps_the_parts_and_the_worst_state(repo):
+    clean = {"schema": P.SCHEMA, "command": "a", "date": "2025-01-01",
+             "git": P.git_state([str(repo / "code.py")], root=str(repo))}
+    legacy = {"command": "b", "git_revision": "abc (with uncommitted changes)", "date": "2025-01-02",
+              "machine": "x86"}
+    c = P.combine([clean, legacy], "merge")
+    assert c["schema"] == P.SCHEMA and c["parts"] == [clean, legacy]
+    assert c["git"]["dirty"] is True and not c["git"]["clean"]
+    assert c["date"] == "2025-01-01 .. 2025-01-02" and P.problems(c)
+    assert P.combine([clean], "one")["git"]["clean"]
+
+
+def _committed_results():
+    try:
+        out = subprocess.run(["git", "ls-files", "results"], cwd=str(ROOT), capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("git not available")
+    return [ROOT / f for f in out if f.endswith(".json") and not f.endswith("README_NUMBERS.json")]
+
+
+def result_file_problems(path) -> list:
+    """The provenance problems of one result file written with the current schema ([]
+    for older files: issue 35 re-runs them; see :func:`loihi_snn.core.provenance.problems`)."""
+    doc = json.loads(path.read_text())
+    prov = P.result_provenance(doc)
+    return P.problems(prov) if P.is_current(prov) else []
+
+
+def test_no_committed_result_comes_from_a_dirty_tree_or_outside_code():
+    """Every committed result file under results/ whose provenance uses the current schema
+    was written from a clean work tree, by code inside the repository."""
+    files = _committed_results()
+    assert files
+    offenders = {str(p.relative_to(ROOT)): result_file_problems(p) for p in files}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_every_committed_result_has_a_readable_provenance():
+    for path in _committed_results():
+        prov = P.result_provenance(json.loads(path.read_text()))
+        assert prov["command"], path
+        assert P.markdown_lines(prov)
+
+
+def test_committed_model_cards_render_with_their_provenance():
+    from loihi_snn.train import cards
+    for card_path in sorted((ROOT / "netx_models").glob("*/model_card.json")):
+        card = json.loads(card_path.read_text())
+        md = cards.render_markdown(card)
+        assert "## Provenance" in md and card["machine"]["cpu"] in md
