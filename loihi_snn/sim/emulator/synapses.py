@@ -5,8 +5,9 @@ Every synapse reproduces its lava ``fixed_pt`` model step for step:
 - it *sends* at step t what it computed at step t-1 (one step of latency; an
   axonal delay d adds d more steps, as lava's ``DelayDense``);
 - Dense / DelayDense weights are the loader's (lava-dl ``optimize_weight_bits``),
-  then clipped to 8 bits and truncated to ``num_weight_bits`` with lava's own
-  ``lava.utils.weightutils`` functions and the sign mode lava's model derives;
+  then clipped to 8 bits and truncated to ``num_weight_bits`` by lava's
+  ``lava.utils.weightutils`` rules (written without Lava in :mod:`loihi_snn.core.weights`)
+  with the sign mode lava's model derives;
   the accumulated input is shifted by ``weight_exp`` (per delay slot for DelayDense);
 - binary synapses (``num_message_bits == 0``) count any non-zero input as a spike;
   graded synapses multiply by the input value;
@@ -33,15 +34,15 @@ import numpy as np
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import CURRENT_WRAP, STATE_BITS
 from loihi_snn.core.errors import RunError
+from loihi_snn.core.weights import (clip_weights, determine_sign_mode, signed_clamp,
+                                     truncate_weights)
 from loihi_snn.sim.emulator.backend import EXACT_FLOAT32, EXACT_FLOAT64, NumpyBackend
 
 
 
 def _lava_dense_weights(w_opt: np.ndarray, num_weight_bits: int) -> np.ndarray:
-    """What lava's bit-accurate Dense model does to its weights on the first step."""
-    # lazy: lava's own weight rules, imported only when a synapse is built, so importing
-    # the emulator (and so read-only tools) does not import Lava
-    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+    """What lava's bit-accurate Dense model does to its weights on the first step (lava's
+    weight rules as :mod:`loihi_snn.core.weights` writes them: no Lava needed)."""
     sign_mode = determine_sign_mode(w_opt)
     w = clip_weights(np.asarray(w_opt), sign_mode, num_bits=8)
     w = truncate_weights(w, sign_mode, int(num_weight_bits))
@@ -49,9 +50,9 @@ def _lava_dense_weights(w_opt: np.ndarray, num_weight_bits: int) -> np.ndarray:
 
 
 def _signed_clamp(y):
-    """lava's 24-bit wrap of a conv result (``lava.proc.conv.utils.signed_clamp``); its
-    operators work on numpy int/float64 arrays and torch tensors alike."""
-    from lava.proc.conv.utils import signed_clamp  # lazy (see above)
+    """lava's 24-bit wrap of a conv result (``lava.proc.conv.utils.signed_clamp``, as
+    :func:`loihi_snn.core.weights.signed_clamp`); its operators work on numpy int/float64
+    arrays and torch tensors alike."""
     return signed_clamp(y, bits=STATE_BITS)
 
 
