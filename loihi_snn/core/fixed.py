@@ -64,6 +64,32 @@ def is_float(x: Any) -> bool:
     return np.asarray(x).dtype.kind == "f"
 
 
+def torch_fast_path(x: Any) -> bool:
+    """True for a float64 torch tensor outside autograd: the in-place fast paths below
+    apply to it (same results as the generic expressions, fewer temporaries)."""
+    if type(x) is np.ndarray or not _is_torch(x):
+        return False
+    return x.dtype == _torch_float64() and not x.requires_grad
+
+
+def is_torch_bool(x: Any) -> bool:
+    """True for a boolean torch tensor."""
+    return type(x) is not np.ndarray and _is_torch(x) and x.dtype == sys.modules["torch"].bool
+
+
+def _outside(x, lo_excl: float, hi_excl: float) -> bool:
+    """Whether some element of a torch tensor is > ``hi_excl`` or <= ``lo_excl``;
+    True (take the exact masked path) on accelerators, where a host check would
+    synchronise every step."""
+    if x.device.type != "cpu":
+        return True
+    if x.numel() == 0:
+        return False
+    import torch
+    lo, hi = torch.aminmax(x)
+    return bool(hi > hi_excl) or bool(lo <= lo_excl)
+
+
 def has_np_fast_path(x: Any) -> bool:
     """True for a numpy int or float64 array: the in-place fast paths apply (same results)."""
     return type(x) is np.ndarray and (x.dtype.kind == "i" or x.dtype == np.float64)
@@ -156,7 +182,9 @@ def decay(x, d):
         # (4096 - d) / 4096 is exact and has at most 13 significant bits: one exact
         # product, truncated toward zero, is x * (4096 - d) >> 12 on the magnitude
         y = x * ((DECAY_UNITY - d) / DECAY_UNITY)
-        return np.trunc(y, out=y) if type(y) is np.ndarray else _trunc(y)
+        if type(y) is np.ndarray:
+            return np.trunc(y, out=y)
+        return y.trunc_() if torch_fast_path(y) else _trunc(y)
     y = x * (DECAY_UNITY - d)
     if is_np_int(y):
         return _shift_toward_zero_(y, DECAY_SHIFT)
@@ -181,6 +209,8 @@ def wrap_current(u):
     """Wrap a current that left the 24-bit range, exactly as lava's LIF model does."""
     if has_np_fast_path(u):
         return _wrap_current_(u.copy())
+    if torch_fast_path(u) and not _outside(u, -CURRENT_WRAP, CURRENT_WRAP):
+        return u                        # nothing to wrap (the common case): no copy
     wrapped = where(u > CURRENT_WRAP, u - 2 * CURRENT_WRAP, u)
     return where(wrapped <= -CURRENT_WRAP, u + 2 * CURRENT_WRAP, wrapped)
 
@@ -214,6 +244,10 @@ def current_update(u, a_in, du):
     if has_np_fast_path(u) and _fits(u, a_in):
         u += shift_left(a_in, ACT_SHIFT)    # u is a temporary of decay(): add, wrap in place
         return _wrap_current_(u)
+    if torch_fast_path(u) and _is_torch(a_in) and a_in.shape == u.shape \
+            and a_in.dtype.is_floating_point and not a_in.requires_grad:
+        u.add_(a_in, alpha=float(1 << ACT_SHIFT))      # exact: a power of two, in place
+        return wrap_current(u)
     return wrap_current(u + shift_left(a_in, ACT_SHIFT))
 
 
@@ -229,6 +263,15 @@ def voltage_update(v, u, dv, bias=0):
         if v.size and (v.max() > V_LIMIT or v.min() < -V_LIMIT):
             np.minimum(v, V_LIMIT, out=v)
             np.maximum(v, -V_LIMIT, out=v)
+        return v
+    if torch_fast_path(v) and _is_torch(u) and u.shape == v.shape and not u.requires_grad \
+            and (type(bias) in (int, float) or (_is_torch(bias) and not bias.requires_grad
+                                                and bias.dtype.is_floating_point)):
+        v += u                          # v is a temporary of decay(): add in place
+        if not (type(bias) in (int, float) and bias == 0):
+            v += bias
+        if _outside(v, -V_LIMIT - 1, V_LIMIT):
+            v.clamp_(-V_LIMIT, V_LIMIT)
         return v
     return saturate_voltage(v + u + bias)
 

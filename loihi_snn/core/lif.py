@@ -30,6 +30,8 @@ import numpy as np
 
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import VTH_SHIFT
+from loihi_snn.core.args import show
+from loihi_snn.core.errors import OptionError
 
 RESET_MODES = ("hard", "soft", "none")
 
@@ -75,6 +77,8 @@ def _apply_reset(v, spike, vth_eff, reset: str):
         if fast:                          # v is a temporary of voltage_update(): in place
             np.putmask(v, spike if spike.dtype == np.bool_ else spike != 0, 0)
             return v
+        if fixed.torch_fast_path(v) and fixed.is_torch_bool(spike) and spike.shape == v.shape:
+            return v.masked_fill_(spike, 0)     # v is a temporary of voltage_update()
         return fixed.where(spike != 0, v * 0, v)
     if reset == "soft":
         if fast:                          # in place; bool spikes multiply as 0/1 bytes

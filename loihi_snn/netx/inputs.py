@@ -88,7 +88,7 @@ def check_input(x: Any, *, path: Optional[str] = None, integer: bool = True,
     if 0 in arr.shape:
         raise ShapeError(f"{where}input of shape {arr.shape} is empty (an axis of length 0)")
     if kind == "b":
-        return arr.astype(np.uint8)
+        return arr.view(np.uint8)           # same bytes: no copy of a large input
     if kind == "f":
         if not np.all(np.isfinite(arr)):
             raise ShapeError(f"{where}input contains NaN or infinite values")
@@ -100,15 +100,19 @@ def check_input(x: Any, *, path: Optional[str] = None, integer: bool = True,
             raise ShapeError(f"{where}fixed-point backends need integer input (spikes or "
                              f"graded integers), found {arr[bad]:g} at index {bad}; scale "
                              f"and round real-valued input first")
-    if integer:
+    # two reductions decide the range (8- and 16-bit integers always fit); the element
+    # that does not fit is searched for only when one exists
+    if integer and not (kind in "iu" and arr.dtype.itemsize <= 2) and \
+            (arr.max() > GRADED_PAYLOAD_MAX or arr.min() < -GRADED_PAYLOAD_MAX):
         big = np.abs(arr.astype(np.float64)) > GRADED_PAYLOAD_MAX
         if big.any():
             bad = tuple(int(i) for i in np.argwhere(big)[0])
             raise ShapeError(f"{where}input value {arr[bad]} at index {bad} does not fit a "
                              f"graded spike of {GRADED_MESSAGE_BITS} signed bits "
                              f"(|x| <= {GRADED_PAYLOAD_MAX})")
-        if kind in "uf" or arr.dtype.itemsize > 8:
-            arr = arr.astype(np.int64)
+    if integer and (kind == "f" or (kind == "u" and arr.dtype.itemsize > 1)
+                    or arr.dtype.itemsize > 8):
+        arr = arr.astype(np.int64)          # uint8 stays (as bool input becomes)
     return arr
 
 

@@ -163,13 +163,17 @@ class Emulator:
         and type).
     """
 
-    # CPU: arrays of a few hundred kB stay in cache and are recycled by malloc (large
-    # temporaries come from fresh pages, which a loaded machine makes slow);
-    # accelerators: large arrays, few kernel launches
-    CHUNK_ELEMENTS = 1 << 15
-    BLOCK_ELEMENTS = 1 << 17
+    # CPU: a chunk's layer arrays of about half a MB stay in cache and are recycled by
+    # malloc (large temporaries come from fresh pages, which a loaded machine makes
+    # slow); a block of steps long enough that the synapses' GEMM / conv over
+    # (steps x samples) rows runs efficiently at DVS size (a 64x64 conv net: blocks of
+    # 16 steps, not 4: 1.6x the samples/s; digits unchanged); accelerators: large
+    # arrays, few kernel launches
+    CHUNK_ELEMENTS = 1 << 16
+    BLOCK_ELEMENTS = 1 << 19
     DEVICE_CHUNK_ELEMENTS = 1 << 24
     DEVICE_BLOCK_ELEMENTS = 1 << 26
+    WORK_ARRAYS = 8         # arrays of a layer's size alive in a block (memory_estimate)
 
     def __init__(self, spec: Union[NetSpec, str, os.PathLike], *, input_message_bits: int = 0,
                  reset_interval: Optional[int] = None, reset_offset: int = 0,
@@ -466,6 +470,23 @@ class Emulator:
             out[i:i + chunk] = np.moveaxis(o, 0, -1)
         return out
 
+    def memory_estimate(self, batch: int, steps: int) -> int:
+        """Bytes :meth:`run` needs beyond its input for ``batch`` samples of ``steps``
+        steps (an upper estimate, printed by the bench and checked by :func:`emulate`
+        before it starts): the time-major copy of one chunk's input and its output,
+        the output of the whole batch, and for one chunk and block of steps every
+        layer's state, synapse buffers and temporaries (8 bytes a value, about
+        ``WORK_ARRAYS`` arrays per layer).  Memory does not grow with ``steps`` beyond
+        the input and output: ``run`` goes in chunks of samples and blocks of steps."""
+        batch, steps = check_int(batch, "batch", 1), check_int(steps, "steps", 1)
+        chunk = min(batch, max(1, self._elements()[0] // self._largest_layer))
+        block = min(steps, self.block_steps(chunk))
+        layers = sum(int(np.prod(st.shape)) for st in self.stages) + self.input_size
+        out = int(np.prod(self.output_shape))
+        per_chunk = chunk * steps * (self.input_size + 2 * out) * 8
+        per_block = chunk * block * layers * 8 * self.WORK_ARRAYS
+        return int(batch * out * steps * 4 + per_chunk + per_block)
+
     def block_steps(self, batch: int) -> int:
         """Steps per :meth:`run_block` call for ``batch`` samples: about
         ``BLOCK_ELEMENTS`` values per layer array."""
@@ -500,6 +521,30 @@ class Emulator:
 
 #: compiled emulators of recent ``emulate(path, ...)`` calls, keyed by the file's
 #: identity (real path, mtime, size) and the options: a repeated call does not rebuild
+def _available_memory() -> Optional[int]:
+    """MemAvailable of /proc/meminfo in bytes (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(emu: "Emulator", batch: int, steps: int) -> int:
+    """:meth:`Emulator.memory_estimate` of the run, or a one-line ShapeError before
+    anything is allocated when it exceeds the memory available (host runs only)."""
+    need = emu.memory_estimate(batch, steps)
+    free = _available_memory() if emu.device is None or emu.device.type == "cpu" else None
+    if free is not None and need > free:
+        raise ShapeError(f"{emu.spec.path}: emulating {batch} samples of {steps} steps needs "
+                         f"about {need / 2**30:.2f} GiB, more than the {free / 2**30:.2f} GiB "
+                         f"available; pass fewer samples per call or fewer steps")
+    return need
+
+
 _CACHE: "OrderedDict[tuple, Emulator]" = OrderedDict()
 CACHE_SIZE = 8
 
@@ -609,6 +654,7 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
     x = emu.check_input(x)                # the network's input shape
     check_input_range(emu.spec, x)        # the graded limit that keeps lava-fixed exact
     x = input_transform(emu.spec, x)      # the host-side input scaling every runner applies
+    check_memory(emu, x.shape[0], x.shape[-1] if steps is None else steps)
     counts = None
     if return_spike_counts:
         n_steps = x.shape[-1] if steps is None else steps
