@@ -128,19 +128,3 @@ FAN_OUT_AXONS_PER_CORE = 4096
 # neurons_per_core), not listed here.
 #: layer types that map to NeuroCore synapses as is.
 ON_CHIP_LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten")
-
-LIMITS = {
-    "weight_mantissa_bits": WEIGHT_MANTISSA_BITS,
-    "weight_exp_range": (WEIGHT_EXP_MIN, WEIGHT_EXP_MAX),
-    "max_delay": MAX_DELAY,
-    "graded_message_bits": GRADED_MESSAGE_BITS,
-    "state_bits": STATE_BITS,
-    "vth_mant_bits": VTH_MANT_BITS,
-    "sdnn_vth_bits": SDNN_VTH_BITS,
-    "decay_bits": DECAY_BITS,
-    "bias_mant_bits": BIAS_MANT_BITS,
-    "neuro_cores_per_chip": NEURO_CORES_PER_CHIP,
-    "max_compartments_per_core": MAX_COMPARTMENTS_PER_CORE,
-    "synapse_memory_bytes_per_core (estimate)": SYNAPSE_MEMORY_BYTES_PER_CORE,
-    "fan_in_axons_per_core (estimate)": FAN_IN_AXONS_PER_CORE,
-}

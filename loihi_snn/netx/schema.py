@@ -454,7 +454,6 @@ def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
 
 
 ASA_FIELDS = ("important", "weightImp", "weightSub", "biasImp", "biasSub", "sigmoidShift")
-ASA_ADAPTIVE_FIELDS = ("split", "numImportant", "scoreWeight", "scoreBias")
 
 
 def _validate_asa(c: _Checker, raw: Any, channels: int) -> Dict[str, Any]:

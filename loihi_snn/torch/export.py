@@ -140,9 +140,3 @@ def _export_block(block: Any, index: int, group) -> None:
         raise OptionError(f"block {index} ({name}) cannot be exported: "
                           f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") \
             from None
-
-
-def iter_blocks(module: Any) -> Iterable[Any]:
-    """The exportable blocks of a SLAYER network: ``module.blocks`` if present."""
-    blocks = getattr(module, "blocks", None)
-    return list(blocks) if blocks is not None else [module]
