@@ -7,6 +7,8 @@
 * ``digits``   scikit-learn's bundled 8x8 digits (the embedded default);
 * ``mnist1d``  MNIST-1D generated locally with the ``mnist1d`` package;
 * ``events``   synthetic DVS recordings of a dot moving in 4 (or 8) directions;
+* ``dvs_synth`` DVS-sized synthetic recordings (2 x 128 x 128, 11 motions, modelled DVS128
+  pixel), generated and cached locally (:mod:`loihi_snn.train.dvs_events`);
 * ``lif_memory``, ``lif_patterns``, ``lif_stream``, ``lif_order``  spike tasks of the
   LIF-variants study (:mod:`loihi_snn.train.tasks`);
 * ``nmnist``, ``dvs_gesture``, ``shd``  recorded event data sets read with
@@ -33,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from loihi_snn.core.files import atomic_path
+from loihi_snn.train import dvs_events as dvs
 from loihi_snn.train import encoders, tasks
 from loihi_snn.train.events import (
     RECORDED_LAYOUTS,
@@ -557,6 +560,55 @@ def build_events(split: str, T: int, encoding: str, seed: int, limit: int | None
 
 
 # ----------------------------------------------------------------------------
+# dvs_synth: DVS-sized synthetic recordings (loihi_snn.train.dvs_events)
+# ----------------------------------------------------------------------------
+
+@register_dataset("dvs_synth", description="synthetic DVS128 recordings of 11 motions (2 x 128 "
+                  "x 128, DVS Gesture's geometry; modelled pixel: contrast threshold + "
+                  "mismatch, refractory, background noise, hot pixels), generated and cached "
+                  "locally; binary/count frames, downsample=2 -> 64 x 64",
+                  encodings=_EVENT_ENCODINGS, default_T=32, options=dict(dvs.DATASET_OPTIONS),
+                  size=_split_option)
+def build_dvs_synth(split: str, T: int, encoding: str, seed: int, limit: int | None,
+                    num_train: int, num_test: int, downsample: int, generator_seed: int,
+                    cache_dir: str | os.PathLike | None, duration_us: int,
+                    frame_interval_us: int, distractor_prob: float, num_classes: int,
+                    **sensor_options: Any) -> EncodedDataset:
+    """Synthetic DVS recordings of 11 motions (docs/dvs_events.md), binned into ``T`` frames
+    over ``[0, duration_us)`` after dividing coordinates by ``downsample`` (2: 64 x 64, 4:
+    32 x 32); input_shape ``(2, H, W)``, channel 0 = OFF, 1 = ON.  The data are fixed by
+    ``generator_seed`` (``seed`` is unused: like DVS Gesture, the data set does not change
+    with the training seed) and cached under ``cache_dir`` (default
+    :func:`default_cache_dir`); only the first ``limit`` recordings are generated."""
+    n = _split_option(split, num_train, num_test)
+    factor = _positive_int("downsample", downsample)
+    if isinstance(generator_seed, bool) or not isinstance(generator_seed, (int, np.integer)) \
+            or generator_seed < 0:
+        raise ValueError(f"generator_seed must be a non-negative integer, got {generator_seed!r}")
+    sensor = dvs.SensorModel(**sensor_options)
+    scene = dvs.SceneOptions(_positive_int("duration_us", duration_us),
+                             _positive_int("frame_interval_us", frame_interval_us),
+                             float(distractor_prob), num_classes)
+    n = n if limit is None else min(n, limit)
+    shape = (2, ceil_div(sensor.height, factor), ceil_div(sensor.width, factor), T)
+    gib = n * int(np.prod(shape)) * 4 / 2**30
+    if gib > 4:
+        log.warning("dvs_synth %s: %d samples of %s float32 frames need %.1f GiB; consider "
+                    "limit=, downsample= or a smaller T", split, n, shape, gib)
+    events, labels, root = dvs.dvs_synth_recordings(
+        split, n, seed=int(generator_seed), sensor=sensor, scene=scene,
+        cache_dir=default_cache_dir() if cache_dir is None else cache_dir)
+    inputs = dvs.bin_recordings(events, (sensor.width, sensor.height, 2), T, scene.duration_us,
+                                factor, clip=encoding == "binary")
+    return EncodedDataset(inputs, labels, num_classes=scene.num_classes, name="dvs_synth",
+                          encoding=encoding, source_index=np.arange(n), raw_events=events,
+                          meta={"sensor_size": [ceil_div(sensor.width, factor),
+                                                ceil_div(sensor.height, factor), 2],
+                                "cache": os.fspath(root),
+                                "classes": list(dvs.CLASSES[:scene.num_classes])})
+
+
+# ----------------------------------------------------------------------------
 # recorded event data sets (tonic, local files only)
 # ----------------------------------------------------------------------------
 
@@ -665,3 +717,4 @@ _register_task("lif_order", tasks.order_task, "two cues of three symbols, class 
                "order (12 channels, 6 classes): complex dynamics", 32,
                {"symbols": 3, "group": 4, "cue_steps": 3, "cue_rate": 0.8, "min_gap": 3,
                 "background": 0.0})
+
