@@ -3,7 +3,7 @@
     .venv/bin/python tools/study_training.py digits  [--seeds 5] [--size full|small]
     .venv/bin/python tools/study_training.py mnist1d [--seeds 3] [--size full|small]
 
-``digits``: scikit-learn's 8x8 digits, the package's split (1437 train / 359 test), rate
+``digits``: scikit-learn's 8x8 digits, the package's split (1438 train / 359 test), rate
 code, T=16, 64-128-10 networks; every framework gets the same encoded arrays (the
 trainer's, seed s).  Arms:
 

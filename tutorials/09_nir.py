@@ -5,7 +5,10 @@
 
 The same import from the shell:
 
-    loihi-snn import model.nir --out net.net --check inputs.npy
+    loihi-snn import model.nir --out net.net --reset hard --check inputs.npy --labels labels.npy
+
+(``--reset hard``: these ``Leaky`` neurons reset to zero; snnTorch's default "subtract"
+is ``--reset soft``.  NIR cannot record it, so ``import`` asks for it.)
 
 What happens:
 1. a 64-H-10 snnTorch network of ``Leaky`` neurons (reset "zero", no reset delay: the

@@ -70,7 +70,8 @@ class Progress:
             self.bar.close()
             self.bar = None
         elif self.lines:
-            self._line(time.monotonic())
+            if sys.exc_info()[0] is None:     # (a run that failed ends in its error line)
+                self._line(time.monotonic())
             self.lines = False
 
 

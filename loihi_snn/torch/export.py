@@ -54,6 +54,7 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
     before anything is written (one line, one of the package's errors).
     """
     blocks = _check_blocks(blocks)
+    given = path                  # returned as given (a str or a Path)
     path = output_path(check_path(path, "path"), ext=None)
     input_shape = check_shape(input_shape, "input_shape", ranks=(1, 3))
     validate = check_flag(validate, "validate")
@@ -87,7 +88,7 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
             _export_block(block, i, layer.create_group(str(i + offset)))
         for name, data in extensions.items():
             write_extension(f, name, data)
-    return path
+    return given
 
 
 def _check_blocks(blocks: Any) -> List[Any]:
@@ -123,8 +124,9 @@ def _unset_shapes(block: Any) -> List[str]:
 
 
 def _export_block(block: Any, index: int, group) -> None:
-    """``block.export_hdf5(group)``; a block that cannot be written raises one line:
-    a block not yet run says to run one forward pass first (what SLAYER needs)."""
+    """``block.export_hdf5(group)``; a block not yet run (its shapes unset) raises one
+    line saying to run one forward pass first (what SLAYER needs); any other failure of
+    the block's own export propagates unchanged (nothing is written either way)."""
     try:
         block.export_hdf5(group)
     except LoihiSnnError:
@@ -133,10 +135,9 @@ def _export_block(block: Any, index: int, group) -> None:
         name = type(block).__name__
         unset = _unset_shapes(block)
         if unset:
+            verb = "is" if len(unset) == 1 else "are"
             raise OptionError(f"block {index} ({name}) has no shape yet ({', '.join(unset)} "
-                              f"{'is' if len(unset) == 1 else 'are'} None): SLAYER sets shapes on the first forward pass, so "
-                              f"run the network once on any input of the right shape "
+                              f"{verb} None): SLAYER sets shapes on the first forward pass, "
+                              f"so run the network once on any input of the right shape "
                               f"(e.g. net(x)) before exporting") from None
-        raise OptionError(f"block {index} ({name}) cannot be exported: "
-                          f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") \
-            from None
+        raise

@@ -16,7 +16,7 @@ import numpy as np
 from loihi_snn.core.args import check_flag, check_path, show
 from loihi_snn.core.errors import BackendError, OptionError, RunError, ShapeError
 from loihi_snn.core.limits import env_int
-from loihi_snn.core.progress import Progress, want_progress
+from loihi_snn.core.progress import Progress, stderr_is_terminal, want_progress
 from loihi_snn.netx.inputs import check_input_range
 from loihi_snn.netx.schema import input_transform, read_netx
 from loihi_snn.sim.emulator import emulate
@@ -65,7 +65,8 @@ def check_backend(backend: str) -> None:
     """BackendError (one line, listing the backends) unless ``backend`` is one of them."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise BackendError(f"unknown backend {show(backend)}; choose one of: "
-                           + ", ".join(f"{k} ({v})" for k, v in BACKENDS.items()))
+                           f"{', '.join(BACKENDS)} (loihi_snn.sim.runtime.run.BACKENDS and "
+                           f"'loihi-snn run --help' describe them)")
 
 
 def run_config(backend: str):
@@ -98,7 +99,7 @@ def stopping(process) -> Iterator[None]:
 def _want_progress(progress: Optional[bool], steps: int) -> bool:
     if progress is not None:
         return progress
-    return want_progress(progress, steps >= 500)
+    return want_progress(progress, steps >= 500 and stderr_is_terminal())
 
 
 def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
@@ -127,7 +128,8 @@ def run(net_or_path: Union[str, os.PathLike, "object"], x: np.ndarray,
         ``loihi2`` when lava-loihi is installed, else ``lava-fixed``.
     progress : bool, optional
         show progress: a bar on a terminal, else plain lines on stderr (at the start,
-        every 5 s and at the end); default: when steps >= 500.
+        every 5 s and at the end); default: a bar when stderr is a terminal and
+        steps >= 500 (a single run prints nothing else but its errors).
     timeout : float, optional
         wall-clock limit in seconds for the Lava part (compiling, running and
         stopping the processes; not loading the file).  A run past it is stopped and
