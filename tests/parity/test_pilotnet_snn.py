@@ -1,8 +1,13 @@
-"""lava-dl's own trained PilotNet (``tutorials/lava/lib/dl/slayer/pilotnet/Trained/network.net``,
-committed under ``tests/data/lava-dl-pilotnet`` with lava-dl's BSD-3 licence): a sigma-delta
-network (SDNN, ReLU, graded spikes; 43,117 neurons, 4.4 M synapses) that takes 3 x 33 x 100
-frames.  A whole synthetic drive runs on the emulator equal, value for value, to stock lava-dl
-netx.
+"""lava-dl's own trained PilotNets, committed under ``tests/data/lava-dl-pilotnet`` with
+lava-dl's BSD-3 licence, run on the emulator equal to stock lava-dl netx:
+
+- ``network.net`` (``tutorials/lava/lib/dl/slayer/pilotnet/Trained/network.net``): the
+  sigma-delta PilotNet (SDNN, ReLU, graded spikes; 43,117 neurons, 4.4 M synapses) on
+  3 x 33 x 100 frames -- a whole 200-frame drive, value for value;
+- ``lif/network.net`` (``tutorials/lava/lib/dl/netx/pilotnet_snn/network.net``): the spiking
+  PilotNet (LOIHI CUBA neurons, binary spikes; 158,509 neurons, 11 M synapses) on
+  3 x 66 x 200 frames -- every layer spike for spike over 16 steps (stock netx needs
+  about 4 s a step for it).
 
 lava-dl's tutorial feeds PilotNet data set frames (200 x 66, halved to 100 x 33), which are not
 available here: :func:`road_sequence` draws a deterministic road seen from a car that steers
@@ -20,7 +25,9 @@ import loihi_snn
 from helpers import REPO_ROOT
 
 PILOTNET = REPO_ROOT / "tests" / "data" / "lava-dl-pilotnet" / "network.net"
+PILOTNET_LIF = REPO_ROOT / "tests" / "data" / "lava-dl-pilotnet" / "lif" / "network.net"
 STEPS = 200
+LIF_STEPS = 16
 
 
 def road_sequence(steps: int, shape=(3, 33, 100), seed: int = 0) -> np.ndarray:
@@ -56,10 +63,14 @@ def road_sequence(steps: int, shape=(3, 33, 100), seed: int = 0) -> np.ndarray:
     return np.round((out - 0.5) * 128).astype(np.int64)
 
 
-def run_stock_netx_sdnn(path, x_lava: np.ndarray, steps: int) -> np.ndarray:
-    """Stock lava-dl netx as lava-dl's own PilotNet SDNN test runs it: the source feeds the
-    input block's neurons (``net.in_layer.neuron.a_in``), the first ``fixed_pt`` process
-    model of every process.  ``x_lava``: (W, H, C, T).  Returns (1, steps)."""
+def run_stock_netx_into_neurons(path, x_lava: np.ndarray, steps: int, every_layer=False):
+    """Stock lava-dl netx as lava-dl's own PilotNet test and tutorials run it: the source
+    feeds the input block's neurons (``net.in_layer.neuron.a_in``; the caller applies the
+    input transform), the first ``fixed_pt`` process model of every process.
+
+    ``x_lava``: (W, H, C, T).  Returns the output block's sends (Lava order, time last), or
+    with ``every_layer`` the list of every block's sends and the output neurons' final
+    voltage ``v``."""
     from lava.lib.dl import netx
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import RunConfig
@@ -77,24 +88,36 @@ def run_stock_netx_sdnn(path, x_lava: np.ndarray, steps: int) -> np.ndarray:
 
     net = netx.hdf5.Network(net_config=str(path))
     src = io.source.RingBuffer(data=x_lava.astype(np.int32))
-    sink = io.sink.RingBuffer(shape=net.out_layer.shape, buffer=steps)
     src.s_out.connect(net.in_layer.neuron.a_in)
-    net.out_layer.out.connect(sink.a_in)
+    blocks = list(net.layers) if every_layer else [net.out_layer]
+    sinks = []
+    for block in blocks:
+        sinks.append(io.sink.RingBuffer(shape=block.out.shape, buffer=steps))
+        block.out.connect(sinks[-1].a_in)
     try:
         net.run(condition=RunSteps(num_steps=steps), run_cfg=FixedPt())
-        return sink.data.get()
+        outs = [sink.data.get() for sink in sinks]
+        if every_layer:
+            return outs, net.out_layer.neuron.v.get()
+        return outs[0]
     finally:
         net.stop()
 
 
-def test_pilotnet_file_is_lava_dls():
-    """The committed file is lava-dl's trained PilotNet SDNN (43,117 neurons)."""
+def test_pilotnet_files_are_lava_dls():
+    """The committed files are lava-dl's trained PilotNets (SDNN: 43,117 neurons; LIF:
+    158,509), with lava-dl's licence."""
     spec = loihi_snn.read_netx(str(PILOTNET))
     assert tuple(spec.input_shape) == (3, 33, 100) and tuple(spec.output_shape) == (1,)
     assert {layer.neuron.type for layer in spec.layers if layer.neuron is not None} == {"SDNN"}
     neurons = sum(int(np.prod(layer.shape)) for layer in spec.layers
                   if layer.neuron is not None and layer.type != "input")
     assert neurons + int(np.prod(spec.input_shape)) == 43117
+    lif = loihi_snn.read_netx(str(PILOTNET_LIF))
+    assert tuple(lif.input_shape) == (3, 66, 200)
+    assert {layer.neuron.type for layer in lif.layers if layer.neuron is not None} == {"LOIHI"}
+    assert sum(int(np.prod(layer.shape)) for layer in lif.layers
+               if layer.neuron is not None) == 158509
     assert (PILOTNET.parent / "LICENSE").read_text().startswith("BSD 3-Clause License")
 
 
@@ -113,7 +136,7 @@ def test_pilotnet_whole_drive_emulator_equals_stock_netx(record_property):
     assert np.all((counts[:, 0, STEPS // 2:] > 0).any(axis=1)), "a layer stops sending"
 
     t0 = time.perf_counter()
-    stock = run_stock_netx_sdnn(PILOTNET, x.transpose(2, 1, 0, 3), STEPS)
+    stock = run_stock_netx_into_neurons(PILOTNET, x.transpose(2, 1, 0, 3), STEPS)
     t_stock = time.perf_counter() - t0
     assert stock.shape == (1, STEPS)
     assert np.count_nonzero(stock) > STEPS // 2 and len(np.unique(stock)) > 20   # it steers
@@ -132,6 +155,66 @@ def test_pilotnet_whole_drive_emulator_equals_stock_netx(record_property):
     print(f"PilotNet SDNN, {STEPS} steps: emulator {t_emu:.2f} s, stock netx {t_stock:.2f} s, "
           f"lava-fused {t_fused:.2f} s (builds included); sending per step: "
           f"{np.round(active, 3)}")
+
+
+@pytest.mark.slow
+def test_pilotnet_lif_every_layer_spike_for_spike_with_stock_netx(record_property):
+    """The spiking PilotNet: a 16-frame drive (signed frames, as the tutorial's frame
+    differences), every layer's spikes and the output neurons' final voltage (the steering
+    read-out) equal to stock netx.  Stock netx gets the tutorial's input path: the input
+    block's transform ``x * weight + bias`` into the input neurons' ``a_in``; loihi_snn
+    takes ``x`` and applies ``weight`` on the host and ``bias`` as the input neurons' bias
+    (the same integers here: the input layer's current decays fully every step)."""
+    import dataclasses
+
+    from loihi_snn.netx.schema import input_transform, read_netx
+    from loihi_snn.sim.emulator import Emulator
+
+    spec = read_netx(str(PILOTNET_LIF))
+    first = spec.layers[0]
+    assert first.neuron.params["iDecay"] == 4096       # what makes the two input paths equal
+    x = road_sequence(LIF_STEPS, shape=(3, 66, 200)) // 4
+    sends, states = {}, {}
+
+    class Recording(Emulator):                        # keeps every layer's sends
+        def _neuron(self, layer, is_input):
+            inner = super()._neuron(layer, is_input)
+
+            def step(state, a_in, _i=layer.index):
+                out, state = inner.step(state, a_in)
+                sends.setdefault(_i, []).append(np.asarray(out).copy())
+                states[_i] = state
+                return out, state
+
+            return dataclasses.replace(inner, step=step)
+
+    t0 = time.perf_counter()
+    emu = Recording(spec, input_message_bits=24)
+    out = emu.run(np.asarray(input_transform(spec, x))[None])
+    t_emu = time.perf_counter() - t0
+    np.testing.assert_array_equal(out, loihi_snn.emulate(PILOTNET_LIF, x[None]))
+
+    x_lava = (x * int(first.fields["weight"]) + int(first.fields["bias"])).transpose(2, 1, 0, 3)
+    t0 = time.perf_counter()
+    stock, v_out = run_stock_netx_into_neurons(PILOTNET_LIF, x_lava, LIF_STEPS, every_layer=True)
+    t_stock = time.perf_counter() - t0
+
+    layers = sorted(sends)                            # the blocks with neurons, in order
+    assert len(layers) == len(stock) == 10
+    for i, block_sends in zip(layers, stock):
+        ours = np.stack(sends[i])[:, 0]              # (T, *shape) file order
+        ours = ours.transpose(*range(ours.ndim - 1, 0, -1), 0)     # Lava order, time last
+        np.testing.assert_array_equal(ours.astype(np.int64), block_sends.astype(np.int64),
+                                      err_msg=f"layer {i}")
+        if i != layers[-1]:                           # the read-out neuron integrates only
+            assert block_sends.sum() > 0.01 * block_sends.size, f"layer {i} nearly silent"
+    v_ours = np.asarray(states[layers[-1]][1]).reshape(-1)
+    assert np.any(v_out != 0)
+    np.testing.assert_array_equal(v_ours.astype(np.int64), np.asarray(v_out).reshape(-1))
+    record_property("pilotnet_lif_emulator_s", round(t_emu, 3))
+    record_property("pilotnet_lif_stock_netx_s", round(t_stock, 3))
+    print(f"PilotNet LIF, {LIF_STEPS} steps: emulator {t_emu:.2f} s, stock netx "
+          f"{t_stock:.1f} s (builds included)")
 
 
 def test_shared_pilotnet_sdnn_ground_truth_on_emulator(shared_netx):
