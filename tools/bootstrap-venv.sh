@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Create (or repair) .venv with Python 3.10 and install loihi-snn editable with its dev extra.
-# Called by the Makefile only when .venv is missing, was built by another Python, or
-# pyproject.toml changed since the last install.
+# Create (or repair) .venv with Python 3.10 and install loihi-snn editable with its dev and
+# lava extras (Lava and lava-dl need Python 3.10, numpy<2 and torch 2.3: the whole suite
+# runs here).  Called by the Makefile only when .venv is missing, was built by another
+# Python, or pyproject.toml changed since the last install.  The Lava-free part on the
+# newest CPython, numpy 2 and current torch: tools/bootstrap-venv-modern.sh (.venv-modern).
 set -euo pipefail
 VENV=${VENV:-.venv}
 
@@ -36,7 +38,7 @@ fi
 # The NIR exchange packages (extras `nir` and `dev`) first, from PyPI with --no-deps, so
 # they never pull a torch or numpy of their own: their requirements (torch, torchvision,
 # numpy, h5py) are then resolved by the install below under this project's pins
-# (torch 2.3.x, numpy<2).
+# (torch 2.3.x, numpy<2 from the lava extra).
 "$VENV/bin/python" -m pip install -q --no-deps nir==1.0.8 nirtorch==2.6 snntorch==1.0.0 norse==1.1.0
-echo "bootstrap: installing loihi-snn (editable, dev extra) into $VENV; the first time takes a few minutes (torch)"
-"$VENV/bin/python" -m pip install -q -e ".[dev]"
+echo "bootstrap: installing loihi-snn (editable, dev and lava extras) into $VENV; the first time takes a few minutes (torch)"
+"$VENV/bin/python" -m pip install -q -e ".[dev,lava]"
