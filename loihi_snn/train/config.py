@@ -483,6 +483,34 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "optimizer": {"type": "adam", "lr": 0.005, "schedule": "cosine"},
         "val_fraction": 0.0, "select": "last",
     },
+    "dvs_synth_lif": {
+        "name": "dvs_synth_lif",
+        "description": "DVS-sized conv SNN on the generated DVS-Gesture-like data set "
+                       "(dvs_synth: 2x128x128 events of 11 motions binned to 2x32x32, T=20; "
+                       "1000 train / 250 test recordings): conv16-pool-conv32-pool-conv64-"
+                       "pool-dense128-11, LIF soft reset, single-state neuron (about 36k "
+                       "neurons); cross-entropy on spike counts; Top-K cutoff calibrated on "
+                       "the training split (netx_models/dvs_synth_lif)",
+        "dataset": "dvs_synth", "encoding": "binary", "T": 20,
+        "dataset_options": {"downsample": 4},
+        "architecture": [{"type": "conv", "out": 16, "kernel": 3, "padding": 1,
+                          "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "conv", "out": 32, "kernel": 3, "padding": 1,
+                          "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "conv", "out": 64, "kernel": 3, "padding": 1,
+                          "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "flatten"},
+                         {"type": "dense", "out": 128, "weight_scale": 1},
+                         {"type": "dense", "weight_scale": 1}],
+        "neuron": dict(DIGITS_LIF_NEURON),
+        "loss": {"type": "cross_entropy", "scale": 1.0},
+        "epochs": 20, "batch_size": 16,
+        "optimizer": {"type": "adam", "lr": 0.003, "schedule": "cosine"},
+        "val_fraction": 0.0, "select": "last", "cutoff_epsilon": 0.0, "lava_limit": 64,
+    },
     "events_asa": {
         "name": "events_asa",
         "description": "conv8-conv16(stride 2)-dense LIF network with an ASA gate (causal, "
