@@ -1,287 +1,100 @@
-"""Tutorial 5: what the Top-K cutoff buys over simply running fewer steps (run on Lava).
+"""Tutorial 5: stop each sample once its answer is settled (the Top-K cutoff), on Lava.
 
-    python tutorials/05_cutoff.py [--size small|full] [--seeds N] [--out RESULTS_DIR]
+    python tutorials/05_cutoff.py --size small     # ~30 s: 4 epochs, 600 training digits
+    python tutorials/05_cutoff.py --size full      # a few minutes: 15 epochs, every digit
 
-For every seed: train a 64-128-10 binary LIF network on rate-coded digits (T=16,
-cross-entropy on the output spike counts, the tuned neuron of the digits presets; best
-epoch on a 10 % validation hold-out), export it, and
+What happens:
+1. a 64-128-10 LIF network is trained on rate-coded digits (T=16 steps) and exported
+   to NetX;
+2. the exported file runs on the bit-exact emulator (no Lava needed) for the training,
+   validation and test digits;
+3. per-step thresholds ``beta`` are calibrated on the training digits for a few
+   epsilons, and epsilon is chosen on the validation digits (``choose_epsilon``: the
+   largest whose accuracy stays within 1 point of running all 16 steps);
+4. the test digits stream through one Lava run with the cutoff controller
+   (``run_cutoff``): a sample stops at the first step where the gap between its two
+   largest output counts reaches ``beta``; Lava's decisions equal the offline rule
+   (``offline_cutoff``) on the emulator's outputs, sample for sample;
+5. accuracy and mean steps, against running every sample for all 16 steps.
 
-1. run the training, validation and test splits on the bit-exact emulator;
-2. calibrate the per-step thresholds on the training samples (validation excluded) for
-   an epsilon grid and choose epsilon on the validation split only
-   (:func:`loihi_snn.core.cutoff.choose_epsilon`: the largest epsilon whose validation
-   accuracy is within 1 point of the validation fixed-T accuracy);
-3. run the whole test split through the Lava cutoff controller (lava-fixed, one run)
-   with the chosen thresholds; its decisions must equal the offline rule on the
-   emulator's outputs;
-4. compare with fixed-T inference on the same test outputs: the fixed-T accuracy at the
-   cutoff's mean steps (interpolated between the two neighbouring whole T: running a
-   fraction of the samples for floor and the rest for ceil steps has exactly that mean
-   and that expected accuracy) and the smallest fixed T that reaches the cutoff's
-   accuracy.
-
-Writes ``<out>/cutoff/cutoff.{json,md}`` (:func:`loihi_snn.app.results.write_result`).
-Cutoff: Wu et al. (2025), docs ALGORITHMS.md section 4, ``loihi_snn/core/cutoff.py``.
+The study behind the README's figures (8 seeds, fixed T at equal mean steps, paired
+95 % intervals): ``python -m studies.cutoff`` -> ``results/cutoff/cutoff.md``.
 """
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import shlex
 import sys
 import tempfile
-import time
 
-import numpy as np
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-T_STEPS = 16
-EPSILONS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
-TOLERANCE = 0.01
-SIZES = {"small": {"train_limit": 300, "test_limit": 60, "epochs": 2, "seeds": 1},
-         "full": {"train_limit": None, "test_limit": None, "epochs": 15, "seeds": 8}}
-# the tuned binary LIF of the committed digits presets (families.DEFAULT_NEURON_PARAMS at
-# the time of this study), written out so that later preset changes do not move it
-NEURON = {"type": "lif", "spike": "binary", "reset": "hard", "threshold": 1.25,
-          "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3.0}
-
-
-def config_for(size: dict, seed: int):
-    from loihi_snn.train.config import TrainConfig
-    return TrainConfig(name="digits_lif_ce", dataset="digits", encoding="rate", T=T_STEPS,
-                       train_limit=size["train_limit"], test_limit=size["test_limit"],
-                       val_fraction=0.1, neuron=dict(NEURON),
-                       architecture=[{"type": "dense", "out": 128}, {"type": "dense"}],
-                       loss={"type": "cross_entropy", "scale": 1.0},
-                       optimizer={"type": "adam", "lr": 0.01}, epochs=size["epochs"],
-                       batch_size=32, seed=seed, device="cpu")
-
-
-def fixed_t_at(curve: list, steps: float) -> float:
-    """Fixed-T accuracy at a (fractional) mean number of steps: linear between the
-    accuracies at floor(steps) and ceil(steps) (``curve[t - 1]`` = accuracy at t)."""
-    lo = max(1, min(len(curve), math.floor(steps)))
-    hi = max(1, min(len(curve), math.ceil(steps)))
-    if lo == hi:
-        return float(curve[lo - 1])
-    f = steps - lo
-    return float((1 - f) * curve[lo - 1] + f * curve[hi - 1])
-
-
-def smallest_fixed_t(curve: list, accuracy: float):
-    """The smallest t whose fixed-T accuracy reaches ``accuracy`` (None: no t does)."""
-    for t, acc in enumerate(curve, start=1):
-        if acc >= accuracy - 1e-12:
-            return t
-    return None
-
-
-def run_seed(seed: int, size: dict, work: str) -> dict:
-    from loihi_snn import emulate
-    from loihi_snn.core.cutoff import (calibrate, choose_epsilon, offline_cutoff,
-                                       optimal_cutoff_steps)
-    from loihi_snn.sim.runtime.cutoff_run import run_cutoff
-    from loihi_snn.train.data import load_data
-    from loihi_snn.train.loop import train
-
-    t0 = time.time()
-    cfg = config_for(size, seed)
-    res = train(cfg, os.path.join(work, f"seed{seed}"), progress=False, verbose=False,
-                lava=False)
-    splits = load_data(cfg)
-    out_train = emulate(res.net_path, splits.train.inputs)
-    out_val = emulate(res.net_path, splits.val.inputs)
-    out_test = emulate(res.net_path, splits.test.inputs)
-    labels = splits.test.labels
-    T = out_test.shape[-1]
-    cum = np.cumsum(out_test, axis=-1)
-    curve = [float((cum[..., t].argmax(1) == labels).mean()) for t in range(T)]
-    cal, val_sweep = choose_epsilon(out_train, splits.train.labels, out_val, splits.val.labels,
-                                    EPSILONS, tolerance=TOLERANCE)
-    preds, steps = offline_cutoff(out_test, cal.beta)
-    lava = run_cutoff(res.net_path, splits.test.inputs, beta=cal.beta, progress=False)
-    same = bool((lava.predictions == preds).all() and (lava.steps == steps).all())
-    acc = float((lava.predictions == labels).mean())
-    mean_steps = float(lava.steps.mean())
-    test_sweep = []
-    for eps in EPSILONS:
-        p, s = offline_cutoff(out_test, calibrate(out_train, splits.train.labels, eps).beta)
-        test_sweep.append({"epsilon": eps, "accuracy": float((p == labels).mean()),
-                           "mean_steps": float(s.mean())})
-    oct_steps = optimal_cutoff_steps(out_test, labels)
-    settled = oct_steps <= T
-    return {"seed": seed, "best_epoch": res.best_epoch, "epsilon": cal.epsilon,
-            "beta": [None if not np.isfinite(b) else float(b) for b in cal.beta],
-            "fixed_T_accuracy": curve[-1], "fixed_t_curve": curve,
-            "cutoff_accuracy": acc, "mean_steps": mean_steps, "speedup": T / mean_steps,
-            "fixed_T_at_mean_steps": fixed_t_at(curve, mean_steps),
-            "smallest_fixed_T_same_accuracy": smallest_fixed_t(curve, acc),
-            "lava": {"samples": int(len(labels)), "equals_offline_rule": same,
-                     "steps_per_second": round(float(lava.steps_per_second), 1),
-                     "wall_seconds": round(float(lava.wall_seconds), 2)},
-            "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
-            "oct_settled_fraction": float(settled.mean()),
-            "val_sweep": val_sweep, "test_sweep_not_used_for_selection": test_sweep,
-            "calibration_samples": int(len(splits.train)),
-            "validation_samples": int(len(splits.val)), "test_samples": int(len(labels)),
-            "seconds": round(time.time() - t0, 1)}
-
-
-def summarize(rows: list) -> dict:
-    from loihi_snn.app.results import mean_ci
-    smallest = [r["smallest_fixed_T_same_accuracy"] for r in rows]
-    return {
-        "seeds": [r["seed"] for r in rows],
-        "fixed_T_accuracy": mean_ci([r["fixed_T_accuracy"] for r in rows]),
-        "epsilon": mean_ci([r["epsilon"] for r in rows]),
-        "cutoff_accuracy": mean_ci([r["cutoff_accuracy"] for r in rows]),
-        "mean_steps": mean_ci([r["mean_steps"] for r in rows]),
-        "speedup": mean_ci([r["speedup"] for r in rows]),
-        "fixed_T_at_mean_steps": mean_ci([r["fixed_T_at_mean_steps"] for r in rows]),
-        "cutoff_minus_fixed_T_at_mean_steps": mean_ci(
-            [r["cutoff_accuracy"] - r["fixed_T_at_mean_steps"] for r in rows]),
-        "cutoff_minus_fixed_T_full": mean_ci([r["cutoff_accuracy"] - r["fixed_T_accuracy"]
-                                              for r in rows]),
-        "smallest_fixed_T_same_accuracy": mean_ci([s if s is not None else np.nan
-                                                   for s in smallest]),
-        "smallest_fixed_T_reached": [sum(s is not None for s in smallest), len(smallest)],
-        "steps_saved_vs_smallest_fixed_T": mean_ci(
-            [s - r["mean_steps"] for s, r in zip(smallest, rows) if s is not None]),
-        "oct_mean_steps": mean_ci([r["oct_mean_steps_settled"] for r in rows]),
-        "lava_steps_per_second": mean_ci([r["lava"]["steps_per_second"] for r in rows]),
-        "lava_equals_offline_rule": all(r["lava"]["equals_offline_rule"] for r in rows),
-    }
-
-
-def verdicts(s: dict) -> dict:
-    d = s["cutoff_minus_fixed_T_at_mean_steps"]
-    out = {}
-    if d["n"] >= 2:
-        lo, hi = d["ci95"]
-        word = ("yes" if lo > 0 else "no, fixed T is better" if hi < 0 else "not shown")
-        out["the cutoff beats fixed T at equal mean steps"] = (
-            f"{word}: {100 * d['mean']:+.1f} pts (95 % CI {100 * lo:+.1f} .. {100 * hi:+.1f})")
-        g = s["steps_saved_vs_smallest_fixed_T"]
-        if g["n"] >= 2:
-            out["steps saved against the smallest fixed T of equal accuracy"] = (
-                f"{g['mean']:.2f} steps per sample (95 % CI {g['ci95'][0]:.2f} .. "
-                f"{g['ci95'][1]:.2f}; {s['smallest_fixed_T_reached'][0]} of "
-                f"{s['smallest_fixed_T_reached'][1]} seeds reach the cutoff's accuracy at "
-                f"some T <= {T_STEPS})")
-        c = s["cutoff_minus_fixed_T_full"]
-        out["accuracy cost against all T steps"] = (
-            f"{100 * c['mean']:+.1f} pts (95 % CI {100 * c['ci95'][0]:+.1f} .. "
-            f"{100 * c['ci95'][1]:+.1f}) for {s['speedup']['mean']:.2f}x fewer steps")
-    return out
-
-
-def _pm(c: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
-    return f"{c['mean'] * scale:{fmt}} ± {c['std'] * scale:{fmt}}"
-
-
-def write(rows, args, size, status, wall) -> None:
-    from loihi_snn.app.results import Table, write_result
-    s = summarize(rows)
-    v = verdicts(s)
-    main = Table("Cutoff vs fixed T on the test split (mean ± std over seeds)",
-                 ["seeds", "fixed-T acc (T=16)", "epsilon (chosen on validation)",
-                  "cutoff acc (Lava)", "mean steps (Lava)", "fewer steps than T",
-                  "fixed-T acc at equal mean steps", "smallest fixed T with the same acc",
-                  "OCT (oracle)"])
-    reached = s["smallest_fixed_T_reached"]
-    main.rows.append([len(rows), _pm(s["fixed_T_accuracy"]), _pm(s["epsilon"]),
-                      _pm(s["cutoff_accuracy"]), _pm(s["mean_steps"], fmt=".2f"),
-                      _pm(s["speedup"], fmt=".2f") + "x", _pm(s["fixed_T_at_mean_steps"]),
-                      _pm(s["smallest_fixed_T_same_accuracy"], fmt=".1f")
-                      + ("" if reached[0] == reached[1] else f" ({reached[0]} of {reached[1]})"),
-                      _pm(s["oct_mean_steps"], fmt=".2f")])
-    per_seed = Table("Per seed", ["seed", "epsilon", "fixed-T acc", "cutoff acc (Lava)",
-                                  "mean steps (Lava)", "fixed-T acc at equal mean steps",
-                                  "smallest fixed T with the same acc",
-                                  "Lava == offline rule", "Lava steps/s"])
-    for r in rows:
-        per_seed.rows.append([r["seed"], r["epsilon"], r["fixed_T_accuracy"], r["cutoff_accuracy"],
-                              f"{r['mean_steps']:.2f}", r["fixed_T_at_mean_steps"],
-                              r["smallest_fixed_T_same_accuracy"] or "never",
-                              r["lava"]["equals_offline_rule"],
-                              f"{r['lava']['steps_per_second']:.0f}"])
-    curve = Table("Fixed-T accuracy per t (mean over seeds): stop every sample at t",
-                  ["t"] + [str(t) for t in range(1, T_STEPS + 1)])
-    curve.rows.append(["accuracy"] + [float(x) for x in np.mean([r["fixed_t_curve"]
-                                                                   for r in rows], 0)])
-    text = [
-        f"Network: 64-128-10 binary LIF {NEURON}, rate-coded digits, T={T_STEPS}, "
-        f"cross-entropy on the output spike counts, Adam lr 0.01, batch 32, {size['epochs']} "
-        f"epochs (best on validation).  Per seed: "
-        f"{rows[0]['calibration_samples']} calibration / {rows[0]['validation_samples']} "
-        f"validation / {rows[0]['test_samples']} test digits.",
-        f"Epsilon grid {list(EPSILONS)}; chosen on the validation split only (largest epsilon "
-        f"within {100 * TOLERANCE:g} point of the validation fixed-T accuracy).  Cutoff "
-        "accuracy and mean steps are the Lava cutoff controller's (lava-fixed, the whole test "
-        "split in one run per seed); its decisions equal the offline rule on the emulator's "
-        f"outputs for every seed: {s['lava_equals_offline_rule']}.",
-        "*fixed-T acc at equal mean steps*: the fixed-T accuracy interpolated between "
-        "floor and ceil of the cutoff's mean steps (what running each sample for floor or "
-        "ceil steps, mixed to the same mean, achieves).  *smallest fixed T with the same "
-        "acc*: the fewest steps t at which stopping every sample reaches the cutoff's accuracy.",
-        "**Verdicts.** " + " ".join(f"{k}: {x}." for k, x in v.items()),
-        f"Wall time {wall / 60:.1f} min.",
-    ]
-    write_result("cutoff", title="Top-K cutoff against fixed T: digits LIF, T=16 (epsilon "
-                 "chosen on validation)", tables=[main, per_seed, curve],
-                 data={"size": args.size, "sizes": size, "neuron": NEURON,
-                       "epsilons": list(EPSILONS), "tolerance": TOLERANCE, "verdicts": v,
-                       "summary": s, "rows": rows, "wall_seconds": round(wall, 1)},
-                 text=text, status=status, results_dir=args.out,
-                 started=args.started,
-                 command="python tutorials/05_cutoff.py " + " ".join(
-                     shlex.quote(a) for a in args.argv))
+SIZES = {"small": {"train_limit": 600, "test_limit": 100, "epochs": 4},
+         "full": {"train_limit": None, "test_limit": None, "epochs": 15}}
+EPSILONS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=sorted(SIZES), default="full",
-                   help="small: seconds (CI); full: the committed study")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default by size)")
-    p.add_argument("--out", default=os.path.join(ROOT, "results"),
-                   help="results folder; writes OUT/cutoff/cutoff.{json,md}")
-    p.add_argument("--work", default=None, help="folder for the trained models "
-                   "(default: a temporary folder, removed at the end)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", choices=tuple(SIZES), default="small",
+                   help="small: 4 epochs on 600 digits (CI, ~30 s); full: 15 epochs, all digits")
+    p.add_argument("--out", default=None, help="folder for the trained network (default: a "
+                                               "temporary one)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = p.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    from loihi_snn.app.results import provenance
-    args.started = provenance()     # the revision and machine state this run started from
 
+    # Lava's runtime first: it sets multiprocessing's start method
     from loihi_snn.core.lavadl import ensure_lava_runtime
     ensure_lava_runtime()
     import torch
+
+    from loihi_snn import emulate, run_cutoff
+    from loihi_snn.core.cutoff import choose_epsilon, offline_cutoff
+    from loihi_snn.train.config import TrainConfig
+    from loihi_snn.train.data import load_data
+    from loihi_snn.train.loop import train
+
     torch.set_num_threads(1)
-    size = dict(SIZES[args.size])
-    if args.seeds is not None:
-        size["seeds"] = args.seeds
-    tmp = None if args.work else tempfile.TemporaryDirectory(prefix="cutoff-")
-    work = args.work or tmp.name
-    rows, t0 = [], time.time()
-    for seed in range(args.seed, args.seed + size["seeds"]):
-        r = run_seed(seed, size, work)
-        rows.append(r)
-        print(f"seed {seed}: eps {r['epsilon']:g} | fixed-T acc {r['fixed_T_accuracy']:.3f} | "
-              f"Lava cutoff acc {r['cutoff_accuracy']:.3f} in {r['mean_steps']:.2f} steps "
-              f"(== offline rule: {r['lava']['equals_offline_rule']}) | fixed T at equal steps "
-              f"{r['fixed_T_at_mean_steps']:.3f} | smallest fixed T with that acc "
-              f"{r['smallest_fixed_T_same_accuracy']} | {r['seconds']} s", flush=True)
-        write(rows, args, size, "partial", time.time() - t0)
-    write(rows, args, size, "complete", time.time() - t0)
-    if tmp is not None:
-        tmp.cleanup()
-    ok = all(r["lava"]["equals_offline_rule"] for r in rows)
-    print(f"results: {os.path.join(args.out, 'cutoff', 'cutoff.md')}")
-    print(f"cutoff: {'OK' if ok else 'FAILED'} ({len(rows)} seeds; Lava controller == offline "
-          f"rule on every test sample)")
-    return 0 if ok else 1
+    size = SIZES[args.size]
+    out = args.out or tempfile.mkdtemp(prefix="loihi_snn_cutoff_")
+    config = TrainConfig(
+        name="digits_lif", dataset="digits", encoding="rate", T=16,
+        train_limit=size["train_limit"], test_limit=size["test_limit"], val_fraction=0.1,
+        neuron={"type": "lif", "reset": "hard", "threshold": 1.25, "current_decay": 0.25,
+                "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3.0},
+        architecture=[{"type": "dense", "out": 128}, {"type": "dense"}],
+        loss={"type": "cross_entropy", "scale": 1.0}, optimizer={"type": "adam", "lr": 0.01},
+        epochs=size["epochs"], batch_size=32, seed=args.seed, device="cpu")
+
+    print(f"== 1. train {config.epochs} epoch(s) and export")
+    result = train(config, out, progress=False, verbose=False, lava=False)
+    splits = load_data(config)
+
+    print("== 2. the exported file on the emulator")
+    y_train = emulate(result.net_path, splits.train.inputs)     # (N, 10, T) output spikes
+    y_val = emulate(result.net_path, splits.val.inputs)
+    y_test = emulate(result.net_path, splits.test.inputs)
+    labels = splits.test.labels
+    full_acc = float((y_test.sum(-1).argmax(1) == labels).mean())
+
+    print("== 3. calibrate beta on the training digits, choose epsilon on validation")
+    cal, sweep = choose_epsilon(y_train, splits.train.labels, y_val, splits.val.labels,
+                                EPSILONS, tolerance=0.01)
+    for row in sweep:
+        print(f"   epsilon {row['epsilon']:<5g} validation accuracy {row['val_accuracy']:.3f} in "
+              f"{row['val_mean_steps']:.2f} steps")
+    print(f"   chosen epsilon {cal.epsilon:g}")
+
+    print("== 4. the test digits through Lava's cutoff controller")
+    lava = run_cutoff(result.net_path, splits.test.inputs, beta=cal.beta, progress=False)
+    rule_pred, rule_steps = offline_cutoff(y_test, cal.beta)
+    same = bool((lava.predictions == rule_pred).all() and (lava.steps == rule_steps).all())
+    acc = float((lava.predictions == labels).mean())
+
+    print("\n== report")
+    print(f"all 16 steps:         accuracy {full_acc:.3f}")
+    print(f"cutoff (Lava):        accuracy {acc:.3f} in {lava.steps.mean():.2f} steps on "
+          f"average ({16 / lava.steps.mean():.2f}x fewer), {len(labels)} test digits")
+    print(f"Lava's decisions equal the offline rule on every sample: {same}")
+    print("cutoff: " + ("OK" if same else "MISMATCH between Lava and the offline rule"))
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

@@ -350,7 +350,7 @@ def _typed(name: str, value: Any, kinds: Dict[str, str], params: Dict[str, Dict[
 # ----------------------------------------------------------------------------
 
 # what the digits LIF presets share (get_preset deep-copies, so sharing is safe): the
-# recipe of results/training_digits (tools/study_training.py digits): cross-entropy on the
+# recipe of results/training_digits (python -m studies.training digits): cross-entropy on the
 # output spike counts, soft (subtract) reset, single-state neuron (current decay 1: the
 # synaptic input goes straight into the voltage), threshold 1.0, voltage decay 0.1, Adam
 # lr 0.005 for 30 epochs, every training digit used and the last epoch exported

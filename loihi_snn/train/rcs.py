@@ -22,7 +22,7 @@ the first of two hidden layers is ~1e-5 of the output layer's, 0.003 x the RCS g
 is ~1e3 times larger there, and Adam's per-parameter step lets RCS alone train that
 layer whatever alpha is.  alpha means what it means in the paper only beside a
 surrogate of useful height (tau_grad 0.03, scale_grad 3: peak 0.05, RCS share ~0.04);
-``tutorials/08_rcs.py`` measures that share per layer (``gradient_shares``).
+``studies/rcs.py`` measures that share per layer (``gradient_shares``).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ every spiking block's output (time last), ``labels`` ``(N,)``.  The training loo
 
 The table is looked up at training time, so a variant can replace an entry, e.g.
 ``REGULARIZERS["rcs"] = loihi_snn.train.rcs.make_regularizer(hidden_only=True)``
-(tutorials/08_rcs.py does so).
+(studies/rcs.py and tutorials/08_rcs.py do so).
 """
 from __future__ import annotations
 

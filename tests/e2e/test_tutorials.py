@@ -1,11 +1,13 @@
-"""Every tutorial runs end to end at ``--size small`` in a fresh process (as a user would)."""
+"""Every tutorial runs end to end at ``--size small`` in a fresh process (as a user would).
+
+The tutorials are short walk-throughs; the studies behind the README's figures are
+``studies/`` (tests/e2e/test_studies.py)."""
 from __future__ import annotations
 
 import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,29 +18,9 @@ TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 
 # the last line a tutorial prints when its check passed (tutorials not listed: exit status 0)
 FINAL_LINE = {"01_quickstart": "quickstart: OK", "02_lif_variants": "lif variants: OK",
-              "03_ternary": "ternary: OK", "05_cutoff": "cutoff: OK",
+              "03_ternary": "ternary: OK", "04_asa": "asa: OK", "05_cutoff": "cutoff: OK",
               "06_deploy_slayer_network": "parity: OK",
               "08_rcs": "rcs: OK", "09_nir": "nir: OK"}
-
-
-def _check_rcs_outputs(out: Path) -> None:
-    """08_rcs: both models (RCS weight 0 and 0.03) measured, Lava equal to the offline rule."""
-    import json
-    folder = out / "rcs"
-    assert {"rcs.md", "rcs.json"} <= {p.name for p in folder.iterdir()}
-    r = json.loads((folder / "rcs.json").read_text())
-    assert r["status"] == "complete" and r["provenance"]["command"].startswith("python tutorials")
-    data = r["data"]
-    assert [s["weight"] for s in data["summary"]] == [0.0, 0.03] and len(data["rows"]) == 2
-    for row in data["rows"]:
-        assert row["lava"]["equals_offline_rule"]
-        assert 1.0 <= row["mean_steps"] <= 16 and 0.0 <= row["cutoff_accuracy"] <= 1.0
-        assert len(row["test_sweep"]) >= 2 and len(row["cs_per_layer"]) == 3
-    assert "| RCS weight |" in (folder / "rcs.md").read_text()
-
-
-# checks on what a tutorial wrote to --out, by tutorial
-OUTPUT_CHECKS = {"08_rcs": _check_rcs_outputs}
 
 
 def _env(tmp=None):
@@ -59,7 +41,7 @@ def _readme_tutorial_paragraph() -> str:
 def test_readme_lists_exactly_the_tutorials_ci_runs():
     """The README's tutorial list names every tutorial file and no other, each result file
     it cites exists, and every tutorial is a case of test_tutorial_small (the CI run) with
-    a check of its outcome beyond the exit status where it prints one."""
+    a check of the line it ends on where it prints one."""
     paragraph = _readme_tutorial_paragraph()
     listed = re.findall(r"`(\d\d_\w+\.py)`", paragraph)
     assert len(listed) == len(set(listed)), listed
@@ -68,8 +50,7 @@ def test_readme_lists_exactly_the_tutorials_ci_runs():
         assert (ROOT / result).is_file() or (ROOT / "tutorials" / result).is_file(), result
     small = next(m for m in test_tutorial_small.pytestmark if m.name == "parametrize")
     assert list(small.args[1]) == TUTORIALS and len(TUTORIALS) >= 8
-    stems = {t.stem for t in TUTORIALS}
-    assert set(FINAL_LINE) <= stems and set(OUTPUT_CHECKS) <= stems
+    assert set(FINAL_LINE) <= {t.stem for t in TUTORIALS}
 
 
 def _help(script) -> str:
@@ -98,5 +79,3 @@ def test_tutorial_small(script, tmp_path):
     if script.stem in FINAL_LINE:
         last = proc.stdout.strip().splitlines()[-1]
         assert last.startswith(FINAL_LINE[script.stem]), proc.stdout[-2000:]
-    if script.stem in OUTPUT_CHECKS:
-        OUTPUT_CHECKS[script.stem](tmp_path / "out")

@@ -1,0 +1,222 @@
+"""What every study shares: its command line, provenance, seeds, work folder, the arms x
+seeds loop, paired intervals and verdict words, and its result files.
+
+A study module (``studies/<name>.py``) is run as ``python -m studies.<name>`` from the
+repository root.  Its skeleton::
+
+    from studies import harness
+
+    def main(argv=None):
+        p = harness.parser(__doc__, SIZES)               # --size small|full, the study's
+        p.add_argument(...)                              # own options
+        args = p.parse_args(argv)
+        study = harness.Study("cutoff", argv)            # provenance taken now
+        harness.start()                                  # Lava's runtime, torch 1 thread
+        with harness.work_folder(args.work, "cutoff-") as work:
+            rows = study.run(cells, run_one, write)      # write() after every model
+        ...
+
+``Study.run`` calls ``run_one(cell)`` for each cell (an arm x seed x ... in the study's
+order), prints its line, and calls ``write(rows, status, wall_seconds)`` after every
+model (status ``partial``) and once at the end (``complete``), so an interrupted study
+keeps what it measured.  Result files: :func:`write_result` (the layout of
+:func:`loihi_snn.app.results.write_result`: ``<out>/<name>/<name>.{json,md}``) or,
+for the studies with a layout of their own (LIF variants, ASA, NIR), :func:`write_files`
+(atomic JSON + Markdown) with :func:`provenance_lines` at the top of the Markdown.
+Statistics: :func:`mean_ci` (mean, std, 95 % t-interval), :func:`paired` (per-seed
+differences of two arms), :func:`sign` (which side of 0 an interval lies on),
+:func:`pm` / :func:`interval` (how the tables show them).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import (Any, Callable, Dict, Hashable, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple)
+
+from loihi_snn.app.results import Table, mean_ci, write_result as _write_result
+from loihi_snn.core import provenance
+from loihi_snn.core.files import atomic_write_text
+
+__all__ = ["RESULTS", "ROOT", "Study", "Table", "command_line", "interval", "mean_ci", "paired",
+           "parser", "pm", "provenance_lines", "sign", "stamped", "start", "work_folder",
+           "write_files", "write_result"]
+
+#: the repository root and its results folder (the studies' default output)
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+# ----------------------------------------------------------------------------- running
+
+def parser(doc: str, sizes: Optional[Mapping[str, Any]] = None, *,
+           default_size: str = "full", **kwargs: Any) -> argparse.ArgumentParser:
+    """An argument parser whose description is the study's docstring (first paragraph;
+    the rest as the epilog) with ``--size`` (the keys of ``sizes``: small is a check that
+    runs in minutes, full the committed study)."""
+    first, _, rest = (doc or "").partition("\n\n")
+    p = argparse.ArgumentParser(description=first, epilog=rest or None,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    if sizes:
+        p.add_argument("--size", choices=sorted(sizes), default=default_size,
+                       help=f"small: a check that runs in minutes; full: the committed study "
+                            f"(default {default_size})")
+    return p
+
+
+def command_line(name: str, argv: Optional[Sequence[str]] = None) -> str:
+    """``python -m studies.<name> <args>`` (default args: ``sys.argv[1:]``), shell-quoted."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(["python", "-m", f"studies.{name}", *(shlex.quote(a) for a in args)])
+
+
+def start(threads: int = 1, lava: bool = True) -> None:
+    """Start Lava's runtime (it sets multiprocessing's start method, before torch or tqdm
+    touch multiprocessing) and pin torch to ``threads`` threads (the studies' numbers
+    are measured on one thread per run)."""
+    if lava:
+        from loihi_snn.core.lavadl import ensure_lava_runtime
+        ensure_lava_runtime()
+    import torch
+    torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def work_folder(path: Optional[str], prefix: str) -> Iterator[str]:
+    """``path`` (kept), or a temporary folder removed at the end: where models are trained."""
+    if path:
+        os.makedirs(path, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield tmp
+
+
+class Study:
+    """One run of a study: its name, command line, the provenance record taken when it
+    started (so the revision is the code that ran, even if commits land meanwhile) and
+    its wall clock."""
+
+    def __init__(self, name: str, argv: Optional[Sequence[str]] = None,
+                 packages: Sequence[str] = (), device: Optional[str] = None) -> None:
+        self.name = name
+        self.argv = list(sys.argv[1:] if argv is None else argv)
+        self.command = command_line(name, self.argv)
+        self.started = provenance.record(self.command, device=device, packages=packages)
+        self.t0 = time.time()
+
+    def wall(self) -> float:
+        """Seconds since the study started."""
+        return time.time() - self.t0
+
+    def run(self, cells: Iterable[Any], run_one: Callable[[Any], Dict[str, Any]],
+            write: Callable[[List[Dict[str, Any]], str, float], None],
+            line: Optional[Callable[[Dict[str, Any]], str]] = None,
+            rows: Optional[List[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+        """Each cell through ``run_one`` (one row each), its ``line`` printed, the result
+        rewritten after every row (``partial``) and at the end (``complete``)."""
+        rows = [] if rows is None else rows
+        for cell in cells:
+            row = run_one(cell)
+            rows.append(row)
+            if line is not None:
+                print(line(row), flush=True)
+            write(rows, "partial", self.wall())
+        write(rows, "complete", self.wall())
+        return rows
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def paired(a: Mapping[Hashable, Any], b: Mapping[Hashable, Any],
+           value: Callable[[Any, Any], float]) -> Tuple[List[Hashable], List[float]]:
+    """Per-seed (per-key) differences: the keys ``a`` and ``b`` share, sorted, and
+    ``value(a[key], b[key])`` for each (e.g. ``lambda x, y: x["accuracy"] - y["accuracy"]``)."""
+    keys = sorted(set(a) & set(b))
+    return keys, [value(a[k], b[k]) for k in keys]
+
+
+def sign(ci: Mapping[str, Any]) -> Optional[int]:
+    """Which side of 0 a :func:`mean_ci` interval lies on: 1 above, -1 below, 0 it
+    includes 0 (or is not finite); None with fewer than 2 values (no interval)."""
+    if ci["n"] < 2:
+        return None
+    lo, hi = ci["ci95"]
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
+def pm(ci: Mapping[str, Any], scale: float = 1.0, fmt: str = ".3f") -> str:
+    """``mean ± std`` of a :func:`mean_ci` summary (times ``scale``)."""
+    return f"{ci['mean'] * scale:{fmt}} ± {ci['std'] * scale:{fmt}}"
+
+
+def interval(ci: Mapping[str, Any], scale: float = 1.0, fmt: str = "+.2f") -> str:
+    """``mean [low, high]`` of a :func:`mean_ci` summary (times ``scale``): the 95 %
+    t-interval the verdict tables show."""
+    lo, hi = ci["ci95"]
+    return f"{ci['mean'] * scale:{fmt}} [{lo * scale:{fmt}}, {hi * scale:{fmt}}]"
+
+
+# ----------------------------------------------------------------------------- result files
+
+def write_result(name: str, *, study: Study, title: str, tables: Sequence[Table] = (),
+                 data: Optional[Dict[str, Any]] = None, text: Sequence[str] = (),
+                 status: str = "complete", out: Optional[str] = None) -> Tuple[str, str]:
+    """``<out>/<name>/<name>.{json,md}`` (default ``out``: results/) with the study's
+    starting provenance, its command included (:func:`loihi_snn.app.results.write_result`)."""
+    return _write_result(name, title=title, tables=tables, data=data, text=text,
+                         command=None, status=status,
+                         results_dir=str(out) if out else str(RESULTS), started=study.started)
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        import numpy as np
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:              # pragma: no cover - numpy is a dependency
+        pass
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def write_files(folder: str, stem: str, doc: Dict[str, Any], markdown: str,
+                indent: int = 2) -> Tuple[str, str]:
+    """``<folder>/<stem>.json`` (``doc``) and ``<stem>.md`` (``markdown``), each written
+    atomically (a reader never sees half a file); returns both paths."""
+    os.makedirs(folder, exist_ok=True)
+    json_path = os.path.join(folder, f"{stem}.json")
+    md_path = os.path.join(folder, f"{stem}.md")
+    atomic_write_text(json_path, json.dumps(doc, indent=indent, default=_json_default) + "\n")
+    atomic_write_text(md_path, markdown if markdown.endswith("\n") else markdown + "\n")
+    return json_path, md_path
+
+
+def stamped(study: Study) -> Dict[str, Any]:
+    """The study's starting provenance plus ``written`` (UTC date) and
+    ``load_average_at_write``: the ``provenance`` block of a result written now (what
+    :func:`write_result` records; for :func:`write_files` layouts)."""
+    import datetime
+    return {**study.started,
+            "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "load_average_at_write": provenance.load_average()}
+
+
+def provenance_lines(doc: Mapping[str, Any]) -> List[str]:
+    """Markdown lines (command, git revision and whether the tree was clean, machine,
+    load, date, when written) for a result's JSON, whichever provenance layout it holds."""
+    lines = provenance.markdown_lines(provenance.result_provenance(dict(doc)))
+    prov = doc.get("provenance") if isinstance(doc.get("provenance"), dict) else {}
+    if prov.get("written"):
+        load = prov.get("load_average_at_write")
+        lines.append(f"- written: {prov['written']}, load average then "
+                     f"{', '.join(map(str, load)) if load else 'unknown'}")
+    return lines
