@@ -316,8 +316,8 @@ def normalise(prov: Any) -> Dict[str, Any]:
     ``machine`` (git_revision, cores, cpu, load_average, date, versions), a model card's
     ``machine``/``software``, bench_runtime's ``machine``.  ``schema`` then says
     ``legacy:<kind>``; fields an old block did not record are None."""
-    if is_current(prov):
-        return prov
+    if is_current(prov) or str((prov or {}).get("schema", "")).startswith("legacy:"):
+        return prov                      # current, or normalised already
     prov = dict(prov or {})
     m = prov.get("machine")
     if isinstance(m, dict) and "git_revision" in m:            # NIR study

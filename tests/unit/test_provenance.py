@@ -114,7 +114,8 @@ def test_older_records_read_alike():
         assert p["schema"].startswith("legacy:") and p["command"] == "c"
         assert p["git"]["dirty"] is dirty, doc
         assert p["machine"]["cpu_model"] and P.problems(p)
-        assert P.markdown_lines(p)[0] == "- command: `c`"
+        assert P.markdown_lines(p)[0] == "- command: `c`" and P.normalise(p) == p
+        assert P.markdown_lines(p) == P.markdown_lines(doc)
     assert P.result_provenance({"provenance": results})["machine"]["logical_cores"] == 2
     assert P.result_provenance(flat_lif)["load_average"] == [1.0, 2.0, 3.0]
 
@@ -122,8 +123,8 @@ def test_older_records_read_alike():
 def test_combine_keeps_the_parts_and_the_worst_state(repo):
     clean = {"schema": P.SCHEMA, "command": "a", "date": "2025-01-01",
              "git": P.git_state([str(repo / "code.py")], root=str(repo))}
-    legacy = {"command": "b", "git_revision": "abc (with uncommitted changes)", "date": "2025-01-02",
-              "machine": "x86"}
+    legacy = {"command": "b", "git_revision": "abc (with uncommitted changes)",
+              "date": "2025-01-02", "machine": "x86"}
     c = P.combine([clean, legacy], "merge")
     assert c["schema"] == P.SCHEMA and c["parts"] == [clean, legacy]
     assert c["git"]["dirty"] is True and not c["git"]["clean"]
