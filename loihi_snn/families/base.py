@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
+from loihi_snn.core.spec import FieldChecker, LayerSpec
+
 State = Tuple[np.ndarray, ...]
 StepFn = Callable[[State, np.ndarray], Tuple[np.ndarray, State]]
 
@@ -97,14 +99,15 @@ class TrainingFamily:
     asa_conv: bool = False
 
 
-# (layer, shape_lava, bias, precision, reset, is_input, controlled) -> LavaNeuron
+# (layer, shape_lava, bias, precision, reset, is_input, controlled) -> LavaNeuron;
+# ``shape_lava`` the layer's shape in Lava order, ``reset`` (interval, phase) or None
 LavaBuilder = Callable[..., LavaNeuron]
 # (layer, bias, is_input) -> NeuronStep; ``bias`` is the layer's bias mantissa broadcast
 # to ``layer.shape`` (file order, int64, truncated toward zero) or None
-StepBuilder = Callable[[Any, Optional[np.ndarray], bool], NeuronStep]
+StepBuilder = Callable[[LayerSpec, Optional[np.ndarray], bool], NeuronStep]
 # (checker, raw neuron dict) -> validated params dict; ``checker`` is the schema's
 # field checker (``scalar``, ``flag``, ``fail``), its errors name file, layer and field
-Validator = Callable[[Any, Dict[str, Any]], Dict[str, Any]]
+Validator = Callable[[FieldChecker, Dict[str, Any]], Dict[str, Any]]
 
 
 @dataclass(frozen=True)

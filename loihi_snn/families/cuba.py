@@ -9,18 +9,21 @@ as ``vThMant << 6``), optional ``refDelay`` and ``gradedSpike``.  On Lava it is 
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
 from loihi_snn.core.lif import lif_fixed_step
+from loihi_snn.core.spec import LayerSpec
 from loihi_snn.families.base import (DEFAULT_NEURON_PARAMS, LavaNeuron, NeuronFamily, NeuronStep,
                                      TrainingFamily)
 from loihi_snn.families.lif_common import (fixed_params, lava_kwargs, lava_lif_variant,
                                            validate_cuba_fields)
 
 
-def _lava(layer, shape, bias, precision, reset, is_input, controlled=False) -> LavaNeuron:
+def _lava(layer: LayerSpec, shape: Tuple[int, ...], bias: Optional[np.ndarray],
+          precision: str, reset: Optional[Tuple[int, int]], is_input: bool,
+          controlled: bool = False) -> LavaNeuron:
     """lava's ``LIF`` / ``LIFReset`` with stock netx's parameters; under the cutoff
     controller the bit-identical :class:`~loihi_snn.families.lava.lif_variant.process.ControlledLIFVariant`
     (it has the controller's reset port)."""
@@ -38,7 +41,7 @@ def _lava(layer, shape, bias, precision, reset, is_input, controlled=False) -> L
     return LavaNeuron(LIF(**kw))
 
 
-def _step(layer, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
+def _step(layer: LayerSpec, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
     """lava's ``LIF`` fixed_pt as the loader builds it: the LIF-family step, hard reset."""
     params = fixed_params(layer.neuron.params, bias)
 

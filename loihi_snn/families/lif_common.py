@@ -5,17 +5,64 @@ integer parameters and their Lava process parameters.  Used by the family module
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import BIAS_EXP, DECAY_UNITY, VTH_MANT_MAX
 from loihi_snn.core.lif import RESET_MODES, LIFParams, lif_fixed_step
+from loihi_snn.core.spec import FieldChecker, LayerSpec
 from loihi_snn.families.base import LavaNeuron, NeuronStep
 
 
-def validate_cuba_fields(c, raw: Dict[str, Any]) -> Dict[str, Any]:
+#: NetX neuron types of the LIF family: stock CUBA (binary spikes, hard reset; stock netx
+#: loads it), ours for the other variants
+NETX_CUBA, NETX_LIF, NETX_TERNARY = "CUBA", "LIF", "TERNARY"
+
+
+def lif_netx_neuron(i_decay: int, v_decay: int, v_th_mant: int, *, reset: str = "hard",
+                    leak: bool = True, ternary: bool = False) -> Dict[str, Any]:
+    """The NetX ``/layer/<i>/neuron`` fields of a LIF-family neuron -- the ONE encoding
+    the torch export and the NIR import write.
+
+    Binary spikes with a hard reset are plain ``CUBA`` (stock netx loads them; no leak is
+    ``v_decay = 0``); any other variant is our ``LIF`` (binary) or ``TERNARY`` type with
+    ``resetMode`` and ``leak``.  Integers: decays in 0..4096 (12-bit), threshold mantissa.
+    """
+    params: Dict[str, Any] = {"type": NETX_CUBA, "iDecay": int(i_decay),
+                              "vDecay": int(v_decay), "vThMant": int(v_th_mant),
+                              "refDelay": 1, "gradedSpike": bool(ternary)}
+    if ternary or reset != "hard":
+        params.update(type=NETX_TERNARY if ternary else NETX_LIF, resetMode=reset,
+                      leak=bool(leak))
+    return params
+
+
+class LIFDynamics(NamedTuple):
+    """What a LIF-family NetX neuron computes: ``reset`` mode, effective 12-bit decays
+    (``v_decay`` 0 when the neuron has no leak), threshold mantissa, spike kind."""
+    reset: str
+    i_decay: int
+    v_decay: int
+    v_th_mant: int
+    ternary: bool
+
+
+def lif_netx_dynamics(neuron_type: str, params: Dict[str, Any]) -> LIFDynamics:
+    """The inverse of :func:`lif_netx_neuron` for validated fields of a ``CUBA``/``LOIHI``,
+    ``LIF`` or ``TERNARY`` neuron (the NIR export reads files through it)."""
+    ntype = str(neuron_type).upper()
+    ours = ntype in (NETX_LIF, NETX_TERNARY)
+    reset = params.get("resetMode", "hard") if ours else "hard"
+    v_decay = int(params["vDecay"])
+    if ours and not params.get("leak", True):
+        v_decay = 0
+    return LIFDynamics(reset, int(params["iDecay"]), v_decay, int(params["vThMant"]),
+                       ntype == NETX_TERNARY)
+
+
+def validate_cuba_fields(c: FieldChecker, raw: Dict[str, Any]) -> Dict[str, Any]:
     """The CUBA fields every LIF-family neuron has (``c`` is the schema's checker)."""
     what = "CUBA neurons"
     out = dict(raw)
@@ -59,7 +106,7 @@ def lava_kwargs(p: Dict[str, Any], bias, precision: str) -> Dict[str, Any]:
     return kw
 
 
-def validate_lif_fields(c, raw: Dict[str, Any]) -> Dict[str, Any]:
+def validate_lif_fields(c: FieldChecker, raw: Dict[str, Any]) -> Dict[str, Any]:
     """CUBA fields + ``resetMode`` + ``leak`` (``c`` is the schema's checker)."""
     out = validate_cuba_fields(c, raw)
     mode = raw.get("resetMode", "hard")
@@ -73,7 +120,9 @@ def validate_lif_fields(c, raw: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def lava_lif_variant(layer, shape, bias, precision, reset, is_input, controlled=False,
+def lava_lif_variant(layer: LayerSpec, shape: Tuple[int, ...], bias: Optional[np.ndarray],
+                     precision: str, reset: Optional[Tuple[int, int]], is_input: bool,
+                     controlled: bool = False,
                      ternary: bool = False, out_bits: int = 0) -> LavaNeuron:
     """Our ``LIFVariant`` (or ``ControlledLIFVariant`` with the controller's reset port)."""
     # lazy: the process module imports Lava
@@ -91,7 +140,7 @@ def lava_lif_variant(layer, shape, bias, precision, reset, is_input, controlled=
 
 def lif_step_builder(ternary: bool, out_bits: int):
     """Emulator step of the LIF family (binary or ternary spikes)."""
-    def build(layer, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
+    def build(layer: LayerSpec, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
         params = fixed_params(layer.neuron.params, bias, layer.neuron.params.get("resetMode", "hard"),
                               ternary)
 

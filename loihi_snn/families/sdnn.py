@@ -10,19 +10,20 @@ resets them (a scheduled reset is ignored, as netx warns).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import SDNN_DEFAULT_MESSAGE_BITS, SDNN_EXP, SDNN_VTH_MAX
 from loihi_snn.core.errors import RunError
+from loihi_snn.core.spec import FieldChecker, LayerSpec
 from loihi_snn.families.base import LavaNeuron, NeuronFamily, NeuronStep
 
 ACTIVATIONS = ("relu", "identity", "none")
 
 
-def validate_sdnn_fields(c, raw: Dict[str, Any]) -> Dict[str, Any]:
+def validate_sdnn_fields(c: FieldChecker, raw: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(raw)
     out["vThMant"] = c.scalar(raw, "vThMant", lo=0, hi=SDNN_VTH_MAX, what="SDNN neurons")
     out["sigma_output"] = c.flag(raw, "sigma_output")
@@ -35,7 +36,9 @@ def validate_sdnn_fields(c, raw: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _lava(layer, shape, bias, precision, reset, is_input, controlled=False) -> LavaNeuron:
+def _lava(layer: LayerSpec, shape: Tuple[int, ...], bias: Optional[np.ndarray],
+          precision: str, reset: Optional[Tuple[int, int]], is_input: bool,
+          controlled: bool = False) -> LavaNeuron:
     from lava.proc.sdn.process import Delta, Sigma, SigmaDelta  # lazy: importing Lava is slow
     if controlled:
         raise ValueError("sigma-delta (SDNN) neurons cannot be reset by the cutoff "
@@ -65,7 +68,7 @@ def _abs_max(x) -> float:
     return float(x.abs().max().item()) if x.numel() else 0.0
 
 
-def _check_int32(layer, what: str, *arrays) -> None:
+def _check_int32(layer: LayerSpec, what: str, *arrays) -> None:
     for x in arrays:
         if _abs_max(x) >= INT32_LIMIT:
             raise RunError(f"layer {layer.index}: the SDNN {what} left the int32 range that "
@@ -77,7 +80,7 @@ def _relu(x):
     return fixed.where(x > 0, x, x * 0)
 
 
-def sdnn_step(layer, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
+def sdnn_step(layer: LayerSpec, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
     """The emulator step of one SDNN layer, as lava's fixed_pt models (netx's mapping).
 
     With ``e = spike_exp + state_exp = 12`` and ``vth = vThMant << e``:

@@ -8,12 +8,19 @@ and ``spike="ternary"``.
 """
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
+import numpy as np
+
 from loihi_snn.core.constants import TERNARY_MESSAGE_BITS
+from loihi_snn.core.spec import LayerSpec
 from loihi_snn.families.base import LavaNeuron, NeuronFamily
 from loihi_snn.families.lif_common import lava_lif_variant, lif_step_builder, validate_lif_fields
 
 
-def _lava(layer, shape, bias, precision, reset, is_input, controlled=False) -> LavaNeuron:
+def _lava(layer: LayerSpec, shape: Tuple[int, ...], bias: Optional[np.ndarray],
+          precision: str, reset: Optional[Tuple[int, int]], is_input: bool,
+          controlled: bool = False) -> LavaNeuron:
     return lava_lif_variant(layer, shape, bias, precision, reset, is_input, controlled,
                             ternary=True, out_bits=TERNARY_MESSAGE_BITS)
 

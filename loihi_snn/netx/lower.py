@@ -96,6 +96,19 @@ def has_bias(layer: LayerSpec) -> bool:
 FIRST_INPUT_RESET_INTERVAL = 1 << 30
 
 
+def lava_blocks(spec: NetSpec) -> int:
+    """Number of Lava blocks the per-layer loader builds for ``spec``: every layer but
+    ``flatten`` and a shape-only input layer (no neurons)."""
+    return sum(1 for l in spec.layers
+               if l.type != "flatten" and not (l.type == "input" and l.neuron is None))
+
+
+def latency_blocks(spec: NetSpec) -> int:
+    """Blocks that add one step of latency each (:func:`lava_blocks` but an ``average``
+    layer, which acts within the step): the depth, in steps, of the first input."""
+    return lava_blocks(spec) - sum(1 for l in spec.layers if l.type == "average")
+
+
 def first_input_offset(spec: NetSpec) -> int:
     """The ``reset_offset`` at which neuron block k (counted from 0) is zeroed at the
     Lava step its first input arrives, ``reset_offset + 1 + k``: 0 when layer 0 is an

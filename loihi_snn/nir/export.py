@@ -37,6 +37,7 @@ from loihi_snn.core.constants import DECAY_UNITY
 from loihi_snn.core.paths import output_path
 from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.core.files import atomic_path
+from loihi_snn.families.lif_common import lif_netx_dynamics
 from loihi_snn.netx.lower import broadcast_to_layer
 from loihi_snn.netx.schema import LayerSpec, read_netx
 from loihi_snn.nir.graph import require_nir
@@ -58,10 +59,9 @@ def _neuron_node(path: str, layer: LayerSpec, n: int, has_bias: bool):
         _refuse(path, layer, "neuron/type", "ternary spikes (+-1, learned amplitude)")
     if ntype not in ("CUBA", "LOIHI", "LIF"):
         _refuse(path, layer, "neuron/type", f"{ntype} neurons")
-    reset = p.get("resetMode", "hard") if ntype == "LIF" else "hard"
-    du, dv = p["iDecay"] / DECAY_UNITY, p["vDecay"] / DECAY_UNITY
-    if ntype == "LIF" and not p.get("leak", True):
-        dv = 0.0
+    dyn = lif_netx_dynamics(ntype, p)           # the family's own decoding
+    reset = dyn.reset
+    du, dv = dyn.i_decay / DECAY_UNITY, dyn.v_decay / DECAY_UNITY
     tau_mem = EXPORT_DT / dv if dv > 0 else NO_LEAK_TAU
     ones = np.ones(n)
     thr = float(p["vThMant"]) * ones

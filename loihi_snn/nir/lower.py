@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from loihi_snn.core.constants import DECAY_UNITY, VTH_MANT_MAX
+from loihi_snn.families.lif_common import lif_netx_neuron
 from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.core.lif import check_reset_mode
 from loihi_snn.netx.export import atomic_h5, write_extension
@@ -263,11 +264,9 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
     fields.update(geo)
     ltype = {"dense": "dense_rec" if wr is not None else "dense", "conv": "conv",
              "pool": "pool"}[stage.kind]
-    neuron = {"type": "CUBA" if reset == "hard" else "LIF",
-              "iDecay": int(round(du * DECAY_UNITY)), "vDecay": int(round(dv * DECAY_UNITY)),
-              "vThMant": int(scale), "refDelay": 1, "gradedSpike": False}
-    if reset != "hard":
-        neuron.update(resetMode=reset, leak=bool(neuron["vDecay"] > 0))
+    v_decay = int(round(dv * DECAY_UNITY))
+    neuron = lif_netx_neuron(int(round(du * DECAY_UNITY)), v_decay, int(scale), reset=reset,
+                             leak=v_decay > 0)
     for key, exact in (("iDecay", du), ("vDecay", dv)):
         if abs(neuron[key] - exact * DECAY_UNITY) > 1e-6:
             notes.append(f"{stage.neuron_name}: {key} {exact * DECAY_UNITY:.3f}/4096 rounded "

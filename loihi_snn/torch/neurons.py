@@ -19,20 +19,18 @@ from typing import Optional
 
 import torch
 
-from loihi_snn.core.constants import DECAY_UNITY
+from loihi_snn.core.constants import DECAY_UNITY, VTH_MANT_MAX
 from loihi_snn.core.errors import OptionError, ShapeError
 from loihi_snn.core.lavadl import lava_dl
 from loihi_snn.core.lif import LIFParams, check_reset_mode, lif_fixed_step, lif_float_step
+from loihi_snn.families.lif_common import lif_netx_neuron
 from loihi_snn.torch.bptt import LIFBPTT
 from loihi_snn.torch.surrogates import resolve_surrogate, spike_function
 
 _base = lava_dl().slayer.neuron.base
 
-NETX_TYPE = "LIF"           # NetX neuron type for non-CUBA variants (our extension)
-NETX_TERNARY = "TERNARY"    # NetX neuron type of ternary neurons (our extension)
 SPIKE_MODES = ("binary", "ternary")
 SYNAPSE_MODES = ("cuba", "single")
-VTH_MANT_MAX = (1 << 17) - 1
 
 
 def decay_to_int(name: str, value: float) -> int:
@@ -159,14 +157,8 @@ class LIF(_base.Neuron):
     def device_params(self) -> dict:
         """NetX neuron fields: plain CUBA for a binary hard-reset neuron, else our
         ``LIF`` or ``TERNARY`` type (which stock netx cannot run)."""
-        params = {"type": "CUBA", "iDecay": self.i_decay, "vDecay": self.v_decay,
-                  "vThMant": self.v_th_mant, "refDelay": 1, "gradedSpike": False}
-        if not self.is_stock_cuba:
-            params.update(type=NETX_TERNARY if self.ternary else NETX_TYPE,
-                          resetMode=self.reset, leak=self.leak)
-        if self.ternary:
-            params["gradedSpike"] = True
-        return params
+        return lif_netx_neuron(self.i_decay, self.v_decay, self.v_th_mant, reset=self.reset,
+                               leak=self.leak, ternary=self.ternary)
 
     # -- dynamics -----------------------------------------------------------------
     TAU_RHO_MULT = 100      # SLAYER's surrogate conventions (slayer/neuron/cuba.py), so

@@ -65,8 +65,12 @@ def test_tinynet_with_bias_fused_equals_per_layer(shared_netx):
     np.testing.assert_array_equal(fused, per_layer)
     # the one-process form (FusedRun) that run(path, backend="lava-fused") builds,
     # with the host-side input scaling of tinynet's input neurons
-    from loihi_snn.sim.runtime.run import _run_fused
-    np.testing.assert_array_equal(_run_fused(spec, x, x.shape[-1], False, False, None),
+    from loihi_snn.sim.runtime import backends
+    from loihi_snn.sim.runtime.lava_run import RunOptions
+    from loihi_snn.sim.runtime.plan import plan_one
+    fused_backend = backends.get("lava-fused")
+    plan = plan_one(spec, x, None, fused_backend)
+    np.testing.assert_array_equal(fused_backend.run_one(plan, RunOptions(progress=False)),
                                   per_layer)
 
 

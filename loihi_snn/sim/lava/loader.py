@@ -20,10 +20,12 @@ from loihi_snn import families
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS
 from loihi_snn.core.args import check_choice, check_flag, check_int, check_path, check_shape
 from loihi_snn.core.errors import BackendError, NetxFormatError
+from loihi_snn.core.lavadl import require_lava
 from loihi_snn.core.limits import env_int
 from loihi_snn.families.base import LavaNeuron
 from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, conv_weight_to_lava, dense_layer_weights,
-                                  per_neuron, pool_kernel, reset_schedule, with_neuron)
+                                  lava_blocks, per_neuron, pool_kernel, reset_schedule,
+                                  with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, read_netx
 
 
@@ -123,8 +125,7 @@ def lava_max_layers() -> int:
 def check_lava_layers(spec: NetSpec) -> None:
     """BackendError when ``spec`` has more layers than the per-layer Lava backends build
     (:func:`lava_max_layers`); the message names the backends that run it."""
-    blocks = sum(1 for l in spec.layers
-                 if l.type != "flatten" and not (l.type == "input" and l.neuron is None))
+    blocks = lava_blocks(spec)
     limit = lava_max_layers()
     if blocks > limit:
         raise BackendError(f"{spec.path}: {blocks} layers, more than the {limit} the "
@@ -140,6 +141,7 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
     (BackendError beyond :func:`lava_max_layers` layers); options as :func:`load`."""
     check_lava_layers(spec)
     reset_interval, reset_offset = reset_schedule(spec, reset_interval, reset_offset)
+    require_lava("loading a network as Lava processes (loihi_snn.load)")   # one line
     # lazy: the process modules import Lava, which read_netx users never need
     from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock,
                                                          InputBlock, Network)

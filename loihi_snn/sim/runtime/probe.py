@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from loihi_snn.core.lavadl import require_lava
 from loihi_snn.netx.schema import input_transform
 from loihi_snn.sim.lava.loader import load
 from loihi_snn.sim.runtime.guard import run_supervised
@@ -39,10 +40,11 @@ def run_layers(path: str, x: np.ndarray, steps: Optional[int] = None,
     every Lava run: a failing process model raises a one-line RunError, and every Lava
     process of the run is stopped (or killed) and gone when this returns or raises.
     """
+    check_backend(backend)
+    require_lava("recording every layer on Lava (run_layers)")   # one line without Lava
     from lava.proc.io.sink import RingBuffer as Sink  # lazy: Lava is heavy
     from lava.proc.io.source import RingBuffer as Source  # lazy: Lava is heavy
 
-    check_backend(backend)
     path = os.fspath(path)
     x = np.asarray(x)
     T = x.shape[-1]
