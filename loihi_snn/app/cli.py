@@ -177,6 +177,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(text: Any) -> int:
+    """``--workers`` as an int >= 1, else a one-line OptionError."""
+    value = _number(text, "--workers", integer=True)
+    if not isinstance(value, int) or value < 1:
+        raise OptionError(f"--workers must be a positive integer, got {text!r}")
+    return value
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """``loihi-snn eval``: accuracy, mean steps, spikes, NASFR and speed on a data split."""
     if args.epsilon is not None and not 0.0 <= args.epsilon < 1.0:
@@ -197,7 +205,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       input_scale=args.input_scale, calibration_limit=args.calibration_limit,
                       spikes=not args.no_spikes,
                       stall_timeout=resolve_stall_timeout(
-                          _number(args.stall_timeout, "--stall-timeout", integer=False)))
+                          _number(args.stall_timeout, "--stall-timeout", integer=False)),
+                      workers=_workers(args.workers))
     if args.json:
         print(json.dumps(result.to_dict(per_sample=args.per_sample)))
     else:
@@ -357,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--per-sample", action="store_true",
                     help="with --json: add each sample's prediction and steps used")
     pv.add_argument("--stall-timeout", default=None, metavar="SECONDS", help=STALL_HELP)
+    pv.add_argument("--workers", default="1", metavar="N",
+                    help="Lava backends: shard the samples over N supervised Lava runs side "
+                         "by side (one per core is a good choice); the results equal one "
+                         "run's (default 1)")
     pv.set_defaults(func=cmd_eval)
     add_nir_parsers(sub)         # loihi-snn import / export-nir (app/nir_cli.py)
     return p

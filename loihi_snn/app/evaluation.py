@@ -331,7 +331,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
              input_scale: Optional[float] = None,
              calibration_limit: Optional[int] = None, spikes: bool = True,
              progress: Optional[bool] = None,
-             stall_timeout: Optional[float] = None) -> EvalResult:
+             stall_timeout: Optional[float] = None, workers: int = 1) -> EvalResult:
     """Run a data split through a network and measure it.
 
     Parameters
@@ -360,6 +360,9 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     stall_timeout : float, optional
         seconds without progress that end a Lava run (RunError); default
         ``$LOIHI_SNN_STALL_TIMEOUT`` or 60 (:mod:`loihi_snn.sim.runtime.guard`).
+    workers : int
+        Lava backends: shard the samples over this many supervised Lava runs side by
+        side (the same results as one run; :mod:`loihi_snn.sim.runtime.shard`).
 
     Returns
     -------
@@ -384,6 +387,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     cutoff = check_flag(cutoff, "cutoff")
     spikes = check_flag(spikes, "spikes")
     check_flag(progress, "progress", allow_none=True)
+    workers = check_int(workers, "workers", 1)
     backend_used = resolve_backend(backend)
     spec = read_netx(path)
     if len(spec.output_shape) != 1:
@@ -407,7 +411,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
                 out = emulate(spec, X)
         else:
             out = run_many(path, X, backend="lava-fused", progress=progress,
-                           stall_timeout=stall_timeout)
+                           stall_timeout=stall_timeout, workers=workers)
         wall = time.perf_counter() - t0
         if cutoff:
             preds, used = offline_cutoff(out, beta, steps_T)
@@ -417,7 +421,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
         total = N * steps_T
     else:
         res = run_cutoff(path, X, beta=beta, cutoff=cutoff, backend=backend_used,
-                         progress=progress, stall_timeout=stall_timeout)
+                         progress=progress, stall_timeout=stall_timeout, workers=workers)
         preds, used, total, wall = res.predictions, res.steps, res.total_steps, res.wall_seconds
     preds = np.asarray(preds, dtype=np.int64)
     used = np.asarray(used, dtype=np.int64)

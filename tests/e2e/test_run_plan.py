@@ -122,3 +122,41 @@ def test_a_neuron_family_is_one_module(tmp_path):
                                                          progress=False), want)
     finally:
         families.unregister(TYPE)
+
+
+# ------------------------------------------------------------------ sharding (workers)
+@pytest.mark.parametrize("backend", ["lava-fixed", "lava-fused"])
+def test_run_many_sharded_over_workers_equals_one_run(backend):
+    X = _inputs(5, 12)
+    one = loihi_snn.run_many(NET, X, backend=backend, progress=False)
+    two = loihi_snn.run_many(NET, X, backend=backend, progress=False, workers=2)
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_array_equal(one, loihi_snn.emulate(NET, X))
+
+
+def test_run_cutoff_sharded_over_workers_makes_the_same_decisions():
+    X = _inputs(5, 16)
+    beta = np.array([9, 9, 9, 6, 5, 4, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1])
+    one = loihi_snn.run_cutoff(NET, X, beta=beta, progress=False)
+    three = loihi_snn.run_cutoff(NET, X, beta=beta, progress=False, workers=3)
+    np.testing.assert_array_equal(three.predictions, one.predictions)
+    np.testing.assert_array_equal(three.steps, one.steps)
+
+
+def test_workers_is_checked():
+    with pytest.raises(loihi_snn.OptionError, match="workers"):
+        loihi_snn.run_many(NET, _inputs(), workers=0)
+
+
+def test_eval_cli_with_workers_equals_one_run(capsys):
+    import json
+    from loihi_snn.app.cli import main
+    net = str(REPO_ROOT / "netx_models" / "digits_lif" / "digits_lif.net")
+    results = []
+    for workers in ("1", "2"):
+        assert main(["eval", net, "--limit", "12", "--json", "--workers", workers]) == 0
+        results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert results[0]["accuracy"] == results[1]["accuracy"]
+    assert results[0]["mean_steps"] == results[1]["mean_steps"]
+    assert main(["eval", net, "--limit", "2", "--workers", "zero"]) == 2
+    assert "--workers" in capsys.readouterr().err

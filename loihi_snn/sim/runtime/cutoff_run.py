@@ -19,6 +19,7 @@ from loihi_snn.sim.runtime import backends
 from loihi_snn.sim.runtime.backends.base import CutoffRequest, CutoffResult  # noqa: F401
 from loihi_snn.sim.runtime.lava_run import RunOptions
 from loihi_snn.sim.runtime.plan import plan_batch
+from loihi_snn.sim.runtime.shard import check_workers, concat_cutoff, run_sharded
 
 
 def stored_beta(spec, steps: Optional[int] = None) -> Optional[np.ndarray]:
@@ -33,7 +34,7 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
                cutoff: bool = True, max_steps: Optional[int] = None,
                backend: str = "lava-fixed", progress: Optional[bool] = None,
                record_output: bool = False, timeout: Optional[float] = None,
-               stall_timeout: Optional[float] = None) -> CutoffResult:
+               stall_timeout: Optional[float] = None, workers: int = 1) -> CutoffResult:
     """Run N samples through one Lava run with the Top-K cutoff controller.
 
     Parameters
@@ -61,6 +62,10 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     stall_timeout : float, optional
         the stall deadline of :func:`loihi_snn.run` (a run whose processes make no
         progress ends in RunError; default ``$LOIHI_SNN_STALL_TIMEOUT`` or 60 s).
+    workers : int
+        shard the samples over this many supervised Lava runs side by side
+        (:mod:`loihi_snn.sim.runtime.shard`): the same decisions as one run;
+        ``total_steps`` is the sum over the shards, ``wall_seconds`` the longest shard's.
 
     A file with ``layer_start = "first_input"`` runs every sample with each layer
     starting at its first input, as :func:`loihi_snn.run` runs one sample: the scheduled
@@ -86,6 +91,7 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     cutoff = check_flag(cutoff, "cutoff")
     record_output = check_flag(record_output, "record_output")
     check_flag(progress, "progress", allow_none=True)
+    workers = check_workers(workers)
     opts = RunOptions(progress, timeout, stall_timeout).checked()
     if record_output and cutoff:
         raise OptionError("record_output=True needs cutoff=False (every sample then runs "
@@ -102,5 +108,8 @@ def run_cutoff(path: str, X: np.ndarray, *, beta: Optional[np.ndarray] = None,
     if beta is not None:
         # thresholds beyond the calibrated range never stop (as offline_cutoff)
         beta = cutoff_thresholds(beta, max_steps)
-    return engine.run_cutoff(plan, opts, CutoffRequest(beta=beta, max_steps=max_steps,
-                                                       record_output=record_output))
+    request = CutoffRequest(beta=beta, max_steps=max_steps, record_output=record_output)
+    if workers > 1 and engine.uses_lava:
+        return concat_cutoff(run_sharded(lambda p: engine.run_cutoff(p, opts, request), plan,
+                                         workers))
+    return engine.run_cutoff(plan, opts, request)

@@ -33,11 +33,12 @@ from loihi_snn.sim.runtime import backends
 from loihi_snn.sim.runtime.backends.fused import FUSED_LANES, FUSED_LAYER_ELEMENTS  # noqa: F401
 from loihi_snn.sim.runtime.lava_run import RunOptions
 from loihi_snn.sim.runtime.plan import plan_batch
+from loihi_snn.sim.runtime.shard import check_workers, concat_outputs, run_sharded
 
 
 def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
              progress: Optional[bool] = None, timeout: Optional[float] = None,
-             stall_timeout: Optional[float] = None) -> np.ndarray:
+             stall_timeout: Optional[float] = None, workers: int = 1) -> np.ndarray:
     """Run every sample of ``X`` through one Lava run of the network at ``path``.
 
     Parameters
@@ -59,6 +60,10 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     stall_timeout : float, optional
         the stall deadline of :func:`loihi_snn.run` (a run whose processes make no
         progress ends in RunError; default ``$LOIHI_SNN_STALL_TIMEOUT`` or 60 s).
+    workers : int
+        shard the samples over this many supervised Lava runs side by side (threads of
+        this process, one Lava run each; :mod:`loihi_snn.sim.runtime.shard`); the result
+        equals one run's.
 
     Returns
     -------
@@ -72,6 +77,7 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
         steps, which no input can reach yet, are zeroed.
     """
     check_flag(progress, "progress", allow_none=True)
+    workers = check_workers(workers)
     engine = backends.get(backend)
     opts = RunOptions(progress, timeout, stall_timeout).checked()
     plan = plan_batch(path, X, engine)           # the file is read here, once
@@ -89,4 +95,6 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
                                    if families.get(t).controllable)
             raise ShapeError(f"{plan.path}: streaming resets {resettable} neurons only; "
                              f"layers {bad} are not (run them with backend 'emulator')")
+    if workers > 1 and engine.uses_lava:
+        return concat_outputs(run_sharded(lambda p: engine.run_many(p, opts), plan, workers))
     return engine.run_many(plan, opts)
