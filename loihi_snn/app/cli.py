@@ -28,7 +28,8 @@ from loihi_snn.netx.resources import check, estimate
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.lava.hardware import is_loihi2_available
 from loihi_snn.sim.runtime.guard import STALL_TIMEOUT_S, resolve_stall_timeout
-from loihi_snn.sim.runtime.io import load_npy, output_path, save_npy
+from loihi_snn.app.files import save_npy
+from loihi_snn.sim.runtime.io import load_npy, output_path
 from loihi_snn.sim.runtime.run import (BACKENDS, check_steps, check_timeout, resolve_backend,
                                       run)
 from loihi_snn.train.checkpoint import CHECKPOINT_NAME, export_checkpoint

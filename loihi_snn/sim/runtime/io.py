@@ -17,10 +17,10 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from loihi_snn.core.errors import OutputError, ShapeError
+from loihi_snn.core.errors import ShapeError
 # output_path: the one check of a result's destination, offered here with the runners' I/O
 from loihi_snn.core.paths import output_path  # noqa: F401
-from loihi_snn.core.files import UnreadableFile, atomic_path, open_regular
+from loihi_snn.core.files import UnreadableFile, open_regular
 from loihi_snn.core.limits import env_int
 from loihi_snn.netx.inputs import check_input, check_input_range
 # is_graded / message_bits / input_message_bits are defined in netx.lower (the emulator
@@ -265,21 +265,3 @@ def scale_output(y: np.ndarray, net: Any) -> np.ndarray:
     average = getattr(net.out_layer, "kind", "") == "average"
     return output_transform(y, net.out_layer.group_size if average else None,
                             getattr(net, "output_scale", 1.0))
-
-
-def save_npy(path: Union[str, os.PathLike], y: np.ndarray) -> str:
-    """Write ``y`` to ``path`` as .npy atomically; return the path written.
-
-    Like ``np.save``, ``.npy`` is appended to a path without it.  Missing folders are
-    created.  The array goes to a temporary file beside ``path`` that replaces it only
-    once complete: a failed write (a full disk, a read-only place) raises a one-line
-    OutputError, leaves no file behind and an older one unchanged.
-    """
-    path = output_path(path)
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.save(f, y)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the output ({exc.strerror or exc}); "
-                          f"nothing was written and an existing file is unchanged") from None
-    return path
