@@ -511,6 +511,32 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "optimizer": {"type": "adam", "lr": 0.003, "schedule": "cosine"},
         "val_fraction": 0.0, "select": "last", "cutoff_epsilon": 0.0, "lava_limit": 64,
     },
+    "dvs_synth_asa": {
+        "name": "dvs_synth_asa",
+        "description": "dvs_synth_lif with an ASA gate (causal, per-sample spatial attention, "
+                       "adaptive split, half the channels important) in its three conv layers "
+                       "(netx_models/dvs_synth_asa)",
+        "dataset": "dvs_synth", "encoding": "binary", "T": 20,
+        "dataset_options": {"downsample": 4},
+        "architecture": [{"type": "conv", "out": 16, "kernel": 3, "padding": 1,
+                          "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "conv", "out": 32, "kernel": 3, "padding": 1,
+                          "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "conv", "out": 64, "kernel": 3, "padding": 1,
+                          "weight_scale": 1},
+                         {"type": "pool", "kernel": 2, "weight_scale": 1},
+                         {"type": "flatten"},
+                         {"type": "dense", "out": 128, "weight_scale": 1},
+                         {"type": "dense", "weight_scale": 1}],
+        "neuron": {**DIGITS_LIF_NEURON, "type": "lif-asa", "asa_ratio": 0.5,
+                   "asa_split": "adaptive"},
+        "loss": {"type": "cross_entropy", "scale": 1.0},
+        "epochs": 15, "batch_size": 16,
+        "optimizer": {"type": "adam", "lr": 0.003, "schedule": "cosine"},
+        "val_fraction": 0.0, "select": "last", "cutoff_epsilon": 0.0, "lava_limit": 64,
+    },
     "events_asa": {
         "name": "events_asa",
         "description": "conv8-conv16(stride 2)-dense LIF network with an ASA gate (causal, "
