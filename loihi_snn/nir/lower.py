@@ -20,8 +20,21 @@ weight, ``conv``, ``pool``; ``Flatten`` -> ``flatten``), its neurons the CUBA fa
   packing); a network that already is in integers with one integer threshold per layer
   (what :func:`loihi_snn.nir.to_nir` writes) keeps exactly its integers;
 - biases: an Affine/Conv bias (and a recurrent Affine bias) and ``v_leak`` enter ``v``
-  every step: the bias ``round(S (a b bias + c) / theta)`` (a bias into a CubaLIF's
-  synaptic current has no Loihi form and is refused);
+  every step: the bias ``round(S (a b bias + c) / theta)``;
+- a bias into a CubaLIF's synaptic current (``iDecay < 4096``: Loihi adds its bias to
+  ``v``, not to ``u``) is a constant input into the current, i.e. a synapse from a
+  neuron that fires every step: an *always-on* neuron (no input, bias ``S + 1`` above
+  its threshold ``S``: it fires every step under any reset mode) with the bias as its
+  weight, quantised with the layer's other weights.  The always-on neuron is appended
+  to the previous layer when that is a dense layer (one neuron) or a conv layer before
+  a flatten (one channel, its first pixel carrying the bias); else, for a dense layer
+  that is not the output, to the layer itself, feeding the bias through its recurrent
+  weight (``dense`` -> ``dense_rec``).  Its spike of step ``t`` arrives at ``t + 1``,
+  as every input, so the bias enters ``u`` from the layer's first input step as in
+  NIR (``layer_start = "first_input"``; a layer runs one step before it is zeroed, and
+  the always-on neuron fires then too).  The extra neurons sit at the end of the host
+  layer (last neuron / channel; :func:`always_on_counts`); a conv layer's own current
+  bias and one into the first or only layer fed by a pool are refused in one line;
 - timing: on Lava spiking layer ``i`` (from 0) receives its first input ``i + 1`` steps
   after the network's (one step per synapse), while NIR starts every node with the
   input.  ``layer_start="first_input"`` (the root attribute ``layer_start``, the
@@ -55,7 +68,9 @@ DEFAULT_DT = 1e-4          # snnTorch's assumption (tau = dt / (1 - beta))
 
 @dataclass
 class LoweredLayer:
-    """One NetX layer as written: its fields and what was approximated."""
+    """One NetX layer as written: its fields and what was approximated.  ``shape`` is
+    the written shape where it differs from the stage's (an always-on unit appended);
+    ``always_on`` the number of always-on neurons at its end."""
     index: int
     type: str
     names: List[str]
@@ -63,6 +78,18 @@ class LoweredLayer:
     neuron: Optional[Dict[str, Any]] = None
     scale: float = 1.0              # S: integer units per threshold
     notes: List[str] = field(default_factory=list)
+    shape: Optional[Tuple[int, ...]] = None
+    always_on: int = 0
+
+
+@dataclass
+class BiasLink:
+    """How the always-on neurons of a chain are wired (see the module notes):
+    ``hosts`` the spiking-stage positions that carry one (a neuron, or a channel for a
+    conv layer), ``sources`` stage position -> ``"prev"`` / ``"self"`` for every stage
+    whose current bias they feed."""
+    hosts: set = field(default_factory=set)
+    sources: Dict[int, str] = field(default_factory=dict)
 
 
 def _uniform(source: str, stage: Stage, key: str, values: np.ndarray, what: str) -> float:
@@ -168,6 +195,90 @@ def _synapse_arrays(source: str, stage: Stage):
     return w, bias, geo
 
 
+def _stage_bias(source: str, stage: Stage) -> Optional[np.ndarray]:
+    """The stage's input bias per output neuron (synapse bias + recurrent Affine bias),
+    None when absent or zero."""
+    _, bias, _ = _synapse_arrays(source, stage)
+    if stage.recurrent is not None and type_name(stage.recurrent) == "Affine" and \
+            stage.recurrent.bias is not None:
+        rb = np.asarray(stage.recurrent.bias, dtype=np.float64).reshape(stage.out_shape)
+        if not np.isfinite(rb).all():
+            raise NirError(source, "contains NaN or infinite values", stage.recurrent_name,
+                           "bias")
+        if np.any(rb):
+            bias = rb if bias is None else bias + rb
+    return bias
+
+
+def _bias_name(stage: Stage) -> str:
+    return stage.synapse_name if stage.recurrent is None else \
+        f"{stage.synapse_name}/{stage.recurrent_name}"
+
+
+def has_current_bias(source: str, stage: Stage, dt: float) -> bool:
+    """Whether ``stage`` has a bias into a decaying synaptic current (a CubaLIF whose
+    ``du < 1``): one an always-on neuron must feed."""
+    if stage.kind == "flatten":
+        return False
+    d = stage_dynamics(source, stage, dt)
+    if not d.has_current:
+        return False
+    du = _uniform(source, stage, "tau_syn", d.du, "time constants")
+    return du < 1 and _stage_bias(source, stage) is not None
+
+
+def plan_bias_links(chain: Chain, dt: float) -> BiasLink:
+    """Where the always-on neurons go (see the module notes), or a one-line NirError
+    naming the stage whose current bias none can feed."""
+    stages = chain.stages
+    spiking = [i for i, s in enumerate(stages) if s.kind != "flatten"]
+    link = BiasLink()
+    for p, ci in enumerate(spiking):
+        stage = stages[ci]
+        if not has_current_bias(chain.source, stage, dt):
+            continue
+        name = _bias_name(stage)
+        if stage.kind != "dense":
+            raise NirError(chain.source, "a bias into the synaptic current of a "
+                                         f"{type_name(stage.synapse)} layer (CubaLIF) has no "
+                                         "exact Loihi form here (a constant input into u needs "
+                                         "an always-on input at every kernel position); export "
+                                         "the conv without bias", name, "bias")
+        prev = stages[spiking[p - 1]] if p > 0 else None
+        if prev is not None and prev.kind == "dense":
+            link.hosts.add(p - 1)
+            link.sources[p] = "prev"
+        elif prev is not None and prev.kind == "conv" and int(prev.synapse.groups) == 1 \
+                and spiking[p - 1] == ci - 2 and stages[ci - 1].kind == "flatten":
+            link.hosts.add(p - 1)
+            link.sources[p] = "prev"
+        elif p < len(spiking) - 1:
+            link.hosts.add(p)
+            link.sources[p] = "self"
+        else:
+            where = "the network's only layer" if prev is None else \
+                f"the output layer after a {prev.kind} layer"
+            raise NirError(chain.source, f"a bias into the synaptic current of {where} "
+                                         f"(CubaLIF) needs an always-on neuron in the layer "
+                                         f"before it or in a hidden layer, and there is none "
+                                         f"here without changing the output; export without "
+                                         f"bias", name, "bias")
+    return link
+
+
+def always_on_counts(path_or_spec) -> Dict[int, int]:
+    """Layer index -> number of always-on neurons at the end of that layer, as
+    :func:`from_nir` recorded them in the file's ``/nir`` group (empty when none)."""
+    spec = path_or_spec if hasattr(path_or_spec, "extensions") else read_netx(path_or_spec)
+    info = spec.extensions.get("nir", {}) or {}
+    try:
+        layers = json.loads(info.get("layers", "[]"))
+    except (TypeError, ValueError):
+        return {}
+    return {int(l["index"]): int(l.get("always_on", 0)) for l in layers
+            if isinstance(l, dict) and l.get("always_on")}
+
+
 def check_layer_start(layer_start: str) -> str:
     """``layer_start`` if it is one of :data:`~loihi_snn.netx.schema.LAYER_STARTS`, else
     a one-line NirError naming the option."""
@@ -179,10 +290,15 @@ def check_layer_start(layer_start: str) -> str:
 
 def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
                 weight_bits: int, delay: int = 1,
-                layer_start: str = "first_input") -> LoweredLayer:
+                layer_start: str = "first_input", extra_in: int = 0,
+                bias_source: Optional[str] = None, host: bool = False) -> LoweredLayer:
     """One spiking stage -> a :class:`LoweredLayer` (integer NetX fields); ``delay`` is
     the number of synapses from the input to this layer (its lag on Lava);
-    ``layer_start`` the file's (only the notes depend on it)."""
+    ``layer_start`` the file's (only the notes depend on it).  Always-on neurons (see
+    the module notes): ``extra_in`` inputs appended by the previous layer's always-on
+    unit (1 neuron, or a channel of ``extra_in`` pixels); ``bias_source`` ``"prev"``
+    (the current bias is the weight of the first of them) or ``"self"`` (this layer's
+    own always-on neuron, through the recurrent weight); ``host``: append one."""
     d = stage_dynamics(source, stage, dt)
     notes: List[str] = []
     du = _uniform(source, stage, "tau_syn" if d.has_current else "tau", d.du, "time constants")
@@ -193,21 +309,19 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
     if reset != "hard" and np.any(d.v_reset != 0):
         notes.append(f"{stage.neuron_name}: v_reset ignored by reset '{reset}'")
     k = _row_factor(source, stage, d)
-    w, bias, geo = _synapse_arrays(source, stage)
+    w, _, geo = _synapse_arrays(source, stage)
+    bias = _stage_bias(source, stage)
     wr = None
     if stage.recurrent is not None:
         wr = np.asarray(stage.recurrent.weight, dtype=np.float64)
         if not np.isfinite(wr).all():
             raise NirError(source, "contains NaN or infinite values", stage.recurrent_name, "weight")
-        if type_name(stage.recurrent) == "Affine" and stage.recurrent.bias is not None:
-            rb = np.asarray(stage.recurrent.bias, dtype=np.float64).reshape(stage.out_shape)
-            if np.any(rb):
-                bias = rb if bias is None else bias + rb
+    cbias = None                      # a bias into the current: an always-on neuron's weight
     if bias is not None and d.has_current and du < 1:
-        name = stage.synapse_name if stage.recurrent is None else f"{stage.synapse_name}/{stage.recurrent_name}"
-        raise NirError(source, "a bias into a CubaLIF's synaptic current has no Loihi form "
-                               "(Loihi adds its bias to the voltage); export without bias",
-                       name, "bias")
+        if bias_source is None:       # pragma: no cover - plan_bias_links refuses first
+            raise NirError(source, "a bias into a CubaLIF's synaptic current needs an "
+                                   "always-on neuron", _bias_name(stage), "bias")
+        cbias, bias = bias, None
 
     # fold gains and thresholds into the weights (threshold 1 in these units)
     if stage.kind == "dense":
@@ -220,7 +334,25 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
         wk = w * float(k.reshape(-1)[0])
         wrk = None
     vbias = (d.c / d.v_threshold) + (0 if bias is None else d.a * d.b * bias / d.v_threshold)
-    has_bias = bool(np.any(vbias))
+    n = int(np.prod(stage.out_shape))
+    if stage.kind == "dense":
+        ck = None if cbias is None else (cbias * k).reshape(-1, 1)
+        if extra_in:                  # the previous layer's always-on unit, at the end
+            col = np.zeros((n, extra_in))
+            if bias_source == "prev":
+                col[:, :1] = ck
+            wk = np.concatenate([wk, col], axis=1)
+        if host:                      # this layer's always-on neuron: a zero row
+            wk = np.concatenate([wk, np.zeros((1, wk.shape[1]))], axis=0)
+            rec = np.zeros((n + 1, n + 1))
+            if wrk is not None:
+                rec[:n, :n] = wrk
+            if bias_source == "self":
+                rec[:n, n:] = ck
+            wrk = rec
+    elif host:                        # a conv layer: an always-on channel (zero kernel)
+        wk = np.concatenate([wk, np.zeros((1,) + wk.shape[1:])], axis=0)
+    has_bias = bool(np.any(vbias)) or host
 
     grid = weight_grid([wk, wrk], weight_bits)
     step, lo, hi = grid
@@ -239,30 +371,49 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
             notes.append(f"{stage.synapse_name}: weights up to {wmax:.3g} thresholds exceed "
                          f"the {weight_bits}-bit range; clipped")
         scale = min(scale, VTH_MANT_MAX)
+    if host and scale + 1 > BIAS_LIMIT:
+        notes.append(f"{stage.neuron_name}: scale {scale} lowered to {BIAS_LIMIT - 1} so that "
+                     f"the always-on neuron's bias (scale + 1) fits Loihi's bias")
+        scale = BIAS_LIMIT - 1
     wq = _quantize(wk, scale, grid)
     fields: Dict[str, Any] = {"weight": wq}
     if wrk is not None:
         fields["weight_rec"] = _quantize(wrk, scale, grid)
+    shape = tuple(stage.out_shape)
+    always_on = 0
+    if host:
+        shape = (n + 1,) if stage.kind == "dense" else (shape[0] + 1,) + shape[1:]
+        always_on = int(np.prod(shape)) - n
     if has_bias:
-        bq = np.round(vbias * scale)
-        if np.abs(bq).max() > BIAS_LIMIT:
+        bq = np.round(np.broadcast_to(vbias, stage.out_shape) * scale)
+        if np.abs(bq).max(initial=0) > BIAS_LIMIT:
             raise NirError(source, "bias too large for Loihi's bias", stage.synapse_name, "bias")
+        if host:                      # the always-on unit: bias above its threshold
+            on = np.full((always_on,), scale + 1.0)
+            bq = np.concatenate([bq.reshape(-1), on]).reshape(shape)
         if stage.kind == "conv":
             per_c = bq.reshape(bq.shape[0], -1)
             bq = per_c[:, 0] if np.all(per_c == per_c[:, :1]) else bq
         fields["bias"] = bq.astype(np.int64)
-    if has_bias and layer_start == "step_1":
+    if host:
+        notes.append(f"{stage.neuron_name}: {always_on} always-on neuron(s) appended (the "
+                     f"constant input of a CubaLIF current bias); the layer has shape {shape}")
+    if cbias is not None and layer_start == "step_1":
+        notes.append(f"{_bias_name(stage)}: the always-on input of the current bias acts "
+                     f"from Lava step 2, before this layer's first input arrives")
+    vb = None if not np.any(vbias) else np.round(np.broadcast_to(vbias, stage.out_shape) * scale)
+    if vb is not None and layer_start == "step_1":
         notes.append(f"{stage.synapse_name}: the bias (incl. v_leak) acts from the first "
                      f"step on Lava, {delay} step(s) before this layer's first input arrives "
                      f"(one step per synapse); NIR adds it from the first input step")
-    if has_bias and wr is not None and layer_start == "first_input" and \
-            float(fields["bias"].max(initial=0)) * delay > scale:
+    if vb is not None and wr is not None and layer_start == "first_input" and \
+            float(vb.max(initial=0)) * delay > scale:
         # the bias alone may fire the layer within the `delay` steps before its reset
         notes.append(f"{stage.recurrent_name}: spikes the bias alone drives in the step before "
                      f"this layer's first input (it is zeroed then) still arrive through the "
                      f"recurrent weight with that input; NIR has none")
     fields.update(geo)
-    ltype = {"dense": "dense_rec" if wr is not None else "dense", "conv": "conv",
+    ltype = {"dense": "dense_rec" if wrk is not None else "dense", "conv": "conv",
              "pool": "pool"}[stage.kind]
     v_decay = int(round(dv * DECAY_UNITY))
     neuron = lif_netx_neuron(int(round(du * DECAY_UNITY)), v_decay, int(scale), reset=reset,
@@ -271,7 +422,8 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
         if abs(neuron[key] - exact * DECAY_UNITY) > 1e-6:
             notes.append(f"{stage.neuron_name}: {key} {exact * DECAY_UNITY:.3f}/4096 rounded "
                          f"to {neuron[key]}")
-    return LoweredLayer(index, ltype, stage.names, fields, neuron, float(scale), notes)
+    return LoweredLayer(index, ltype, stage.names, fields, neuron, float(scale), notes,
+                        shape if shape != tuple(stage.out_shape) else None, always_on)
 
 
 def lower_chain(chain: Chain, *, dt: float = DEFAULT_DT, reset: str = "hard",
@@ -279,18 +431,26 @@ def lower_chain(chain: Chain, *, dt: float = DEFAULT_DT, reset: str = "hard",
     """Every stage of ``chain`` as NetX layers (flatten stages included)."""
     check_reset_mode(reset)
     check_layer_start(layer_start)
+    link = plan_bias_links(chain, dt)
     layers: List[LoweredLayer] = []
     first_conv = chain.stages[0].kind in ("conv", "pool")
     idx = 1 if first_conv else 0
     delay = 0
+    p = -1                           # position among the spiking stages
+    extra = 0                        # always-on inputs the previous layer appends
     for stage in chain.stages:
         if stage.kind == "flatten":
-            layers.append(LoweredLayer(idx, "flatten", stage.names, {}, None))
+            shape = None if not extra else (int(np.prod(stage.out_shape)) + extra,)
+            layers.append(LoweredLayer(idx, "flatten", stage.names, {}, None, shape=shape))
         else:
             delay += 1
-            layers.append(lower_stage(chain.source, stage, idx, dt=dt, reset=reset,
-                                      weight_bits=weight_bits, delay=delay,
-                                      layer_start=layer_start))
+            p += 1
+            layer = lower_stage(chain.source, stage, idx, dt=dt, reset=reset,
+                                weight_bits=weight_bits, delay=delay,
+                                layer_start=layer_start, extra_in=extra,
+                                bias_source=link.sources.get(p), host=p in link.hosts)
+            layers.append(layer)
+            extra = layer.always_on
         idx += 1
     return layers
 
@@ -348,7 +508,7 @@ def write_netx(chain: Chain, layers: List[LoweredLayer], out: str,
             g.create_dataset("type", (1,), "S10", [b"input"])
             g.create_dataset("shape", data=np.asarray(chain.input_shape, dtype=np.int64))
         for layer, stage in zip(layers, chain.stages):
-            _write_layer(group, layer, stage.out_shape)
+            _write_layer(group, layer, layer.shape or stage.out_shape)
         write_extension(f, "nir", extension)
     return out
 
@@ -362,6 +522,8 @@ def import_summary(chain: Chain, layers: List[LoweredLayer], *, dt: float, reset
         "source": chain.source, "dt": float(dt), "reset": reset, "weight_bits": int(weight_bits),
         "output_delay": len(chain.spiking_stages),
         "layers": json.dumps([{"index": l.index, "type": l.type, "nodes": l.names,
-                               "scale": l.scale} for l in layers]),
+                               "scale": l.scale,
+                               **({"always_on": l.always_on} if l.always_on else {})}
+                              for l in layers]),
         "notes": json.dumps(notes),
     }
