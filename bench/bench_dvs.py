@@ -6,8 +6,8 @@ conv64 3x3/2 - dense 256 - dense 11 (CUBA neurons; 28,683 neurons), no input lay
 conv-first file; every runner takes ``input_shape=(2, 64, 64)``).  Its weights are SLAYER's
 seeded initialisation (``--seed``): speed does not depend on training, and the file
 stays loadable by stock lava-dl netx.  The inputs are event recordings of the local
-DVS-Gesture-like generator (:mod:`loihi_snn.train.dvs_events`, 128x128 binned to 64x64,
-T=32) when it is importable, else seeded random events at the same density.
+DVS-Gesture-like generator (:mod:`loihi_snn.train.dvs_events`, data set ``dvs_synth``:
+128x128 binned to 64x64, T=32).
 
 Rows (samples per second; every row sees the same samples, threads: 1):
 
@@ -90,15 +90,12 @@ def dvs_network(path: Path, size: int = 64, seed: int = 0) -> Path:
 
 def dvs_inputs(n: int, size: int = 64, seed: int = 0) -> tuple:
     """(X (n, 2, size, size, T) int8, source description)."""
-    try:
-        from loihi_snn.train import dvs_events
-        X, _labels = dvs_events.bench_frames(n, size=size, T=T_STEPS, seed=seed)
-        return np.asarray(X, np.int8), "dvs_events generator (128x128 binned to " \
-                                      f"{size}x{size}, T={T_STEPS})"
-    except (ImportError, AttributeError):
-        rng = np.random.default_rng(seed)
-        X = (rng.random((n, 2, size, size, T_STEPS)) < 0.03).astype(np.int8)
-        return X, "seeded random events, density 0.03"
+    from loihi_snn.train.datasets import load_dataset
+    ds = load_dataset("dvs_synth", "test", T=T_STEPS, encoding="binary", seed=seed, limit=n,
+                      downsample=128 // size)
+    X = np.asarray(ds.inputs, np.int8)
+    return X, (f"the first {n} test recordings of the dvs_synth generator (2x128x128 events "
+               f"binned to 2x{size}x{size}, T={T_STEPS}, at most one event per pixel and bin)")
 
 
 def float_loop(spec, device: str = "cpu"):
@@ -397,21 +394,23 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def pilotnet_rows(n_frames: int):
-    """lava-dl's PilotNet SDNN on one synthetic drive: stock netx, lava-fused, emulator."""
+    """lava-dl's PilotNet SDNN on one synthetic drive (tests/helpers/pilotnet.py): stock
+    netx as lava-dl runs it, lava-fused and the emulator, value for value."""
     from loihi_snn.netx.schema import read_netx
     from loihi_snn.sim.emulator import emulate
     from loihi_snn.sim.runtime.run import run
     sys.path.insert(0, str(ROOT / "tests"))
-    from helpers.pilotnet import pilotnet_drive, run_stock_pilotnet  # noqa: E402
+    from helpers.pilotnet import road_sequence, run_stock_netx_into_neurons  # noqa: E402
     spec = read_netx(str(PILOTNET))
-    x = pilotnet_drive(n_frames)
-    ref = emulate(spec, x[None])[0]
+    x = road_sequence(n_frames)
+    ref = emulate(spec, x[None], n_frames)
     rows = [dict(row="stock lava-dl netx", kind="exact", n=1, ref="p",
-                 fn=lambda: run_stock_pilotnet(PILOTNET, x)),
+                 fn=lambda: run_stock_netx_into_neurons(PILOTNET, x.transpose(2, 1, 0, 3),
+                                                        n_frames)[None]),
             dict(row="lava-fused", kind="exact", n=1, ref="p",
-                 fn=lambda: run(str(PILOTNET), x, backend="lava-fused")),
+                 fn=lambda: run(str(PILOTNET), x, steps=n_frames, backend="lava-fused")[None]),
             dict(row="emulator numpy", kind="exact", n=1, ref="p",
-                 fn=lambda: emulate(spec, x[None])[0])]
+                 fn=lambda: emulate(spec, x[None], n_frames))]
     return rows, {"p": ref}
 
 
