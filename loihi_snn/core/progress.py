@@ -6,8 +6,8 @@ lines instead: one when the run starts, one every :data:`LINE_EVERY_S` seconds w
 runs and one when it ends::
 
     lava+cutoff digits.net: 0/359 samples (0%), 0 s
-    lava+cutoff digits.net: 120/359 samples (33%), 5 s
-    lava+cutoff digits.net: 359/359 samples (100%), 7 s
+    lava+cutoff digits.net: 120/359 samples (33%), 5 s, 24 samples/s
+    lava+cutoff digits.net: 359/359 samples (100%), 7 s, 51.3 samples/s
 
 Disabled, it prints nothing.
 """
@@ -62,8 +62,10 @@ class Progress:
 
     def _line(self, now: float) -> None:
         pct = f" ({100 * self.n / self.total:.0f}%)" if self.total > 0 else ""
+        spent = now - self.t0
+        rate = f", {self.n / spent:.3g} {self.unit}s/s" if self.n and spent > 0 else ""
         print(f"{self.desc}: {min(self.n, self.total)}/{self.total} {self.unit}s{pct}, "
-              f"{now - self.t0:.0f} s", file=sys.stderr, flush=True)
+              f"{spent:.0f} s{rate}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
