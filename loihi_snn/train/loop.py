@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-from loihi_snn.core.lavadl import ensure_lava_runtime, lava_dl
+from loihi_snn.core.lavadl import ensure_lava_runtime, lava_dl, lava_problem
 from loihi_snn.core.limits import env_int
 from loihi_snn.train import cards
 from loihi_snn.train.checkpoint import (CHECKPOINT_NAME, export_model, export_view,
@@ -306,8 +306,13 @@ def _verify(config: TrainConfig, splits: Splits, ex: _Exported, lava: bool,
                    f"{calibration['torch']['accuracy']:.3f} in "
                    f"{calibration['torch']['mean_steps']:.2f} of {splits.T} steps on average")
     lava_outputs: Dict[str, Any] = {}
-    lava_info = run_on_lava(ex.net_path, test, ex.res, n_lava, config, s.show, lava_outputs) \
-        if lava else {"skipped": "disabled (--no-lava)"}
+    missing = lava_problem() if lava else None     # lava-dl without Lava (not Python 3.10)
+    if lava and missing is None:
+        lava_info = run_on_lava(ex.net_path, test, ex.res, n_lava, config, s.show, lava_outputs)
+    else:
+        lava_info = {"skipped": "disabled (--no-lava)" if not lava else
+                     f"Lava (lava-nc) {missing}; check the file on backend 'emulator'"}
+        lava = False
     _report_lava(talk, lava_info)
     if calibration is not None and lava and "accuracy" in lava_info:
         calibration["lava"] = cutoff_on_lava(ex.net_path, test, n_lava, lava_outputs["output"],

@@ -73,6 +73,7 @@ def _result(path: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_cutoff_small(tmp_path):
     lines = _run(["studies.cutoff", "--size", "small", "--out", str(tmp_path)], tmp_path)
     assert lines[-1].startswith("cutoff: OK")
@@ -82,6 +83,7 @@ def test_cutoff_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_ternary_small(tmp_path):
     lines = _run(["studies.ternary", "--size", "small", "--out", str(tmp_path)], tmp_path)
     assert lines[-1].startswith("ternary: OK")
@@ -92,6 +94,7 @@ def test_ternary_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_rcs_small(tmp_path):
     """Both models (RCS weight 0 and 0.03) measured, Lava equal to the offline rule."""
     lines = _run(["studies.rcs", "--size", "small", "--out", str(tmp_path)], tmp_path)
@@ -109,6 +112,7 @@ def test_rcs_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_lif_variants_small(tmp_path):
     out = tmp_path / "lif_variants"
     lines = _run(["studies.lif_variants", "--size", "small", "--out", str(out)], tmp_path)
@@ -127,6 +131,7 @@ def test_lif_variants_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_asa_small(tmp_path):
     out = tmp_path / "asa"
     lines = _run(["studies.asa", "--size", "small", "--out", str(out)], tmp_path)
@@ -144,6 +149,7 @@ def test_asa_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_training_small(tmp_path):
     _run(["studies.training", "digits", "--size", "small", "--only", "hard reset",
           "--out", str(tmp_path)], tmp_path)
@@ -155,6 +161,7 @@ def test_training_small(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_nir_study_small(tmp_path):
     pytest.importorskip("snntorch", reason="snntorch (dev / nir extra) is not installed")
     pytest.importorskip("norse", reason="norse (dev / nir extra) is not installed")

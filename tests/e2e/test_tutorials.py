@@ -67,6 +67,7 @@ def test_tutorial_help(script):
 
 
 @pytest.mark.slow
+@pytest.mark.lava          # the tutorials train with SLAYER and check on Lava
 @pytest.mark.parametrize("script", TUTORIALS, ids=[t.stem for t in TUTORIALS])
 def test_tutorial_small(script, tmp_path):
     cmd = [sys.executable, str(script), "--size", "small"]
