@@ -17,6 +17,8 @@ with, per node type (all values per neuron)::
 
     LIF      du = 1,            a = 1,                dv = dt/tau,      b = r dt/tau,      c = dv v_leak
     IF       du = 1,            a = 1,                dv = 0,           b = r dt,          c = 0
+    Threshold du = 1,           a = 1,                dv = 1,           b = 1,             c = 0
+             (stateless: v is this step's input; v_threshold = threshold)
     CubaLIF  du = dt/tau_syn,   a = w_in dt/tau_syn,  dv = dt/tau_mem,  b = r dt/tau_mem,  c = dv v_leak
 
 snnTorch 1.0 writes ``tau = dt/(1 - beta)``, ``r = tau/dt`` (and ``w_in = tau_syn/dt``)
@@ -33,6 +35,7 @@ from typing import Tuple
 
 import numpy as np
 
+from loihi_snn.core.constants import MAX_DELAY
 from loihi_snn.nir.graph import NirError, Stage, type_name
 
 
@@ -91,10 +94,13 @@ def stage_dynamics(source: str, stage: Stage, dt: float) -> Dynamics:
     shape = stage.out_shape
     t = type_name(stage.neuron)
     p = lambda key: _param(source, stage, key, shape)  # noqa: E731
+    one = np.ones(shape)
+    if t == "Threshold":
+        return Dynamics(one, one.copy(), one.copy(), one.copy(), np.zeros(shape),
+                        p("threshold"), np.zeros(shape), False)
     thr = p("v_threshold")
     v_reset = p("v_reset") if getattr(stage.neuron, "v_reset", None) is not None \
         else np.zeros(shape)
-    one = np.ones(shape)
     if t == "LIF":
         dv = _ratio(source, stage, "tau", dt, p("tau"))
         return Dynamics(one, one.copy(), dv, p("r") * dv, dv * p("v_leak"), thr, v_reset, False)
@@ -108,3 +114,20 @@ def stage_dynamics(source: str, stage: Stage, dt: float) -> Dynamics:
                         True)
     raise NirError(source, f"node type {t} has no neuron dynamics here", stage.neuron_name,
                    "type")  # pragma: no cover - normalise() filters types
+
+
+def delay_steps(source: str, stage: Stage, dt: float) -> np.ndarray:
+    """A stage's NIR ``Delay`` (seconds) in whole steps of ``dt`` (per input or per
+    output), or a NirError naming the node: not whole steps, negative, or beyond Loihi's
+    axonal delay limit."""
+    d = np.asarray(stage.delay, dtype=np.float64) / dt
+    steps = np.round(d)
+    if not np.allclose(d, steps, rtol=0, atol=1e-6):
+        raise NirError(source, f"delays must be whole steps of dt = {dt:g} s, found "
+                               f"{d[np.abs(d - steps) > 1e-6][0]:.4g} steps",
+                       stage.delay_name, "delay")
+    if steps.min(initial=0) < 0 or steps.max(initial=0) > MAX_DELAY:
+        raise NirError(source, f"delays must be 0..{MAX_DELAY} steps (Loihi 2's axonal delay), "
+                               f"found {int(steps.min())}..{int(steps.max())}",
+                       stage.delay_name, "delay")
+    return steps.astype(np.int64)

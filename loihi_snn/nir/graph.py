@@ -12,7 +12,15 @@ what this module accepts:
   ``lif1.w_rec``) with a recurrent ``Affine`` whose only input and only output is the
   neuron node: a cycle ``lif1.lif -> lif1.w_rec -> lif1.lif``;
 - snnTorch's importer (and older exporters) nest the same cycle as a sub-``NIRGraph``
-  with its own ``Input``/``Output``: it is inlined here under dotted names.
+  with its own ``Input``/``Output``: it is inlined here under dotted names;
+- the rest of NIR 1.0.8's node list, as Sinabs / Rockpool / Norse write it: ``Scale`` is
+  folded into the synapse before or after it (a pool next to one becomes the equal
+  depthwise ``Conv2d``), or is the synapse between two neuron nodes (a diagonal
+  ``Linear``, a depthwise 1 x 1 ``Conv2d``); ``Conv1d`` is the equal 1 x K ``Conv2d``
+  over a (C, 1, L) map (the network's input (C, L) is then given as (C, 1, L));
+  ``Delay`` before or after a dense synapse is its axonal delay (whole steps, per input
+  or per output); ``Threshold`` is a stateless spiking neuron (v = this step's input).
+  The non-spiking ``LI`` / ``CubaLI`` / ``I`` (graded output) are refused in one line.
 
 :func:`normalise` turns such a graph into a :class:`Chain` of :class:`Stage` s (synapse
 node, neuron node, optional recurrent node, or a flatten) in execution order, or raises
@@ -31,7 +39,12 @@ import numpy as np
 from loihi_snn.core.errors import LoihiSnnError
 
 SYNAPSE_TYPES = ("Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d")
-NEURON_TYPES = ("LIF", "CubaLIF", "IF")
+NEURON_TYPES = ("LIF", "CubaLIF", "IF", "Threshold")
+#: nodes folded into the synapse next to them: ``Scale`` (a diagonal weight), ``Conv1d``
+#: (a 1 x K ``Conv2d`` over a (C, 1, L) map), ``Delay`` (axonal delays of a dense layer)
+FOLDED_TYPES = ("Scale", "Conv1d", "Delay")
+#: non-spiking neuron nodes, refused with the reason
+NON_SPIKING = ("LI", "CubaLI", "I")
 
 
 class NirError(LoihiSnnError, ValueError):
@@ -68,10 +81,15 @@ class Stage:
     neuron_name: Optional[str] = None
     recurrent: Any = None
     recurrent_name: Optional[str] = None
+    delay: Any = None                 # NIR Delay seconds per input (in_size,) or per output
+    delay_side: Optional[str] = None  # "in" (before the synapse) or "out" (after it)
+    delay_name: Optional[str] = None
+    folded: List[str] = field(default_factory=list)   # Scale / Conv1d nodes folded in
 
     @property
     def names(self) -> List[str]:
-        return [n for n in (self.synapse_name, self.neuron_name, self.recurrent_name) if n]
+        return [n for n in (self.synapse_name, self.neuron_name, self.recurrent_name,
+                            self.delay_name) if n] + list(self.folded)
 
 
 @dataclass
@@ -232,7 +250,8 @@ def conv_output_shape(source: str, name: str, node: Any, in_shape: Tuple[int, ..
 
 #: node fields that hold numbers (arrays or scalars) wherever they appear
 NUMERIC_FIELDS = ("weight", "bias", "tau", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold",
-                  "v_reset", "w_in", "stride", "dilation", "groups", "kernel_size")
+                  "v_reset", "w_in", "stride", "dilation", "groups", "kernel_size", "scale",
+                  "delay", "threshold")
 
 
 def _check_numbers(source: str, nodes: Dict[str, Any]) -> None:
@@ -256,11 +275,138 @@ def _check_numbers(source: str, nodes: Dict[str, Any]) -> None:
 
 
 def _neuron_size(node: Any) -> int:
-    for key in ("v_threshold", "tau", "tau_mem", "r"):
+    for key in ("v_threshold", "threshold", "tau", "tau_mem", "r"):
         v = getattr(node, key, None)
         if v is not None:
             return int(np.size(v))
     return 0
+
+
+def conv1d_as_conv2d(source: str, name: str, node: Any):
+    """A NIR ``Conv1d`` as the equal ``Conv2d`` over a (C, 1, L) map: weight
+    (Cout, Cin/g, K) -> (Cout, Cin/g, 1, K), stride / padding / dilation on the width."""
+    nir = require_nir()
+    w = np.asarray(node.weight, dtype=np.float64)
+    if w.ndim != 3:
+        raise NirError(source, f"expected a (Cout, Cin/groups, K) weight, found shape {w.shape}",
+                       name, "weight")
+    if isinstance(node.padding, str):
+        raise NirError(source, f"padding '{node.padding}' is not supported; give numbers",
+                       name, "padding")
+    one = lambda v: int(np.asarray(v).reshape(-1)[0])  # noqa: E731
+    bias = getattr(node, "bias", None)
+    return nir.Conv2d(input_shape=None, weight=w[:, :, None, :], stride=(1, one(node.stride)),
+                      padding=(0, one(node.padding)), dilation=(1, one(node.dilation)),
+                      groups=int(node.groups), bias=None if bias is None else np.asarray(bias))
+
+
+def _pool_as_conv(node: Any, channels: int):
+    """A SumPool2d / AvgPool2d over ``channels`` as the equal depthwise Conv2d (ones or
+    1 / (kH kW)), so that a Scale can fold into it."""
+    nir = require_nir()
+    k = _pair(node.kernel_size)
+    value = 1.0 / (k[0] * k[1]) if type_name(node) == "AvgPool2d" else 1.0
+    return nir.Conv2d(input_shape=None, weight=np.full((channels, 1) + k, value),
+                      stride=_pair(node.stride), padding=_pair(node.padding), dilation=(1, 1),
+                      groups=channels, bias=None)
+
+
+def _per_channel(source: str, name: str, s: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """A Scale's values per channel of a (C, H, W) map (C,), or a NirError."""
+    flat = s.reshape(-1)
+    if flat.size == 1:
+        return np.full(shape[0], flat[0])
+    if flat.size == shape[0]:
+        return flat
+    if flat.size == int(np.prod(shape)):
+        per_c = flat.reshape(shape[0], -1)
+        if np.allclose(per_c, per_c[:, :1]):
+            return per_c[:, 0]
+    raise NirError(source, f"a Scale of a conv map must be one value per channel (or one); "
+                           f"found {flat.size} values for shape {shape}", name, "scale")
+
+
+def scale_synapse(source: str, name: str, scale_node: Any, syn: Any,
+                  in_shape: Tuple[int, ...], after: bool):
+    """``syn`` with a NIR ``Scale`` folded in: ``after`` (synapse -> Scale) scales its rows
+    (outputs) and bias, else (Scale -> synapse) its columns (inputs)."""
+    nir = require_nir()
+    s = np.asarray(scale_node.scale, dtype=np.float64)
+    if not np.isfinite(s).all():
+        raise NirError(source, "contains NaN or infinite values", name, "scale")
+    t = type_name(syn)
+    if t in ("AvgPool2d", "SumPool2d"):
+        syn, t = _pool_as_conv(syn, in_shape[0]), "Conv2d"
+    if t in ("Affine", "Linear"):
+        w = np.asarray(syn.weight, dtype=np.float64)
+        n = w.shape[0] if after else w.shape[1]
+        flat = s.reshape(-1)
+        if flat.size not in (1, n):
+            raise NirError(source, f"has {flat.size} values; the synapse has {n} "
+                                   f"{'outputs' if after else 'inputs'}", name, "scale")
+        bias = getattr(syn, "bias", None) if t == "Affine" else None
+        if after:
+            w = w * flat.reshape(-1, 1)
+            bias = None if bias is None else np.asarray(bias, dtype=np.float64) * flat
+        else:
+            w = w * flat.reshape(1, -1)
+        return nir.Affine(w, bias) if bias is not None else nir.Linear(w)
+    w = np.asarray(syn.weight, dtype=np.float64)
+    groups = int(syn.groups)
+    bias = getattr(syn, "bias", None)
+    bias = None if bias is None else np.asarray(bias, dtype=np.float64)
+    if after:
+        sc = _per_channel(source, name, s, conv_output_shape(source, name, syn, in_shape))
+        w = w * sc.reshape(-1, 1, 1, 1)
+        bias = None if bias is None else bias.reshape(-1) * sc
+    else:
+        sc = _per_channel(source, name, s, in_shape)
+        cin_g, cout_g = w.shape[1], w.shape[0] // groups
+        # output channel o of group g reads input channels g cin_g .. (g + 1) cin_g - 1
+        idx = (np.arange(w.shape[0]) // cout_g)[:, None] * cin_g + np.arange(cin_g)[None, :]
+        w = w * sc[idx][:, :, None, None]
+    return nir.Conv2d(input_shape=None, weight=w, stride=syn.stride, padding=syn.padding,
+                      dilation=syn.dilation, groups=groups, bias=bias)
+
+
+def diagonal_synapse(source: str, name: str, scale_node: Any, shape: Tuple[int, ...]):
+    """A ``Scale`` between two neuron nodes as a synapse: a diagonal ``Linear`` on a
+    vector, a depthwise 1 x 1 ``Conv2d`` on a (C, H, W) map (one value per channel)."""
+    nir = require_nir()
+    s = np.asarray(scale_node.scale, dtype=np.float64)
+    if len(shape) == 1:
+        flat = s.reshape(-1)
+        if flat.size not in (1, shape[0]):
+            raise NirError(source, f"has {flat.size} values; the layer has {shape[0]}", name,
+                           "scale")
+        return nir.Linear(np.diag(np.broadcast_to(flat, (shape[0],)).astype(np.float64)))
+    sc = _per_channel(source, name, s, shape)
+    return nir.Conv2d(input_shape=None, weight=sc.reshape(-1, 1, 1, 1), stride=1, padding=0,
+                      dilation=1, groups=shape[0], bias=None)
+
+
+def _attach_delay(source: str, stage: Stage, delays: Dict[str, Tuple[str, Any]]) -> None:
+    """A Delay before (per input) or after (per output) a dense synapse: the stage's
+    axonal delays (seconds; the lowering turns them into steps)."""
+    if len(delays) > 1:
+        raise NirError(source, "Delays on both sides of one synapse; merge them into one",
+                       delays["out"][0], "edges")
+    side, (name, node) = next(iter(delays.items()))
+    if stage.kind != "dense":
+        raise NirError(source, f"a Delay is an axonal delay of a dense layer on Loihi; "
+                               f"a {stage.kind} layer has none", name, "delay")
+    d = np.asarray(node.delay, dtype=np.float64).reshape(-1)
+    n = int(np.prod(stage.in_shape if side == "in" else stage.out_shape))
+    if d.size not in (1, n):
+        raise NirError(source, f"has {d.size} values; the synapse has {n} "
+                               f"{'inputs' if side == 'in' else 'outputs'}", name, "delay")
+    if side == "out" and type_name(stage.synapse) == "Affine" and \
+            getattr(stage.synapse, "bias", None) is not None and np.any(stage.synapse.bias):
+        raise NirError(source, "a Delay after a biased Affine delays its bias, and Loihi's "
+                               "bias is not delayed; put the Delay before the Affine", name,
+                       "delay")
+    stage.delay = np.broadcast_to(d, (n,)).copy()
+    stage.delay_side, stage.delay_name = side, name
 
 
 def normalise(path_or_graph: Any) -> Chain:
@@ -346,21 +492,51 @@ def normalise(path_or_graph: Any) -> Chain:
     if (len(in_shape) == 4 or (len(in_shape) == 2 and first in ("Affine", "Linear"))) \
             and in_shape[0] == 1:
         in_shape = in_shape[1:]
+    if order and type_name(nodes[order[0]]) == "Conv1d" and len(in_shape) == 2:
+        in_shape = (in_shape[0], 1, in_shape[1])      # a (C, L) signal as a (C, 1, L) map
     chain = Chain(source, tuple(in_shape))
     shape = tuple(in_shape)
     pending: Optional[Tuple[str, Any]] = None          # a synapse waiting for its neuron
+    pre_scale: Optional[Tuple[str, Any]] = None        # a Scale waiting for its synapse
+    delays: Dict[str, Tuple[str, Any]] = {}            # "in" / "out" -> (name, Delay node)
+    folded: List[str] = []
     for name in order:
         node = nodes[name]
         t = type_name(node)
-        if t in SYNAPSE_TYPES:
+        if t == "Conv1d":          # as the equal 1 x K Conv2d, then a synapse like any
+            node, t = conv1d_as_conv2d(source, name, node), "Conv2d"
+            if len(shape) == 2:
+                shape = (shape[0], 1, shape[1])
+        if t == "Scale":
+            if "out" in delays:
+                raise NirError(source, "a Scale after a Delay cannot be folded; put it before "
+                                       "the Delay", name, "edges")
+            if pending is not None:
+                pending = (pending[0], scale_synapse(source, name, node, pending[1],
+                                                     shape, after=True))
+            elif pre_scale is not None:
+                raise NirError(source, "two Scale nodes in a row", name, "edges")
+            else:
+                pre_scale = (name, node)
+            folded.append(name)
+        elif t == "Delay":
+            side = "in" if pending is None else "out"
+            if side in delays:
+                raise NirError(source, "two Delay nodes on one side of a synapse", name, "edges")
+            delays[side] = (name, node)
+        elif t in SYNAPSE_TYPES:
             if pending is not None:
                 raise NirError(source, f"two synapse nodes in a row ({pending[0]} -> {name}); "
                                        f"Loihi needs neurons between them", name, "edges")
+            if pre_scale is not None:
+                node = scale_synapse(source, pre_scale[0], pre_scale[1], node, shape,
+                                     after=False)
+                pre_scale = None
             pending = (name, node)
         elif t == "Flatten":
-            if pending is not None:
-                raise NirError(source, "a Flatten between a synapse and its neurons cannot be "
-                                       "lowered", name, "edges")
+            if pending is not None or pre_scale is not None or delays:
+                raise NirError(source, "a Flatten between a synapse (or Scale, Delay) and its "
+                                       "neurons cannot be lowered", name, "edges")
             start = int(getattr(node, "start_dim", 0))
             if start not in (0, -len(shape)) and len(shape) > 1:
                 raise NirError(source, f"only a full flatten of {shape} is supported "
@@ -369,6 +545,12 @@ def normalise(path_or_graph: Any) -> Chain:
             chain.stages.append(Stage("flatten", shape, out, synapse_name=name))
             shape = out
         elif t in NEURON_TYPES:
+            if pending is None and pre_scale is not None:
+                # neurons -> Scale -> neurons: the Scale is the synapse (a diagonal weight)
+                pending = (pre_scale[0], diagonal_synapse(source, pre_scale[0], pre_scale[1],
+                                                          shape))
+                folded.remove(pre_scale[0])
+                pre_scale = None
             if pending is None:
                 raise NirError(source, f"a {t} node needs a synapse node (Affine, Linear, "
                                        f"Conv2d, pooling) before it", name, "edges")
@@ -403,16 +585,25 @@ def normalise(path_or_graph: Any) -> Chain:
                 if wr.shape != (out[0], out[0]):
                     raise NirError(source, f"recurrent weight must be {out[0]}x{out[0]}, found "
                                            f"{wr.shape}", rec_name, "weight")
-            chain.stages.append(Stage(kind, shape, out, snode, sname, node, name, rec, rec_name))
-            shape, pending = out, None
-        elif t == "LI":
-            raise NirError(source, "a non-spiking readout (LI) has no Loihi form: Loihi "
-                                   "neurons send spikes only; export a spiking output layer "
-                                   "(LIF) and read its spike counts", name, "type")
+            stage = Stage(kind, shape, out, snode, sname, node, name, rec, rec_name,
+                          folded=list(folded))
+            if delays:
+                _attach_delay(source, stage, delays)
+            chain.stages.append(stage)
+            shape, pending, delays, folded = out, None, {}, []
+        elif t in NON_SPIKING:
+            raise NirError(source, f"a non-spiking readout ({t}: its output is the graded "
+                                   f"state v) has no form in this version's Loihi neuron "
+                                   f"families, which send spikes; export a spiking readout "
+                                   f"(LIF / CubaLIF) and read its spike counts", name, "type")
         else:
             raise NirError(source, f"node type {t} is not supported (supported: "
-                                   f"{', '.join(SYNAPSE_TYPES + NEURON_TYPES)}, Flatten)",
-                           name, "type")
+                                   f"{', '.join(SYNAPSE_TYPES + NEURON_TYPES + FOLDED_TYPES)}, "
+                                   f"Flatten)", name, "type")
+    if pre_scale is not None or delays:
+        n = pre_scale[0] if pre_scale is not None else next(iter(delays.values()))[0]
+        raise NirError(source, "the graph ends without neurons after this node; Loihi layers "
+                               "end in spiking neurons", n, "edges")
     if pending is not None:
         raise NirError(source, "the graph ends with a synapse without neurons; Loihi layers "
                                "end in spiking neurons", pending[0], "edges")

@@ -60,7 +60,7 @@ from loihi_snn.core.errors import NetxFormatError
 from loihi_snn.core.lif import check_reset_mode
 from loihi_snn.netx.export import atomic_h5, write_extension
 from loihi_snn.netx.schema import BIAS_LIMIT, LAYER_STARTS, read_netx
-from loihi_snn.nir.dynamics import Dynamics, stage_dynamics
+from loihi_snn.nir.dynamics import Dynamics, delay_steps, stage_dynamics
 from loihi_snn.nir.graph import Chain, NirError, Stage, _pair, type_name
 
 DEFAULT_DT = 1e-4          # snnTorch's assumption (tau = dt / (1 - beta))
@@ -379,6 +379,12 @@ def lower_stage(source: str, stage: Stage, index: int, *, dt: float, reset: str,
     fields: Dict[str, Any] = {"weight": wq}
     if wrk is not None:
         fields["weight_rec"] = _quantize(wrk, scale, grid)
+    if stage.delay is not None:       # NIR Delay: axonal delays, (out, in) whole steps
+        ds = delay_steps(source, stage, dt)
+        n_in = int(np.prod(stage.in_shape))
+        dm = np.zeros(wq.shape, dtype=np.int64)   # always-on rows / columns: no delay
+        dm[:n, :n_in] = ds.reshape(1, -1) if stage.delay_side == "in" else ds.reshape(-1, 1)
+        fields["delay"] = dm
     shape = tuple(stage.out_shape)
     always_on = 0
     if host:
@@ -466,6 +472,8 @@ def _write_layer(group, layer: LoweredLayer, shape) -> None:
         g.create_dataset("outFeatures", data=int(f["weight"].shape[0]))
         if "weight_rec" in f:
             g.create_dataset("weight_rec", data=f["weight_rec"].astype(np.float32))
+        if "delay" in f:
+            g.create_dataset("delay", data=f["delay"].astype(np.float32))
     elif layer.type == "conv":
         g.create_dataset("weight", data=f["weight"].astype(np.float32))
         for key in ("stride", "padding", "dilation"):

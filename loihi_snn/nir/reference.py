@@ -14,7 +14,7 @@ from typing import List, Tuple
 import numpy as np
 
 from loihi_snn.core.lif import check_reset_mode
-from loihi_snn.nir.dynamics import stage_dynamics
+from loihi_snn.nir.dynamics import delay_steps, stage_dynamics
 from loihi_snn.nir.graph import Chain, Stage, _pair, type_name
 
 
@@ -68,6 +68,29 @@ def synapse_forward(stage: Stage, x: np.ndarray) -> np.ndarray:
     return pool2d(x, node, average=(t == "AvgPool2d"))
 
 
+def delayed_forward(stage: Stage, steps: np.ndarray, history: List[np.ndarray]) -> np.ndarray:
+    """The synaptic input of a dense stage with a NIR ``Delay`` (``steps`` per input or
+    per output, :func:`~loihi_snn.nir.dynamics.delay_steps`): ``history[-1 - D]`` is the input ``D`` steps ago
+    (zero before the first step); the bias is not delayed."""
+    node = stage.synapse
+    w = np.asarray(node.weight, dtype=np.float64)
+    d = np.asarray(steps, dtype=np.int64)
+    n = history[-1].shape[0]
+    y = np.zeros((n, w.shape[0]))
+    for D in np.unique(d):
+        x = history[-1 - D] if D < len(history) else np.zeros_like(history[-1])
+        x = x.reshape(n, -1)
+        if stage.delay_side == "in":
+            m = d == D
+            y += x[:, m] @ w[:, m].T
+        else:
+            m = d == D
+            y[:, m] += x @ w[m].T
+    if type_name(node) == "Affine" and node.bias is not None:
+        y = y + np.asarray(node.bias, dtype=np.float64).reshape(-1)
+    return y
+
+
 def recurrent_forward(stage: Stage, z: np.ndarray) -> np.ndarray:
     """The recurrent input from the previous step's spikes ``z`` (N, n) -> (N, n)."""
     node = stage.recurrent
@@ -104,6 +127,8 @@ def simulate(chain: Chain, x: np.ndarray, *, dt: float = 1e-4, reset: str = "har
     n, T = x.shape[0], x.shape[-1]
     steps = T if steps is None else int(steps)
     stages = [(s, stage_dynamics(chain.source, s, dt)) for s in chain.stages if s.kind != "flatten"]
+    steps_of = [None if s.delay is None else delay_steps(chain.source, s, dt) for s, _ in stages]
+    history: List[List[np.ndarray]] = [[] for _ in stages]
     u = [np.zeros((n,) + s.out_shape) for s, _ in stages]
     v = [np.zeros((n,) + s.out_shape) for s, _ in stages]
     z = [np.zeros((n,) + s.out_shape) for s, _ in stages]
@@ -111,7 +136,12 @@ def simulate(chain: Chain, x: np.ndarray, *, dt: float = 1e-4, reset: str = "har
     for t in range(steps):
         sig = x[..., t] if t < T else np.zeros(x.shape[:-1])
         for i, (stage, d) in enumerate(stages):
-            a = synapse_forward(stage, sig.reshape((n,) + stage.in_shape))
+            xin = sig.reshape((n,) + stage.in_shape)
+            if stage.delay is not None:
+                history[i].append(xin)
+                a = delayed_forward(stage, steps_of[i], history[i])
+            else:
+                a = synapse_forward(stage, xin)
             if stage.recurrent is not None:
                 a = a + recurrent_forward(stage, z[i])
             u[i] = (1 - d.du) * u[i] + d.a * a
