@@ -10,6 +10,9 @@ Public API (stable across internal moves; everything else is internal)
 - :func:`read_netx` -- parse and validate a NetX file without Lava.
 - :func:`export_blocks` -- write SLAYER-style blocks (ours or lava-dl's) to NetX.
 - :func:`from_nir` / :func:`to_nir` -- NIR graphs (snnTorch, Norse, ...) to NetX and back.
+- :mod:`metrics` -- what a deployment costs: NeuroBench's metrics (synaptic operations,
+  activation and connection sparsity, membrane updates, footprint, latency, the Loihi 2
+  estimate) measured on the bit-exact fixed-point run (``metrics.measure``).
 - :mod:`blocks` -- ``Dense``, ``Conv``, ``Pool``, ``Recurrent``, ``Flatten``, ``ASAConv``.
 - errors: :class:`LoihiSnnError` and its subclasses.
 
@@ -42,6 +45,7 @@ _PUBLIC = {
     "offline_cutoff": ("loihi_snn.core.cutoff", "offline_cutoff"),
     "calibrate": ("loihi_snn.core.cutoff", "calibrate"),
     "evaluate_file": ("loihi_snn.app.evaluation", "evaluate"),
+    "metrics": ("loihi_snn.sim.metrics", None),
     "from_nir": ("loihi_snn.nir", "from_nir"),
     "to_nir": ("loihi_snn.nir", "to_nir"),
 }

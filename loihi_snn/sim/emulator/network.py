@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Any, List, Optional, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -79,6 +79,16 @@ def check_device(device: Any) -> Any:
         raise BackendError(f"device {show(device)}: the emulator runs on None (numpy), "
                            f"'cpu' or 'cuda'")
     return device
+
+
+def _state_changed(before: tuple, after: tuple, shape):
+    """Where any state variable of a stage's neurons differs after a step from before
+    it (a bool backend array of ``shape``): NeuroBench's membrane update."""
+    changed = None
+    for b, a in zip(before, after):
+        d = (a != b).reshape(shape)
+        changed = d if changed is None else (changed | d)
+    return changed
 
 
 class _Stage:
@@ -346,7 +356,8 @@ class Emulator:
         return sig
 
     def run_block(self, state: EmulatorState, x: np.ndarray, time_step: int,
-                  counts: Optional[np.ndarray] = None) -> np.ndarray:
+                  counts: Optional[np.ndarray] = None, observe: Optional[Callable] = None,
+                  updates: Optional[np.ndarray] = None) -> np.ndarray:
         """Advance every layer by T steps at once: exactly T calls of :meth:`step`.
 
         The network is a chain of stages whose only feedback is inside a stage
@@ -367,6 +378,13 @@ class Emulator:
         counts : np.ndarray, optional
             (L, T, N) int64, filled with the non-zero outputs (spikes of either sign)
             of each of the L stages with neurons (``neuron_layer_sizes``) at each step.
+        observe : callable, optional
+            ``observe(layer, out)`` is called with every stage with neurons' outputs of
+            the block, ``out`` (T, N, *shape) (a backend array), ``layer`` counting the
+            stages with neurons from 0 (what :mod:`loihi_snn.sim.metrics` measures).
+        updates : np.ndarray, optional
+            (L, T, N) int64, filled with the number of neurons of each stage with
+            neurons whose state (any of its variables) changed at each step.
 
         Returns
         -------
@@ -393,11 +411,12 @@ class Emulator:
             rec = st.synapse_rec
             resets = (interval is not None and st.neuron.resettable)
             phase = st.reset_phase % interval if resets else -1
-            out = None
+            out = changed = None
             for t in range(T):
                 a_in = a_all[t]
                 if rec is not None:
                     a_in = a_in + rec.send(state.synapses_rec[i]).reshape(a_in.shape)
+                before = nstate
                 if resets and (time_step + t) % interval == phase:
                     nstate = self._zero_neurons(st, a_in.shape)
                 s_t, nstate = step(nstate, a_in)
@@ -406,16 +425,25 @@ class Emulator:
                 if out is None:
                     out = xb.empty((T,) + tuple(s_t.shape), xb.dtype_of(s_t))
                 out[t] = s_t
+                if updates is not None:
+                    if changed is None:
+                        changed = xb.empty((T,) + tuple(a_in.shape), xb.bool)
+                    changed[t] = _state_changed(before, nstate, a_in.shape)
             state.neurons[i] = nstate
             sig = out
             if counts is not None:
                 counts[layer] = xb.to_numpy(xb.count_nonzero_last(out))
+            if updates is not None:
+                updates[layer] = xb.to_numpy(xb.count_nonzero_last(changed))
+            if observe is not None:
+                observe(layer, out)
             layer += 1
         return sig
 
     def run(self, x: np.ndarray, steps: Optional[int] = None,
             state: Optional[EmulatorState] = None,
-            spike_counts: Optional[np.ndarray] = None) -> np.ndarray:
+            spike_counts: Optional[np.ndarray] = None, observe: Optional[Callable] = None,
+            state_updates: Optional[np.ndarray] = None) -> np.ndarray:
         """Run a batch from a fresh state (or ``state``) and return the raw output.
 
         ``x`` is what the network's input port receives (no host-side input scaling,
@@ -434,6 +462,13 @@ class Emulator:
         spike_counts : np.ndarray, optional
             (L, N, steps) int64, filled with the non-zero outputs of each of the L
             stages with neurons (``neuron_layer_sizes``) per sample and step.
+        observe : callable, optional
+            ``observe(layer, samples, t0, out)``: every stage with neurons' outputs,
+            ``out`` (T_block, n, *shape) a backend array, for the samples ``samples``
+            (a slice of the batch) at steps ``t0 .. t0 + T_block - 1`` (from 0).
+        state_updates : np.ndarray, optional
+            (L, N, steps) int64, filled with the number of neurons of each stage with
+            neurons whose state changed, per sample and step (see :meth:`run_block`).
 
         Returns
         -------
@@ -459,14 +494,23 @@ class Emulator:
             xt = self.xb.asarray(xt)
             o = np.empty((steps, part.batch) + self.output_shape, dtype=np.int32)
             block = self.block_steps(part.batch)
-            c = None
+            c = u = obs = None
+            rows = slice(i, i + part.batch)
             for t in range(0, steps, block):
+                shape = (len(self.neuron_layer_sizes), min(block, steps - t), part.batch)
                 if spike_counts is not None:
-                    c = np.empty((len(self.neuron_layer_sizes), min(block, steps - t),
-                                  part.batch), dtype=np.int64)
-                o[t:t + block] = self.xb.to_numpy(self.run_block(part, xt[t:t + block], t + 1, c))
+                    c = np.empty(shape, dtype=np.int64)
+                if state_updates is not None:
+                    u = np.empty(shape, dtype=np.int64)
+                if observe is not None:
+                    def obs(layer, out, t0=t):
+                        observe(layer, rows, t0, out)
+                o[t:t + block] = self.xb.to_numpy(self.run_block(part, xt[t:t + block], t + 1, c,
+                                                                 obs, u))
                 if c is not None:
-                    spike_counts[:, i:i + part.batch, t:t + block] = c.transpose(0, 2, 1)
+                    spike_counts[:, rows, t:t + block] = c.transpose(0, 2, 1)
+                if u is not None:
+                    state_updates[:, rows, t:t + block] = u.transpose(0, 2, 1)
             out[i:i + chunk] = np.moveaxis(o, 0, -1)
         return out
 
@@ -576,6 +620,40 @@ def cached_emulator(path_or_spec: Union[str, os.PathLike, NetSpec], **options) -
     return emu
 
 
+def prepare_emulation(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: Any,
+                      steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
+                      reset_interval: Optional[int] = None, reset_offset: int = 0,
+                      device: Any = None, arithmetic: str = "float"
+                      ) -> Tuple["Emulator", np.ndarray, Optional[int]]:
+    """What :func:`emulate` does before it runs: ``(emulator, x, steps)`` with ``x`` what
+    the network's input port receives (:meth:`Emulator.run` takes it), ``steps`` checked.
+
+    The arguments (as :func:`emulate` takes them), then the input boundary every runner
+    shares (:mod:`loihi_snn.netx.inputs`): dtype, rank, integer values within the graded
+    payload, the network's input shape and the largest graded value it takes -- as run,
+    run_many and run_cutoff check it; the host-side input scaling; the memory check.
+    """
+    if not isinstance(path_or_spec, NetSpec):
+        path_or_spec = check_path(path_or_spec, "path_or_spec")
+    steps = check_int(steps, "steps", 1, allow_none=True)
+    input_message_bits = check_int(input_message_bits, "input_message_bits", 0,
+                                   GRADED_MESSAGE_BITS, allow_none=True)
+    reset_interval = check_int(reset_interval, "reset_interval", 1, allow_none=True)
+    reset_offset = check_int(reset_offset, "reset_offset", None)
+    where = path_or_spec.path if isinstance(path_or_spec, NetSpec) else path_or_spec
+    x = check_input_values(x_batch, path=where, batch=True)
+    if input_message_bits is None:
+        input_message_bits = message_bits(is_graded(x))
+    emu = cached_emulator(path_or_spec, input_message_bits=input_message_bits,
+                          reset_interval=reset_interval, reset_offset=reset_offset,
+                          device=device, arithmetic=arithmetic)
+    x = emu.check_input(x)                # the network's input shape
+    check_input_range(emu.spec, x)        # the graded limit that keeps lava-fixed exact
+    x = input_transform(emu.spec, x)      # the host-side input scaling every runner applies
+    check_memory(emu, x.shape[0], x.shape[-1] if steps is None else steps)
+    return emu, x, steps
+
+
 def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
             steps: Optional[int] = None, *, input_message_bits: Optional[int] = None,
             reset_interval: Optional[int] = None, reset_offset: int = 0,
@@ -633,28 +711,11 @@ def emulate(path_or_spec: Union[str, os.PathLike, NetSpec], x_batch: np.ndarray,
     ShapeError
         for an input of the wrong shape or with non-integer values.
     """
-    # the arguments, then the input boundary every runner shares (netx.inputs): dtype,
-    # rank, integer values within the graded payload, the network's input shape and the
-    # largest graded value it takes -- as run, run_many and run_cutoff check it
-    if not isinstance(path_or_spec, NetSpec):
-        path_or_spec = check_path(path_or_spec, "path_or_spec")
-    steps = check_int(steps, "steps", 1, allow_none=True)
-    input_message_bits = check_int(input_message_bits, "input_message_bits", 0,
-                                   GRADED_MESSAGE_BITS, allow_none=True)
-    reset_interval = check_int(reset_interval, "reset_interval", 1, allow_none=True)
-    reset_offset = check_int(reset_offset, "reset_offset", None)
     return_spike_counts = check_flag(return_spike_counts, "return_spike_counts")
-    where = path_or_spec.path if isinstance(path_or_spec, NetSpec) else path_or_spec
-    x = check_input_values(x_batch, path=where, batch=True)
-    if input_message_bits is None:
-        input_message_bits = message_bits(is_graded(x))
-    emu = cached_emulator(path_or_spec, input_message_bits=input_message_bits,
-                          reset_interval=reset_interval, reset_offset=reset_offset,
-                          device=device, arithmetic=arithmetic)
-    x = emu.check_input(x)                # the network's input shape
-    check_input_range(emu.spec, x)        # the graded limit that keeps lava-fixed exact
-    x = input_transform(emu.spec, x)      # the host-side input scaling every runner applies
-    check_memory(emu, x.shape[0], x.shape[-1] if steps is None else steps)
+    emu, x, steps = prepare_emulation(path_or_spec, x_batch, steps,
+                                      input_message_bits=input_message_bits,
+                                      reset_interval=reset_interval, reset_offset=reset_offset,
+                                      device=device, arithmetic=arithmetic)
     counts = None
     if return_spike_counts:
         n_steps = x.shape[-1] if steps is None else steps
