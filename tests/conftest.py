@@ -41,7 +41,8 @@ def pytest_collection_modifyitems(config, items):
     says how it is found); ``make test`` runs ``-m "not lava"`` in the modern venv."""
     for item in items:
         path = getattr(item, "path", None)
-        if path is None or item.get_closest_marker("lava") is not None:
+        if path is None or item.get_closest_marker("lava") is not None or \
+                item.get_closest_marker("lava_free") is not None:
             continue
         function = getattr(item, "originalname", None) or item.name
         callspec = getattr(item, "callspec", None)

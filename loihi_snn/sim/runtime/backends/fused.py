@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from loihi_snn.core.errors import BackendError
+from loihi_snn.core.lavadl import require_lava
 from loihi_snn.core.progress import Progress, want_progress
 from loihi_snn.netx.lower import first_input_offset, has_bias, latency_blocks
 from loihi_snn.netx.schema import input_transform
@@ -118,4 +119,5 @@ BACKENDS = (Backend(
     name=NAME,
     description="Lava CPU simulation, whole network and its input/output as one fused "
                 "fixed_pt process (bit-exact with lava-fixed, >10x faster than stock netx)",
-    run_one=run_one, run_many=run_many, run_cutoff=None, takes_network=True),)
+    run_one=run_one, run_many=run_many, run_cutoff=None, takes_network=True,
+    check_available=lambda: require_lava(f"backend '{NAME}'")),)   # one line without Lava
