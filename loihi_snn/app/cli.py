@@ -4,7 +4,7 @@
     loihi-snn run NET.net --input X.npy [--steps N] [--backend lava-fixed] [--timeout S] --out Y.npy
     loihi-snn train (--preset NAME | --config FILE) --out DIR [--epochs N] [--seed S] ...
     loihi-snn export CHECKPOINT --out NET.net
-    loihi-snn eval NET.net [--dataset NAME] [--limit N] [--cutoff] [--epsilon E] [--backend B] [--json]
+    loihi-snn eval NET.net [--dataset NAME] [--limit N] [--cutoff] [--epsilon E] [--backend B] [--metrics] [--json]
 
 Errors in what the user gave (a missing or malformed file, a wrong input shape,
 an unknown backend) print one line ``error: ...`` and exit with status 2.
@@ -207,7 +207,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       spikes=not args.no_spikes,
                       stall_timeout=resolve_stall_timeout(
                           _number(args.stall_timeout, "--stall-timeout", integer=False)),
-                      workers=_workers(args.workers))
+                      workers=_workers(args.workers), metrics=args.metrics)
     if args.json:
         print(json.dumps(result.to_dict(per_sample=args.per_sample)))
     else:
@@ -329,10 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "controller process streams the whole split through one run; lava-fused "
                     "and emulator apply the same rule to their (identical) outputs.\n\n"
                     "Spikes are counted by the bit-exact emulator over the steps each sample "
-                    "used.",
+                    "used.  --metrics adds NeuroBench's metrics of the deployed network "
+                    "(loihi_snn.metrics), measured the same way.",
         epilog="data sets: " + "; ".join(f"{k}: {v}" for k, v in list_datasets().items())
                + "\n\nexample:\n  loihi-snn eval netx_models/digits_cuba/digits_cuba.net "
-                 "--cutoff --epsilon 0.03 --json")
+                 "--cutoff --epsilon 0.03 --json\n  loihi-snn eval "
+                 "netx_models/digits_lif/digits_lif.net --cutoff --backend emulator --metrics")
     pv.add_argument("net", help="NetX network file (*.net) with a 1-D output layer")
     pv.add_argument("--dataset", metavar="NAME", default=None,
                     help="data set (default: the one recorded in the file)")
@@ -360,10 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "scale)")
     pv.add_argument("--no-spikes", action="store_true",
                     help="skip counting spikes (spikes_per_sample and nasfr become null)")
+    pv.add_argument("--metrics", action="store_true",
+                    help="also measure what the deployment costs, in NeuroBench's definitions "
+                         "on the fixed-point network (bit-exact emulator, over the steps each "
+                         "sample used): effective ACs/MACs and dense synaptic operations (per "
+                         "connection), activation and connection sparsity, membrane updates, "
+                         "footprint at Loihi precisions, latency, the Loihi 2 estimate")
     pv.add_argument("--json", action="store_true",
                     help="print one JSON object with keys accuracy, mean_steps, "
                          "spikes_per_sample, nasfr, steps_per_second, samples (and the "
-                         "settings used)")
+                         "settings used; with --metrics a 'metrics' object)")
     pv.add_argument("--per-sample", action="store_true",
                     help="with --json: add each sample's prediction and steps used")
     pv.add_argument("--stall-timeout", default=None, metavar="SECONDS", help=STALL_HELP)

@@ -24,6 +24,10 @@ Where the numbers come from:
   timed run also counts the spikes), load and compile excluded.
 - ``spikes_per_sample`` / ``nasfr``: every spiking layer's spikes, counted by the
   bit-exact emulator (equal to Lava fixed_pt) over the steps each sample used.
+- ``metrics`` (``metrics=True``, ``eval --metrics``): NeuroBench's metrics of the deployed
+  network (:mod:`loihi_snn.sim.metrics`: synaptic operations, activation and connection
+  sparsity, membrane updates, footprint, latency, the Loihi 2 estimate), from one more
+  bit-exact emulator run over the steps each sample used.
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ from loihi_snn.core.errors import LoihiSnnError, NetxFormatError, OptionError
 from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.emulator import UnsupportedByEmulator, emulate
+from loihi_snn.sim.metrics import format_metrics, metrics_from_activity, measure_activity
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 from loihi_snn.sim.runtime.io import max_run_bytes
 from loihi_snn.sim.runtime.run import resolve_backend
@@ -101,12 +106,19 @@ class EvalResult:
     spike_source: str = ""
     predictions: List[int] = field(default_factory=list)
     steps: List[int] = field(default_factory=list)
+    #: NeuroBench's metrics of the deployed network (``metrics=True``; see
+    #: :class:`loihi_snn.sim.metrics.DeploymentMetrics`), else None
+    metrics: Optional[Dict[str, Any]] = None
 
     def to_dict(self, per_sample: bool = False) -> Dict[str, Any]:
         d = asdict(self)
         if not per_sample:
             d.pop("predictions")
             d.pop("steps")
+            if isinstance(d.get("metrics"), dict):
+                d["metrics"].pop("per_sample", None)
+        if d.get("metrics") is None:
+            d.pop("metrics", None)
         return d
 
 
@@ -331,7 +343,8 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
              input_scale: Optional[float] = None,
              calibration_limit: Optional[int] = None, spikes: bool = True,
              progress: Optional[bool] = None,
-             stall_timeout: Optional[float] = None, workers: int = 1) -> EvalResult:
+             stall_timeout: Optional[float] = None, workers: int = 1,
+             metrics: bool = False) -> EvalResult:
     """Run a data split through a network and measure it.
 
     Parameters
@@ -363,6 +376,9 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     workers : int
         Lava backends: shard the samples over this many supervised Lava runs side by
         side (the same results as one run; :mod:`loihi_snn.sim.runtime.shard`).
+    metrics : bool
+        also measure NeuroBench's metrics of the deployed network over the steps each
+        sample used (``EvalResult.metrics``; :mod:`loihi_snn.sim.metrics`).
 
     Returns
     -------
@@ -386,6 +402,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
                                         "and rounded)")
     cutoff = check_flag(cutoff, "cutoff")
     spikes = check_flag(spikes, "spikes")
+    metrics = check_flag(metrics, "metrics")
     check_flag(progress, "progress", allow_none=True)
     workers = check_int(workers, "workers", 1)
     backend_used = resolve_backend(backend)
@@ -434,6 +451,15 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
             source = "emulator (bit-exact fixed_pt), counted over the steps each sample used"
         except UnsupportedByEmulator as exc:
             source = f"not counted: {exc}"
+    measured = None
+    if metrics:
+        try:
+            plan, activity = measure_activity(spec, X, steps=steps_T)
+            measured = metrics_from_activity(plan, activity, np.minimum(used, steps_T),
+                                             source="emulator (bit-exact fixed_pt)"
+                                             ).to_dict(per_sample=True)
+        except UnsupportedByEmulator as exc:
+            measured = {"skipped": f"not measured: {exc}"}
     return EvalResult(
         accuracy=float(np.mean(preds == labels)), mean_steps=float(used.mean()),
         spikes_per_sample=spk, nasfr=rate,
@@ -441,7 +467,7 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
         net=path, dataset=data.dataset, split=split, encoding=data.encoding, T=steps_T,
         seed=data.seed, backend=backend_used, cutoff=cutoff, epsilon=eps, thresholds=where,
         wall_seconds=float(wall), spike_source=source, predictions=preds.tolist(),
-        steps=used.tolist())
+        steps=used.tolist(), metrics=measured)
 
 
 def format_report(r: EvalResult) -> str:
@@ -464,4 +490,7 @@ def format_report(r: EvalResult) -> str:
     lines += [f"  {k:<20s} {v}" for k, v in rows]
     if r.spike_source.startswith("not counted"):
         lines.append(f"  spikes {r.spike_source}")
+    if r.metrics is not None:
+        lines.append(r.metrics["skipped"] if "skipped" in r.metrics
+                     else format_metrics(r.metrics))
     return "\n".join(lines)

@@ -18,7 +18,10 @@ per-step thresholds beta stored in the file's ``/cutoff`` group, the offline rul
 torch test outputs, and the Lava cutoff controller's accuracy, mean steps and per-sample
 decisions on the reference subset), ``reference_subset``,
 ``export`` (file, sha256, per-layer weight bits and neuron parameters as read back
-by :func:`loihi_snn.netx.read_netx`), ``seed``, ``command``, ``provenance`` (the
+by :func:`loihi_snn.netx.read_netx`), ``deployment`` (what the exported network costs:
+NeuroBench's metrics on the fixed-point network over the test split, at the full T and
+with the file's cutoff thresholds -- :func:`deployment_metrics`; cards written before
+it get it with ``tools/card_metrics.py``, which records its own provenance), ``seed``, ``command``, ``provenance`` (the
 record of :mod:`loihi_snn.core.provenance`: git revision and whether the tree was
 clean, machine with the training device and package versions, load, date),
 ``wall_seconds``.  Cards of ``card_version`` 1 hold ``machine`` (cpu, logical_cores,
@@ -35,13 +38,17 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from loihi_snn.core import provenance
+from loihi_snn.core.cutoff import offline_cutoff
 from loihi_snn.core.files import atomic_write_text
+from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.describe import layer_table
 from loihi_snn.netx.schema import read_netx
+from loihi_snn.sim.emulator import UnsupportedByEmulator
+from loihi_snn.sim.metrics import ENERGY_NOTE, measure_activity, metrics_from_activity
 from loihi_snn.train.data import load_split
 
-__all__ = ["CARD_JSON", "CARD_MD", "build_card", "card_provenance", "load_card",
-           "reference_inputs", "render_markdown", "write_card"]
+__all__ = ["CARD_JSON", "CARD_MD", "build_card", "card_provenance", "deployment_metrics",
+           "load_card", "reference_inputs", "render_markdown", "write_card"]
 
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
@@ -93,6 +100,30 @@ def export_summary(net_path: str) -> Dict[str, Any]:
         "synapses": int(sum(r["synapses"] for r in rows)),
         "layers": rows,
     })
+
+
+def deployment_metrics(net_path: str, inputs: np.ndarray) -> Dict[str, Any]:
+    """What the exported network costs on ``inputs`` (the test split): NeuroBench's
+    metrics of the deployed fixed-point network (:mod:`loihi_snn.sim.metrics`, one
+    bit-exact emulator run) at the full T (``full_T``) and, when the file stores cutoff
+    thresholds, with the cutoff's steps (``cutoff``: the offline rule on the emulator's
+    output, the Lava controller's decisions) -- what ``loihi-snn eval --backend emulator
+    --metrics [--cutoff]`` prints on the same split.  ``{"skipped": reason}`` for a
+    network the emulator cannot run."""
+    spec = read_netx(net_path)
+    T = int(inputs.shape[-1])
+    try:
+        plan, activity = measure_activity(spec, inputs)
+    except UnsupportedByEmulator as exc:
+        return {"skipped": f"not measured: {exc}"}
+    source = "emulator (bit-exact fixed_pt)"
+    out: Dict[str, Any] = {"split": "test", "samples": int(inputs.shape[0]), "T": T,
+                           "full_T": metrics_from_activity(plan, activity, source=source).to_dict()}
+    cal = load_calibration(spec, steps=T)
+    if cal is not None and activity.outputs is not None and activity.outputs.ndim == 3:
+        _, used = offline_cutoff(activity.outputs, cal.beta, T)
+        out["cutoff"] = metrics_from_activity(plan, activity, used, source=source).to_dict()
+    return _jsonable(out)
 
 
 def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Dict[str, Any],
@@ -160,6 +191,7 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
         "cutoff": cutoff,
         "reference_subset": lava.get("reference_subset"),
         "export": export_summary(net_path),
+        "deployment": deployment_metrics(net_path, test.inputs),
         "seed": config.seed,
         "command": command,
         "config": config.to_dict(),
@@ -257,6 +289,49 @@ def _cutoff_markdown(cut: Optional[Dict[str, Any]]) -> List[str]:
     return L
 
 
+def _deployment_markdown(dep: Optional[Dict[str, Any]]) -> List[str]:
+    if not dep:
+        return []
+    L = ["## Deployment cost (NeuroBench metrics, fixed point)", ""]
+    if "skipped" in dep:
+        return L + [dep["skipped"], ""]
+    full, cut = dep["full_T"], dep.get("cutoff")
+    cols = [("all T steps", full)] + ([("with the cutoff", cut)] if cut else [])
+    L += [f"NeuroBench's definitions measured on the deployed fixed-point network (bit-exact "
+          f"emulator = Lava fixed_pt) over the {dep['samples']} test samples, per sample "
+          f"(`loihi-snn eval --backend emulator --metrics{' [--cutoff]' if cut else ''}`).", "",
+          "| per sample | " + " | ".join(c for c, _ in cols) + " |",
+          "|---|" + "---|" * len(cols)]
+
+    def row(name, get, digits=1):
+        return f"| {name} | " + " | ".join(_fmt(float(get(m)), digits) for _, m in cols) + " |"
+    L += [row("effective ACs", lambda m: m["synaptic_operations"]["effective_acs"], 0),
+          row("effective MACs", lambda m: m["synaptic_operations"]["effective_macs"], 0),
+          row("dense synaptic ops", lambda m: m["synaptic_operations"]["dense"], 0),
+          row("activation sparsity", lambda m: m["activation_sparsity"]["overall"], 4),
+          row("spikes", lambda m: m["spikes_per_sample"], 1),
+          row("membrane updates", lambda m: m["membrane_updates"]["per_sample"], 0),
+          row("latency (mean steps)", lambda m: m["latency"]["mean_steps"], 2)]
+    fp, l2 = full["footprint"], full["loihi2"]
+    L += ["", "Per connection (effective operations, all T / cutoff): " + "; ".join(
+        f"{c['source']} -> layer {c['layer']}{' (recurrent)' if c['kind'] == 'recurrent' else ''} "
+        f"{c['operation']} " + " / ".join(_fmt(m['synaptic_operations']['layers'][i]['effective'], 0)
+                                           for _, m in cols)
+        for i, c in enumerate(full["synaptic_operations"]["layers"])) + ".",
+          f"Connection sparsity {_fmt(full['connection_sparsity']['overall'], 4)}; footprint "
+          f"{fp['bytes']} bytes at Loihi precision (weights {fp['weights_bytes']}, state "
+          f"{fp['state_bytes']}, biases {fp['biases_bytes']}, delays {fp['delays_bytes']}), "
+          f"{fp['parameters']} parameters; pipeline depth "
+          f"{full['latency']['pipeline_depth_steps']} steps; Loihi 2 estimate ~{l2['cores']} "
+          f"NeuroCores, {l2['chips']} chip(s).",
+          f"Energy: {ENERGY_NOTE}.", ""]
+    if dep.get("provenance"):          # measured after training (tools/card_metrics.py)
+        prov = provenance.normalise(dep["provenance"])
+        lines = [line[2:] for line in provenance.markdown_lines(prov)[:2]]
+        L += [f"Measured after training ({'; '.join(lines)}; {prov.get('date')}).", ""]
+    return L
+
+
 def render_markdown(card: Dict[str, Any]) -> str:
     """The card as Markdown (what ``MODEL_CARD.md`` holds)."""
     d, tr, res, ex = card["data"], card["training"], card, card["export"]
@@ -291,6 +366,7 @@ def render_markdown(card: Dict[str, Any]) -> str:
           + (f"{_fmt(res.get('cutoff_steps'), 2)} (calibrated Top-K cutoff, see below)."
              if res.get("cutoff_steps") is not None else "- (not calibrated)."), ""]
     L += _cutoff_markdown(card.get("cutoff"))
+    L += _deployment_markdown(card.get("deployment"))
     ref = card.get("reference_subset")
     if ref:
         L += [f"Reference subset (checked by tests/e2e/test_netx_models.py): first {ref['first']} "
