@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 
-LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "pool", "flatten", "average")
+LAYER_TYPES = ("input", "dense", "dense_rec", "dense_comp", "conv", "pool", "flatten", "average")
 #: values of the root attribute ``layer_start``: when each layer's neurons start.
 #: ``step_1``: at Lava step 1 (a fresh run; a biased layer integrates its bias while the
 #: input is still on its way through the synapses before it); ``first_input``: at the
@@ -83,6 +83,8 @@ class LayerSpec:
         w = self.fields.get("weight")
         if self.type in ("dense", "dense_rec") and w is not None:
             n += int(np.count_nonzero(w))
+            wi = self.fields.get("weight_imag")          # a complex dense layer (RF)
+            n += int(np.count_nonzero(wi)) if wi is not None else 0
         elif self.type == "conv" and w is not None:
             # every output neuron sees Cin/groups * kH * kW weights (ignoring borders)
             n += int(np.count_nonzero(w)) * int(np.prod(self.shape[1:]))

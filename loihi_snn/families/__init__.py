@@ -1,6 +1,6 @@
 """Layer 1: neuron families -- the ONE place a neuron type is registered.
 
-Each module (``cuba``, ``lif``, ``ternary``, ``sdnn``) defines one
+Each module (``cuba``, ``lif``, ``ternary``, ``sdnn``, ``rf``) defines one
 :class:`~loihi_snn.families.base.NeuronFamily`: its NetX fields and validation, its Lava
 process builder, its emulator step and its training-config names.  The schema, the
 Lava loader, the emulator, the Loihi 2 resource report and the trainer all look types
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from loihi_snn.families import cuba, lif, sdnn, ternary
+from loihi_snn.families import cuba, lif, rf, sdnn, ternary
 from loihi_snn.families.base import (DEFAULT_NEURON_PARAMS, LavaNeuron, NeuronFamily,  # noqa: F401
                                      NeuronStep, TrainingFamily)
 
@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_NEURON_PARAMS", "FAMILIES", "LavaNeuron", "NeuronFamily", "N
            "TRAINING", "TrainingFamily", "get", "netx_types", "register", "register_training",
            "training_family", "training_names", "unregister", "unregister_training"]
 
-_MODULES = (cuba, lif, ternary, sdnn)
+_MODULES = (cuba, lif, ternary, sdnn, rf)
 
 FAMILIES: Dict[str, NeuronFamily] = {}
 TRAINING: Dict[str, TrainingFamily] = {}
@@ -94,4 +94,5 @@ def training_names() -> List[str]:
 
 
 for _m in _MODULES:
-    register(_m.FAMILY)
+    for _f in getattr(_m, "FAMILIES", (_m.FAMILY,)):
+        register(_f)

@@ -138,6 +138,11 @@ class NeuronFamily:
         ESTIMATE of neurons per Loihi 2 NeuroCore (see :mod:`loihi_snn.core.constants`).
     training : tuple of TrainingFamily
         the training-config names that build this family.
+    complex_input : bool
+        the neurons take a complex input (real and imaginary ``a_in``, e.g. resonate-and-
+        fire): their layer is a complex dense synapse (``dense_comp`` or ``dense`` with
+        ``weight/real`` and ``weight/imag``), and the emulator step receives ``a_in``
+        of shape ``(N, 2, *layer.shape)`` (real, imaginary).
     """
     netx_types: Tuple[str, ...]
     description: str
@@ -149,6 +154,7 @@ class NeuronFamily:
     on_chip: bool = False
     neurons_per_core: int = 4096
     training: Tuple[TrainingFamily, ...] = ()
+    complex_input: bool = False
 
     @property
     def name(self) -> str:

@@ -34,6 +34,9 @@ def weight_bits(layer: LayerSpec) -> Optional[int]:
         return None
     wr = layer.fields.get("weight_rec")
     w = np.asarray(w) if wr is None else np.hstack([np.asarray(w), np.asarray(wr)])
+    wi = layer.fields.get("weight_imag")         # complex dense: each packed on its own
+    if wi is not None:
+        return max(weight_precision(w)[0], weight_precision(np.asarray(wi))[0])
     return weight_precision(w)[0]
 
 

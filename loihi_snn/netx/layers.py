@@ -103,9 +103,36 @@ def _conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _validate_complex_dense(c: _Checker, raw: Dict[str, Any],
+                            prev_shape: Optional[Tuple[int, ...]]) -> LayerSpec:
+    """A complex dense layer (``dense_comp``, or SLAYER's ``dense`` with ``weight/real`` and
+    ``weight/imag``): each matrix validated as a dense weight; read as a ``dense`` layer
+    whose ``fields`` hold ``weight`` (real) and ``weight_imag``."""
+    w = raw.get("weight")
+    if not isinstance(w, dict) or "real" not in w or "imag" not in w:
+        c.fail("weight", "a complex dense layer needs the datasets weight/real and "
+                         "weight/imag")
+    for key in ("delay", "weight_rec"):
+        if key in raw:
+            c.fail(key, f"a complex dense layer has no '{key}' (lava-dl's ComplexDense "
+                        f"neither)")
+    parts = {}
+    for part in ("real", "imag"):
+        sub = _Checker(c.path, c.index)
+        orig = sub.fail
+        sub.fail = lambda f, m, part=part: orig(f"weight/{part}" if f == "weight" else f, m)
+        parts[part] = _validate_layer(sub, "dense", dict(raw, weight=w[part], _complex=True),
+                                      prev_shape)
+    layer = parts["real"]
+    layer.fields["weight_imag"] = parts["imag"].fields["weight"]
+    return layer
+
+
 def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
                     prev_shape: Optional[Tuple[int, ...]]) -> LayerSpec:
     index = c.index
+    if ltype == "dense_comp" or (ltype == "dense" and isinstance(raw.get("weight"), dict)):
+        return _validate_complex_dense(c, raw, prev_shape)
     shape = c.shape(raw)
     fields: Dict[str, Any] = {}
     neuron = _neuron(c, raw)
@@ -327,6 +354,16 @@ def _finish_layer(c: _Checker, ltype: str, raw: Dict[str, Any], index: int, shap
         if b.size not in (1, int(np.prod(shape)), n_ch):
             c.fail("bias", f"cannot broadcast bias of shape {b.shape} to layer shape {shape}")
         fields["bias"] = b
+    family = families.get(neuron.type) if neuron is not None else None
+    if family is not None and family.complex_input and not raw.get("_complex"):
+        c.fail("neuron/type", f"{neuron.type} neurons take a complex input: their layer must "
+                              f"be a complex dense layer (dense_comp, or weight/real and "
+                              f"weight/imag), not '{ltype}'")
+    if family is not None and family.complex_input and "bias" in raw:
+        c.fail("bias", f"{neuron.type} neurons have no bias (lava's RF process has none)")
+    if family is not None and not family.complex_input and raw.get("_complex"):
+        c.fail("weight", f"a complex weight (weight/real, weight/imag) needs neurons with a "
+                         f"complex input (RF_PHASE, RF_IZHIKEVICH), not {neuron.type}")
     if neuron is None and ltype in ("dense", "conv", "pool", "dense_rec"):
         # without neurons nothing integrates the synaptic input: every backend would
         # output zeros forever

@@ -208,6 +208,14 @@ def dense_layer_weights(layer: LayerSpec, precision: str = "fixed"):
     return both[:, :w.shape[1]], both[:, w.shape[1]:], bits, exp
 
 
+def complex_layer_weights(layer: LayerSpec, precision: str = "fixed"):
+    """``((weight_real, bits, exp), (weight_imag, bits, exp))`` of a complex dense layer
+    (``fields["weight_imag"]``): each matrix packed on its own, as lava-dl netx's
+    ``ComplexDense`` gets them."""
+    return (dense_weights(layer.fields["weight"], precision),
+            dense_weights(layer.fields["weight_imag"], precision))
+
+
 def conv_weight_to_lava(w: np.ndarray) -> np.ndarray:
     """SLAYER (Cout, Cin/g, kH, kW) -> Lava (Cout, kW, kH, Cin/g), kernel flipped as netx does."""
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))

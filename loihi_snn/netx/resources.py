@@ -138,7 +138,7 @@ def _message_bits(layer) -> int:
 
 def _weights(layer) -> List[Tuple[str, np.ndarray]]:
     out = []
-    for key in ("weight", "weight_rec"):
+    for key in ("weight", "weight_rec", "weight_imag"):
         w = layer.fields.get(key)
         if w is not None and layer.type in ("dense", "dense_rec", "conv", "pool"):
             out.append((key, np.asarray(w)))
@@ -174,6 +174,8 @@ def _layer_estimate(layer) -> LayerEstimate:
     if layer.type in ("dense", "dense_rec"):
         fan_in = int(math.prod(layer.in_shape)) + (int(math.prod(layer.shape))
                                                    if "weight_rec" in layer.fields else 0)
+        if "weight_imag" in layer.fields:      # complex dense: a real and an imaginary input
+            fan_in += int(math.prod(layer.in_shape))
     elif layer.type == "conv":
         w = layer.fields["weight"]
         fan_in = int(math.prod(w.shape[1:]))
@@ -272,6 +274,13 @@ def _check_neuron(layer, out: List[Violation]) -> None:
                                      f"vDecay {vdecay:g} does not fit the {C.DECAY_BITS}-bit "
                                      f"voltage decay 0..{C.DECAY_MAX} (4096 = reset every step "
                                      f"is not representable; use 4095)"))
+    elif n.type in ("RF_PHASE", "RF_IZHIKEVICH", "RF_IZ", "RF"):
+        vth = num("vThMant")
+        if vth is not None and not 0 <= vth <= C.VTH_MANT_MAX:
+            out.append(Violation(i, "neuron/vThMant", vth, C.VTH_MANT_MAX,
+                                 f"resonate-and-fire threshold {vth:g} does not fit "
+                                 f"{C.VTH_MANT_BITS} bits (0..{C.VTH_MANT_MAX}) with the "
+                                 f"24-bit state"))
     elif n.type == "SDNN":
         vth = num("vThMant")
         if vth is not None and not 0 <= vth <= C.SDNN_VTH_MAX:

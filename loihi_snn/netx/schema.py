@@ -4,13 +4,16 @@ The layout is lava-dl's NetX format (a superset: our own layer and neuron types
 and extension groups live beside the stock ones, and a file that only uses stock
 CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
 
-    /layer/<i>/type        bytes: input | dense | dense_rec | conv | pool | flatten | average
+    /layer/<i>/type        bytes: input | dense | dense_rec | dense_comp | conv | pool | flatten
+                           | average
     /layer/<i>/shape       output shape of the layer, (C, H, W) or (N,)
     /layer/<i>/weight      dense: (out, in); conv: (Cout, Cin/groups, kH, kW[, 1]);
                            pool: scalar or (1, 1, kH, kW); input: scalar
     /layer/<i>/bias        optional, per neuron, per channel or scalar
     /layer/<i>/delay       optional (dense): axonal delays, integer steps
     /layer/<i>/weight_rec  dense_rec only: (out, out)
+    /layer/<i>/weight/real, /layer/<i>/weight/imag
+                           a complex dense layer (dense_comp, or SLAYER's dense): RF neurons
     /layer/<i>/neuron/...  type (CUBA | LOIHI | SDNN | ...), iDecay, vDecay, vThMant, ...
     /layer/<i>/asa/...     conv only, optional: ASA gate (see ``_validate_asa``)
     @layer_start           optional root attribute, bytes/str: ``step_1`` (absent: every

@@ -40,13 +40,14 @@ from loihi_snn.core.args import check_choice, check_flag, check_int, check_path,
 from loihi_snn.core.errors import BackendError, LoihiSnnError, NetxFormatError, ShapeError
 from loihi_snn.core.forksafe import prepare_torch
 from loihi_snn.families.base import NeuronStep
-from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, is_graded, message_bits,
+from loihi_snn.netx.lower import (bias_mantissa, complex_layer_weights, dense_layer_weights,
+                                  is_graded, message_bits,
                                   output_transform, pool_kernel, reset_schedule, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
 from loihi_snn.netx.inputs import check_input as check_input_values
 from loihi_snn.netx.inputs import check_input_range
 from loihi_snn.sim.emulator.backend import ARITHMETIC, make_backend
-from loihi_snn.sim.emulator.synapses import ConvSynapse, DenseSynapse
+from loihi_snn.sim.emulator.synapses import ComplexSynapse, ConvSynapse, DenseSynapse
 
 
 class UnsupportedByEmulator(LoihiSnnError, NotImplementedError):
@@ -105,6 +106,8 @@ class _Stage:
         self.reset_phase = reset_phase
         self.out_bits = neuron.out_bits if neuron is not None else (
             GRADED_MESSAGE_BITS if kind == "average" else 0)
+        #: what the synapse sends per sample: (2, *shape) for a complex synapse
+        self.a_shape = ((2,) if kind == "dense_comp" else ()) + self.shape
 
 
 class EmulatorState:
@@ -253,6 +256,14 @@ class Emulator:
                 if layer.neuron is None:
                     continue
                 stage = _Stage("input", layer, neuron=self._neuron(layer, True))
+            elif "weight_imag" in layer.fields:      # complex dense (RF neurons)
+                neuron = self._neuron(layer, False)
+                (w_r, b_r, e_r), (w_i, b_i, e_i) = complex_layer_weights(layer, "fixed")
+                syn = ComplexSynapse(DenseSynapse(w_r, b_r, e_r, binary=in_bits == 0,
+                                                  backend=self.xb),
+                                     DenseSynapse(w_i, b_i, e_i, binary=in_bits == 0,
+                                                  backend=self.xb))
+                stage = _Stage("dense_comp", layer, neuron=neuron, synapse=syn)
             elif ltype in ("dense", "dense_rec"):
                 neuron = self._neuron(layer, False)
                 w, wr, bits, exp = dense_layer_weights(layer, "fixed")
@@ -340,7 +351,7 @@ class Emulator:
                 a_in = self.xb.cast(sig.reshape((n,) + st.shape), self.xb.state)
             else:
                 syn_state = state.synapses[i]
-                a_in = st.synapse.send(syn_state).reshape((n,) + st.shape)
+                a_in = st.synapse.send(syn_state).reshape((n,) + st.a_shape)
                 st.synapse.receive(syn_state, sig)
                 a_in = self._gate(st, a_in)     # stateless ASA gate between synapse and neuron
                 if st.synapse_rec is not None:
@@ -348,7 +359,7 @@ class Emulator:
             nstate = state.neurons[i]
             if (interval is not None and st.neuron.resettable
                     and time_step % interval == st.reset_phase % interval):
-                nstate = self._zero_neurons(st, a_in.shape)
+                nstate = self._zero_neurons(st, (n,) + st.shape)
             sig, nstate = st.neuron.step(nstate, a_in)
             state.neurons[i] = nstate
             if st.synapse_rec is not None:
@@ -404,7 +415,7 @@ class Emulator:
             if st.kind == "input":
                 a_all = xb.cast(sig.reshape((T, n) + st.shape), xb.state)
             else:
-                a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.shape)
+                a_all = st.synapse.run_block(state.synapses[i], sig).reshape((T, n) + st.a_shape)
                 a_all = self._gate(st, a_all)       # stateless ASA gate: all steps at once
             nstate = state.neurons[i]
             step = st.neuron.step
@@ -418,7 +429,7 @@ class Emulator:
                     a_in = a_in + rec.send(state.synapses_rec[i]).reshape(a_in.shape)
                 before = nstate
                 if resets and (time_step + t) % interval == phase:
-                    nstate = self._zero_neurons(st, a_in.shape)
+                    nstate = self._zero_neurons(st, (n,) + st.shape)
                 s_t, nstate = step(nstate, a_in)
                 if rec is not None:
                     rec.receive(state.synapses_rec[i], s_t)
@@ -427,8 +438,8 @@ class Emulator:
                 out[t] = s_t
                 if updates is not None:
                     if changed is None:
-                        changed = xb.empty((T,) + tuple(a_in.shape), xb.bool)
-                    changed[t] = _state_changed(before, nstate, a_in.shape)
+                        changed = xb.empty((T, n) + st.shape, xb.bool)
+                    changed[t] = _state_changed(before, nstate, (n,) + st.shape)
             state.neurons[i] = nstate
             sig = out
             if counts is not None:

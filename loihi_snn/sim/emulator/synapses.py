@@ -213,6 +213,34 @@ class DenseSynapse:
         state[1] = head
 
 
+class ComplexSynapse:
+    """lava-dl netx's ``ComplexDense`` synapses for a batch: two :class:`DenseSynapse` s
+    (real and imaginary weights, each with its own exponent) on the same input; sends
+    ``(N, 2, out)`` (real, imaginary)."""
+
+    def __init__(self, real: DenseSynapse, imag: DenseSynapse) -> None:
+        self.real, self.imag, self.xb = real, imag, real.xb
+
+    def init_state(self, batch: int) -> List:
+        return [self.real.init_state(batch), self.imag.init_state(batch)]
+
+    def _pair(self, r, i, axis: int):
+        xb = self.xb
+        r, i = xb.cast(r, xb.state), xb.cast(i, xb.state)
+        shape = tuple(r.shape[:axis]) + (1,) + tuple(r.shape[axis:])
+        return xb.concat([r.reshape(shape), i.reshape(shape)], axis=axis)
+
+    def send(self, state: List):
+        return self._pair(self.real.send(state[0]), self.imag.send(state[1]), 1)
+
+    def run_block(self, state: List, x):
+        return self._pair(self.real.run_block(state[0], x), self.imag.run_block(state[1], x), 2)
+
+    def receive(self, state: List, x) -> None:
+        self.real.receive(state[0], x)
+        self.imag.receive(state[1], x)
+
+
 class ConvSynapse:
     """Lava ``Conv`` (fixed_pt) for a batch, in file order (N, C, H, W).
 

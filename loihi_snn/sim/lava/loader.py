@@ -23,7 +23,8 @@ from loihi_snn.core.errors import BackendError, NetxFormatError
 from loihi_snn.core.lavadl import require_lava
 from loihi_snn.core.limits import env_int
 from loihi_snn.families.base import LavaNeuron
-from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, conv_weight_to_lava, dense_layer_weights,
+from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, complex_layer_weights,
+                                  conv_weight_to_lava, dense_layer_weights,
                                   lava_blocks, per_neuron, pool_kernel, reset_schedule,
                                   with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, read_netx
@@ -143,8 +144,9 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
     reset_interval, reset_offset = reset_schedule(spec, reset_interval, reset_offset)
     require_lava("loading a network as Lava processes (loihi_snn.load)")   # one line
     # lazy: the process modules import Lava, which read_netx users never need
-    from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock,
-                                                         InputBlock, Network)
+    from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ComplexDenseBlock,
+                                                         ConvBlock, DenseBlock, InputBlock,
+                                                         Network)
     blocks = []
     in_bits = int(input_message_bits)
     flatten_next = False
@@ -165,6 +167,15 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
             nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=True,
                                controlled=controlled)
             block = InputBlock(shape=shape, neuron=nb.process, out_bits=nb.out_bits, name=name)
+        elif "weight_imag" in layer.fields:        # complex dense (RF neurons)
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False,
+                               controlled=controlled)
+            (w_r, b_r, e_r), (w_i, b_i, e_i) = complex_layer_weights(layer, precision)
+            block = ComplexDenseBlock(shape=shape, neuron=nb.process, weight_real=w_r,
+                                      weight_imag=w_i, weight_exp_real=e_r, weight_exp_imag=e_i,
+                                      num_weight_bits_real=b_r, num_weight_bits_imag=b_i,
+                                      input_message_bits=in_bits, out_bits=nb.out_bits,
+                                      name=name)
         elif layer.type in ("dense", "dense_rec"):
             nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False,
                                controlled=controlled)

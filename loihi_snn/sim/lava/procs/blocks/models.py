@@ -6,8 +6,8 @@ from lava.magma.core.model.sub.model import AbstractSubProcessModel
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ConvBlock, DenseBlock, InputBlock,
-                                            Network)
+from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ComplexDenseBlock, ConvBlock,
+                                                     DenseBlock, InputBlock, Network)
 
 
 # Hierarchical processes whose children are built in the Process constructor (as in
@@ -26,6 +26,11 @@ class PyInputBlockModel(_ChildrenBuiltModel):
 
 @implements(proc=DenseBlock, protocol=LoihiProtocol)
 class PyDenseBlockModel(_ChildrenBuiltModel):
+    pass
+
+
+@implements(proc=ComplexDenseBlock, protocol=LoihiProtocol)
+class PyComplexDenseBlockModel(_ChildrenBuiltModel):
     pass
 
 

@@ -103,6 +103,33 @@ class DenseBlock(Block):
         self._finish(self.synapse, "s_in", neuron, out_bits)
 
 
+class ComplexDenseBlock(Block):
+    """lava-dl netx's ``ComplexDense``: a real and an imaginary ``Dense`` synapse on the
+    same input, into the neuron's ``a_real_in`` / ``a_imag_in`` (resonate-and-fire).
+    ``weight_real`` / ``weight_imag`` are (out, in) mantissas, each with its own
+    exponent and bits."""
+
+    kind = "dense_comp"
+
+    def __init__(self, *, shape, neuron: AbstractProcess, weight_real: np.ndarray,
+                 weight_imag: np.ndarray, weight_exp_real: int = 0, weight_exp_imag: int = 0,
+                 num_weight_bits_real: int = 8, num_weight_bits_imag: int = 8,
+                 input_message_bits: int = 0, out_bits: int = 0,
+                 name: Optional[str] = None) -> None:
+        super().__init__(shape=shape, name=name)
+        self.synapse = DenseSynapse(weights=weight_real, weight_exp=weight_exp_real,
+                                    num_weight_bits=num_weight_bits_real,
+                                    num_message_bits=input_message_bits)
+        self.synapse_imag = DenseSynapse(weights=weight_imag, weight_exp=weight_exp_imag,
+                                         num_weight_bits=num_weight_bits_imag,
+                                         num_message_bits=input_message_bits)
+        self.neuron = neuron
+        self.synapse.a_out.connect(neuron.a_real_in)
+        self.synapse_imag.a_out.connect(neuron.a_imag_in)
+        self._finish(self.synapse, "s_in", neuron, out_bits)
+        self.inp.connect(self.synapse_imag.s_in)
+
+
 class ConvBlock(Block):
     """2-D convolution synapse plus neuron.
 
