@@ -42,3 +42,8 @@ fi
 "$VENV/bin/python" -m pip install -q --no-deps nir==1.0.8 nirtorch==2.6 snntorch==1.0.0 norse==1.1.0
 echo "bootstrap: installing loihi-snn (editable, dev and lava extras) into $VENV; the first time takes a few minutes (torch)"
 "$VENV/bin/python" -m pip install -q -e ".[dev,lava]"
+# NeuroBench 2.3, for the cross-check of loihi_snn.metrics against it
+# (tests/e2e/test_metrics_neurobench.py), with --no-deps as well: it asks for torchaudio,
+# whose releases pin a newer torch; the metrics the test runs need only torch, snnTorch
+# and numpy, which are here.  Not in the dev extra for the same reason.
+"$VENV/bin/python" -m pip install -q --no-deps neurobench==2.3.0

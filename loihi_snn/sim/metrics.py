@@ -31,11 +31,12 @@ the definitions below are NeuroBench's, applied to the deployed integers:
   1 - non-zero outputs / (neurons x steps), over every layer with neurons (1 - NASFR).
 - **connection sparsity** (``ConnectionSparsity``): zero weights / weights, over every
   weight tensor as deployed (dense, recurrent, conv and pool kernels).
-- **membrane updates** (``MembraneUpdates``): NeuroBench counts every neuron at the
-  first step, then the neurons whose membrane changed during a step; here, whose state
-  (any of its variables: current and voltage of a LIF neuron) changed.  The emulator
-  reads the states; a Lava run records only outputs (None there).
-  ``neuron_updates_dense``: every neuron every step.
+- **membrane updates** (``MembraneUpdates``): every neuron at the first step, then the
+  neurons whose membrane changed during a step (after its reset, as snnTorch's ``mem``
+  after a step): the voltage of a LIF-family neuron, a sigma-delta neuron's sigma
+  (:data:`loihi_snn.sim.emulator.network.MEMBRANE_STATE`).  The emulator reads the
+  states; a Lava run records only outputs (None there).  ``neuron_updates_dense``:
+  every neuron every step.
 - **footprint** at Loihi's precisions (NeuroBench's ``Footprint`` counts float32
   parameters and buffers): every weight at its layer's mantissa bits plus one shared
   exponent per weight tensor, axonal delays, biases and the neuron state

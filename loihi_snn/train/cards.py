@@ -313,7 +313,8 @@ def _deployment_markdown(dep: Optional[Dict[str, Any]]) -> List[str]:
           row("membrane updates", lambda m: m["membrane_updates"]["per_sample"], 0),
           row("latency (mean steps)", lambda m: m["latency"]["mean_steps"], 2)]
     fp, l2 = full["footprint"], full["loihi2"]
-    L += ["", "Per connection (effective operations, all T / cutoff): " + "; ".join(
+    L += ["", f"Per connection (effective operations, {' / '.join(c for c, _ in cols)}): "
+          + "; ".join(
         f"{c['source']} -> layer {c['layer']}{' (recurrent)' if c['kind'] == 'recurrent' else ''} "
         f"{c['operation']} " + " / ".join(_fmt(m['synaptic_operations']['layers'][i]['effective'], 0)
                                            for _, m in cols)

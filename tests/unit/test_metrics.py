@@ -54,11 +54,11 @@ def test_tiny_dense_network_counted_by_hand(tmp_path):
     assert m.activation_sparsity["overall"] == pytest.approx(1 - 2 / 15)
     assert [a["sparsity"] for a in m.activation_sparsity["layers"]] == [0.8, 1.0]
     assert m.connection_sparsity["overall"] == 0.5 and m.connection_sparsity["zeros"] == 4
-    # membrane updates (NeuroBench: every neuron at step 1, then the neurons whose state
-    # changed): layer 1: 2 (step 1) + 2 (u and v rise, spike) + 2 (u back to 0) + 0 + 0;
-    # layer 2: 1 + 0 + 1 (u, v rise at step 3) + 1 (u back to 0; v kept) + 0
-    assert m.membrane_updates["per_sample"] == 9.0
-    assert [l["per_sample"] for l in m.membrane_updates["layers"]] == [6.0, 3.0]
+    # membrane updates (NeuroBench: every neuron at step 1, then the neurons whose
+    # voltage changed, after the reset): layer 1: 2 (step 1) + 0 (v rises, spikes, is
+    # reset to 0) + 0 + 0 + 0; layer 2: 1 + 0 + 1 (v rises at step 3) + 0 (v kept) + 0
+    assert m.membrane_updates["per_sample"] == 4.0
+    assert [l["per_sample"] for l in m.membrane_updates["layers"]] == [2.0, 2.0]
     assert m.membrane_updates["neuron_updates_dense"] == 15.0
     assert m.latency == {"mean_steps": 5.0, "min_steps": 5, "max_steps": 5,
                          "pipeline_depth_steps": 2}
@@ -78,7 +78,7 @@ def test_tiny_network_with_the_cutoff_counts_only_the_steps_used(tmp_path):
     assert m.synaptic_operations["effective_acs"] == 3.0 + 1.0
     assert m.synaptic_operations["dense"] == 8 * 2
     assert m.activation_sparsity["overall"] == pytest.approx(1 - 2 / 6)
-    assert m.membrane_updates["per_sample"] == 2 + 2 + 1 + 0
+    assert m.membrane_updates["per_sample"] == 2 + 0 + 1 + 0
     # one run serves every cutoff: the recorded activity, then any steps used
     plan, activity = M.measure_activity(net, np.concatenate([x, x]))
     both = M.metrics_from_activity(plan, activity, [2, 5])

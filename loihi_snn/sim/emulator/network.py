@@ -82,11 +82,20 @@ def check_device(device: Any) -> Any:
     return device
 
 
-def _state_changed(before: tuple, after: tuple, shape):
-    """Where any state variable of a stage's neurons differs after a step from before
-    it (a bool backend array of ``shape``): NeuroBench's membrane update."""
+#: the membrane of each neuron type, as an index into its state tuple: the voltage ``v`` of
+#: the LIF family's ``(u, v)``, a sigma-delta neuron's first state (its sigma, or the
+#: input layer's activation); other types: every state variable
+MEMBRANE_STATE = {"CUBA": -1, "LOIHI": -1, "LIF": -1, "TERNARY": -1, "SDNN": 0}
+
+
+def _membrane_changed(st: "_Stage", before: tuple, after: tuple, shape):
+    """Where the membrane (:data:`MEMBRANE_STATE`) of a stage's neurons differs after a
+    step from before it, a bool backend array of ``shape``: NeuroBench's membrane update
+    (its ``MembraneUpdates`` compares an snnTorch neuron's ``mem`` before and after)."""
+    k = MEMBRANE_STATE.get(with_neuron(st.layer).neuron.type)
+    pairs = list(zip(before, after)) if k is None else [(before[k], after[k])]
     changed = None
-    for b, a in zip(before, after):
+    for b, a in pairs:
         d = (a != b).reshape(shape)
         changed = d if changed is None else (changed | d)
     return changed
@@ -395,7 +404,7 @@ class Emulator:
             stages with neurons from 0 (what :mod:`loihi_snn.sim.metrics` measures).
         updates : np.ndarray, optional
             (L, T, N) int64, filled with the number of neurons of each stage with
-            neurons whose state (any of its variables) changed at each step.
+            neurons whose membrane (:data:`MEMBRANE_STATE`) changed at each step.
 
         Returns
         -------
@@ -439,7 +448,7 @@ class Emulator:
                 if updates is not None:
                     if changed is None:
                         changed = xb.empty((T, n) + st.shape, xb.bool)
-                    changed[t] = _state_changed(before, nstate, (n,) + st.shape)
+                    changed[t] = _membrane_changed(st, before, nstate, (n,) + st.shape)
             state.neurons[i] = nstate
             sig = out
             if counts is not None:
@@ -479,7 +488,7 @@ class Emulator:
             (a slice of the batch) at steps ``t0 .. t0 + T_block - 1`` (from 0).
         state_updates : np.ndarray, optional
             (L, N, steps) int64, filled with the number of neurons of each stage with
-            neurons whose state changed, per sample and step (see :meth:`run_block`).
+            neurons whose membrane changed, per sample and step (see :meth:`run_block`).
 
         Returns
         -------
