@@ -12,8 +12,11 @@
 3. streams the test digits through one Lava fixed-point run at the full T and through
    one run with the cutoff controller process;
 4. prints accuracy, mean steps and spikes per sample for torch (SLAYER's quantized
-   forward, cutoff rule applied offline) and Lava side by side, writes ``report.json``
-   and plots: a spike raster, per-layer firing rates, accuracy against steps;
+   forward, cutoff rule applied offline) and Lava side by side, what the deployment costs
+   (NeuroBench's metrics of the fixed-point network, :mod:`loihi_snn.sim.metrics`: synaptic
+   operations, sparsity, footprint, the Loihi 2 estimate; at T and with the cutoff),
+   writes ``report.json`` and plots: a spike raster, per-layer firing rates, accuracy
+   against steps and against synaptic operations;
 5. with ``--record``, also writes the report as ``results/demo/demo.{json,md}`` (command,
    git revision, machine and load, date): the README's demo numbers come from there.
 
@@ -43,6 +46,7 @@ from loihi_snn.core.lavadl import ensure_lava_runtime
 from loihi_snn.netx.calibration import load_calibration
 from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.emulator import emulate
+from loihi_snn.sim.metrics import format_metrics, measure_activity, metrics_from_activity
 from loihi_snn.train import cards
 from loihi_snn.train.checkpoint import export_view, load_checkpoint
 from loihi_snn.train.config import get_preset
@@ -99,7 +103,10 @@ def plots(out_dir: str, torch_hidden: np.ndarray, torch_out: np.ndarray, labels:
     fig.savefig(files[-1], dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ops = curve.get("ops")
+    fig, axes = plt.subplots(1, 2 if ops is not None else 1,
+                             figsize=(10.5 if ops is not None else 5.5, 3.5), squeeze=False)
+    ax = axes[0, 0]
     T = len(curve["fixed"])
     ax.plot(np.arange(1, T + 1), curve["fixed"], marker="o", ms=3, label="stop every sample at t")
     ax.plot([curve["cutoff_steps"]], [curve["cutoff_accuracy"]], "r*", ms=12,
@@ -112,6 +119,18 @@ def plots(out_dir: str, torch_hidden: np.ndarray, torch_out: np.ndarray, labels:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title("accuracy against inference steps")
+    if ops is not None:
+        # the same stopping points, priced in synaptic operations (NeuroBench's effective
+        # ACs + MACs of the fixed-point network, loihi_snn.sim.metrics)
+        ax = axes[0, 1]
+        ax.plot(ops, curve["fixed"], marker="o", ms=3, label="stop every sample at t")
+        ax.plot([curve["cutoff_ops"]], [curve["cutoff_accuracy"]], "r*", ms=12,
+                label=f"cutoff (eps {curve['epsilon']:g})")
+        ax.set_xlabel("synaptic operations per sample (effective, mean)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+        ax.set_title("accuracy against synaptic operations")
     fig.tight_layout()
     files.append(os.path.join(out_dir, "accuracy_vs_steps.png"))
     fig.savefig(files[-1], dpi=110)
@@ -205,6 +224,11 @@ def main(argv=None) -> int:
     # the offline rule on the (bit-exact) emulator output, which the card checks
     l_out, l_counts, neurons = emulate(net_path, X, return_spike_counts=True)
     _, l_steps = offline_cutoff(l_out, beta)
+    # what the deployment costs (NeuroBench's metrics on the fixed-point network), at T
+    # and with the cutoff, from one more bit-exact run
+    plan, activity = measure_activity(net_path, X)
+    cost_T = metrics_from_activity(plan, activity)
+    cost_cut = metrics_from_activity(plan, activity, l_steps)
     full = np.full(n, T)
     t_full, _ = spikes_within(t_counts, neurons, full)
     l_full, l_nasfr_full = spikes_within(l_counts, neurons, full)
@@ -228,6 +252,9 @@ def main(argv=None) -> int:
         "lava_nasfr": l_nasfr_full, "lava_cutoff_nasfr": l_nasfr_cut,
         "oct_mean_steps_settled": float(oct_steps[settled].mean()) if settled.any() else None,
         "lava_steps_per_second": float(lava_cut["steps_per_second"]),
+        "lava_synops_per_sample": cost_T.synaptic_operations["effective"],
+        "lava_cutoff_synops_per_sample": cost_cut.synaptic_operations["effective"],
+        "deployment": {"full_T": cost_T.to_dict(), "cutoff": cost_cut.to_dict()},
         "train_seconds": float(card["training"]["train_seconds"]),
         "train_export_verify_seconds": round(t_train, 1), "history": result.history,
     }
@@ -235,7 +262,10 @@ def main(argv=None) -> int:
     curve = {"fixed": [float(np.mean(cum[..., t].argmax(1) == labels)) for t in range(T)],
              "cutoff_steps": report["lava_mean_steps"],
              "cutoff_accuracy": report["lava_cutoff_accuracy"], "epsilon": cfg.cutoff_epsilon,
-             "oct": report["oct_mean_steps_settled"]}
+             "oct": report["oct_mean_steps_settled"],
+             # mean effective operations per sample when every sample stops at t
+             "ops": np.cumsum(activity.ops.sum(axis=0), axis=-1).mean(axis=0).tolist(),
+             "cutoff_ops": report["lava_cutoff_synops_per_sample"]}
     rates = {"full T": (l_counts.sum(axis=(1, 2)) / (neurons * n * T)).tolist(),
              "cutoff": [float((l_counts[i] * (np.arange(1, T + 1)[None] <= l_steps[:, None])).sum()
                               / (neurons[i] * l_steps.sum())) for i in range(len(neurons))]}
@@ -254,7 +284,10 @@ def main(argv=None) -> int:
             ("spikes / sample, all T", f"{report['torch_spikes_per_sample']:.1f}",
              f"{report['lava_spikes_per_sample']:.1f}"),
             ("spikes / sample, cutoff", f"{report['torch_cutoff_spikes_per_sample']:.1f}",
-             f"{report['lava_cutoff_spikes_per_sample']:.1f}")]
+             f"{report['lava_cutoff_spikes_per_sample']:.1f}"),
+            ("synaptic ops / sample, all T", "", f"{report['lava_synops_per_sample']:.0f}"),
+            ("synaptic ops / sample, cutoff", "",
+             f"{report['lava_cutoff_synops_per_sample']:.0f}")]
     print(f"  {'':30s}{'torch (SLAYER)':>16s}{'Lava fixed_pt':>16s}")
     for name, a, b in rows:
         print(f"  {name:30s}{a:>16s}{b:>16s}")
@@ -267,6 +300,7 @@ def main(argv=None) -> int:
     print(f"  training {report['train_seconds']:.1f} s (train + export + Lava checks {t_train:.0f} s); "
           f"Lava with the cutoff {report['lava_steps_per_second']:.0f} steps/s")
     print("  Lava spike counts come from the bit-exact emulator (equal to Lava fixed_pt).")
+    print(format_metrics(cost_cut))
     print("plots: " + ", ".join(files))
     if args.record:
         _record(report, rows, started)

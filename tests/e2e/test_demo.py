@@ -20,6 +20,11 @@ def test_demo_small(tmp_path, capsys):
     assert report["lava_cutoff_accuracy"] == report["torch_cutoff_accuracy"]
     assert report["lava_mean_steps"] == report["torch_mean_steps"] <= report["T"]
     assert report["lava_cutoff_spikes_per_sample"] <= report["lava_spikes_per_sample"]
+    # what the deployment costs (loihi_snn.metrics): fewer operations with the cutoff
+    assert 0 < report["lava_cutoff_synops_per_sample"] <= report["lava_synops_per_sample"]
+    dep = report["deployment"]
+    assert dep["cutoff"]["latency"]["mean_steps"] == report["lava_mean_steps"]
+    assert dep["full_T"]["spikes_per_sample"] == report["lava_spikes_per_sample"]
     for name in ("raster.png", "firing_rates.png", "accuracy_vs_steps.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert (export / "digits_lif.net").stat().st_size > 0
@@ -27,3 +32,4 @@ def test_demo_small(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "accuracy with the cutoff" in out and "mean steps with the cutoff" in out
     assert "identical output spikes: True" in out
+    assert "synaptic ops / sample, cutoff" in out and "effective ACs" in out
