@@ -39,10 +39,14 @@ demo: $(STAMP)
 test: $(STAMP) $(MODERN_STAMP)
 	$(VENV)/bin/lint-imports
 	$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
-	$(MODERN)/bin/python -m pytest -q -ra -m "not lava" $(PYTEST_ARGS)
+	$(MODERN_PYTEST)
+
+# the Lava-free tests on .venv-modern; a PYTEST_ARGS selection with only Lava tests in it
+# leaves none to run there (pytest's status 5), which is no failure
+MODERN_PYTEST = $(MODERN)/bin/python -m pytest -q -ra -m "not lava" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-modern: $(MODERN_STAMP)
-	$(MODERN)/bin/python -m pytest -q -ra -m "not lava" $(PYTEST_ARGS)
+	$(MODERN_PYTEST)
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports

@@ -36,6 +36,22 @@ def pytest_ignore_collect(collection_path, config):
     return True if module_needs_lava(str(collection_path), str(TESTS)) else None
 
 
+class _NeedsLavaModule(pytest.Module):
+    """A test module named on the command line that imports Lava, where Lava is not
+    installed: one skip saying so instead of an import error."""
+
+    def collect(self):
+        pytest.skip("imports Lava or lava-dl, which is not installed here (Python 3.10 venv "
+                    "only)", allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if not LAVA_HERE and module_path.name.startswith("test_") and \
+            module_needs_lava(str(module_path), str(TESTS)):
+        return _NeedsLavaModule.from_parent(parent, path=module_path)
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     """The ``lava`` marker on every test that needs Lava or lava-dl (helpers/lava_marks.py
     says how it is found); ``make test`` runs ``-m "not lava"`` in the modern venv."""
