@@ -23,12 +23,12 @@ from loihi_snn.netx.schema import read_netx
 from loihi_snn.train import cards
 
 
-def refresh(model_dir: str, command: str) -> str:
+def refresh(model_dir: str, prov: dict) -> str:
     card = cards.load_card(model_dir)
     net = os.path.join(model_dir, card["export"]["file"])
     data = load_eval_data(read_netx(net))
     dep = cards.deployment_metrics(net, data.inputs)
-    dep["provenance"] = provenance.record(command)
+    dep["provenance"] = prov
     card["deployment"] = dep
     atomic_write_text(os.path.join(model_dir, cards.CARD_JSON), json.dumps(card, indent=2) + "\n")
     atomic_write_text(os.path.join(model_dir, cards.CARD_MD), cards.render_markdown(card))
@@ -39,9 +39,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="model directories holding model_card.json")
     args = p.parse_args(argv)
-    command = "python tools/card_metrics.py " + " ".join(args.models)
+    # taken once, before any card is written: the tree is clean then
+    prov = provenance.record("python tools/card_metrics.py " + " ".join(args.models))
     for d in args.models:
-        net = refresh(d, command)
+        net = refresh(d, prov)
         card = cards.load_card(d)
         full = card["deployment"]["full_T"]["synaptic_operations"]
         print(f"{net}: {full['effective_acs']:.0f} ACs + {full['effective_macs']:.0f} MACs "
