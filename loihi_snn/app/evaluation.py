@@ -455,7 +455,8 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     if metrics:
         try:
             plan, activity = measure_activity(spec, X, steps=steps_T)
-            measured = metrics_from_activity(plan, activity, np.minimum(used, steps_T),
+            measured = metrics_from_activity(plan, activity,
+                                             np.minimum(used, steps_T) if cutoff else None,
                                              source="emulator (bit-exact fixed_pt)"
                                              ).to_dict(per_sample=True)
         except UnsupportedByEmulator as exc:
