@@ -61,7 +61,7 @@ import numpy as np
 
 from loihi_snn import families
 from loihi_snn.core import constants as C
-from loihi_snn.core.args import check_choice, check_path
+from loihi_snn.core.args import check_choice, check_int, check_path, show
 from loihi_snn.core.errors import OptionError, ShapeError
 from loihi_snn.core.weights import clip_weights, determine_sign_mode, truncate_weights
 from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, latency_blocks,
@@ -528,10 +528,14 @@ def _plain(value: Any) -> Any:
 def _used(used_steps, n: int, n_steps: int) -> Tuple[np.ndarray, bool]:
     if used_steps is None:
         return np.full(n, n_steps, dtype=np.int64), False
-    used = np.asarray(used_steps)
-    if used.shape != (n,) or used.dtype.kind not in "iu" and not np.all(used == np.round(used)):
+    try:
+        used = np.asarray(used_steps, dtype=np.float64)
+    except (TypeError, ValueError):
+        used = None
+    if used is None or used.shape != (n,) or not np.all(np.isfinite(used)) or \
+            not np.all(used == np.round(used)):
         raise OptionError(f"used_steps must hold one whole number of steps per sample "
-                          f"({n}), got shape {used.shape}")
+                          f"({n} samples), got {show(used_steps)}")
     used = used.astype(np.int64)
     if used.size and (used.min() < 1 or used.max() > n_steps):
         raise OptionError(f"used_steps must be within 1..{n_steps} (the steps run), got "
@@ -608,6 +612,8 @@ def measure_activity(net: Union[str, os.PathLike, NetSpec], x: Any, *,
     :func:`metrics_from_activity` gives the metrics for any steps used (one run serves
     the full T and the cutoff)."""
     backend = check_choice(backend, "backend", MEASURE_BACKENDS)
+    input_message_bits = check_int(input_message_bits, "input_message_bits", 0,
+                                   C.GRADED_MESSAGE_BITS, allow_none=True)
     if isinstance(net, NetSpec):
         spec = net
     else:

@@ -85,9 +85,12 @@ def test_tiny_network_with_the_cutoff_counts_only_the_steps_used(tmp_path):
     assert both.effective_ops.tolist() == [4, 5] and both.dense_ops.tolist() == [16, 40]
     assert both.steps.tolist() == [2, 5]
     assert both.ops_per_step.tolist() == [[3, 1, 0, 0, 0], [3, 1, 0, 0, 1]]
-    for bad in ([0], [6], [1, 2], [[2]], [2.5]):
+    for bad in ([0], [6], [1, 2], [[2]], [2.5], ["a"], [float("nan")], "5"):
         with pytest.raises(OptionError):
             M.measure(net, x, used_steps=bad)
+    for kw in ({"backend": "gpu"}, {"input_message_bits": "x"}, {"steps": 0}):
+        with pytest.raises(loihi_snn.LoihiSnnError):
+            M.measure(net, x, **kw)
 
 
 def _brute_fanout(mask, in_shape, stride, padding, dilation, groups):
