@@ -292,6 +292,11 @@ def test_cutoff_calibration_is_stored_and_run_on_lava(tmp_path):
     assert res.card["cutoff_steps"] == lava["mean_steps"] == float(steps.mean())
     assert res.card["export"]["extensions"] == ["cutoff", "training"]
     assert "## Cutoff (early exit)" in (tmp_path / cards.CARD_MD).read_text()
+    # what the deployment costs, at T and with the stored cutoff (loihi_snn.metrics)
+    dep = res.card["deployment"]
+    assert dep["samples"] == len(splits.test.labels) and dep["cutoff"]["cutoff"] is True
+    assert dep["cutoff"]["latency"]["mean_steps"] <= dep["full_T"]["latency"]["mean_steps"] == 8
+    assert "## Deployment cost" in (tmp_path / cards.CARD_MD).read_text()
 
 
 @pytest.mark.slow
