@@ -157,6 +157,16 @@ def test_conv_and_pool_network_counted_by_hand(tmp_path):
     assert m.connection_sparsity["zeros"] == 8 and m.connection_sparsity["weights"] == 18 + 4
 
 
+def test_torch_backend_measures_the_same(tmp_path):
+    """The emulator's torch backend (``device=``) records the same activity as numpy."""
+    net = str(REPO_ROOT / "netx_models" / "mnist1d_rlif" / "mnist1d_rlif.net")
+    from loihi_snn.app.evaluation import load_eval_data
+    X = load_eval_data(loihi_snn.read_netx(net), limit=6).inputs
+    a = M.measure(net, X).to_dict(per_sample=True)
+    b = M.measure(net, X, device="cpu").to_dict(per_sample=True)
+    assert a == b and a["membrane_updates"]["per_sample"] > 0
+
+
 def test_graded_input_counts_macs(tmp_path):
     net = _tiny(tmp_path)
     x = _tiny_input() * 3                       # graded values: the first synapse multiplies
