@@ -14,7 +14,8 @@ the definitions below are NeuroBench's, applied to the deployed integers:
 
 - **synaptic operations** (NeuroBench ``SynapticOperations``): every synapse (the
   feed-forward synapses into each dense / conv / pool layer and a ``dense_rec`` layer's
-  recurrent synapses) counts, per step, the pairs (non-zero input, non-zero weight) --
+  recurrent synapses; a complex dense layer's real and imaginary ones) counts, per step,
+  the pairs (non-zero input, non-zero weight) --
   a source neuron's *fan-out* times its events.  The fan-out of a dense column is its
   non-zero weights (as lava's Dense model holds them); of a conv or pool input neuron,
   the kernel taps that land inside the output map with a non-zero weight, counted
@@ -64,7 +65,8 @@ from loihi_snn.core import constants as C
 from loihi_snn.core.args import check_choice, check_int, check_path, show
 from loihi_snn.core.errors import OptionError, ShapeError
 from loihi_snn.core.weights import clip_weights, determine_sign_mode, truncate_weights
-from loihi_snn.netx.lower import (bias_mantissa, dense_layer_weights, latency_blocks,
+from loihi_snn.netx.lower import (bias_mantissa, complex_layer_weights, dense_layer_weights,
+                                  latency_blocks,
                                   pool_kernel, weight_precision, with_neuron)
 from loihi_snn.netx.resources import estimate
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
@@ -210,7 +212,11 @@ def _has_neurons(layer: LayerSpec) -> bool:
 def _weight_tensors(layer: LayerSpec) -> List[Tuple[str, np.ndarray, int, int]]:
     """(name, deployed weights, mantissa bits, exponent) of each weight tensor."""
     out = []
-    if layer.type in ("dense", "dense_rec") and layer.fields.get("weight") is not None:
+    if "weight_imag" in layer.fields:        # complex dense (RF neurons): two matrices
+        for name, (w, bits, exp) in zip(("weight", "weight_imag"),
+                                        complex_layer_weights(layer, "fixed")):
+            out.append((name, _lava_dense(w, bits), bits, exp))
+    elif layer.type in ("dense", "dense_rec") and layer.fields.get("weight") is not None:
         w, wr, bits, exp = dense_layer_weights(layer, "fixed")
         out.append(("weight", _lava_dense(w, bits), bits, exp))
         if wr is not None:
@@ -325,10 +331,11 @@ def cost_plan(spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 
             src = neuron_layers[-1] if neuron_layers else None
             in_size = int(np.prod(layer.in_shape))
             if layer.type in ("dense", "dense_rec"):
-                tensors = {name: w for name, w, _, _ in _weight_tensors(layer)}
-                w = tensors["weight"]
-                fan, dense = (np.count_nonzero(w, axis=0).astype(np.int64),
-                              np.full(w.shape[1], w.shape[0], dtype=np.int64))
+                # a complex dense layer (real and imaginary matrices) has two synapses
+                # per pair of neurons, each an operation
+                mats = [w for name, w, _, _ in _weight_tensors(layer) if name != "weight_rec"]
+                fan = sum(np.count_nonzero(w, axis=0) for w in mats).astype(np.int64)
+                dense = np.full(mats[0].shape[1], sum(w.shape[0] for w in mats), np.int64)
             else:
                 f = layer.fields
                 if layer.type == "conv":

@@ -61,3 +61,19 @@ def test_shipped_models(name):
     net = str(REPO_ROOT / "netx_models" / name / f"{name}.net")
     data = load_eval_data(read_netx(net), limit=2)
     _check(net, data.inputs, [data.T // 2, data.T])
+
+
+@pytest.mark.parametrize("kind", ["rf", "rf_iz"])
+def test_resonate_and_fire_complex_dense(kind, tmp_path):
+    """RF neurons on complex dense layers: the real and the imaginary synapses both count
+    (dense: 2 x (20 x 16 + 16 x 8) per step)."""
+    from test_rf import rf_net            # the SLAYER-trained RF network of tests/parity
+    from loihi_snn.torch.export import export_blocks
+    blocks, x = rf_net(kind)
+    net = str(tmp_path / f"{kind}.net")
+    export_blocks(blocks, net)
+    X = np.stack([x, x[:, ::-1].copy()])
+    _check(net, X, [20, 40])
+    m = M.measure(net, X)
+    assert m.synaptic_operations["dense"] == 2 * (20 * 16 + 16 * 8) * 40
+    assert m.connection_sparsity["weights"] == 2 * (20 * 16 + 16 * 8)
