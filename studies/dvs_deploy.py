@@ -34,6 +34,8 @@ from studies import harness
 from studies.harness import Table
 
 EPSILONS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+#: --size small: a check on the first samples of each split; full: the committed study
+SIZES = {"small": {"limit": 12}, "full": {"limit": None}}
 
 
 MODELS = harness.ROOT / "netx_models"
@@ -131,7 +133,7 @@ def measure(name: str, runs: Path, workers: int, epsilons: Sequence[float],
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     global MODELS
-    p = harness.parser(__doc__)
+    p = harness.parser(__doc__, SIZES)
     p.add_argument("--models", nargs="+", default=["dvs_synth_lif", "dvs_synth_asa"])
     p.add_argument("--runs", default=str(harness.RESULTS / "training_dvs"),
                    help="folder with <model>/checkpoint.pt (the training runs)")
@@ -139,9 +141,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--models-dir", default=str(harness.ROOT / "netx_models"),
                    help="folder with <model>/<model>.net and model_card.json")
     p.add_argument("--epsilons", type=float, nargs="+", default=list(EPSILONS))
-    p.add_argument("--limit", type=int, default=None,
-                   help="only the first N samples of each split (a check, not the study)")
+    p.add_argument("--out", default=str(harness.RESULTS),
+                   help="results folder (default: the repository's results/)")
     args = p.parse_args(argv)
+    args.limit = SIZES[args.size]["limit"]
     MODELS = Path(args.models_dir)
     study = harness.Study("dvs_deploy", argv)
     harness.start()
@@ -171,7 +174,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "cutoff controller on the test split."]
     harness.write_result("dvs_deploy" if args.limit is None else "dvs_deploy_check",
                          study=study, title="DVS-sized presets deployed on Lava",
-                         tables=[table] + grids, data={"rows": rows}, text=text)
+                         tables=[table] + grids, data={"rows": rows}, text=text,
+                         out=args.out)
     return 0
 
 
