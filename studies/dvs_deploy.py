@@ -6,16 +6,17 @@ beside the training result):
 
 1. torch: SLAYER's quantized eval forward of the checkpoint on the whole test split
    (the trainer's verification forward);
-2. Lava: ``loihi_snn.evaluate_file`` on ``lava-fixed`` (the per-layer Lava graph behind
-   the cutoff controller with the cutoff off) over the whole test split, sharded over
-   ``--workers`` supervised Lava runs; the emulator over the same split gives the
-   per-sample outputs that are compared with torch prediction for prediction;
+2. Lava: ``loihi_snn.evaluate_file`` on ``--backend`` (default ``lava-fused``: the whole
+   network as one Lava fixed_pt process, bit-exact with the per-layer ``lava-fixed``,
+   which the model card checks on its first 64 test samples) over the whole test split;
+   the emulator over the same split gives the per-sample outputs that are compared with
+   torch prediction for prediction;
 3. the cutoff: thresholds calibrated on the training split for each tolerance of
    ``--epsilons`` (:func:`loihi_snn.core.cutoff.calibrate`); the largest epsilon whose
    *training* accuracy is within 1 point of the full-T training accuracy is chosen (the
    test split never chooses), then its test accuracy and mean steps are reported, and the
-   same thresholds run through the Lava cutoff controller on the whole test split
-   (decisions equal to the offline rule).
+   same thresholds run through the Lava cutoff controller (per-layer ``lava-fixed``) on the
+   first ``--controller-samples`` test samples (decisions equal to the offline rule).
 
 Writes ``results/dvs_deploy/dvs_deploy.{json,md}``.  Run from a clean committed tree::
 
@@ -48,7 +49,8 @@ def _model_paths(name: str, runs: Path):
 
 
 def measure(name: str, runs: Path, workers: int, epsilons: Sequence[float],
-            limit: Optional[int] = None) -> Dict[str, Any]:
+            limit: Optional[int] = None, backend: str = "lava-fused",
+            controller_samples: int = 64) -> Dict[str, Any]:
     import loihi_snn
     from loihi_snn.core.cutoff import calibrate, offline_cutoff
     from loihi_snn.netx.schema import read_netx
@@ -83,8 +85,9 @@ def measure(name: str, runs: Path, workers: int, epsilons: Sequence[float],
 
     # 2. Lava over the whole test split; emulator outputs for the per-sample comparison
     t0 = time.perf_counter()
-    lava = loihi_snn.evaluate_file(str(net), split="test", backend="lava-fixed",
+    lava = loihi_snn.evaluate_file(str(net), split="test", backend=backend,
                                    workers=workers, limit=limit)
+    row["lava_backend"] = backend
     row["lava_seconds"] = time.perf_counter() - t0
     row["lava_accuracy"] = float(lava.accuracy)
     row["lava_spikes_per_sample"] = float(lava.spikes_per_sample)
@@ -115,14 +118,15 @@ def measure(name: str, runs: Path, workers: int, epsilons: Sequence[float],
     row["cutoff_epsilon"] = chosen["epsilon"]
     row["cutoff_test_accuracy"] = chosen["test_accuracy"]
     row["cutoff_mean_steps"] = chosen["test_mean_steps"]
-    X = np.asarray(test.inputs)
+    X = np.asarray(test.inputs)[:controller_samples]
     t0 = time.perf_counter()
     r = loihi_snn.run_cutoff(str(net), X, beta=np.asarray(chosen["beta"]), backend="lava-fixed",
                              workers=workers)
     row["cutoff_lava_seconds"] = time.perf_counter() - t0
-    row["cutoff_lava_accuracy"] = float(np.mean(r.predictions == test.labels))
+    row["cutoff_lava_samples"] = int(len(X))
+    row["cutoff_lava_accuracy"] = float(np.mean(r.predictions == test.labels[:len(X)]))
     row["cutoff_lava_mean_steps"] = float(r.mean_steps)
-    pte, ste = offline_cutoff(out_test, np.asarray(chosen["beta"]), T)
+    pte, ste = offline_cutoff(out_test[:len(X)], np.asarray(chosen["beta"]), T)
     row["cutoff_lava_equals_offline"] = bool(np.array_equal(r.predictions, pte)
                                              and np.array_equal(r.steps, ste))
     card = json.loads((net.parent / "model_card.json").read_text())
@@ -138,6 +142,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--runs", default=str(harness.RESULTS / "training_dvs"),
                    help="folder with <model>/checkpoint.pt (the training runs)")
     p.add_argument("--workers", type=int, default=2, help="Lava runs side by side")
+    p.add_argument("--backend", default="lava-fused",
+                   help="the Lava backend of the whole-split run (default lava-fused)")
+    p.add_argument("--controller-samples", type=int, default=64,
+                   help="test samples run through the Lava cutoff controller (lava-fixed)")
     p.add_argument("--models-dir", default=str(harness.ROOT / "netx_models"),
                    help="folder with <model>/<model>.net and model_card.json")
     p.add_argument("--epsilons", type=float, nargs="+", default=list(EPSILONS))
@@ -151,27 +159,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows = []
     for name in args.models:
         print(f"{name}: measuring ...", flush=True)
-        rows.append(measure(name, Path(args.runs), args.workers, args.epsilons, args.limit))
+        rows.append(measure(name, Path(args.runs), args.workers, args.epsilons, args.limit,
+                            args.backend, args.controller_samples))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "cutoff_grid"}), flush=True)
     table = Table("DVS-sized presets on Lava, whole test split",
-                  ["model", "neurons", "torch", "Lava fixed_pt", "same predictions",
-                   "spikes/sample", "cutoff eps (train)", "cutoff accuracy", "mean steps of T"],
+                  ["model", "neurons", "torch", f"Lava ({args.backend})", "same predictions",
+                   "identical spikes", "spikes/sample", "cutoff eps (train)",
+                   "cutoff accuracy (test)", "mean steps of T (test)",
+                   "Lava controller = offline rule"],
                   [[r["model"], r["neurons"], round(r["torch_accuracy"], 3),
                     round(r["lava_accuracy"], 3),
                     round(r["torch_equals_emulator_predictions"], 3),
+                    "yes" if r["torch_equals_emulator_spikes"] else "NO",
                     round(r["lava_spikes_per_sample"], 1), r["cutoff_epsilon"],
-                    round(r["cutoff_lava_accuracy"], 3),
-                    f"{r['cutoff_lava_mean_steps']:.2f} of {r['T']}"] for r in rows])
+                    round(r["cutoff_test_accuracy"], 3),
+                    f"{r['cutoff_mean_steps']:.2f} of {r['T']}",
+                    f"{'yes' if r['cutoff_lava_equals_offline'] else 'NO'} "
+                    f"({r['cutoff_lava_samples']} samples)"] for r in rows])
     grids = [Table(f"{r['model']}: cutoff tolerance grid (emulator outputs, offline rule; "
                    f"chosen on the training split)",
                    ["epsilon", "train accuracy", "test accuracy", "test mean steps"],
                    [[g["epsilon"], round(g["train_accuracy"], 3), round(g["test_accuracy"], 3),
                      round(g["test_mean_steps"], 2)] for g in r["cutoff_grid"]]) for r in rows]
-    text = ["torch: SLAYER's quantized eval forward of the checkpoint; Lava: lava-fixed over "
-            "the whole test split (the per-layer Lava graph, fixed point), sharded over "
-            f"{args.workers} supervised Lava runs.  Cutoff: the largest epsilon whose training "
-            "accuracy stays within 1 point of full T; its thresholds then run through the Lava "
-            "cutoff controller on the test split."]
+    text = ["torch: SLAYER's quantized eval forward of the checkpoint; Lava: "
+            f"{args.backend} over the whole test split (fixed point), sharded over "
+            f"{args.workers} supervised Lava runs; 'same predictions' and 'identical spikes' "
+            "compare torch with the bit-exact emulator (= Lava) sample by sample.  Cutoff: the "
+            "largest epsilon whose training accuracy stays within 1 point of full T; its test "
+            "accuracy and mean steps from the offline rule on the whole test split, and its "
+            "thresholds through the Lava cutoff controller (lava-fixed) on the first "
+            f"{args.controller_samples} test samples."]
     harness.write_result("dvs_deploy" if args.limit is None else "dvs_deploy_check",
                          study=study, title="DVS-sized presets deployed on Lava",
                          tables=[table] + grids, data={"rows": rows}, text=text,

@@ -185,14 +185,17 @@ class Emulator:
         and type).
     """
 
-    # CPU: a chunk's layer arrays of about half a MB stay in cache and are recycled by
-    # malloc (large temporaries come from fresh pages, which a loaded machine makes
-    # slow); a block of steps long enough that the synapses' GEMM / conv over
-    # (steps x samples) rows runs efficiently at DVS size (a 64x64 conv net: blocks of
-    # 16 steps, not 4: 1.6x the samples/s; digits unchanged); accelerators: large
+    # CPU: arrays of a few hundred kB stay in cache and are recycled by malloc (large
+    # temporaries come from fresh pages, which a loaded machine makes slow); a network
+    # with a layer of LARGE_LAYER neurons or more (DVS size) takes at least LARGE_CHUNK
+    # samples and LARGE_BLOCK steps at once, so that its synapses' GEMM / conv runs over
+    # enough rows (a 64x64 conv net: about 1.5x the samples/s); accelerators: large
     # arrays, few kernel launches
-    CHUNK_ELEMENTS = 1 << 16
-    BLOCK_ELEMENTS = 1 << 19
+    CHUNK_ELEMENTS = 1 << 15
+    BLOCK_ELEMENTS = 1 << 17
+    LARGE_LAYER = 4096
+    LARGE_CHUNK = 4
+    LARGE_BLOCK = 32
     DEVICE_CHUNK_ELEMENTS = 1 << 24
     DEVICE_BLOCK_ELEMENTS = 1 << 26
     WORK_ARRAYS = 8         # arrays of a layer's size alive in a block (memory_estimate)
@@ -505,7 +508,7 @@ class Emulator:
         # fresh runs go in chunks of samples whose arrays stay cache-sized, each run in
         # blocks of steps layer by layer (samples are independent and run_block equals
         # step by step, so chunking changes nothing but speed)
-        chunk = N if state is not None else max(1, self._elements()[0] // self._largest_layer)
+        chunk = N if state is not None else self.chunk_samples()
         for i in range(0, N, chunk):
             part = state if state is not None else self.init_state(min(chunk, N - i))
             xt = np.ascontiguousarray(np.moveaxis(x[i:i + chunk], -1, 0))  # (T, n, ...)
@@ -543,7 +546,7 @@ class Emulator:
         ``WORK_ARRAYS`` arrays per layer).  Memory does not grow with ``steps`` beyond
         the input and output: ``run`` goes in chunks of samples and blocks of steps."""
         batch, steps = check_int(batch, "batch", 1), check_int(steps, "steps", 1)
-        chunk = min(batch, max(1, self._elements()[0] // self._largest_layer))
+        chunk = min(batch, self.chunk_samples())
         block = min(steps, self.block_steps(chunk))
         layers = sum(int(np.prod(st.shape)) for st in self.stages) + self.input_size
         out = int(np.prod(self.output_shape))
@@ -551,10 +554,26 @@ class Emulator:
         per_block = chunk * block * layers * 8 * self.WORK_ARRAYS
         return int(batch * out * steps * 4 + per_chunk + per_block)
 
+    def chunk_samples(self) -> int:
+        """Samples :meth:`run` advances together: about ``CHUNK_ELEMENTS`` neurons per
+        layer array (at least ``LARGE_CHUNK`` on the CPU with a DVS-size layer)."""
+        chunk = max(1, self._elements()[0] // self._largest_layer)
+        if self._large_on_cpu():
+            chunk = max(chunk, self.LARGE_CHUNK)
+        return chunk
+
     def block_steps(self, batch: int) -> int:
         """Steps per :meth:`run_block` call for ``batch`` samples: about
-        ``BLOCK_ELEMENTS`` values per layer array."""
-        return max(1, self._elements()[1] // (batch * self._largest_layer))
+        ``BLOCK_ELEMENTS`` values per layer array (at least ``LARGE_BLOCK`` steps on the
+        CPU with a DVS-size layer)."""
+        steps = max(1, self._elements()[1] // (batch * self._largest_layer))
+        if self._large_on_cpu():
+            steps = max(steps, self.LARGE_BLOCK)
+        return steps
+
+    def _large_on_cpu(self) -> bool:
+        return self._largest_layer >= self.LARGE_LAYER and \
+            (self.device is None or self.device.type == "cpu")
 
     def _elements(self):
         """(chunk, block) element budgets of this backend's device."""
