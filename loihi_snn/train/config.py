@@ -366,6 +366,25 @@ _DIGITS_LIF: Dict[str, Any] = {
     "val_fraction": 0.0, "select": "last",
 }
 
+#: what the two DVS-sized presets share (data, architecture, recipe); they differ in the
+#: neuron (LIF / LIF with an ASA gate) and the number of epochs
+_DVS_SYNTH: Dict[str, Any] = {
+    "dataset": "dvs_synth", "encoding": "binary", "T": 20,
+    "dataset_options": {"downsample": 4},
+    "architecture": [{"type": "conv", "out": 16, "kernel": 3, "padding": 1, "weight_scale": 1},
+                     {"type": "pool", "kernel": 2, "weight_scale": 1},
+                     {"type": "conv", "out": 32, "kernel": 3, "padding": 1, "weight_scale": 1},
+                     {"type": "pool", "kernel": 2, "weight_scale": 1},
+                     {"type": "conv", "out": 64, "kernel": 3, "padding": 1, "weight_scale": 1},
+                     {"type": "pool", "kernel": 2, "weight_scale": 1},
+                     {"type": "flatten"},
+                     {"type": "dense", "out": 128, "weight_scale": 1},
+                     {"type": "dense", "weight_scale": 1}],
+    "loss": {"type": "cross_entropy", "scale": 1.0},
+    "batch_size": 16, "optimizer": {"type": "adam", "lr": 0.003, "schedule": "cosine"},
+    "val_fraction": 0.0, "select": "last", "cutoff_epsilon": 0.0, "lava_limit": 64,
+}
+
 PRESETS: Dict[str, Dict[str, Any]] = {
     "digits": {
         "name": "digits_cuba",
@@ -484,6 +503,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "val_fraction": 0.0, "select": "last",
     },
     "dvs_synth_lif": {
+        **_DVS_SYNTH,
         "name": "dvs_synth_lif",
         "description": "DVS-sized conv SNN on the generated DVS-Gesture-like data set "
                        "(dvs_synth: 2x128x128 events of 11 motions binned to 2x32x32, T=20; "
@@ -491,51 +511,18 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                        "pool-dense128-11, LIF soft reset, single-state neuron (about 36k "
                        "neurons); cross-entropy on spike counts; Top-K cutoff calibrated on "
                        "the training split (netx_models/dvs_synth_lif)",
-        "dataset": "dvs_synth", "encoding": "binary", "T": 20,
-        "dataset_options": {"downsample": 4},
-        "architecture": [{"type": "conv", "out": 16, "kernel": 3, "padding": 1,
-                          "weight_scale": 1},
-                         {"type": "pool", "kernel": 2, "weight_scale": 1},
-                         {"type": "conv", "out": 32, "kernel": 3, "padding": 1,
-                          "weight_scale": 1},
-                         {"type": "pool", "kernel": 2, "weight_scale": 1},
-                         {"type": "conv", "out": 64, "kernel": 3, "padding": 1,
-                          "weight_scale": 1},
-                         {"type": "pool", "kernel": 2, "weight_scale": 1},
-                         {"type": "flatten"},
-                         {"type": "dense", "out": 128, "weight_scale": 1},
-                         {"type": "dense", "weight_scale": 1}],
         "neuron": dict(DIGITS_LIF_NEURON),
-        "loss": {"type": "cross_entropy", "scale": 1.0},
-        "epochs": 20, "batch_size": 16,
-        "optimizer": {"type": "adam", "lr": 0.003, "schedule": "cosine"},
-        "val_fraction": 0.0, "select": "last", "cutoff_epsilon": 0.0, "lava_limit": 64,
+        "epochs": 20,
     },
     "dvs_synth_asa": {
+        **_DVS_SYNTH,
         "name": "dvs_synth_asa",
         "description": "dvs_synth_lif with an ASA gate (causal, per-sample spatial attention, "
                        "adaptive split, half the channels important) in its three conv layers "
                        "(netx_models/dvs_synth_asa)",
-        "dataset": "dvs_synth", "encoding": "binary", "T": 20,
-        "dataset_options": {"downsample": 4},
-        "architecture": [{"type": "conv", "out": 16, "kernel": 3, "padding": 1,
-                          "weight_scale": 1},
-                         {"type": "pool", "kernel": 2, "weight_scale": 1},
-                         {"type": "conv", "out": 32, "kernel": 3, "padding": 1,
-                          "weight_scale": 1},
-                         {"type": "pool", "kernel": 2, "weight_scale": 1},
-                         {"type": "conv", "out": 64, "kernel": 3, "padding": 1,
-                          "weight_scale": 1},
-                         {"type": "pool", "kernel": 2, "weight_scale": 1},
-                         {"type": "flatten"},
-                         {"type": "dense", "out": 128, "weight_scale": 1},
-                         {"type": "dense", "weight_scale": 1}],
         "neuron": {**DIGITS_LIF_NEURON, "type": "lif-asa", "asa_ratio": 0.5,
                    "asa_split": "adaptive"},
-        "loss": {"type": "cross_entropy", "scale": 1.0},
-        "epochs": 15, "batch_size": 16,
-        "optimizer": {"type": "adam", "lr": 0.003, "schedule": "cosine"},
-        "val_fraction": 0.0, "select": "last", "cutoff_epsilon": 0.0, "lava_limit": 64,
+        "epochs": 15,
     },
     "events_asa": {
         "name": "events_asa",
