@@ -493,13 +493,22 @@ def _actor_exception(actor) -> Any:
         time.sleep(POLL_S)   # Lava's reader has the message: wait for what it stores
 
 
-def _cpu_ticks(pid: int) -> Optional[int]:
-    """User + system CPU time of process ``pid`` in clock ticks (Linux /proc), or None."""
+def _stat_fields(pid) -> Optional[List[str]]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (field 3, the state,
+    first), or None (no such process, not Linux)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            rest = f.read().decode("ascii", "replace").rsplit(")", 1)[1].split()
-        return int(rest[11]) + int(rest[12])
-    except (OSError, IndexError, ValueError):
+            return f.read().decode("ascii", "replace").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _cpu_ticks(pid: int) -> Optional[int]:
+    """User + system CPU time of process ``pid`` in clock ticks (Linux /proc), or None."""
+    rest = _stat_fields(pid)
+    try:
+        return None if rest is None else int(rest[11]) + int(rest[12])
+    except (IndexError, ValueError):
         return None
 
 
@@ -574,11 +583,10 @@ def _proc_table() -> dict:
     for e in entries:
         if not e.isdigit():
             continue
+        rest = _stat_fields(e)
         try:
-            with open(f"/proc/{e}/stat", "rb") as f:
-                rest = f.read().decode("ascii", "replace").rsplit(")", 1)[1].split()
             table[int(e)] = (int(rest[1]), int(rest[2]))
-        except (OSError, IndexError, ValueError):
+        except (TypeError, IndexError, ValueError):
             continue
     return table
 
@@ -623,12 +631,18 @@ def resolve_stall_timeout(value: Optional[float] = None) -> float:
     OptionError), else ``$LOIHI_SNN_STALL_TIMEOUT``, else :data:`STALL_TIMEOUT_S`."""
     if value is None:
         return env_seconds("LOIHI_SNN_STALL_TIMEOUT", STALL_TIMEOUT_S)
+    return check_seconds(value, "stall_timeout")
+
+
+def check_seconds(value: Any, name: str) -> float:
+    """``value`` as a positive, finite number of seconds, else a one-line OptionError
+    naming ``name`` (the check of ``timeout`` and ``stall_timeout`` alike)."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = float("nan")
     if isinstance(value, bool) or not (seconds > 0 and seconds != float("inf")):
-        raise OptionError(f"stall_timeout must be a positive number of seconds, got {value!r}")
+        raise OptionError(f"{name} must be a positive number of seconds, got {value!r}")
     return seconds
 
 

@@ -13,12 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, List, Optional
 
-import numpy as np
-
-from loihi_snn.core.errors import OptionError
 from loihi_snn.core.progress import Progress, stderr_is_terminal, want_progress
 from loihi_snn.sim.lava.hardware import hardware_run_config
-from loihi_snn.sim.runtime.guard import resolve_stall_timeout, run_supervised
+from loihi_snn.sim.runtime.guard import check_seconds, resolve_stall_timeout, run_supervised
 
 #: smallest chunk of a run without a progress bar or timeout, steps (more chunks than
 #: needed cost a Lava pause each; fewer make the stall allowance per chunk coarser)
@@ -44,16 +41,7 @@ class RunOptions:
 
 def check_timeout(timeout: Any) -> Optional[float]:
     """``timeout`` (seconds) as a positive finite float or None; else OptionError."""
-    if timeout is None:
-        return None
-    try:
-        value = float(timeout)
-    except (TypeError, ValueError):
-        raise OptionError(f"timeout must be a positive number of seconds, got {timeout!r}") \
-            from None
-    if isinstance(timeout, bool) or not (np.isfinite(value) and value > 0):
-        raise OptionError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    return value
+    return None if timeout is None else check_seconds(timeout, "timeout")
 
 
 def sim_config(select_tag: str):

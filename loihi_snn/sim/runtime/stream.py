@@ -4,21 +4,11 @@ On Lava the samples stream through one run, the network reset between samples
 (:mod:`loihi_snn.sim.runtime.backends.lava`, :mod:`~loihi_snn.sim.runtime.backends.fused`).
 
 lava-fixed, lava-float (and loihi2) stream through the cutoff controller with the
-cutoff off (:func:`~loihi_snn.sim.runtime.cutoff_run.run_cutoff`).  lava-fused holds
-the whole stream in one process: the samples are dealt to up to ``FUSED_LANES``
-independent copies of the network ("lanes", stepped as one batch), and in each lane
-every sample of T steps is followed by a gap of ``latency + 1`` silent steps, and
-every layer's state is zeroed just before the first input of the next sample reaches
-it (layer i of a network whose synapses each add one step of latency receives the
-lane's sample p first at step ``p * interval + 2 + i``); a network with recurrent
-synapses, or with a bias (its neurons integrate before the first input arrives, which
-a fresh run keeps and a staggered reset would erase), gets one lane per sample and no
-reset: each lane is a fresh run.  Either way the result per
-sample equals a fresh single-sample run, spike for spike, at a fraction of the
-start-up cost.  A file that declares ``layer_start = "first_input"`` runs that way on
-every backend (:func:`loihi_snn.netx.lower.reset_schedule`): fresh lanes and the
-emulator apply the schedule from step 1, the controller-streamed backends from each
-sample's first step, so the result still equals single-sample runs of the file.
+cutoff off; lava-fused deals the samples to lanes of one process
+(:mod:`loihi_snn.sim.runtime.backends.fused` describes its gaps and resets); the emulator
+runs the batch at once.  Either way each sample equals a fresh single-sample run, spike
+for spike.  A file that declares ``layer_start = "first_input"`` runs that way on every
+backend (:func:`loihi_snn.netx.lower.reset_schedule`).
 """
 from __future__ import annotations
 
