@@ -26,6 +26,17 @@ for the studies with a layout of their own (LIF variants, ASA, NIR), :func:`writ
 Statistics: :func:`mean_ci` (mean, std, 95 % t-interval), :func:`paired` (per-seed
 differences of two arms), :func:`sign` (which side of 0 an interval lies on),
 :func:`pm` / :func:`interval` (how the tables show them).
+
+Tuning (:func:`tune`, one protocol for every arm of every study that uses it): each
+point of a small grid (learning rate x surrogate width, plus an arm's own knobs) is
+trained on :data:`TUNE_SPLITS` repeated hold-out splits of the *training* split (each
+holds out :data:`TUNE_VAL_FRACTION` of it, chosen by the split's seed; the test split
+is never read for a choice), the last epoch's validation accuracy is its score (no
+epoch picked on validation), and the point with the highest mean over the splits is
+chosen (ties: the first in grid order).  :func:`tuning_record` is what a result file
+keeps per arm: the grid, every point's scores and the choice.  The chosen recipe is
+then trained for each evaluation seed on the whole training split and its last epoch
+exported (:func:`final_config`).
 """
 from __future__ import annotations
 
@@ -45,9 +56,10 @@ from loihi_snn.app.results import Table, mean_ci, write_result as _write_result
 from loihi_snn.core import provenance
 from loihi_snn.core.files import atomic_write_text
 
-__all__ = ["RESULTS", "ROOT", "Study", "Table", "command_line", "interval", "mean_ci", "paired",
-           "parser", "pm", "provenance_lines", "sign", "stamped", "start", "work_folder",
-           "write_files", "write_result"]
+__all__ = ["RESULTS", "ROOT", "Study", "TUNE_RULE", "TUNE_SPLITS", "TUNE_VAL_FRACTION", "Table",
+           "apply_params", "command_line", "final_config", "grid_points", "interval", "mean_ci",
+           "paired", "parser", "pm", "provenance_lines", "sign", "stamped", "start", "tune",
+           "tuning_record", "validation_accuracy", "work_folder", "write_files", "write_result"]
 
 #: the repository root and its results folder (the studies' default output)
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +143,90 @@ class Study:
             write(rows, "partial", self.wall())
         write(rows, "complete", self.wall())
         return rows
+
+
+# ----------------------------------------------------------------------------- tuning
+
+#: the seeds of the tuning splits: each sets the validation hold-out and the initialisation
+#: (disjoint from the evaluation seeds 0, 1, ...)
+TUNE_SPLITS = (1000, 1001)
+#: fraction of the training split each tuning split holds out for validation
+TUNE_VAL_FRACTION = 0.2
+TUNE_RULE = ("each grid point trained on every tuning split (a seeded hold-out of "
+             f"{TUNE_VAL_FRACTION:g} of the training split; the test split is never used); "
+             "score = the last epoch's validation accuracy (no epoch picked); choice = the "
+             "highest mean score over the splits (ties: first in grid order)")
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> List[Dict[str, Any]]:
+    """Every combination of ``grid``'s values (knob -> values), in the order written
+    (the last knob varies fastest)."""
+    import itertools
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def tune(grid: Mapping[str, Sequence[Any]], score: Callable[[Dict[str, Any], int], float],
+         splits: Sequence[int] = TUNE_SPLITS,
+         log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Score every point of ``grid`` on every split (``score(params, split)``, a
+    validation accuracy) and choose the best mean (see :data:`TUNE_RULE`);
+    returns :func:`tuning_record`'s dict."""
+    points = []
+    for params in grid_points(grid):
+        scores = [float(score(dict(params), int(s))) for s in splits]
+        points.append({"params": params, "scores": scores,
+                       "mean": float(sum(scores) / len(scores))})
+        if log is not None:
+            log(f"  tune {params}: validation {' '.join(f'{x:.3f}' for x in scores)}")
+    return tuning_record(grid, points, splits)
+
+
+def tuning_record(grid: Mapping[str, Sequence[Any]], points: List[Dict[str, Any]],
+                  splits: Sequence[int]) -> Dict[str, Any]:
+    """The per-arm tuning block of a result file: grid, splits, rule, every point's
+    validation scores, the choice and its mean validation accuracy, the number of
+    trainings spent."""
+    best = max(range(len(points)), key=lambda i: (points[i]["mean"], -i))
+    return {"grid": {k: list(v) for k, v in grid.items()}, "splits": [int(s) for s in splits],
+            "val_fraction": TUNE_VAL_FRACTION, "rule": TUNE_RULE, "points": points,
+            "choice": dict(points[best]["params"]),
+            "validation_accuracy": points[best]["mean"],
+            "trainings": len(points) * len(splits)}
+
+
+def apply_params(cfg: Any, params: Mapping[str, Any]) -> Any:
+    """``cfg`` (a TrainConfig) with tuning knobs applied: ``lr`` sets the optimiser's
+    learning rate, a key of the neuron dict (``tau_grad``, ``threshold``, ...) the
+    neuron's, any other key the config field of that name."""
+    neuron, optimizer, fields = dict(cfg.neuron), dict(cfg.optimizer), {}
+    for k, v in params.items():
+        if k == "lr":
+            optimizer["lr"] = v
+        elif k in neuron or k in ("tau_grad", "scale_grad", "threshold", "voltage_decay",
+                                  "current_decay", "surrogate"):
+            neuron[k] = v
+        else:
+            fields[k] = v
+    return cfg.replace(neuron=neuron, optimizer=optimizer, **fields)
+
+
+def validation_accuracy(cfg: Any, params: Mapping[str, Any], split: int, work: str) -> float:
+    """Train ``cfg`` with ``params`` on tuning split ``split`` (seed = split, hold-out
+    :data:`TUNE_VAL_FRACTION`, last epoch) and return the last epoch's validation
+    accuracy."""
+    from loihi_snn.train.loop import train
+    c = apply_params(cfg, params).replace(seed=int(split), val_fraction=TUNE_VAL_FRACTION,
+                                          select="last")
+    with tempfile.TemporaryDirectory(prefix="tune-", dir=work) as d:
+        res = train(c, d, progress=False, verbose=False, lava=False)
+    return float(res.history[-1]["validation_accuracy"])
+
+
+def final_config(cfg: Any, params: Mapping[str, Any], seed: int) -> Any:
+    """The evaluation run of a tuned recipe: ``params`` applied, seed ``seed``, the whole
+    training split trained on (no hold-out) and the last epoch exported."""
+    return apply_params(cfg, params).replace(seed=int(seed), val_fraction=0.0, select="last")
 
 
 # ----------------------------------------------------------------------------- statistics

@@ -1,34 +1,44 @@
-"""Study: binary vs ternary spikes at equal T, with and without a learned amplitude.
+"""Study: binary vs ternary spikes, every arm tuned alike, accuracy against synaptic operations.
 
-    python -m studies.ternary [--size small|full] [--seeds N] [--out RESULTS_DIR]
+    python -m studies.ternary [--size small|full] [--seeds N] [--Ts 2,4,8,16] [--out DIR]
 
-Three arms, identical in everything but the spike (same architecture, threshold 1.0,
-decays, exponential surrogate of the same width and height -- at the one threshold of
-a binary neuron and at each of the two thresholds +-1.0 of a ternary one --, optimiser,
-cross-entropy loss, epochs, data and seed):
+Six arms on rate-coded digits (64-H-10 LIF, cross-entropy on the output spike counts,
+Adam with a cosine schedule, 15 epochs, the last epoch exported):
 
-* ``binary``: spikes in {0, 1};
-* ``ternary_a1``: spikes in {-1, 0, +1}, amplitude fixed at 1 (the authors' released code);
-* ``ternary_learned``: spikes {-a, 0, +a} with a learnable per-layer amplitude a (init 1),
-  folded into the next layer's weights at export (the paper).
+* ``binary``: spikes in {0, 1} (H = 128);
+* ``binary_alpha``: binary spikes times a learnable per-layer amplitude (init 1), folded
+  into the next layer's weights at export -- the control for "the amplitude acts as a
+  gain", which the ternary arms with a learned amplitude also have;
+* ``ternary``: spikes in {-1, 0, +1}, amplitude fixed at 1;
+* ``ternary_alpha``: spikes {-a, 0, +a}, a learnable per layer (the paper's);
+* ``binary_wide``: binary with H = 256 -- spends more synaptic operations the plain way;
+* ``authors``: the paper's neuron: ternary, thresholds +-0.5, straight-through
+  estimator (the window of clamp(v / (2 vth))), learnable amplitude.
 
-Each arm is trained at T = 4 and T = 16 on two tasks -- rate-coded digits (64-128-10 LIF)
-and the synthetic DVS moving-dot events (2x8x8, conv8-conv16(stride 2)-dense) --, for
-every seed.  Measured on the whole test split with the *folded* network, i.e. the
-network as exported (its SLAYER quantized forward; the bit-exact emulator run of the
-exported file is checked equal on every test sample, and Lava fixed_pt on a subset):
-accuracy, spikes per sample of every layer and synaptic operations per sample (a spike
-of either sign costs one operation per outgoing synapse with a non-zero weight).
-Per-seed paired differences against ``binary`` (and ternary_learned - ternary_a1) get a
-95 % t-interval; the verdicts follow from the intervals.
+Every arm is tuned by the one protocol of :func:`studies.harness.tune` at every T: a grid
+of learning rate x surrogate width (``tau_grad`` of SLAYER's exponential surrogate, its
+height following so the area stays fixed; the STE arm has no width knob, so its grid is
+the learning rates alone), each point trained on two seeded 20 % hold-outs of the
+training split and scored by the last epoch's validation accuracy; the test split is
+never used for a choice.  The chosen recipe is then trained for every evaluation seed
+on the whole training split.
 
-Writes ``<out>/<name>/<name>.{json,md}`` (default name ``ternary``;
-:func:`studies.harness.write_result`), rewritten after every run (status ``partial`` until
-the end).  Paper: Guo et al., "Ternary Spike", AAAI 2024 (arXiv 2312.06372).  The
-walk-through: tutorials/03_ternary.py.
+Measured on the whole test split with the *folded* network (the network as exported; the
+bit-exact emulator run of the exported file is checked equal on every test sample, Lava
+fixed_pt on a few samples of the first seed): accuracy, spikes per sample per layer and
+synaptic operations per sample (a spike of either sign costs one operation per outgoing
+non-zero synapse; the input's spikes count into layer 1).  Per-seed paired differences
+(same seed, same data, same T) get a 95 % t-interval; every claim gets a verdict from its
+intervals; the plot shows accuracy against synaptic operations over T.
+
+Writes ``<out>/<name>/<name>.{json,md,png}`` (default name ``ternary``), rewritten after
+every tuning and every model (status ``partial`` until the end); ``--resume`` continues
+a partial result of the same revision.  Paper: Guo et al., "Ternary Spike", AAAI 2024
+(arXiv 2312.06372).  The walk-through: tutorials/03_ternary.py.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -39,59 +49,61 @@ if __package__ in (None, ""):      # run as a file (python studies/ternary.py): 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from studies import harness  # noqa: E402
 
-ARMS = {"binary": {"spike": "binary"},
-        "ternary_a1": {"spike": "ternary", "learn_amplitude": False},
-        "ternary_learned": {"spike": "ternary", "learn_amplitude": True}}
-NEURONS = {
-    # a wide surrogate that trains both spike kinds (the default)
-    "study": {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
-              "voltage_decay": 0.1, "tau_grad": 0.5, "scale_grad": 1.0, "surrogate": "exp"},
-    # the binary LIF tuned for digits (the committed digits presets' neuron), for a
-    # binary baseline at its best
-    "tuned": {"type": "lif", "reset": "hard", "threshold": 1.25, "current_decay": 0.25,
-              "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3.0, "surrogate": "exp"},
-    # the neuron of the events_asa preset (tuned for the events conv net), without ASA
-    "events_tuned": {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
-                     "voltage_decay": 0.1, "tau_grad": 0.25, "scale_grad": 3.0,
-                     "surrogate": "exp"},
+#: the neuron every arm starts from (the arms change the spike, the amplitude, the
+#: threshold / surrogate of the authors' neuron, or the width)
+BASE_NEURON = {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
+               "voltage_decay": 0.1, "tau_grad": 0.1, "scale_grad": 3.0, "surrogate": "exp"}
+HIDDEN = 128
+ARMS = {
+    "binary": {"neuron": {"spike": "binary"}},
+    "binary_alpha": {"neuron": {"spike": "binary", "learn_amplitude": True}},
+    "ternary": {"neuron": {"spike": "ternary", "learn_amplitude": False}},
+    "ternary_alpha": {"neuron": {"spike": "ternary", "learn_amplitude": True}},
+    "binary_wide": {"neuron": {"spike": "binary"}, "hidden": 2 * HIDDEN},
+    "authors": {"neuron": {"spike": "ternary", "learn_amplitude": True, "threshold": 0.5,
+                           "surrogate": "ste"}, "knobs": ("lr",)},
 }
-NEURON = NEURONS["study"]
+#: the tuning grid shared by every arm (an arm without a surrogate width keeps only ``lr``)
+GRID = {"lr": [0.003, 0.01, 0.03], "tau_grad": [0.03, 0.1, 0.3]}
+#: (a, b, claim): the paired comparisons a - b and the claim each one tests
+COMPARISONS = [
+    ("ternary", "binary", "ternary spikes (amplitude 1) beat binary at equal T"),
+    ("ternary_alpha", "binary", "ternary spikes with a learned amplitude beat binary at equal T"),
+    ("authors", "binary", "the authors' ternary neuron beats binary at equal T"),
+    ("binary_alpha", "binary", "a learned amplitude alone (binary spikes) beats binary"),
+    ("ternary_alpha", "binary_alpha", "ternary beats binary when both learn an amplitude"),
+    ("ternary_alpha", "ternary", "the learned amplitude helps ternary spikes"),
+    ("binary_wide", "binary", "twice the hidden neurons beat binary"),
+    ("ternary_alpha", "binary_wide",
+     "ternary (learned amplitude) beats a 2x-wide binary net at equal T"),
+]
 SIZES = {
-    "small": {"Ts": [4], "seeds": 1, "lava_samples": 3,
-              "digits": {"train_limit": 200, "test_limit": 60, "epochs": 1},
-              "events": {"num_train": 120, "num_test": 40, "epochs": 1}},
-    "full": {"Ts": [4, 16], "seeds": 10, "lava_samples": 20,
-             "digits": {"train_limit": None, "test_limit": None, "epochs": 15},
-             "events": {"num_train": 1500, "num_test": 500, "epochs": 12}},
+    "small": {"Ts": [4], "seeds": 1, "lava_samples": 3, "train_limit": 200, "test_limit": 60,
+              "epochs": 1, "grid": {"lr": [0.01], "tau_grad": [0.1]}, "splits": [1000]},
+    "full": {"Ts": [4, 16, 2, 8], "seeds": 5, "lava_samples": 10, "train_limit": None,
+             "test_limit": None, "epochs": 15, "grid": GRID,
+             "splits": list(harness.TUNE_SPLITS)},
 }
-EVENTS_OPTIONS = {"height": 8, "width": 8, "num_classes": 8}
 
 
-def make_config(dataset: str, arm: str, T: int, size: dict, seed: int):
+def base_config(arm: str, T: int, size: dict, seed: int = 0):
+    """The untuned config of ``arm`` at ``T`` (the grid's knobs are applied on top)."""
     from loihi_snn.train.config import TrainConfig
-    neuron = {**NEURON, **ARMS[arm]}     # NEURON: set by main() from --neuron
-    common = dict(neuron=neuron, seed=seed, device="cpu", val_fraction=0.1, T=T,
-                  optimizer={"type": "adam", "lr": 0.01},
-                  loss={"type": "cross_entropy", "scale": 1.0})
-    if dataset == "digits":
-        s = size["digits"]
-        return TrainConfig(name=f"digits_{arm}_T{T}", dataset="digits", encoding="rate",
-                           train_limit=s["train_limit"], test_limit=s["test_limit"],
-                           epochs=s["epochs"], batch_size=32,
-                           architecture=[{"type": "dense", "out": 128}, {"type": "dense"}],
-                           **common)
-    s = size["events"]
-    return TrainConfig(
-        name=f"events_{arm}_T{T}", dataset="events", encoding="binary",
-        dataset_options={**EVENTS_OPTIONS, "num_train": s["num_train"], "num_test": s["num_test"]},
-        epochs=s["epochs"], batch_size=16,
-        architecture=[{"type": "conv", "out": 8, "kernel": 3, "padding": 1, "weight_scale": 3,
-                       "weight_norm": False},
-                      {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
-                       "weight_scale": 3, "weight_norm": False},
-                      {"type": "flatten"},
-                      {"type": "dense", "weight_scale": 2, "weight_norm": False}],
-        **common)
+    spec = ARMS[arm]
+    return TrainConfig(name=f"digits_{arm}_T{T}", dataset="digits", encoding="rate", T=T,
+                       train_limit=size["train_limit"], test_limit=size["test_limit"],
+                       epochs=size["epochs"], batch_size=32, seed=seed, device="cpu",
+                       neuron={**BASE_NEURON, **spec["neuron"]},
+                       architecture=[{"type": "dense", "out": spec.get("hidden", HIDDEN)},
+                                     {"type": "dense"}],
+                       optimizer={"type": "adam", "lr": 0.01, "schedule": "cosine"},
+                       loss={"type": "cross_entropy", "scale": 1.0}, val_fraction=0.0,
+                       select="last")
+
+
+def arm_grid(arm: str, size: dict) -> dict:
+    knobs = ARMS[arm].get("knobs")
+    return {k: v for k, v in size["grid"].items() if knobs is None or k in knobs}
 
 
 def fan_outs(spec) -> list:
@@ -152,7 +164,17 @@ def layer_costs(view, spec, inputs: np.ndarray) -> dict:
     return {"spikes": (spikes / n).tolist(), "synops": (synops / n).tolist()}
 
 
-def run_one(dataset: str, arm: str, T: int, seed: int, size: dict, work: str,
+def tune_arm(arm: str, T: int, size: dict, work: str) -> dict:
+    t0 = time.time()
+    cfg = base_config(arm, T, size)
+    rec = harness.tune(arm_grid(arm, size),
+                       lambda params, split: harness.validation_accuracy(cfg, params, split, work),
+                       size["splits"])
+    return {"kind": "tune", "arm": arm, "T": T, "tuning": rec,
+            "seconds": round(time.time() - t0, 1)}
+
+
+def run_one(arm: str, T: int, seed: int, params: dict, size: dict, work: str,
             lava_samples: int) -> dict:
     from loihi_snn import emulate
     from loihi_snn.netx.schema import read_netx
@@ -163,8 +185,8 @@ def run_one(dataset: str, arm: str, T: int, seed: int, size: dict, work: str,
     from loihi_snn.train.verify import evaluate_model
 
     t0 = time.time()
-    cfg = make_config(dataset, arm, T, size, seed)
-    res = train(cfg, os.path.join(work, f"{dataset}_{arm}_T{T}_s{seed}"), progress=False,
+    cfg = harness.final_config(base_config(arm, T, size), params, seed)
+    res = train(cfg, os.path.join(work, f"{arm}_T{T}_s{seed}"), progress=False,
                 verbose=False, lava=False)
     model, _ = load_checkpoint(res.checkpoint)
     view, output_scale = export_view(model)
@@ -174,7 +196,6 @@ def run_one(dataset: str, arm: str, T: int, seed: int, size: dict, work: str,
     emu = emulate(res.net_path, test.inputs)
     torch_out = ev["output"].astype(np.float64) * output_scale
     emu_equal = bool(np.array_equal(np.asarray(emu, np.float64), torch_out))
-    emu_acc = float((np.asarray(emu).sum(-1).argmax(1) == test.labels).mean())
     lava = None
     if lava_samples:
         k = min(lava_samples, len(test))
@@ -184,186 +205,229 @@ def run_one(dataset: str, arm: str, T: int, seed: int, size: dict, work: str,
     costs = layer_costs(view, read_netx(res.net_path), test.inputs)
     amps = [round(float(b.neuron.amplitude), 4) for b in model.blocks
             if getattr(getattr(b, "neuron", None), "amplitude", None) is not None]
-    return {"dataset": dataset, "arm": arm, "T": T, "seed": seed, "accuracy": acc,
-            "emulator_accuracy": emu_acc, "emulator_equal_all_test": emu_equal,
-            "lava": lava, "test_samples": len(test), "best_epoch": res.best_epoch,
-            "amplitudes": amps, "spikes_per_layer": costs["spikes"],
-            "synops_per_layer": costs["synops"], "spikes_total": float(sum(costs["spikes"][1:])),
+    return {"kind": "eval", "arm": arm, "T": T, "seed": seed, "params": dict(params),
+            "accuracy": acc, "emulator_equal_all_test": emu_equal, "lava": lava,
+            "test_samples": len(test), "amplitudes": amps,
+            "spikes_per_layer": costs["spikes"], "synops_per_layer": costs["synops"],
+            "spikes_total": float(sum(costs["spikes"][1:])),
             "synops_total": float(sum(costs["synops"])), "seconds": round(time.time() - t0, 1)}
 
 
+# ----------------------------------------------------------------------------- summary
+
 def summarize(rows: list) -> dict:
-    """Per (dataset, T): arms' mean ± std and the paired differences with 95 % intervals."""
+    """Per T: arms' mean ± std and the paired differences with 95 % intervals."""
     mean_ci = harness.mean_ci
+    evals = [r for r in rows if r["kind"] == "eval"]
     out = {}
-    for dataset in sorted({r["dataset"] for r in rows}):
-        for T in sorted({r["T"] for r in rows if r["dataset"] == dataset}):
-            by = {a: {r["seed"]: r for r in rows if r["dataset"] == dataset and r["T"] == T
-                      and r["arm"] == a} for a in ARMS}
-            key = f"{dataset}_T{T}"
-            cell = {"arms": {}, "paired": {}}
-            for a, rs in by.items():
-                if not rs:
-                    continue
-                vals = list(rs.values())
-                cell["arms"][a] = {
-                    "seeds": len(vals),
-                    "accuracy": mean_ci([r["accuracy"] for r in vals]),
-                    "spikes_total": mean_ci([r["spikes_total"] for r in vals]),
-                    "synops_total": mean_ci([r["synops_total"] for r in vals]),
-                    "spikes_per_layer": np.mean([r["spikes_per_layer"] for r in vals], 0).tolist(),
-                    "synops_per_layer": np.mean([r["synops_per_layer"] for r in vals], 0).tolist(),
-                    "amplitudes": np.mean([r["amplitudes"] for r in vals], 0).tolist()
-                    if vals[0]["amplitudes"] else []}
-            for a, b in (("ternary_a1", "binary"), ("ternary_learned", "binary"),
-                         ("ternary_learned", "ternary_a1")):
-                seeds = sorted(set(by[a]) & set(by[b]))
-                if not seeds:
-                    continue
-                cell["paired"][f"{a}-{b}"] = {
-                    "seeds": len(seeds),
-                    "accuracy": mean_ci([by[a][s]["accuracy"] - by[b][s]["accuracy"]
-                                         for s in seeds]),
-                    "synops_ratio": mean_ci([by[a][s]["synops_total"] / by[b][s]["synops_total"]
-                                             for s in seeds]),
-                    "hidden_spikes_ratio": mean_ci(
-                        [sum(by[a][s]["spikes_per_layer"][1:-1]) /
-                         sum(by[b][s]["spikes_per_layer"][1:-1]) for s in seeds])}
-            out[key] = cell
+    for T in sorted({r["T"] for r in evals}):
+        by = {a: {r["seed"]: r for r in evals if r["T"] == T and r["arm"] == a} for a in ARMS}
+        cell = {"arms": {}, "paired": {}}
+        for a, rs in by.items():
+            if not rs:
+                continue
+            vals = list(rs.values())
+            cell["arms"][a] = {
+                "seeds": len(vals),
+                "accuracy": mean_ci([r["accuracy"] for r in vals]),
+                "spikes_total": mean_ci([r["spikes_total"] for r in vals]),
+                "synops_total": mean_ci([r["synops_total"] for r in vals]),
+                "spikes_per_layer": np.mean([r["spikes_per_layer"] for r in vals], 0).tolist(),
+                "synops_per_layer": np.mean([r["synops_per_layer"] for r in vals], 0).tolist(),
+                "amplitudes": np.mean([r["amplitudes"] for r in vals], 0).tolist()
+                if vals[0]["amplitudes"] else []}
+        for a, b, _ in COMPARISONS:
+            seeds, diffs = harness.paired(by[a], by[b],
+                                          lambda x, y: x["accuracy"] - y["accuracy"])
+            if not seeds:
+                continue
+            cell["paired"][f"{a}-{b}"] = {
+                "seeds": len(seeds), "accuracy": mean_ci(diffs),
+                "synops_ratio": mean_ci([by[a][s]["synops_total"] / by[b][s]["synops_total"]
+                                         for s in seeds])}
+        out[f"T{T}"] = cell
     return out
 
 
-def verdict(ci: dict, what: str) -> str:
-    lo, hi = ci["ci95"]
-    if ci["n"] < 2 or not np.isfinite(lo):
-        return f"undecided ({ci['n']} seed)"
-    if lo > 0:
-        return (f"yes: {what} (+{100 * ci['mean']:.1f} pts, 95 % CI {100 * lo:+.1f} .. "
-                f"{100 * hi:+.1f})")
-    if hi < 0:
-        return (f"no, the opposite: {100 * ci['mean']:+.1f} pts (95 % CI {100 * lo:+.1f} .. "
-                f"{100 * hi:+.1f})")
-    return (f"not shown: {100 * ci['mean']:+.1f} pts, 95 % CI {100 * lo:+.1f} .. {100 * hi:+.1f} "
-            f"includes 0")
+def pareto(summary: dict) -> list:
+    """(arm, T) mean points not dominated by another (fewer or equal synaptic operations
+    and higher or equal accuracy, one of them strictly)."""
+    pts = [(a, int(key[1:]), s["synops_total"]["mean"], s["accuracy"]["mean"])
+           for key, cell in summary.items() for a, s in cell["arms"].items()]
+    front = []
+    for a, T, c, acc in pts:
+        if not any((c2 <= c and acc2 >= acc) and (c2 < c or acc2 > acc)
+                   for _, _, c2, acc2 in pts):
+            front.append({"arm": a, "T": T, "synops": c, "accuracy": acc})
+    return sorted(front, key=lambda p: p["synops"])
 
 
-def _pm(ci: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
-    return harness.pm(ci, scale, fmt)
+def claims(summary: dict) -> dict:
+    """One verdict per claim over every T: supported where the paired interval lies
+    above 0, contradicted below, not shown where it includes 0."""
+    out = {}
+    for a, b, claim in COMPARISONS:
+        parts, signs = [], []
+        for key, cell in summary.items():
+            d = cell["paired"].get(f"{a}-{b}")
+            if d is None or d["accuracy"]["n"] < 2:
+                continue
+            signs.append(harness.sign(d["accuracy"]))
+            parts.append(f"{key} {harness.interval(d['accuracy'], 100, '+.1f')} pts "
+                         f"at {d['synops_ratio']['mean']:.2f}x the synaptic ops")
+        if not signs:
+            continue
+        up, down = sum(s > 0 for s in signs), sum(s < 0 for s in signs)
+        if up == len(signs):
+            word = "supported at every T"
+        elif down == len(signs):
+            word = "contradicted at every T (the opposite holds)"
+        elif up == 0 and down == 0:
+            word = "not shown at any T (every interval includes 0)"
+        else:
+            word = (f"mixed: supported at {up}, contradicted at {down}, not shown at "
+                    f"{len(signs) - up - down} of {len(signs)} T")
+        out[claim] = f"{word} ({'; '.join(parts)})"
+    return out
 
 
-def _interval(ci: dict, scale: float = 1.0, fmt: str = "+.1f") -> str:
-    return harness.interval(ci, scale, fmt)
+def plot(summary: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for arm in ARMS:
+        pts = sorted((int(k[1:]), c["arms"][arm]) for k, c in summary.items() if arm in c["arms"])
+        if not pts:
+            continue
+        xs = [s["synops_total"]["mean"] for _, s in pts]
+        ys = [s["accuracy"]["mean"] for _, s in pts]
+        es = [s["accuracy"]["std"] for _, s in pts]
+        ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=arm)
+        for (T, _), x, y in zip(pts, xs, ys):
+            ax.annotate(f"T={T}", (x, y), fontsize=7, textcoords="offset points",
+                        xytext=(3, -9))
+    ax.set_xscale("log")
+    ax.set_xlabel("synaptic operations per sample (folded network, log)")
+    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+    ax.set_title("Digits: binary vs ternary spikes, every arm tuned on validation")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def write(rows: list, args, size: dict, status: str, wall: float, study) -> None:
     Table = harness.Table
     summary = summarize(rows)
+    tunings = {f"{r['arm']}_T{r['T']}": r["tuning"] for r in rows if r["kind"] == "tune"}
     main = Table("Accuracy and cost per arm (folded network = Lava; mean ± std over seeds)",
-                 ["task", "T", "arm", "seeds", "test accuracy", "spikes/sample (all layers)",
-                  "synaptic ops/sample", "amplitudes (learned)"])
+                 ["T", "arm", "seeds", "chosen lr, tau_grad", "validation acc (tuning)",
+                  "test accuracy", "spikes/sample (hidden + output)", "synaptic ops/sample",
+                  "amplitudes (learned)"])
     paired = Table("Paired differences per seed (95 % t-interval)",
-                   ["task", "T", "comparison", "seeds", "Δ accuracy, pts [95 % CI]",
-                    "synaptic ops ratio [95 % CI]", "hidden-layer spikes ratio [95 % CI]",
-                    "verdict"])
+                   ["T", "a − b", "seeds", "Δ accuracy, pts [95 % CI]",
+                    "synaptic ops ratio a/b [95 % CI]", "verdict"])
+    tune_t = Table("Tuning: validation accuracy of every grid point (mean over the splits)",
+                   ["T", "arm", "points: lr / tau_grad -> validation accuracy", "chosen"])
     layers = Table("Spikes and synaptic operations per layer (mean over seeds, per sample)",
-                   ["task", "T", "arm", "spikes: input / hidden... / output",
-                    "synaptic ops: into layer 1 / ... / output"], float_format=".1f")
-    verdicts = {}
+                   ["T", "arm", "spikes: input / hidden / output",
+                    "synaptic ops: into hidden / into output"], float_format=".1f")
     for key, cell in summary.items():
-        dataset, T = key.rsplit("_T", 1)
+        T = int(key[1:])
         for a, s in cell["arms"].items():
-            main.rows.append([dataset, int(T), a, s["seeds"], _pm(s["accuracy"]),
-                              _pm(s["spikes_total"], fmt=".0f"), _pm(s["synops_total"], fmt=".0f"),
+            tun = tunings.get(f"{a}_T{T}", {})
+            ch = tun.get("choice", {})
+            main.rows.append([T, a, s["seeds"],
+                              f"{ch.get('lr')}, {ch.get('tau_grad', 'STE')}",
+                              tun.get("validation_accuracy"), harness.pm(s["accuracy"]),
+                              harness.pm(s["spikes_total"], fmt=".0f"),
+                              harness.pm(s["synops_total"], fmt=".0f"),
                               ", ".join(f"{v:.3f}" for v in s["amplitudes"]) or "-"])
-            layers.rows.append([dataset, int(T), a,
-                                " / ".join(f"{v:.0f}" for v in s["spikes_per_layer"]),
+            layers.rows.append([T, a, " / ".join(f"{v:.0f}" for v in s["spikes_per_layer"]),
                                 " / ".join(f"{v:.0f}" for v in s["synops_per_layer"])])
         for comp, d in cell["paired"].items():
-            what = ("the learned amplitude helps" if comp == "ternary_learned-ternary_a1"
-                    else "ternary beats binary")
-            v = verdict(d["accuracy"], what)
-            verdicts[f"{key}:{comp}"] = v
-            paired.rows.append([dataset, int(T), comp.replace("-", " − "), d["seeds"],
-                                _interval(d["accuracy"], 100),
-                                _interval(d["synops_ratio"], 1, ".2f"),
-                                _interval(d["hidden_spikes_ratio"], 1, ".2f"), v])
-    claims = _claims(summary)
+            sgn = harness.sign(d["accuracy"])
+            v = {1: "a better", -1: "b better", 0: "not shown (includes 0)",
+                 None: "one seed"}[sgn]
+            paired.rows.append([T, comp.replace("-", " − "), d["seeds"],
+                                harness.interval(d["accuracy"], 100, "+.1f"),
+                                harness.interval(d["synops_ratio"], 1, ".2f"), v])
+    for name, tun in tunings.items():
+        arm, T = name.rsplit("_T", 1)
+        pts = "; ".join(f"{p['params'].get('lr')}/{p['params'].get('tau_grad', 'STE')} -> "
+                        f"{p['mean']:.3f}" for p in tun["points"])
+        tune_t.rows.append([int(T), arm, pts, json.dumps(tun["choice"])])
+    cl = claims(summary)
+    front = pareto(summary)
+    evals = [r for r in rows if r["kind"] == "eval"]
+    n_tune = sum(t["trainings"] for t in tunings.values())
     text = [
-        f"Arms differ only in the spike: {', '.join(ARMS)}; neuron {NEURON} (neuron setting "
-        f"'{args.neuron}'; surrogate 'exp' = SLAYER's exponential at the threshold, for "
-        f"ternary at both thresholds).  "
-        + (f"Digits: 64-128-10, rate code, {size['digits']['epochs']} epochs, batch 32.  "
-           if "digits" in args.datasets else "")
-        + (f"Events: {EVENTS_OPTIONS['height']}x{EVENTS_OPTIONS['width']}x2 moving dot, "
-           f"{EVENTS_OPTIONS['num_classes']} classes, {size['events']['num_train']} training / "
-           f"{size['events']['num_test']} test samples, conv8-conv16(stride 2)-dense, "
-           f"{size['events']['epochs']} epochs, batch 16.  " if "events" in args.datasets else "")
-        + f"Adam lr 0.01, cross-entropy on output spike counts, best epoch on a 10 % validation "
-        f"hold-out.  Seeds {args.seed} .. {args.seed + size['seeds'] - 1}; every arm of a seed "
-        f"sees the same data.",
+        f"Arms: {', '.join(ARMS)} (see the module docstring).  Base neuron {BASE_NEURON}; "
+        f"64-{HIDDEN}-10 (binary_wide 64-{2 * HIDDEN}-10), rate code, {size['epochs']} epochs, "
+        "batch 32, Adam with a cosine schedule, cross-entropy on the output spike counts, "
+        "the last epoch exported.",
+        f"Tuning (one protocol, studies.harness.tune): grid {json.dumps(size['grid'])} (the "
+        f"authors' STE arm: lr only); {harness.TUNE_RULE}.  Splits (seeds) {size['splits']}.  "
+        f"Budget: {n_tune} tuning trainings, then {len(evals)} evaluation models (seeds "
+        f"{args.seed} .. {args.seed + size['seeds'] - 1}, whole training split, every arm of "
+        "a seed sees the same data and initial seed).",
         "Accuracy is the folded network's (what the exported file computes) on the whole test "
         "split.  The bit-exact emulator's outputs equal it on every test sample for "
-        f"{sum(r['emulator_equal_all_test'] for r in rows)} of {len(rows)} models; Lava "
+        f"{sum(r['emulator_equal_all_test'] for r in evals)} of {len(evals)} models; Lava "
         f"fixed_pt equals the emulator on the first {size['lava_samples']} test samples for "
-        f"{sum(bool(r['lava'] and r['lava']['equal_to_emulator']) for r in rows)} of "
-        f"{sum(r['lava'] is not None for r in rows)} models checked.",
+        f"{sum(bool(r['lava'] and r['lava']['equal_to_emulator']) for r in evals)} of "
+        f"{sum(r['lava'] is not None for r in evals)} models checked.",
         "Synaptic operations: every spike (either sign) of a source neuron costs one operation "
         "per outgoing synapse with a non-zero weight; the input's spikes count into layer 1.",
-        "**Verdicts.** " + " ".join(f"{k}: {v}." for k, v in claims.items()),
+        "**Verdicts** (per claim, over T; 'not shown' where the 95 % interval includes 0). "
+        + " ".join(f"*{k}*: {v}." for k, v in cl.items()),
+        "**Accuracy against synaptic operations** (plot `" + args.name + ".png`): the "
+        "(arm, T) points no other point beats at fewer or equal operations: "
+        + "; ".join(f"{p['arm']} T={p['T']} ({p['synops']:.0f} ops, {p['accuracy']:.3f})"
+                    for p in front) + ".",
         f"Wall time {wall / 60:.1f} min.",
     ]
+    folder = os.path.join(args.out, args.name)
+    os.makedirs(folder, exist_ok=True)
+    if summary:
+        plot(summary, os.path.join(folder, f"{args.name}.png"))
     harness.write_result(args.name, study=study,
-                         title="Binary vs ternary spikes at equal T (Guo et al. 2024)",
-                         tables=[main, paired, layers],
-                         data={"size": args.size, "sizes": size, "neuron": NEURON, "arms": ARMS,
-                               "events_options": EVENTS_OPTIONS, "claims": claims,
-                               "verdicts": verdicts, "summary": summary, "rows": rows,
-                               "wall_seconds": round(wall, 1)},
+                         title="Binary vs ternary spikes, every arm tuned on validation "
+                               "(Guo et al. 2024)",
+                         tables=[main, paired, tune_t, layers],
+                         data={"size": args.size, "sizes": size, "base_neuron": BASE_NEURON,
+                               "arms": ARMS, "grid": size["grid"],
+                               "comparisons": [list(c) for c in COMPARISONS], "claims": cl,
+                               "pareto": front, "tuning": tunings, "summary": summary,
+                               "rows": rows, "wall_seconds": round(wall, 1)},
                          text=text, status=status, out=args.out)
 
 
-def _claims(summary: dict) -> dict:
-    """One verdict per claim, over every (task, T) cell."""
-    out = {}
-    for claim, comp in (("ternary (learned amplitude) beats binary at equal T",
-                         "ternary_learned-binary"),
-                        ("ternary (amplitude 1) beats binary at equal T", "ternary_a1-binary"),
-                        ("the learned amplitude helps", "ternary_learned-ternary_a1")):
-        parts, signs = [], []
-        for key, cell in summary.items():
-            d = cell["paired"].get(comp)
-            if d is None or d["accuracy"]["n"] < 2:
-                continue
-            lo, hi = d["accuracy"]["ci95"]
-            signs.append(harness.sign(d["accuracy"]))
-            parts.append(f"{key} {100 * d['accuracy']['mean']:+.1f} pts "
-                         f"[{100 * lo:+.1f}, {100 * hi:+.1f}]")
-        if not signs:
-            continue
-        word = ("supported in every cell" if all(s > 0 for s in signs) else
-                "contradicted in every cell" if all(s < 0 for s in signs) else
-                "not supported in any cell" if all(s <= 0 for s in signs) else
-                f"supported in {sum(s > 0 for s in signs)} of {len(signs)} cells")
-        out[claim] = f"{word} ({'; '.join(parts)})"
-    return out
+def _resume_rows(path: str, revision) -> list:
+    if not os.path.isfile(path):
+        return []
+    doc = json.loads(open(path, encoding="utf-8").read())
+    old = (doc.get("provenance") or {}).get("git", {}).get("revision")
+    if old != revision:
+        raise SystemExit(f"--resume: {path} was written by revision {old}, this is {revision}")
+    return list(doc["data"]["rows"])
 
 
 def main(argv=None) -> int:
     p = harness.parser(__doc__, SIZES)
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default by size)")
-    p.add_argument("--datasets", default="digits,events", help="comma-separated subset")
-    p.add_argument("--neuron", choices=sorted(NEURONS), default="study",
-                   help="neuron parameters shared by the arms (default study)")
-    p.add_argument("--name", default="ternary", help="result name (OUT/NAME/NAME.{json,md})")
     p.add_argument("--Ts", default=None, help="comma-separated T values (default by size)")
+    p.add_argument("--name", default="ternary", help="result name (OUT/NAME/NAME.{json,md})")
     p.add_argument("--out", default=str(harness.RESULTS),
-                   help="results folder; writes OUT/NAME/NAME.{json,md}")
+                   help="results folder; writes OUT/NAME/NAME.{json,md,png}")
     p.add_argument("--work", default=None, help="folder for the trained models "
                    "(default: a temporary folder, removed at the end)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows of an existing partial result of this revision")
     args = p.parse_args(argv)
-    global NEURON
-    NEURON = NEURONS[args.neuron]
     study = harness.Study("ternary", argv)    # the revision and machine this run started from
     harness.start()
     size = dict(SIZES[args.size])
@@ -371,25 +435,47 @@ def main(argv=None) -> int:
         size["seeds"] = args.seeds
     if args.Ts is not None:
         size["Ts"] = [int(t) for t in args.Ts.split(",")]
-    cells = [(seed, dataset, T, arm) for seed in range(args.seed, args.seed + size["seeds"])
-             for dataset in args.datasets.split(",") for T in size["Ts"] for arm in ARMS]
+    rows = (_resume_rows(os.path.join(args.out, args.name, f"{args.name}.json"),
+                         study.started["git"]["revision"]) if args.resume else [])
+    done = {(r["kind"], r["arm"], r["T"], r.get("seed")) for r in rows}
+    choice = {(r["arm"], r["T"]): r["tuning"]["choice"] for r in rows if r["kind"] == "tune"}
+    cells = []
+    for T in size["Ts"]:
+        for arm in ARMS:
+            cells.append(("tune", arm, T, None))
+        for seed in range(args.seed, args.seed + size["seeds"]):
+            for arm in ARMS:
+                cells.append(("eval", arm, T, seed))
+    cells = [c for c in cells if c not in done]
+
+    def run_cell(c):
+        kind, arm, T, seed = c
+        with harness.work_folder(args.work, "ternary-") as work:
+            if kind == "tune":
+                r = tune_arm(arm, T, size, work)
+                choice[(arm, T)] = r["tuning"]["choice"]
+                return r
+            return run_one(arm, T, seed, choice[(arm, T)], size, work,
+                           size["lava_samples"] if seed == args.seed else 0)
 
     def line(r):
-        return (f"seed {r['seed']} {r['dataset']:6s} T={r['T']:<2d} {r['arm']:15s} acc "
-                f"{r['accuracy']:.3f} (emulator equal {r['emulator_equal_all_test']}, Lava "
+        if r["kind"] == "tune":
+            return (f"T={r['T']:<2d} {r['arm']:13s} tuned: {r['tuning']['choice']} validation "
+                    f"{r['tuning']['validation_accuracy']:.3f} ({r['seconds']} s)")
+        return (f"T={r['T']:<2d} {r['arm']:13s} seed {r['seed']} acc {r['accuracy']:.3f} "
+                f"(emulator equal {r['emulator_equal_all_test']}, Lava "
                 f"{r['lava'] and r['lava']['equal_to_emulator']}) spikes "
                 f"{r['spikes_total']:.0f} synops {r['synops_total']:.0f} amps "
                 f"{r['amplitudes']} {r['seconds']} s")
 
-    with harness.work_folder(args.work, "ternary-") as work:
-        rows = study.run(
-            cells, lambda c: run_one(c[1], c[3], c[2], c[0], size, work,
-                                     size["lava_samples"] if c[0] == args.seed else 0),
-            lambda rows, status, wall: write(rows, args, size, status, wall, study), line)
-    ok = all(r["emulator_equal_all_test"] for r in rows) and all(
-        r["lava"]["equal_to_emulator"] for r in rows if r["lava"])
+    rows = study.run(cells, run_cell,
+                     lambda rows, status, wall: write(rows, args, size, status, wall, study),
+                     line, rows=rows)
+    evals = [r for r in rows if r["kind"] == "eval"]
+    ok = all(r["emulator_equal_all_test"] for r in evals) and all(
+        r["lava"]["equal_to_emulator"] for r in evals if r["lava"])
     print(f"results: {os.path.join(args.out, args.name, args.name + '.md')}")
-    print(f"ternary: {'OK' if ok else 'FAILED'} ({len(rows)} models; folded torch == emulator "
+    print(f"ternary: {'OK' if ok else 'FAILED'} ({len(evals)} models; folded torch == emulator "
           f"on every test sample, Lava == emulator on the checked subsets)")
     return 0 if ok else 1
 

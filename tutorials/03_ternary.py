@@ -14,7 +14,8 @@ What happens:
 4. accuracy and spikes per sample side by side (a spike of either sign costs one
    synaptic event per outgoing synapse).
 
-The study behind the README's figures (three arms, two tasks, T=4 and 16, 10 seeds,
+The study behind the README's figures (six arms incl. binary with a learned amplitude,
+a 2x-wide binary net and the authors' neuron, each tuned on validation, T=2..16, 5 seeds,
 synaptic operations, paired 95 % intervals): ``python -m studies.ternary`` ->
 ``results/ternary/ternary.md``.
 """

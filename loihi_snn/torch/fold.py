@@ -28,9 +28,15 @@ def _synapses(block) -> Tuple[object, object]:
     return getattr(block, "synapse", None), None
 
 
+def _amplitude(neuron):
+    """The neuron's spike amplitude parameter (ternary, or binary with a learned one), or None."""
+    return getattr(neuron, "amplitude", None) if neuron is not None else None
+
+
 def has_ternary(blocks: Iterable) -> bool:
+    """Whether any layer is ternary or carries a spike amplitude (both are folded)."""
     return any(getattr(getattr(b, "neuron", None), "spike_mode", "binary") == "ternary"
-               for b in blocks)
+               or _amplitude(getattr(b, "neuron", None)) is not None for b in blocks)
 
 
 def _power_of_two_scale(max_abs: float) -> float:
@@ -45,7 +51,8 @@ def fold_amplitudes(blocks) -> Tuple[torch.nn.ModuleList, float]:
 
     In the copy every ternary neuron has amplitude 1 and every synapse fed by a
     ternary layer carries that layer's amplitude.  ``output_scale`` is the amplitude of
-    the last spiking layer (1.0 if it is binary): multiply the deployed output by it.
+    the last spiking layer (1.0 if it has none): multiply the deployed output by it.
+    A binary layer with a learned amplitude (``learn_amplitude=True``) is folded alike.
     """
     folded = copy.deepcopy(blocks)
     pending = 1.0
@@ -53,8 +60,8 @@ def fold_amplitudes(blocks) -> Tuple[torch.nn.ModuleList, float]:
         neuron = getattr(block, "neuron", None)
         if neuron is None:                       # flatten, average: pass through
             continue
-        ternary = getattr(neuron, "spike_mode", "binary") == "ternary"
-        own = float(neuron.amplitude.detach()) if ternary else 1.0
+        amp = _amplitude(neuron)
+        own = float(amp.detach()) if amp is not None else 1.0
         syn, rec = _synapses(block)
         with torch.no_grad():
             weights: List[torch.nn.Parameter] = []
@@ -71,7 +78,7 @@ def fold_amplitudes(blocks) -> Tuple[torch.nn.ModuleList, float]:
                     for w in weights:
                         w.mul_(c)
                     neuron._threshold = neuron._threshold * c
-            if ternary:
+            if amp is not None:
                 neuron.amplitude.fill_(1.0)
         pending = own
     return folded, pending

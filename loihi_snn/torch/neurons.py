@@ -74,6 +74,13 @@ class LIF(_base.Neuron):
         ternary neurons fire +1 above ``threshold`` and -1 below ``-threshold`` and
         emit ``amplitude * s`` (``amplitude`` a learnable per-layer scalar, init 1,
         folded into the next layer's weights at export).
+    amplitude, learn_amplitude : float, bool or None
+        the spike amplitude's initial value and whether it is learned.  Ternary
+        neurons always carry it (``learn_amplitude`` None: learned).  Binary neurons
+        carry one only when ``learn_amplitude=True`` is given: spikes ``amplitude * s``
+        with ``s`` in {0, 1}, folded at export like the ternary one (a pure
+        re-parameterisation of the next layer's weights, for the control arm of the
+        ternary study); None or False: plain {0, 1} spikes.
     tau_grad, scale_grad : float
         width (relative to the threshold) and height of the surrogate gradient, with
         SLAYER's conventions (see :meth:`surrogate_params`).
@@ -88,7 +95,8 @@ class LIF(_base.Neuron):
 
     def __init__(self, threshold: float, current_decay: float, voltage_decay: float,
                  reset: str = "hard", leak: bool = True, spike: str = "binary",
-                 amplitude: float = 1.0, learn_amplitude: bool = True, synapse: str = "cuba",
+                 amplitude: float = 1.0, learn_amplitude: Optional[bool] = None,
+                 synapse: str = "cuba",
                  tau_grad: float = 1.0,
                  scale_grad: float = 1.0, surrogate: str = "auto", scale: int = 1 << 6, dropout=None,
                  shared_param: bool = True, persistent_state: bool = False,
@@ -137,9 +145,12 @@ class LIF(_base.Neuron):
         self.spike_mode = spike
         resolve_surrogate(surrogate, spike == "ternary")      # validates the name
         self.surrogate = surrogate
-        if spike == "ternary":
+        if learn_amplitude is not None and not isinstance(learn_amplitude, bool):
+            raise OptionError(f"learn_amplitude must be True, False or None, got "
+                              f"{learn_amplitude!r}")
+        if spike == "ternary" or learn_amplitude is True:
             self.amplitude = torch.nn.Parameter(torch.tensor(float(amplitude)),
-                                                requires_grad=learn_amplitude)
+                                                requires_grad=learn_amplitude is not False)
         else:
             self.register_parameter("amplitude", None)
 
@@ -192,14 +203,14 @@ class LIF(_base.Neuron):
             out = self._forward_float(input, recurrent_weight)
         else:
             out = self._forward_fixed(input, recurrent_weight)
-        if self.ternary:
+        if self.amplitude is not None:
             out = out * self.amplitude
         if self.drop is not None:
             out = self.drop(out)
         return out
 
     def _forward_float(self, input, w_rec):
-        if not self.record_voltage and not (self.ternary and w_rec is not None) \
+        if not self.record_voltage and not (self.amplitude is not None and w_rec is not None) \
                 and not self.use_autograd_loop:
             return self._forward_float_fast(input, w_rec)
         return self._forward_float_autograd(input, w_rec)
@@ -221,7 +232,7 @@ class LIF(_base.Neuron):
         dv = self.v_decay / DECAY_UNITY
         vth = self.threshold
         spike_fn = spike_function(self.ternary, self.surrogate, *self.surrogate_params())
-        amp = self.amplitude if self.ternary else 1.0
+        amp = self.amplitude if self.amplitude is not None else 1.0
         params = LIFParams(du, dv, vth, 0.0, self.reset, self.ternary)
         u = torch.zeros_like(input[..., 0])
         v = torch.zeros_like(u)
@@ -245,8 +256,8 @@ class LIF(_base.Neuron):
             a_int = torch.round(input * self.w_scale).to(torch.int64)
             w_int = None
             if w_rec is not None:
-                # an unfolded ternary amplitude is folded into the recurrent weight here
-                amp = float(self.amplitude) if self.ternary else 1.0
+                # an unfolded amplitude is folded into the recurrent weight here
+                amp = float(self.amplitude) if self.amplitude is not None else 1.0
                 w_int = torch.round(w_rec * amp * self.w_scale).to(torch.int64)
             u = torch.zeros_like(a_int[..., 0])
             v = torch.zeros_like(u)

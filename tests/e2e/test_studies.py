@@ -88,8 +88,13 @@ def test_ternary_small(tmp_path):
     lines = _run(["studies.ternary", "--size", "small", "--out", str(tmp_path)], tmp_path)
     assert lines[-1].startswith("ternary: OK")
     r = _result(tmp_path / "ternary" / "ternary.json")
-    assert r["status"] == "complete" and len(r["data"]["rows"]) == 6
-    assert set(r["data"]["summary"]) == {"digits_T4", "events_T4"}
+    rows = r["data"]["rows"]
+    assert r["status"] == "complete" and len(rows) == 12          # 6 arms: tuned, then trained
+    assert sorted(r["data"]["tuning"]) == sorted(f"{a}_T4" for a in r["data"]["arms"])
+    for tuning in r["data"]["tuning"].values():                    # the grid and its choice
+        assert tuning["choice"] == tuning["points"][0]["params"] and tuning["trainings"] == 1
+    assert set(r["data"]["summary"]) == {"T4"} and len(r["data"]["summary"]["T4"]["arms"]) == 6
+    assert (tmp_path / "ternary" / "ternary.png").is_file()
     _check_provenance(r["provenance"], "ternary")
 
 
