@@ -52,7 +52,7 @@ from studies import harness  # noqa: E402
 #: the neuron every arm starts from (the arms change the spike, the amplitude, the
 #: threshold / surrogate of the authors' neuron, or the width)
 BASE_NEURON = {"type": "lif", "reset": "hard", "threshold": 1.0, "current_decay": 0.5,
-               "voltage_decay": 0.1, "tau_grad": 0.1, "scale_grad": 3.0, "surrogate": "exp"}
+               "voltage_decay": 0.1, "tau_grad": 0.03, "scale_grad": 3.0, "surrogate": "exp"}
 HIDDEN = 128
 ARMS = {
     "binary": {"neuron": {"spike": "binary"}},
@@ -64,7 +64,7 @@ ARMS = {
                            "surrogate": "ste"}, "knobs": ("lr",)},
 }
 #: the tuning grid shared by every arm (an arm without a surrogate width keeps only ``lr``)
-GRID = {"lr": [0.003, 0.01, 0.03], "tau_grad": [0.03, 0.1, 0.3]}
+GRID = {"lr": [0.01, 0.03, 0.1], "tau_grad": [0.01, 0.03, 0.1]}
 #: (a, b, claim): the paired comparisons a - b and the claim each one tests
 COMPARISONS = [
     ("ternary", "binary", "ternary spikes (amplitude 1) beat binary at equal T"),
@@ -79,7 +79,7 @@ COMPARISONS = [
 ]
 SIZES = {
     "small": {"Ts": [4], "seeds": 1, "lava_samples": 3, "train_limit": 200, "test_limit": 60,
-              "epochs": 1, "grid": {"lr": [0.01], "tau_grad": [0.1]}, "splits": [1000]},
+              "epochs": 1, "grid": {"lr": [0.03], "tau_grad": [0.03]}, "splits": [1000]},
     "full": {"Ts": [4, 16, 2, 8], "seeds": 5, "lava_samples": 10, "train_limit": None,
              "test_limit": None, "epochs": 15, "grid": GRID,
              "splits": list(harness.TUNE_SPLITS)},
