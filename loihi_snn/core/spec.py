@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 
-LAYER_TYPES = ("input", "dense", "dense_rec", "dense_comp", "conv", "pool", "flatten", "average")
+LAYER_TYPES = ("input", "dense", "dense_rec", "dense_comp", "conv", "pool", "flatten", "average",
+               "convT", "unpool")
 #: values of the root attribute ``layer_start``: when each layer's neurons start.
 #: ``step_1``: at Lava step 1 (a fresh run; a biased layer integrates its bias while the
 #: input is still on its way through the synapses before it); ``first_input``: at the
@@ -91,6 +92,11 @@ class LayerSpec:
         elif self.type == "pool":
             kh, kw = self.fields["kernel"]
             n += self.size * kh * kw
+        elif self.type in ("convT", "unpool") and w is not None:
+            # every input pixel reaches Cout/groups * kH * kW outputs (ignoring borders)
+            kh, kw = self.fields["kernel"]
+            fan = (int(w.shape[1]) if self.type == "convT" else 1) * kh * kw
+            n += int(np.prod(self.in_shape)) * fan
         wr = self.fields.get("weight_rec")
         if wr is not None:
             n += int(np.count_nonzero(wr))

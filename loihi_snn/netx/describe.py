@@ -13,6 +13,7 @@ import numpy as np
 
 from loihi_snn.netx.lower import weight_precision
 from loihi_snn.netx.schema import LayerSpec, NetSpec
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, transposed_synapses
 
 _NEURON_KEYS = ("iDecay", "vDecay", "vThMant", "refDelay", "gradedSpike", "sigma_output",
                 "activation")
@@ -73,7 +74,9 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
     for layer in spec.layers:
         row = {"index": layer.index, "type": layer.type, "shape": list(layer.shape),
                "input_shape": list(layer.in_shape), "neuron": neuron_summary(layer),
-               "weight_bits": weight_bits(layer), "synapses": layer.num_synapses}
+               "weight_bits": weight_bits(layer),
+               "synapses": (transposed_synapses(layer) if layer.type in TRANSPOSED_TYPES
+                            else layer.num_synapses)}
         for key in ("kernel", "stride", "padding", "dilation", "groups", "group_size"):
             if key in layer.fields:
                 v = layer.fields[key]

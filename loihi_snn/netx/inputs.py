@@ -29,6 +29,7 @@ import numpy as np
 from loihi_snn.core.constants import (ACT_SHIFT, GRADED_MESSAGE_BITS, SDNN_EXP, STATE_BITS)
 from loihi_snn.core.errors import ShapeError
 from loihi_snn.netx.schema import INPUT_UNIT_WEIGHT, LayerSpec, NetSpec
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lower_transposed
 
 #: the largest magnitude of a graded input value: a signed 24-bit payload
 GRADED_PAYLOAD_MAX = (1 << (GRADED_MESSAGE_BITS - 1)) - 1
@@ -134,6 +135,9 @@ def _first_receiver(spec: NetSpec) -> Tuple[Optional[LayerSpec], int]:
             return layer, int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
         if layer.type == "pool":
             return layer, int(np.abs(w).sum())
+        if layer.type in TRANSPOSED_TYPES:
+            k = lower_transposed(layer).kernel
+            return layer, int(np.abs(k).reshape(k.shape[0], -1).sum(axis=1).max(initial=0))
         return None, 0              # an average layer: no neurons, no state
     return None, 0
 

@@ -12,6 +12,7 @@ from loihi_snn.core import asa as af
 from loihi_snn.core.constants import MAX_DELAY, WEIGHT_MAX, WEIGHT_MIN
 from loihi_snn.core.spec import LayerSpec, NeuronSpec
 from loihi_snn.netx.fields import INPUT_WEIGHT_MAX, _Checker, bias_range, check_size
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, validate_transposed
 
 
 def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
@@ -295,6 +296,8 @@ def _validate_layer(c: _Checker, ltype: str, raw: Dict[str, Any],
                             f"with kernel {kernel}, stride {stride}, padding {padding}, "
                             f"dilation {dilation} gives {expect}")
         fields.update(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    elif ltype in TRANSPOSED_TYPES:     # SLAYER's ConvT / Unpool (netx/transposed.py)
+        fields.update(validate_transposed(c, ltype, raw, in_shape, shape))
     elif ltype == "average":
         num = int(shape[0])
         if int(np.prod(shape)) != num:
@@ -364,7 +367,7 @@ def _finish_layer(c: _Checker, ltype: str, raw: Dict[str, Any], index: int, shap
     if family is not None and not family.complex_input and raw.get("_complex"):
         c.fail("weight", f"a complex weight (weight/real, weight/imag) needs neurons with a "
                          f"complex input (RF_PHASE, RF_IZHIKEVICH), not {neuron.type}")
-    if neuron is None and ltype in ("dense", "conv", "pool", "dense_rec"):
+    if neuron is None and ltype in ("dense", "conv", "pool", "dense_rec") + TRANSPOSED_TYPES:
         # without neurons nothing integrates the synaptic input: every backend would
         # output zeros forever
         c.fail("neuron", f"missing: a '{ltype}' layer needs a neuron group (without one "

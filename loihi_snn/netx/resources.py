@@ -26,6 +26,7 @@ import numpy as np
 from loihi_snn import families
 from loihi_snn.core import constants as C
 from loihi_snn.netx.lower import weight_precision
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, transposed_fan_in, transposed_synapses
 
 
 @dataclass
@@ -140,7 +141,8 @@ def _weights(layer) -> List[Tuple[str, np.ndarray]]:
     out = []
     for key in ("weight", "weight_rec", "weight_imag"):
         w = layer.fields.get(key)
-        if w is not None and layer.type in ("dense", "dense_rec", "conv", "pool"):
+        if w is not None and layer.type in ("dense", "dense_rec", "conv", "pool") + \
+                TRANSPOSED_TYPES:
             out.append((key, np.asarray(w)))
     return out
 
@@ -181,8 +183,11 @@ def _layer_estimate(layer) -> LayerEstimate:
         fan_in = int(math.prod(w.shape[1:]))
     elif layer.type == "pool":
         fan_in = int(math.prod(layer.fields["kernel"]))
-    synapses = int(layer.num_synapses)
-    if layer.type in ("conv", "pool"):
+    elif layer.type in TRANSPOSED_TYPES:
+        fan_in = transposed_fan_in(layer)
+    synapses = int(transposed_synapses(layer) if layer.type in TRANSPOSED_TYPES
+                   else layer.num_synapses)
+    if layer.type in ("conv", "pool") + TRANSPOSED_TYPES:
         kernel_bytes = int(np.size(layer.fields["weight"]))        # shared, 1 byte a weight
         synapse_bytes = kernel_bytes
     else:
@@ -348,6 +353,12 @@ def check(spec) -> List[Violation]:
             out.append(Violation(i, "type", "average", list(C.ON_CHIP_LAYER_TYPES),
                                  "an average (population sum) layer has no NeuroCore model: it "
                                  "runs on the embedded CPU or the host", "warning"))
+        if layer.type in TRANSPOSED_TYPES:
+            out.append(Violation(i, "type", layer.type, list(C.ON_CHIP_LAYER_TYPES),
+                                 f"this {layer.type} layer runs in lava as a gather (a CPU "
+                                 f"process) into a conv; lava's NeuroCore models have no "
+                                 f"transposed-conv connection: on the chip it needs sparse "
+                                 f"synapses ({e.synapses} here)", "warning"))
         if "asa" in layer.fields:
             out.append(Violation(i, "asa", "asa", None,
                                  "the ASA gate (per-step channel statistics, a 3x3 map and a "

@@ -5,10 +5,12 @@ and extension groups live beside the stock ones, and a file that only uses stock
 CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
 
     /layer/<i>/type        bytes: input | dense | dense_rec | dense_comp | conv | pool | flatten
-                           | average
+                           | average | convT | unpool
     /layer/<i>/shape       output shape of the layer, (C, H, W) or (N,)
     /layer/<i>/weight      dense: (out, in); conv: (Cout, Cin/groups, kH, kW[, 1]);
-                           pool: scalar or (1, 1, kH, kW); input: scalar
+                           pool: scalar or (1, 1, kH, kW); input: scalar;
+                           convT: (Cin, Cout/groups, kH, kW[, 1]); unpool: as pool
+                           (SLAYER's ConvT / Unpool export, see netx/transposed.py)
     /layer/<i>/bias        optional, per neuron, per channel or scalar
     /layer/<i>/delay       optional (dense): axonal delays, integer steps
     /layer/<i>/weight_rec  dense_rec only: (out, out)
@@ -162,7 +164,7 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
             c.fail("type", f"unknown layer type '{ltype}'; supported: " + ", ".join(LAYER_TYPES))
         if ltype == "input" and i != 0:
             c.fail("type", "an input layer must be layer 0")
-        if i == 0 and ltype in ("conv", "pool") and input_shape is not None:
+        if i == 0 and ltype in ("conv", "pool", "convT", "unpool") and input_shape is not None:
             prev_shape = _given_input_shape(c, input_shape)
         layer = _validate_layer(c, ltype, raw, prev_shape)
         layers.append(layer)

@@ -102,6 +102,9 @@ def netx_to_graph(net_path: str):
             continue
         if layer.type == "average":
             _refuse(path, layer, "type", "an 'average' (population sum) layer")
+        if layer.type in ("convT", "unpool"):
+            _refuse(path, layer, "type", f"a '{layer.type}' (transposed conv) layer: NIR 1.0.8 "
+                                         f"has no transposed-conv node")
         if layer.type == "flatten":
             nodes[name] = nir.Flatten(input_type={"input": np.asarray(layer.in_shape)},
                                       start_dim=0, end_dim=-1)

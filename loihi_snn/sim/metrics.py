@@ -70,6 +70,7 @@ from loihi_snn.netx.lower import (bias_mantissa, complex_layer_weights, dense_la
                                   pool_kernel, weight_precision, with_neuron)
 from loihi_snn.netx.resources import estimate
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lower_transposed
 
 __all__ = ["Connection", "CostPlan", "DeploymentMetrics", "ENERGY_NOTE", "cost_plan",
            "conv_fanout", "format_metrics", "measure", "measure_activity"]
@@ -121,6 +122,22 @@ def conv_fanout(mask: np.ndarray, in_shape: Sequence[int], out_shape: Sequence[i
     f = np.einsum("cab,ay,bx->cyx", m.astype(np.int64), vy.astype(np.int64),
                   vx.astype(np.int64))
     return f.reshape(c, h, w).astype(np.int64)
+
+
+def transposed_fanout(layer: LayerSpec) -> Tuple[np.ndarray, np.ndarray]:
+    """(effective, dense) synapses each input neuron of a ``convT`` / ``unpool`` layer
+    drives, flat (Cin*H*W,) int64: the fan-out of its position in the stuffed map of the
+    equivalent conv (:func:`loihi_snn.netx.transposed.lower_transposed`), so borders,
+    stride, dilation, groups and SLAYER's channel folding are exact."""
+    sc = lower_transposed(layer)
+    geo = (sc.stuffed_shape, sc.conv_shape, (1, 1), (0, 0), sc.dilation, sc.groups)
+    pos = np.flatnonzero(sc.index >= 0)
+    out = []
+    for mask in (sc.kernel, np.ones(sc.kernel.shape)):
+        fan = np.zeros(int(np.prod(sc.in_shape)), dtype=np.int64)
+        fan[sc.index[pos]] = conv_fanout(mask, *geo).reshape(-1)[pos]
+        out.append(fan)
+    return out[0], out[1]
 
 
 def _lava_dense(w: np.ndarray, bits: int) -> np.ndarray:
@@ -205,7 +222,7 @@ def _message(layer: LayerSpec, step) -> str:
 
 
 def _has_neurons(layer: LayerSpec) -> bool:
-    return layer.type in ("dense", "dense_rec", "conv", "pool") or (
+    return layer.type in ("dense", "dense_rec", "conv", "pool") + TRANSPOSED_TYPES or (
         layer.type == "input" and layer.neuron is not None)
 
 
@@ -221,7 +238,8 @@ def _weight_tensors(layer: LayerSpec) -> List[Tuple[str, np.ndarray, int, int]]:
         out.append(("weight", _lava_dense(w, bits), bits, exp))
         if wr is not None:
             out.append(("weight_rec", _lava_dense(wr, bits), bits, exp))
-    elif layer.type in ("conv", "pool") and layer.fields.get("weight") is not None:
+    elif layer.type in ("conv", "pool") + TRANSPOSED_TYPES and \
+            layer.fields.get("weight") is not None:
         w = np.asarray(layer.fields["weight"])
         bits, exp, _ = weight_precision(w)
         out.append(("weight", w, bits, exp))
@@ -336,6 +354,8 @@ def cost_plan(spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 
                 mats = [w for name, w, _, _ in _weight_tensors(layer) if name != "weight_rec"]
                 fan = sum(np.count_nonzero(w, axis=0) for w in mats).astype(np.int64)
                 dense = np.full(mats[0].shape[1], sum(w.shape[0] for w in mats), np.int64)
+            elif layer.type in TRANSPOSED_TYPES:
+                fan, dense = transposed_fanout(layer)
             else:
                 f = layer.fields
                 if layer.type == "conv":

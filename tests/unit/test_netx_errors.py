@@ -167,8 +167,8 @@ CASES = [
     # layer type
     pytest.param("oxford", lambda f: put_type(f["layer/1"], b"bogus"), 1, "type",
                  ("bogus",), id="unknown-layer-type-bogus"),
-    pytest.param("tiny", lambda f: put_type(f["layer/2"], b"convT"), 2, "type",
-                 ("convT",), id="unknown-layer-type-convT"),
+    pytest.param("tiny", lambda f: put_type(f["layer/2"], b"upsample"), 2, "type",
+                 ("upsample",), id="unknown-layer-type-upsample"),
     pytest.param("oxford", lambda f: f["layer/1"].__delitem__("type"), 1, "type",
                  ("missing",), id="missing-type"),
     pytest.param("tiny", lambda f: put_type(f["layer/1"], b"input"), 1, "type",

@@ -44,10 +44,12 @@ from loihi_snn.netx.lower import (bias_mantissa, complex_layer_weights, dense_la
                                   is_graded, message_bits,
                                   output_transform, pool_kernel, reset_schedule, with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lower_transposed
 from loihi_snn.netx.inputs import check_input as check_input_values
 from loihi_snn.netx.inputs import check_input_range
 from loihi_snn.sim.emulator.backend import ARITHMETIC, make_backend
 from loihi_snn.sim.emulator.synapses import ComplexSynapse, ConvSynapse, DenseSynapse
+from loihi_snn.sim.emulator.transposed import StuffedConvSynapse
 
 
 class UnsupportedByEmulator(LoihiSnnError, NotImplementedError):
@@ -294,6 +296,10 @@ class Emulator:
                 syn = ConvSynapse(weight, layer.in_shape, layer.shape, f["stride"], f["padding"],
                                   f["dilation"], groups, binary=in_bits == 0, backend=self.xb)
                 stage = _Stage(ltype, layer, neuron=neuron, synapse=syn)
+            elif ltype in TRANSPOSED_TYPES:     # convT / unpool: gather + conv
+                syn = StuffedConvSynapse(lower_transposed(layer), binary=in_bits == 0,
+                                         backend=self.xb)
+                stage = _Stage(ltype, layer, neuron=self._neuron(layer, False), synapse=syn)
             elif ltype == "average":
                 stage = _Stage("average", layer)
             else:   # pragma: no cover - the schema rejects unknown types

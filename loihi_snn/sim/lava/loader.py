@@ -3,8 +3,8 @@
 ``load(path)`` validates the file (:func:`loihi_snn.netx.schema.read_netx`) and
 builds one block per layer from lava's processes.  It loads what lava-dl's netx
 loads (input, dense, dense with axonal delays, dense_rec, conv, flatten; CUBA/LOIHI
-and SDNN neurons) plus ``pool`` and ``average`` layers, and wires the input layer's
-port to its neuron.  For CUBA layers the processes and parameters are the ones stock
+and SDNN neurons) plus ``pool``, ``average``, ``convT`` and ``unpool`` layers, and
+wires the input layer's port to its neuron.  For CUBA layers the processes and parameters are the ones stock
 netx builds, so fixed-point spikes are identical to stock netx.  Each layer's neurons
 come from its family's Lava builder (:mod:`loihi_snn.families`); weights, kernels and
 biases from :mod:`loihi_snn.netx.lower`, as the emulator's.
@@ -28,6 +28,7 @@ from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, complex_layer_weights,
                                   lava_blocks, per_neuron, pool_kernel, reset_schedule,
                                   with_neuron)
 from loihi_snn.netx.schema import LayerSpec, NetSpec, read_netx
+from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lava_index, lower_transposed
 
 
 def _build_neuron(path: str, layer: LayerSpec, shape, precision, reset,
@@ -145,8 +146,8 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
     require_lava("loading a network as Lava processes (loihi_snn.load)")   # one line
     # lazy: the process modules import Lava, which read_netx users never need
     from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ComplexDenseBlock,
-                                                         ConvBlock, DenseBlock, InputBlock,
-                                                         Network)
+                                                         ConvBlock, ConvTBlock, DenseBlock,
+                                                         InputBlock, Network)
     blocks = []
     in_bits = int(input_message_bits)
     flatten_next = False
@@ -205,6 +206,20 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                               dilation=np.array(f["dilation"][::-1]), groups=int(groups),
                               input_message_bits=in_bits, out_bits=nb.out_bits,
                               kind=layer.type, gate=gate, name=name)
+        elif layer.type in TRANSPOSED_TYPES:      # convT / unpool: gather + conv
+            nb = _build_neuron(spec.path, layer, shape, precision, reset_cfg(), is_input=False,
+                               controlled=controlled)
+            sc = lower_transposed(layer)
+            weight = conv_weight_to_lava(sc.kernel)
+            if precision == "float":
+                weight = weight.astype(np.float64)
+            block = ConvTBlock(shape=shape, neuron=nb.process, weight=weight,
+                               input_shape=chw_to_whc(layer.in_shape), index=lava_index(sc),
+                               stuffed_shape=chw_to_whc(sc.stuffed_shape),
+                               conv_shape=chw_to_whc(sc.conv_shape),
+                               dilation=np.array(sc.dilation[::-1]), groups=sc.groups,
+                               input_message_bits=in_bits, out_bits=nb.out_bits,
+                               kind=layer.type, name=name)
         elif layer.type == "average":
             block = AverageBlock(shape=shape, group_size=layer.fields["group_size"], name=name)
         else:  # pragma: no cover - the schema rejects unknown types

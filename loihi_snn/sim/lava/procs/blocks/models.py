@@ -7,7 +7,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from loihi_snn.sim.lava.procs.blocks.process import (AverageBlock, ComplexDenseBlock, ConvBlock,
-                                                     DenseBlock, InputBlock, Network)
+                                                     ConvTBlock, DenseBlock, InputBlock, Network)
 
 
 # Hierarchical processes whose children are built in the Process constructor (as in
@@ -36,6 +36,11 @@ class PyComplexDenseBlockModel(_ChildrenBuiltModel):
 
 @implements(proc=ConvBlock, protocol=LoihiProtocol)
 class PyConvBlockModel(_ChildrenBuiltModel):
+    pass
+
+
+@implements(proc=ConvTBlock, protocol=LoihiProtocol)
+class PyConvTBlockModel(_ChildrenBuiltModel):
     pass
 
 

@@ -21,6 +21,7 @@ from lava.proc.dense.process import Dense as DenseSynapse
 
 from loihi_snn.core.constants import GRADED_MESSAGE_BITS, MAX_DELAY
 from loihi_snn.sim.lava.procs.average.process import GroupSum
+from loihi_snn.sim.lava.procs.gather.process import Gather
 
 
 class Block(AbstractProcess):
@@ -163,6 +164,47 @@ class ConvBlock(Block):
             self.synapse.a_out.connect(gate.a_in)
             gate.a_out.connect(neuron.a_in)
         self._finish(self.synapse, "s_in", neuron, out_bits)
+
+
+class ConvTBlock(Block):
+    """Transposed convolution (``convT``) or SLAYER ``unpool`` plus neuron: a stateless
+    :class:`~loihi_snn.sim.lava.procs.gather.process.Gather` spreads the input over the
+    stuffed map (no latency), lava's ``Conv`` (stride 1, no padding) sums it, the
+    neuron integrates (:mod:`loihi_snn.netx.transposed` is the lowering).
+
+    ``index`` is the gather in Lava order (:func:`~loihi_snn.netx.transposed.lava_index`),
+    ``stuffed_shape`` / ``conv_shape`` the conv's input / output in Lava order, ``weight``
+    the equivalent kernel in Lava's layout (Cout, kW, kH, Cin/groups).  For ``unpool`` the
+    conv's output (W', C*H', 1) is unfolded into the layer's (W', H', C) by a reshape
+    and a transpose of the connection.
+    """
+
+    kind = "convT"
+
+    def __init__(self, *, shape, neuron: AbstractProcess, weight: np.ndarray,
+                 input_shape: Tuple[int, int, int], index: np.ndarray,
+                 stuffed_shape: Tuple[int, int, int], conv_shape: Tuple[int, int, int],
+                 dilation, groups: int = 1, input_message_bits: int = 0, out_bits: int = 0,
+                 kind: str = "convT", name: Optional[str] = None) -> None:
+        super().__init__(shape=shape, name=name)
+        self.kind = kind
+        self.gather = Gather(in_shape=tuple(input_shape), out_shape=tuple(stuffed_shape),
+                             index=index)
+        self.synapse = ConvSynapse(weight=weight, input_shape=tuple(stuffed_shape),
+                                   stride=np.array([1, 1]), padding=np.array([0, 0]),
+                                   dilation=np.array(dilation), groups=groups,
+                                   num_message_bits=input_message_bits)
+        if tuple(self.synapse.output_shape) != tuple(conv_shape):
+            raise RuntimeError(f"conv output shape {self.synapse.output_shape} != "
+                               f"{tuple(conv_shape)}")
+        self.neuron = neuron
+        self.gather.a_out.connect(self.synapse.s_in)
+        a_out = self.synapse.a_out
+        if tuple(conv_shape) != tuple(self.shape):      # unpool: unfold the channels
+            w, h, c = self.shape
+            a_out = a_out.reshape((w, c, h)).transpose([0, 2, 1])
+        a_out.connect(neuron.a_in)
+        self._finish(self.gather, "a_in", neuron, out_bits)
 
 
 class AverageBlock(Block):
