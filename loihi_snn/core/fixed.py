@@ -291,3 +291,27 @@ def _floor(x):
         import torch
         return torch.floor(x)
     return np.floor(x)
+
+
+def decay_bound(start: float, drive: float, d, steps: int) -> float:
+    """An upper bound of ``|x|`` over ``steps`` steps of ``x <- decay(x, d) + e`` with
+    ``|x_0| <= start`` and every ``|e| <= drive`` (no wrap or saturation assumed).
+
+    ``d`` is the effective 12-bit decay (scalar or array: the smallest decay is the
+    worst case).  The magnitude obeys ``|x'| <= |x| * k + drive`` with
+    ``k = (4096 - d) / 4096`` (the truncation toward zero only lowers it); that
+    sequence moves monotonically to its fixed point, so its maximum is at the first or
+    the last step.  A small relative margin covers the float arithmetic of the bound.
+    """
+    d_min = float(np.min(d))
+    k = (DECAY_UNITY - d_min) / DECAY_UNITY
+    start, drive = float(start), float(drive)
+    if k >= 1.0:
+        last = start + steps * drive
+    elif k <= 0.0:
+        last = drive
+    else:
+        kt = k ** steps
+        last = kt * start + drive * (1.0 - kt) / (1.0 - k)
+    return max(start, last) * (1.0 + 1e-9) + 1.0
+

@@ -24,12 +24,14 @@ Dynamics (per step)::
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
 from loihi_snn.core import fixed
-from loihi_snn.core.constants import VTH_SHIFT
+from loihi_snn.core.constants import (ACT_SHIFT, CURRENT_WRAP, DECAY_UNITY, V_LIMIT,
+                                      VTH_SHIFT)
 from loihi_snn.core.args import show
 from loihi_snn.core.errors import OptionError
 
@@ -115,6 +117,181 @@ def lif_fixed_step(u, v, a_in, p: LIFParams):
     else:
         spike = v > vth_eff
     return spike, u, _apply_reset(v, spike, vth_eff, p.reset)
+
+
+def lif_fixed_steps(u, v, a_block, p: LIFParams):
+    """``T`` integer steps of the LIF family at once: exactly ``T`` calls of
+    :func:`lif_fixed_step` (the emulator's block of steps between two resets).
+
+    ``u``, ``v``: state ``(N, ...)``; ``a_block``: ``(T, N, ...)``, the synaptic input
+    of each step (raw integers, as ``a_in``).  Returns ``(spikes, u, v)`` with
+    ``spikes`` ``(T, N, ...)`` (boolean, or int64 in {-1, 0, +1} when ``p.ternary``)
+    and the state after the last step.
+
+    For ``float64`` state (the emulator's float form, numpy or torch) a block whose bounds
+    (:func:`loihi_snn.core.fixed.decay_bound`) prove that no current wraps and no
+    voltage saturates inside it runs in place with the fewest array passes: the
+    wrap and the saturation are then the identity, and every other operation is the
+    step's own (same products, truncation toward zero, compare and reset), so the
+    integers are the same (tests/unit/test_lif_steps.py checks both forms bit for bit,
+    across the bounds).  Every other case steps :func:`lif_fixed_step`.
+    """
+    T = int(a_block.shape[0])
+    lib = _block_in_range(u, v, a_block, p) if T else None
+    if lib == "numpy":
+        return _steps_in_range_numpy(u, v, a_block, p)
+    if lib == "torch":
+        return _steps_in_range_torch(u, v, a_block, p)
+    out = None
+    for t in range(T):
+        s, u, v = lif_fixed_step(u, v, a_block[t], p)
+        if out is None:
+            out = np.empty((T,) + tuple(s.shape), s.dtype) if type(s) is np.ndarray else \
+                s.new_empty((T,) + tuple(s.shape))
+        out[t] = s
+    return out, u, v
+
+
+def _abs_max(x) -> float:
+    if type(x) is np.ndarray:
+        return float(max(x.max(), -x.min())) if x.size else 0.0
+    if x.numel() == 0:
+        return 0.0
+    lo, hi = sys.modules["torch"].aminmax(x)
+    return float(max(hi.item(), -lo.item()))
+
+
+def _library(u, v, a_block) -> Optional[str]:
+    """"numpy" / "torch" when ``u`` and ``v`` are float64 arrays (tensors outside
+    autograd) of one shape and ``a_block`` a float block of the same kind, else None."""
+    if type(u) is np.ndarray:
+        ok = (type(v) is np.ndarray and type(a_block) is np.ndarray and u.dtype == np.float64
+              and v.dtype == np.float64 and a_block.dtype in (np.float32, np.float64))
+        lib = "numpy"
+    else:
+        torch = sys.modules.get("torch")
+        ok = (torch is not None and all(isinstance(x, torch.Tensor) for x in (u, v, a_block))
+              and u.dtype == v.dtype == torch.float64
+              and a_block.dtype in (torch.float32, torch.float64)
+              and not (u.requires_grad or v.requires_grad or a_block.requires_grad)
+              and u.device == v.device == a_block.device)
+        lib = "torch"
+    ok = ok and tuple(u.shape) == tuple(v.shape) and tuple(a_block.shape[1:]) == tuple(u.shape)
+    return lib if ok else None
+
+
+def _block_in_range(u, v, a_block, p: LIFParams) -> Optional[str]:
+    """The library of the in-place block form when it applies, else None: float64
+    state (:func:`_library`; scalar parameters for torch), and bounds proving
+    ``|u| < 2**23`` (no wrap) and ``|v| <= 2**23 - 1`` (no saturation) at every step of
+    the block.  A reset only shrinks ``|v|`` (a non-negative threshold), so the bounds
+    hold with it."""
+    lib = _library(u, v, a_block)
+    if lib is None or p.reset not in RESET_MODES:
+        return None
+    if lib == "torch" and not all(np.ndim(x) == 0 for x in (p.du, p.dv, p.vth)):
+        return None
+    if np.min(p.vth) < 0 or np.min(p.du) < 0 or np.min(p.dv) < 0 \
+            or np.max(p.du) > DECAY_UNITY or np.max(p.dv) > DECAY_UNITY:
+        return None
+    steps = int(a_block.shape[0])
+    u_bound = fixed.decay_bound(_abs_max(u), _abs_max(a_block) * (1 << ACT_SHIFT), p.du, steps)
+    if u_bound >= CURRENT_WRAP:
+        return None
+    bias = 0.0 if (np.ndim(p.bias) == 0 and p.bias == 0) else _abs_max(
+        p.bias if not isinstance(p.bias, (int, float)) else np.asarray(float(p.bias)))
+    if fixed.decay_bound(_abs_max(v), u_bound + bias, p.dv, steps) > V_LIMIT:
+        return None
+    return lib
+
+
+def _keep(d):
+    """``(4096 - d) / 4096`` as float64 (scalar or array): the factor of one decay."""
+    return (DECAY_UNITY - np.asarray(d, np.float64)) / DECAY_UNITY
+
+
+def _block_constants(p: LIFParams):
+    """(ku, kv, full_u, keep_u, keep_v, has_bias) of the block form."""
+    ku, kv = _keep(p.du), _keep(p.dv)
+    full_u = np.ndim(ku) == 0 and ku == 0.0     # a single-state neuron: u = input
+    keep_u = np.ndim(ku) == 0 and ku == 1.0     # no current decay
+    keep_v = np.ndim(kv) == 0 and kv == 1.0     # no leak
+    has_bias = not (np.ndim(p.bias) == 0 and p.bias == 0)
+    return ku, kv, full_u, keep_u, keep_v, has_bias
+
+
+def _steps_in_range_numpy(u, v, a_block, p: LIFParams):
+    """The block form of :func:`lif_fixed_steps` on numpy (bounds checked by the caller):
+    each line is the step's operation, in place."""
+    T = a_block.shape[0]
+    u, v = u.copy(), v.copy()                # the caller's arrays stay as they were
+    ku, kv, full_u, keep_u, keep_v, has_bias = _block_constants(p)
+    vth = np.asarray(p.vth << VTH_SHIFT, np.float64)
+    scale = float(1 << ACT_SHIFT)
+    tmp = np.empty(u.shape, np.float64)
+    out = np.empty((T,) + u.shape, np.int64 if p.ternary else np.bool_)
+    for t in range(T):
+        if full_u:
+            np.multiply(a_block[t], scale, out=u)
+        else:
+            if not keep_u:
+                np.multiply(u, ku, out=u)
+                np.trunc(u, out=u)               # decay, rounded toward zero
+            np.multiply(a_block[t], scale, out=tmp)
+            u += tmp
+        if not keep_v:
+            np.multiply(v, kv, out=v)
+            np.trunc(v, out=v)
+        v += u
+        if has_bias:
+            v += p.bias
+        s = out[t]
+        if p.ternary:
+            np.subtract(v > vth, v < -vth, out=s, dtype=np.int64)
+        else:
+            np.greater(v, vth, out=s)
+        if p.reset == "hard":
+            np.putmask(v, s, 0.0)
+        elif p.reset == "soft":
+            np.multiply(s, vth, out=tmp)
+            v -= tmp
+    return out, u, v
+
+
+def _steps_in_range_torch(u, v, a_block, p: LIFParams):
+    """The block form of :func:`lif_fixed_steps` on torch tensors (scalar parameters;
+    bounds checked by the caller), the same operations as the numpy form."""
+    torch = sys.modules["torch"]
+    T = a_block.shape[0]
+    u, v = u.clone(), v.clone()
+    ku, kv, full_u, keep_u, keep_v, has_bias = _block_constants(p)
+    ku, kv = float(ku), float(kv)
+    vth = float(p.vth << VTH_SHIFT)
+    scale = float(1 << ACT_SHIFT)
+    out = torch.empty((T,) + tuple(u.shape), dtype=torch.int64 if p.ternary else torch.bool,
+                      device=u.device)
+    for t in range(T):
+        if full_u:
+            torch.mul(a_block[t], scale, out=u)
+        else:
+            if not keep_u:
+                u.mul_(ku).trunc_()              # decay, rounded toward zero
+            u.add_(a_block[t], alpha=scale)      # exact: a power of two
+        if not keep_v:
+            v.mul_(kv).trunc_()
+        v.add_(u)
+        if has_bias:
+            v.add_(p.bias)
+        if p.ternary:
+            out[t] = (v > vth).to(torch.int64) - (v < -vth).to(torch.int64)
+            fired = out[t] != 0
+        else:
+            fired = torch.gt(v, vth, out=out[t])
+        if p.reset == "hard":
+            v.masked_fill_(fired, 0.0)
+        elif p.reset == "soft":
+            v.sub_(out[t].to(v.dtype).mul_(vth))
+    return out, u, v
 
 
 def binary_spike(v, vth):

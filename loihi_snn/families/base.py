@@ -23,6 +23,7 @@ from loihi_snn.core.spec import FieldChecker, LayerSpec
 
 State = Tuple[np.ndarray, ...]
 StepFn = Callable[[State, np.ndarray], Tuple[np.ndarray, State]]
+RunFn = Callable[[State, np.ndarray], Tuple[np.ndarray, State]]
 
 #: Neuron parameters every family's training config starts from (float, weight units;
 #: decays are fractions per step, the surrogate's ``tau_grad`` / ``scale_grad`` as SLAYER
@@ -52,11 +53,17 @@ class NeuronStep:
     resettable : bool
         whether a scheduled reset (``reset_interval``) zeroes this layer's state, as
         the Lava loader's reset does for this neuron type.
+    run : callable, optional
+        ``run(state, a_block) -> (out_block, state)``: ``T`` steps at once, exactly
+        ``T`` calls of ``step`` (``a_block`` ``(T, N, *layer.shape)``, ``out_block``
+        ``(T, N, *layer.shape)``); the emulator uses it between two resets when
+        nothing needs the state of each step.  None: the emulator calls ``step``.
     """
     step: StepFn
     num_states: int = 2
     out_bits: int = 0
     resettable: bool = True
+    run: Optional[RunFn] = None
 
     def init_state(self, shape: Tuple[int, ...]) -> State:
         """Zero state for a batch: ``num_states`` int64 arrays of ``shape``."""

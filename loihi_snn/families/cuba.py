@@ -13,11 +13,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from loihi_snn.core.lif import lif_fixed_step
 from loihi_snn.core.spec import LayerSpec
-from loihi_snn.families.base import (DEFAULT_NEURON_PARAMS, LavaNeuron, NeuronFamily, NeuronStep,
+from loihi_snn.families.base import (DEFAULT_NEURON_PARAMS, LavaNeuron, NeuronFamily,
                                      TrainingFamily)
-from loihi_snn.families.lif_common import (fixed_params, lava_kwargs, lava_lif_variant,
+from loihi_snn.families.lif_common import (lava_kwargs, lava_lif_variant, lif_step_builder,
                                            validate_cuba_fields)
 
 
@@ -41,16 +40,9 @@ def _lava(layer: LayerSpec, shape: Tuple[int, ...], bias: Optional[np.ndarray],
     return LavaNeuron(LIF(**kw))
 
 
-def _step(layer: LayerSpec, bias: Optional[np.ndarray], is_input: bool) -> NeuronStep:
-    """lava's ``LIF`` fixed_pt as the loader builds it: the LIF-family step, hard reset."""
-    params = fixed_params(layer.neuron.params, bias)
-
-    def step(state, a_in):
-        u, v = state
-        s, u, v = lif_fixed_step(u, v, a_in, params)
-        return s, (u, v)
-
-    return NeuronStep(step=step, num_states=2, out_bits=0, resettable=True)
+#: lava's ``LIF`` fixed_pt as the loader builds it: the LIF-family step (a CUBA layer has
+#: no ``resetMode``, so the reset is hard)
+_step = lif_step_builder(ternary=False, out_bits=0)
 
 
 CUBA_PARAMS = ("threshold", "current_decay", "voltage_decay", "tau_grad", "scale_grad",

@@ -11,7 +11,7 @@ import numpy as np
 
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import BIAS_EXP, DECAY_UNITY, VTH_MANT_MAX
-from loihi_snn.core.lif import RESET_MODES, LIFParams, lif_fixed_step
+from loihi_snn.core.lif import RESET_MODES, LIFParams, lif_fixed_step, lif_fixed_steps
 from loihi_snn.core.spec import FieldChecker, LayerSpec
 from loihi_snn.families.base import LavaNeuron, NeuronStep
 
@@ -149,7 +149,13 @@ def lif_step_builder(ternary: bool, out_bits: int):
             s, u, v = lif_fixed_step(u, v, a_in, params)
             return s, (u, v)
 
-        return NeuronStep(step=step, num_states=2, out_bits=out_bits, resettable=True)
+        def run(state, a_block):
+            u, v = state
+            s, u, v = lif_fixed_steps(u, v, a_block, params)
+            return s, (u, v)
+
+        return NeuronStep(step=step, num_states=2, out_bits=out_bits, resettable=True,
+                          run=run)
     return build
 
 

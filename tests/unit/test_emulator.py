@@ -98,7 +98,11 @@ def test_neuron_steps_are_dispatched_by_type(tmp_path):
         def step(state, a_in):
             calls.append(layer.index)
             return inner.step(state, a_in)
-        return dataclasses.replace(inner, step=step)
+
+        def run(state, a_block):            # the block form: one call for T steps
+            calls.extend([layer.index] * int(a_block.shape[0]))
+            return inner.run(state, a_block)
+        return dataclasses.replace(inner, step=step, run=run)
 
     families.register(dataclasses.replace(cuba, netx_types=("CUBA_COUNTING",),
                                           emulator_step=_counting, training=()))
@@ -109,7 +113,7 @@ def test_neuron_steps_are_dispatched_by_type(tmp_path):
     finally:
         families.unregister("CUBA_COUNTING")
     np.testing.assert_array_equal(y, emulate(spec, x[None]))
-    # run() goes layer by layer over blocks of steps: each layer's step runs T times
+    # run() goes layer by layer over blocks of steps: each layer's neurons run T steps
     assert sorted(set(calls)) == [0, 1]
     assert calls.count(0) == calls.count(1) == x.shape[-1]
 

@@ -441,7 +441,14 @@ class Emulator:
             resets = (interval is not None and st.neuron.resettable)
             phase = st.reset_phase % interval if resets else -1
             out = changed = None
-            for t in range(T):
+            if st.neuron.run is not None and rec is None and updates is None:
+                # the family's block form, in segments between scheduled resets
+                out, nstate = self._run_segments(st, nstate, a_all, time_step, phase
+                                                 if resets else None)
+                T_done = T
+            else:
+                T_done = 0
+            for t in range(T_done, T):
                 a_in = a_all[t]
                 if rec is not None:
                     a_in = a_in + rec.send(state.synapses_rec[i]).reshape(a_in.shape)
@@ -468,6 +475,28 @@ class Emulator:
                 observe(layer, out)
             layer += 1
         return sig
+
+    def _run_segments(self, st: _Stage, nstate: tuple, a_all, time_step: int,
+                      phase: Optional[int]):
+        """A stage's neurons over a block with their family's ``run`` (T steps at once),
+        split where the reset schedule zeroes the state: ``(out (T, N, ...), state)``."""
+        T, n = int(a_all.shape[0]), int(a_all.shape[1])
+        starts = [0]
+        if phase is not None:
+            interval = self.reset_interval
+            starts += [t for t in range(1, T) if (time_step + t) % interval == phase]
+        if phase is not None and time_step % self.reset_interval == phase:
+            nstate = self._zero_neurons(st, (n,) + st.shape)
+        if len(starts) == 1:
+            return st.neuron.run(nstate, a_all)
+        pieces = []
+        for k, t0 in enumerate(starts):
+            t1 = starts[k + 1] if k + 1 < len(starts) else T
+            if t0:
+                nstate = self._zero_neurons(st, (n,) + st.shape)
+            s, nstate = st.neuron.run(nstate, a_all[t0:t1])
+            pieces.append(s)
+        return self.xb.concat(pieces), nstate
 
     def run(self, x: np.ndarray, steps: Optional[int] = None,
             state: Optional[EmulatorState] = None,

@@ -73,12 +73,18 @@ class _Sums:
                 else np.ascontiguousarray(self._host, dtype=dtype)
         return self._cache[dtype]
 
-    def float_dtype(self, x):
-        """float32 / float64 when every partial sum of ``x`` times the weights is exact
-        in it (bound ``max|x| * row_abs``), else None."""
+    def bound(self, x) -> int:
+        """``max|x| * row_abs``: no sum of ``x`` times the weights is larger in magnitude
+        (``max|x|`` is 1 for binary input, known without looking)."""
         xb = self.xb
         peak = 1 if (self.binary or x.dtype == xb.bool) else xb.abs_max(x)
-        bound = peak * max(1, self.row_abs)
+        return peak * max(1, self.row_abs)
+
+    def float_dtype(self, x, bound: Optional[int] = None):
+        """float32 / float64 when every partial sum of ``x`` times the weights is exact
+        in it (:meth:`bound`), else None."""
+        xb = self.xb
+        bound = self.bound(x) if bound is None else bound
         if bound < EXACT_FLOAT32:
             return xb.float32
         if bound < EXACT_FLOAT64:
@@ -305,7 +311,11 @@ class ConvSynapse:
         self.row_abs = row_abs
 
     def init_state(self, batch: int) -> List:
-        return [self.xb.zeros((batch,) + self.out_shape)]
+        """[what is sent next, (N, *out_shape)]: float32 on the float path (a conv sends
+        24-bit wrapped integers, all exact in float32), else the state dtype."""
+        xb = self.xb
+        dtype = xb.float32 if xb.arithmetic == "float" else xb.state
+        return [xb.zeros((batch,) + self.out_shape, dtype)]
 
     def send(self, state: List):
         return state[0]
@@ -366,7 +376,8 @@ class ConvSynapse:
         xb = self.xb
         n = x.shape[0]
         x = x.reshape((n,) + self.in_shape)
-        dtype = self.sums.float_dtype(x)
+        bound = self.sums.bound(x)
+        dtype = self.sums.float_dtype(x, bound)
         if dtype is None:
             raise RunError("conv input too large for exact float64 accumulation; lava's "
                            "own conv model sums in float64 too, so no bit-exact result exists")
@@ -388,6 +399,9 @@ class ConvSynapse:
             y = np.concatenate([self._conv_numpy(x[i:i + chunk], dtype)
                                 for i in range(0, n, chunk)]) \
                 if n > chunk else self._conv_numpy(x, dtype)
+        if dtype == xb.float32 and xb.arithmetic == "float" and bound < CURRENT_WRAP:
+            state[0] = y        # exact float32 integers below 2**23: the wrap is the identity
+            return
         y = xb.cast(y, xb.state)
         if xb.abs_max(y) >= CURRENT_WRAP:   # lava's 24-bit wrap (else identity)
             y = _signed_clamp(y)
