@@ -51,7 +51,7 @@ def test_studies_are_the_ones_the_readme_lists():
     assert sorted(listed) == STUDIES
     for result in re.findall(r"`(results/[\w./]+)`", paragraph):
         assert (ROOT / result).is_file(), result
-    assert len(STUDIES) == 8
+    assert len(STUDIES) == 10
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -114,6 +114,35 @@ def test_rcs_small(tmp_path):
         assert 1.0 <= row["mean_steps"] <= 16 and 0.0 <= row["cutoff_accuracy"] <= 1.0
         assert len(row["test_sweep"]) >= 2 and len(row["cs_per_layer"]) == 3
     assert "| RCS weight |" in (tmp_path / "rcs" / "rcs.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
+def test_rcs_digits_small(tmp_path):
+    """Three arms (no RCS, hidden layer only, every layer), each tuned then trained."""
+    lines = _run(["studies.rcs_digits", "--size", "small", "--out", str(tmp_path)], tmp_path)
+    assert lines[-1].startswith("rcs_digits: OK")
+    r = _result(tmp_path / "rcs_digits" / "rcs_digits.json")
+    assert r["status"] == "complete"
+    _check_provenance(r["provenance"], "rcs_digits")
+    data = r["data"]
+    assert sorted(data["tuning"]) == ["all_0.03", "hidden_0.03", "none"]
+    evals = [x for x in data["rows"] if x["kind"] == "eval"]
+    assert [(x["weight"], x["hidden_only"]) for x in evals] == [(0.0, True), (0.03, True),
+                                                                (0.03, False)]
+    assert all(x["lava"]["equals_offline_rule"] for x in evals)
+
+
+def test_reanalysis_small(tmp_path):
+    """No training: paired intervals from the committed LIF-variant and ASA rows."""
+    lines = _run(["studies.reanalysis", "--size", "small", "--out", str(tmp_path)], tmp_path)
+    assert lines[-1] == "reanalysis: OK"
+    r = _result(tmp_path / "reanalysis" / "reanalysis.json")
+    _check_provenance(r["provenance"], "reanalysis")
+    d = r["data"]
+    assert set(d["lif"]) == {"lif_memory", "lif_patterns", "lif_stream", "lif_order"}
+    assert d["lif"]["lif_patterns"]["leak_drop_pooled"]["n"] == 3
+    assert set(d["asa"]["12 epochs, 5 seeds"]) == {"5", "20", "50"}
 
 
 @pytest.mark.slow
