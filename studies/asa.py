@@ -62,6 +62,11 @@ NEURON = {"threshold": 1.0, "current_decay": 0.5, "voltage_decay": 0.1, "tau_gra
           "scale_grad": 3.0}
 ASA_RATIO = 0.5
 MAP_BIAS = 3.0          # the gates' initial map bias; the gain arm's constant gain
+#: --loss: cross-entropy on the output spike counts (the default) or SLAYER's spike-rate
+#: loss (a mean squared error of the output rates against target rates, as the authors'
+#: MSE)
+LOSSES = {"cross_entropy": {"type": "cross_entropy", "scale": 1.0},
+          "spike_rate": {"type": "spike_rate", "true_rate": 0.4, "false_rate": 0.02}}
 
 
 def config_for(arm: str, noise: float, size: dict, seed: int):
@@ -80,7 +85,8 @@ def config_for(arm: str, noise: float, size: dict, seed: int):
                        "weight_scale": 3, "weight_norm": False},
                       {"type": "flatten"},
                       {"type": "dense", "weight_scale": 2, "weight_norm": False}],
-        neuron=neuron, loss={"type": "cross_entropy", "scale": 1.0},
+        neuron=neuron, loss=dict(LOSSES[size.get("loss", "cross_entropy")]),
+        select=size.get("select", "best"),
         optimizer={"type": "adam", "lr": 0.01}, epochs=size["epochs"], batch_size=16,
         seed=seed, device="cpu")
 
@@ -181,6 +187,7 @@ def _noise_inputs(noise: float, n: int, seed: int) -> np.ndarray:
 
 
 def main(argv=None) -> int:
+    global MAP_BIAS
     p = harness.parser(__doc__, SIZES)
     p.add_argument("--seeds", default=None, help="comma-separated training seeds")
     p.add_argument("--noise", default=None,
@@ -192,6 +199,13 @@ def main(argv=None) -> int:
                         "a temporary directory for small)")
     p.add_argument("--models", default=None,
                    help="directory for the trained models (default: a temporary directory)")
+    p.add_argument("--map-bias", type=float, default=None,
+                   help="the gates' initial map bias and the gain arm's gain, sigmoid(bias) "
+                        f"(default {MAP_BIAS}: gain 0.953; 0: gain 0.5, the paper's start)")
+    p.add_argument("--loss", choices=sorted(LOSSES), default=None,
+                   help="training loss (default cross_entropy; spike_rate: an MSE of rates)")
+    p.add_argument("--select", choices=("best", "last"), default=None,
+                   help="exported epoch: best on validation (default) or the last")
     p.add_argument("--combine", nargs="+", default=None, metavar="DIR",
                    help="only merge the asa.json of earlier runs (e.g. one per noise rate, "
                         "run in parallel) into one report in --out")
@@ -208,6 +222,12 @@ def main(argv=None) -> int:
     size = dict(SIZES[args.size])
     if args.epochs is not None:
         size["epochs"] = args.epochs
+    if args.map_bias is not None:
+        MAP_BIAS = args.map_bias
+    if args.loss is not None:
+        size["loss"] = args.loss
+    if args.select is not None:
+        size["select"] = args.select
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else size["seeds"]
     noises = [float(s) for s in args.noise.split(",")] if args.noise else size["noise"]
     arms = [a for a in args.arms.split(",") if a]
@@ -355,16 +375,19 @@ def markdown(r: dict) -> str:
         f"{r['data']['duration_us'] / 1000 / r['data']['T']:g} ms "
         f"({r['data']['duration_us'] / 1000:g} ms recordings), background noise at "
         f"{', '.join(f'{n:g}' for n in noises)} Hz per pixel (random place, time and "
-        f"polarity); {s['num_train']} generated training recordings (10 % held out to pick "
-        f"the epoch), {s['num_test']} test recordings, {s['epochs']} epochs, seeds "
+        f"polarity); {s['num_train']} generated training recordings (10 % held out; "
+        f"the epoch is picked on it unless the last is exported), {s['num_test']} test "
+        f"recordings, {s['epochs']} epochs, seeds "
         f"{r['seeds']}.  Network: conv8 (3x3) - conv16 (3x3, stride 2) - dense, LIF "
-        f"{r['neuron']}, cross-entropy on spike counts, Adam lr 0.01, batch 16.", "",
+        f"{r['neuron']}, {s.get('loss', 'cross_entropy').replace('_', ' ')} loss, Adam lr "
+        f"0.01, batch 16, the {s.get('select', 'best')} epoch exported.", "",
         "Arms: **plain** no gate; **gain** every conv current times the gates' starting "
-        f"gain (sigmoid({r['map_bias']}) -> 244/256 = 0.953, a constant: the control for "
+        f"gain (sigmoid({r['map_bias']:g}) = {1 / (1 + np.exp(-r['map_bias'])):.3f} in 8 bits, "
+        "a constant: the control for "
         "the gain alone); **static** ASA gate with one learned split per layer; "
         "**adaptive** ASA gate with the split chosen per sample and step from the current "
         f"input (top {r['asa_ratio']:.0%} of learned channel scores).  All gates start at "
-        "map bias 3.0 (gain about 0.95).", "",
+        f"map bias {r['map_bias']:g}.", "",
         "Accuracy: quantized forward on the test set (= Lava fixed point; Lava checked "
         "spike for spike on the first test samples of every model, column Lava).  NASFR = "
         "spikes / (neurons x T) over all spiking layers; spikes = per test sample; noise-only "

@@ -13,7 +13,10 @@ whether the interval includes 0:
   task's key metric; for the noise-robustness claim, the per-seed mean over the six
   variant pairs of (relative drop with leak - without);
 * ASA, per noise rate, the adaptive and static gates and the no-gate net against the
-  constant-gain control: accuracy in points and spikes per sample in % of the control.
+  constant-gain control: accuracy in points and spikes per sample in % of the control;
+* the ASA 2x2 design when its runs are committed (:data:`ASA_2X2`): the adaptive gate
+  against a constant gain equal to its starting gain, at starting gains 0.5 and 0.953,
+  and the interaction (does the gate's advantage depend on where it starts?).
 
 ``--size`` is accepted for the harness's command line; both sizes do the same (seconds).
 Writes ``<out>/reanalysis/reanalysis.{json,md}``.
@@ -35,6 +38,10 @@ LIF_FILE = "results/lif_variants/lif_variants.json"
 ASA_FILES = {"12 epochs, 5 seeds": "results/asa/asa.json",
              "24 epochs, 3 seeds (20 Hz)": "results/asa/epochs24_noise20/asa.json"}
 ASA_REFERENCE = "gain"
+#: the 2x2 ASA design (issue 35): gate and constant gain at two starting gains, one run
+#: each (python -m studies.asa --map-bias B --arms gain,adaptive ...); read when present
+ASA_2X2 = {"0.5": "results/asa/gain2x2/start0.5/asa.json",
+           "0.953": "results/asa/gain2x2/start0.95/asa.json"}
 
 
 def _read(rel: str) -> dict:
@@ -111,6 +118,35 @@ def asa(doc: dict) -> dict:
     return out
 
 
+def asa_2x2(docs: dict) -> dict:
+    """Per starting gain: adaptive against the constant gain (spikes %, accuracy points),
+    seed-paired; and the interaction: (adaptive - gain at 0.5) - (adaptive - gain at
+    0.953) per seed, i.e. whether the gate's advantage depends on where it starts."""
+    out, per_seed = {}, {}
+    for start, doc in docs.items():
+        rows = doc["rows"]
+        (noise,) = sorted({r["noise"] for r in rows})
+        out[start] = asa(doc)[f"{noise:g}"]
+        ref = {r["seed"]: r for r in rows if r["arm"] == ASA_REFERENCE}
+        a = {r["seed"]: r for r in rows if r["arm"] == "adaptive"}
+        per_seed[start] = {s: (100 * (a[s]["spikes_per_sample"] / ref[s]["spikes_per_sample"]
+                                      - 1), 100 * (a[s]["accuracy"] - ref[s]["accuracy"]))
+                           for s in set(a) & set(ref)}
+        out[start]["noise"] = noise
+        out[start]["loss"] = doc["size_params"].get("loss", "cross_entropy")
+        out[start]["select"] = doc["size_params"].get("select", "best")
+        out[start]["gain_accuracy"] = harness.mean_ci([r["accuracy"] for r in ref.values()])
+        out[start]["adaptive_accuracy"] = harness.mean_ci([r["accuracy"] for r in a.values()])
+    if len(per_seed) == 2:
+        lo, hi = per_seed["0.5"], per_seed["0.953"]
+        seeds = sorted(set(lo) & set(hi))
+        out["interaction"] = {
+            "seeds": seeds,
+            "spikes_percent": harness.mean_ci([lo[s][0] - hi[s][0] for s in seeds]),
+            "accuracy_points": harness.mean_ci([lo[s][1] - hi[s][1] for s in seeds])}
+    return out
+
+
 WORD = {1: "above 0", -1: "below 0", 0: "includes 0", None: "one seed"}
 
 
@@ -135,6 +171,28 @@ def write(args, study, data: dict) -> None:
                                    ci(c["accuracy_points"], 1, "+.1f"),
                                    "-" if c["gate_gain_mean"] is None
                                    else f"{c['gate_gain_mean']:.3f}"])
+    tables = [lif_t, asa_t]
+    if data.get("asa_2x2"):
+        t2 = Table("ASA 2x2: the adaptive gate against a constant gain equal to its starting "
+                   "gain, at two starting gains (seed-paired, 95 % t-interval)",
+                   ["starting gain", "seeds", "gain acc", "adaptive acc",
+                    "Δ spikes/sample, % [95 % CI]", "Δ accuracy, pts [95 % CI]",
+                    "mean gate gain"])
+        for start, c in data["asa_2x2"].items():
+            if start == "interaction" or "adaptive" not in c:
+                continue
+            a = c["adaptive"]
+            t2.rows.append([start, len(a["seeds"]), harness.pm(c["gain_accuracy"]),
+                            harness.pm(c["adaptive_accuracy"]),
+                            ci(a["spikes_percent"], 1, "+.1f"),
+                            ci(a["accuracy_points"], 1, "+.1f"),
+                            "-" if a["gate_gain_mean"] is None else f"{a['gate_gain_mean']:.3f}"])
+        it = data["asa_2x2"].get("interaction")
+        if it:
+            t2.rows.append(["difference 0.5 - 0.953 (interaction)", len(it["seeds"]), "", "",
+                            ci(it["spikes_percent"], 1, "+.1f"),
+                            ci(it["accuracy_points"], 1, "+.1f"), ""])
+        tables.append(t2)
     pooled = data["lif"]["lif_patterns"]["leak_drop_pooled"]
     rng = data["lif"]["lif_stream"]["recurrent_minus_ff_range"]
     text = [
@@ -152,7 +210,7 @@ def write(args, study, data: dict) -> None:
     harness.write_result("reanalysis", study=study,
                          title="Paired 95 % intervals for the LIF-variant and ASA results "
                                "(re-analysis of committed rows)",
-                         tables=[lif_t, asa_t],
+                         tables=tables,
                          data={"inputs": {"lif": LIF_FILE, "asa": ASA_FILES}, **data},
                          text=text, out=args.out)
 
@@ -165,6 +223,10 @@ def main(argv=None) -> int:
     study = harness.Study("reanalysis", argv)
     data = {"lif": lif(_read(LIF_FILE)),
             "asa": {run: asa(_read(f)) for run, f in ASA_FILES.items()}}
+    present = {k: f for k, f in ASA_2X2.items() if os.path.isfile(os.path.join(harness.ROOT, f))}
+    if present:
+        data["asa_2x2"] = asa_2x2({k: _read(f) for k, f in present.items()})
+        data["inputs_2x2"] = present
     write(args, study, data)
     print(f"results: {os.path.join(args.out, 'reanalysis', 'reanalysis.md')}")
     print("reanalysis: OK")

@@ -17,8 +17,9 @@ What happens:
    (``offline_cutoff``) on the emulator's outputs, sample for sample;
 5. accuracy and mean steps, against running every sample for all 16 steps.
 
-The study behind the README's figures (8 seeds, fixed T at equal mean steps, paired
-95 % intervals): ``python -m studies.cutoff`` -> ``results/cutoff/cutoff.md``.
+The study behind the README's figures (5 seeds, against networks trained at each
+shorter T, every T tuned on validation, equal mean steps and equal synaptic operations,
+paired 95 % intervals): ``python -m studies.cutoff`` -> ``results/cutoff/cutoff.md``.
 """
 from __future__ import annotations
 

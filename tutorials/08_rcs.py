@@ -19,7 +19,8 @@ What happens:
 
 The study behind the README's figures (five weights, 10 seeds, 1000 test recordings,
 paired 95 % intervals, a diagnosis of an earlier recipe): ``python -m studies.rcs`` ->
-``results/rcs/rcs.md``.
+``results/rcs/rcs.md``; where the evidence is early (digits in direct code, RCS on the
+hidden layer or on every layer, every arm tuned): ``python -m studies.rcs_digits``.
 """
 from __future__ import annotations
 
