@@ -5,12 +5,12 @@
     {"figures": [
         {"figure": "0.947",                               # the text as the README shows it
          "file": "results/ternary/ternary.json",          # repository-relative result file
-         "key": "data.summary.digits_T16.arms.ternary_learned.accuracy.mean",
+         "key": "data.summary.T16.arms.ternary_alpha.accuracy.mean",
          "format": ".3f",                                 # optional: format(value, spec)
          "scale": 1,                                      # optional: value * scale first
          "match": "equal",                                # or "contains": figure in str(value)
          "readme": true,                                  # optional: the README must show it
-         "what": "digits T=16 ternary (learned) accuracy"}]}
+         "what": "digits T=16 ternary (learned amplitude) accuracy"}]}
 
 ``key`` is a dot path into the JSON (list items by index, e.g. ``tables.0.rows.2.4``).
 With ``format`` the value (times ``scale``) is formatted and must equal ``figure``;
