@@ -1,7 +1,8 @@
 """The one provenance record (loihi_snn.core.provenance): what it holds, that a dirty
 work tree and code from outside the repository are said so, that older result files
-still read, and that no committed result of the current schema came from a dirty tree
-or from outside the repository."""
+still read, and that no committed result came from a dirty tree, from code outside the
+repository or read runs from outside it (older files stay only in the LEGACY list, with
+the reason)."""
 from __future__ import annotations
 
 import json
@@ -141,21 +142,125 @@ def _committed_results():
     return [ROOT / f for f in out if f.endswith(".json") and not f.endswith("README_NUMBERS.json")]
 
 
+#: committed result files whose provenance does not name clean, committed code inside the
+#: repository, each with why it stays for now.  The list only shrinks: a file re-run from a
+#: clean tree must leave it (test_legacy_list_only_names_files_with_problems), and no new
+#: file may join it without a reason written here.
+LEGACY = {
+    "results/asa/asa.json": "ASA study before issue 35 (uncommitted tree; models read from "
+                            "/work/helpers); the 2x2 gain design of issue 35 is not run yet",
+    "results/asa/parts/noise_5/asa.json": "part of results/asa/asa.json (same reason)",
+    "results/asa/parts/noise_20/asa.json": "part of results/asa/asa.json (same reason)",
+    "results/asa/parts/noise_50/asa.json": "part of results/asa/asa.json (same reason)",
+    "results/asa/parts/noise_5_seeds_3_4/asa.json": "part of results/asa/asa.json",
+    "results/asa/parts/noise_20_seeds_3_4/asa.json": "part of results/asa/asa.json",
+    "results/asa/parts/noise_50_seeds_3_4/asa.json": "part of results/asa/asa.json",
+    "results/asa/epochs24_noise20/asa.json": "24-epoch ASA follow-up: flat provenance "
+                                             "(inside the repository not recorded), models "
+                                             "read from /work/helpers; not re-run",
+    "results/asa/epochs24_noise20/parts/seed_0/asa.json": "part of epochs24_noise20",
+    "results/asa/epochs24_noise20/parts/seed_1/asa.json": "part of epochs24_noise20",
+    "results/asa/epochs24_noise20/parts/seed_2/asa.json": "part of epochs24_noise20",
+    "results/demo/demo.json": "demo figures (uncommitted tree, output under /work/helpers); "
+                              "the demo is not a study of issue 35",
+    "results/lif_variants/lif_variants.json": "LIF variants study (flat provenance: clean or "
+                                              "not unrecorded); the leak sweep of issue 35 is "
+                                              "not run yet",
+    "results/lif_variants/distractors/lif_variants.json": "LIF variants follow-up (same)",
+    "results/nir/nir_study.json": "NIR study (older record: inside the repository not "
+                                  "recorded); its peers are not re-tuned yet",
+    "results/rcs/rcs.json": "RCS on the events conv net (older record); kept beside the "
+                            "digits RCS study of issue 35, not re-run",
+    "results/rcs/first_recipe/rcs.json": "the confounded first RCS recipe, kept for the "
+                                         "diagnosis (uncommitted tree)",
+    "results/rcs_weak/rcs_weak.json": "superseded: the confounded first RCS recipe "
+                                      "(results/rcs_weak/README.md); kept as a record",
+    "results/ternary/v1_equal_surrogate/ternary.json": "superseded ternary design (one "
+                                                       "untuned surrogate for every arm; "
+                                                       "uncommitted tree)",
+    "results/ternary_digits_tuned/ternary_digits_tuned.json": "superseded ternary arm (binary-"
+                                                              "tuned neuron; uncommitted tree)",
+    "results/ternary_events_tuned/ternary_events_tuned.json": "superseded ternary arm on events "
+                                                              "(uncommitted tree); the events "
+                                                              "task is not re-run",
+    "results/training_digits/training_digits.json": "digits recipe ladder (uncommitted tree)",
+    "results/training_mnist1d/training_mnist1d.json": "collects runs from /work/helpers "
+                                                      "(outside the repository) on an "
+                                                      "uncommitted tree",
+}
+
+#: absolute paths a command may name without reading code or data from outside the
+#: repository: scratch folders for outputs and work
+_SCRATCH = ("/tmp/", "/dev/null")
+
+
+def outside_paths_in_command(prov: dict, root=ROOT) -> list:
+    """Absolute paths in the recorded command that lie neither in the repository that
+    ran (``git.repository``) nor in this checkout nor in a scratch folder: a result
+    that read runs or code from elsewhere (e.g. another agent's folder)."""
+    import re
+    command = str(prov.get("command") or "")
+    repos = [str(root.resolve())] + [r for r in [(prov.get("git") or {}).get("repository")] if r]
+    out = []
+    for path in re.findall(r"(?<![\w.])/[\w.+-]+(?:/[\w.+-]+)+", command):
+        if path.startswith(_SCRATCH) or any(path == r or path.startswith(r + "/")
+                                            for r in repos):
+            continue
+        out.append(path)
+    return out
+
+
 def result_file_problems(path) -> list:
-    """The provenance problems of one result file written with the current schema ([]
-    for older files: issue 35 re-runs them; see :func:`loihi_snn.core.provenance.problems`)."""
+    """Why one result file does not name clean, committed code inside the repository:
+    :func:`loihi_snn.core.provenance.problems` (dirty tree, code outside the repository,
+    no revision, or an older record that did not say) plus absolute paths outside the
+    repository in its command."""
     doc = json.loads(path.read_text())
     prov = P.result_provenance(doc)
-    return P.problems(prov) if P.is_current(prov) else []
+    out = list(P.problems(prov))
+    outside = outside_paths_in_command(prov)
+    if outside:
+        out.append("its command reads from outside the repository: " + ", ".join(outside[:3]))
+    return out
 
 
 def test_no_committed_result_comes_from_a_dirty_tree_or_outside_code():
-    """Every committed result file under results/ whose provenance uses the current schema
-    was written from a clean work tree, by code inside the repository."""
+    """Every committed result file under results/ was written from a clean work tree, by
+    code inside the repository, reading nothing from outside it -- or is listed in
+    :data:`LEGACY` with the reason."""
     files = _committed_results()
     assert files
     offenders = {str(p.relative_to(ROOT)): result_file_problems(p) for p in files}
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert {k: v for k, v in offenders.items() if v and k not in LEGACY} == {}
+
+
+def test_legacy_list_only_names_files_with_problems():
+    """A LEGACY entry whose file is gone or is now clean must leave the list (so it only
+    shrinks), and every reason is written out."""
+    committed = {str(p.relative_to(ROOT)) for p in _committed_results()}
+    for path, reason in LEGACY.items():
+        assert path in committed, f"{path}: listed as legacy but not a committed result"
+        assert result_file_problems(ROOT / path), f"{path}: clean now; remove it from LEGACY"
+        assert len(reason) > 10, path
+
+
+def test_the_problems_catch_dirty_trees_outside_code_and_outside_inputs(repo, tmp_path):
+    clean = {"schema": P.SCHEMA, "command": "python -m studies.cutoff --out /tmp/x",
+             "git": P.git_state([str(repo / "code.py")], root=str(repo))}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"provenance": clean}))
+    assert result_file_problems(path) == []
+    reads = dict(clean, command="python tools/x.py --collect a=/work/helpers/lead/runs/a")
+    path.write_text(json.dumps({"provenance": reads}))
+    [problem] = result_file_problems(path)
+    assert "outside the repository: /work/helpers/lead/runs/a" in problem
+    (repo / "code.py").write_text("x = 3\n")
+    dirty = dict(clean, git=P.git_state([str(repo / "code.py")], root=str(repo)))
+    path.write_text(json.dumps({"provenance": dirty}))
+    assert any("uncommitted" in p for p in result_file_problems(path))
+    legacy = {"command": "c", "git_revision": "abc", "machine": "x86", "date": "d"}
+    path.write_text(json.dumps(legacy))
+    assert any("inside the repository" in p for p in result_file_problems(path))
 
 
 def test_every_committed_result_has_a_readable_provenance():
