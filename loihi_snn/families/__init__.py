@@ -1,13 +1,14 @@
 """Layer 1: neuron families -- the ONE place a neuron type is registered.
 
-Each module (``cuba``, ``lif``, ``ternary``, ``sdnn``, ``rf``) defines one
+Each module (``cuba``, ``lif``, ``ternary``, ``sdnn``, ``rf``, ``alif``) defines one
 :class:`~loihi_snn.families.base.NeuronFamily`: its NetX fields and validation, its Lava
 process builder, its emulator step and its training-config names.  The schema, the
 Lava loader, the emulator, the Loihi 2 resource report and the trainer all look types
 up here.  Adding a neuron type = one new module below + its entry in ``_MODULES`` +
 its tests.
 
-- :func:`get` -- the family of a NetX neuron type (``"CUBA"``, ``"LIF"``, ...).
+- :func:`get` -- the family of a NetX neuron type (``"CUBA"``, ``"LIF"``, ...);
+  :data:`~loihi_snn.families.refused.REFUSED` -- types known and refused, with why.
 - :func:`netx_types` -- every NetX type name, sorted.
 - :func:`training_family` / :func:`training_names` / :func:`register_training` -- the
   training configs' ``neuron["type"]`` values.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from loihi_snn.families import cuba, lif, rf, sdnn, ternary
+from loihi_snn.families import alif, cuba, lif, rf, sdnn, ternary
 from loihi_snn.families.base import (DEFAULT_NEURON_PARAMS, LavaNeuron, NeuronFamily,  # noqa: F401
                                      NeuronStep, TrainingFamily)
 
@@ -24,7 +25,7 @@ __all__ = ["DEFAULT_NEURON_PARAMS", "FAMILIES", "LavaNeuron", "NeuronFamily", "N
            "TRAINING", "TrainingFamily", "get", "netx_types", "register", "register_training",
            "training_family", "training_names", "unregister", "unregister_training"]
 
-_MODULES = (cuba, lif, ternary, sdnn, rf)
+_MODULES = (cuba, lif, ternary, sdnn, rf, alif)
 
 FAMILIES: Dict[str, NeuronFamily] = {}
 TRAINING: Dict[str, TrainingFamily] = {}

@@ -11,6 +11,7 @@ from loihi_snn import families
 from loihi_snn.core import asa as af
 from loihi_snn.core.constants import MAX_DELAY, WEIGHT_MAX, WEIGHT_MIN
 from loihi_snn.core.spec import LayerSpec, NeuronSpec
+from loihi_snn.families.refused import REFUSED
 from loihi_snn.netx.fields import INPUT_WEIGHT_MAX, _Checker, bias_range, check_size
 from loihi_snn.netx.transposed import TRANSPOSED_TYPES, validate_transposed
 
@@ -25,6 +26,8 @@ def _neuron(c: _Checker, raw: Dict[str, Any]) -> Optional[NeuronSpec]:
         c.fail("neuron/type", "missing; expected one of " + ", ".join(families.netx_types()))
     ntype = str(nraw["type"]).upper()
     family = families.get(ntype)
+    if family is None and ntype in REFUSED:
+        c.fail("neuron/type", REFUSED[ntype])
     if family is None:
         c.fail("neuron/type", f"unknown neuron type '{nraw['type']}'; this version "
                               f"supports " + ", ".join(families.netx_types()))

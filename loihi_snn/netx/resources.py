@@ -257,8 +257,9 @@ def _check_neuron(layer, out: List[Violation]) -> None:
     on_chip = sorted(t for t, f in families.FAMILIES.items() if f.on_chip)
     if n.type not in on_chip:
         out.append(Violation(i, "neuron/type", n.type, on_chip,
-                             f"neuron type {n.type} is loihi_snn's own Lava process, not a "
-                             f"stock NeuroCore model: on the chip it needs a NeuroCore "
+                             f"neuron type {n.type} runs as a Python Lava process (ours, or "
+                             f"lava's ATRLIF for ALIF), not a stock NeuroCore model of "
+                             f"lava-loihi: on the chip it needs a NeuroCore "
                              f"microcode program (or the embedded CPUs) -- see "
                              f"docs/hardware.md", "warning"))
     if n.type in ("CUBA", "LOIHI", "LIF", "TERNARY"):
