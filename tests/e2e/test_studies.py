@@ -78,7 +78,13 @@ def test_cutoff_small(tmp_path):
     lines = _run(["studies.cutoff", "--size", "small", "--out", str(tmp_path)], tmp_path)
     assert lines[-1].startswith("cutoff: OK")
     r = _result(tmp_path / "cutoff" / "cutoff.json")
-    assert r["status"] == "complete" and len(r["data"]["rows"]) == 1
+    rows = r["data"]["rows"]
+    assert r["status"] == "complete" and [x["kind"] for x in rows] == ["tune", "tune", "seed"]
+    assert sorted(r["data"]["tuning"]) == ["16", "4"]                 # every T tuned
+    seed = rows[-1]
+    assert set(seed["trained"]) == {"4", "16"} and seed["lava"]["equals_offline_rule"]
+    assert 1 <= seed["mean_steps"] <= 16 and seed["cutoff_synops"] <= seed["synops_full_T"]
+    assert (tmp_path / "cutoff" / "cutoff.png").is_file()
     _check_provenance(r["provenance"], "cutoff")
 
 
