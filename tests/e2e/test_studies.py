@@ -51,7 +51,7 @@ def test_studies_are_the_ones_the_readme_lists():
     assert sorted(listed) == STUDIES
     for result in re.findall(r"`(results/[\w./]+)`", paragraph):
         assert (ROOT / result).is_file(), result
-    assert len(STUDIES) == 10
+    assert len(STUDIES) == 11
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -137,6 +137,19 @@ def test_rcs_digits_small(tmp_path):
     assert [(x["weight"], x["hidden_only"]) for x in evals] == [(0.0, True), (0.03, True),
                                                                 (0.03, False)]
     assert all(x["lava"]["equals_offline_rule"] for x in evals)
+
+
+@pytest.mark.slow
+@pytest.mark.lava          # trains (and checks on Lava)
+def test_lif_leak_small(tmp_path):
+    """Two decays, each tuned then trained; Lava equal on the checked sample."""
+    lines = _run(["studies.lif_leak", "--size", "small", "--out", str(tmp_path)], tmp_path)
+    assert lines[-1] == "lif_leak: OK"
+    r = _result(tmp_path / "lif_leak" / "lif_leak.json")
+    _check_provenance(r["provenance"], "lif_leak")
+    assert sorted(r["data"]["tuning"]) == ["d0-soft-ff", "d0.1-soft-ff"]
+    assert [x["decay"] for x in r["data"]["rows"] if x["kind"] == "eval"] == [0.0, 0.1]
+    assert "long_delay_vs_no_leak" in r["data"]["summary"]["soft-ff"]["0.1"]
 
 
 def test_reanalysis_small(tmp_path):
