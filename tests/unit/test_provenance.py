@@ -148,7 +148,7 @@ def _committed_results():
 #: file may join it without a reason written here.
 LEGACY = {
     "results/asa/asa.json": "ASA study before issue 35 (uncommitted tree; models read from "
-                            "/work/helpers); the 2x2 gain design of issue 35 is not run yet",
+                            "/work/helpers); not re-run (the 2x2 design is results/asa/gain2x2)",
     "results/asa/parts/noise_5/asa.json": "part of results/asa/asa.json (same reason)",
     "results/asa/parts/noise_20/asa.json": "part of results/asa/asa.json (same reason)",
     "results/asa/parts/noise_50/asa.json": "part of results/asa/asa.json (same reason)",
@@ -164,8 +164,8 @@ LEGACY = {
     "results/demo/demo.json": "demo figures (uncommitted tree, output under /work/helpers); "
                               "the demo is not a study of issue 35",
     "results/lif_variants/lif_variants.json": "LIF variants study (flat provenance: clean or "
-                                              "not unrecorded); the leak sweep of issue 35 is "
-                                              "not run yet",
+                                              "not unrecorded); not re-run (the leak sweep is "
+                                              "results/lif_leak)",
     "results/lif_variants/distractors/lif_variants.json": "LIF variants follow-up (same)",
     "results/nir/nir_study.json": "NIR study (older record: inside the repository not "
                                   "recorded); its peers are not re-tuned yet",
