@@ -208,6 +208,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       stall_timeout=resolve_stall_timeout(
                           _number(args.stall_timeout, "--stall-timeout", integer=False)),
                       workers=_workers(args.workers), metrics=args.metrics)
+    if env_int("RANK", 0, minimum=0) > 0:               # torchrun: rank 0 reports for all
+        return 0
     if args.json:
         print(json.dumps(result.to_dict(per_sample=args.per_sample)))
     else:
@@ -378,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--workers", default="1", metavar="N",
                     help="Lava backends: shard the samples over N supervised Lava runs side "
                          "by side (one per core is a good choice); the results equal one "
-                         "run's (default 1)")
+                         "run's (default 1).  Beyond one machine, launch eval with torchrun "
+                         "(e.g. torchrun --nnodes 2 --nproc_per_node 4 -m loihi_snn.app.cli "
+                         "eval NET ...): each rank runs its contiguous share of the samples "
+                         "and rank 0 prints the gathered result, equal to one run's")
     pv.set_defaults(func=cmd_eval)
     add_nir_parsers(sub)         # loihi-snn import / export-nir (app/nir_cli.py)
     return p

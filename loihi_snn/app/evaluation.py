@@ -50,9 +50,11 @@ from loihi_snn.sim.metrics import format_metrics, metrics_from_activity, measure
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 from loihi_snn.sim.runtime.io import max_run_bytes
 from loihi_snn.sim.runtime.run import resolve_backend
+from loihi_snn.sim.runtime.shard import shard_of
 from loihi_snn.sim.runtime.stream import run_many
 from loihi_snn.train.config import ConfigError
 from loihi_snn.train.data import scale_inputs
+from loihi_snn.train.distributed import dist_from_env
 from loihi_snn.train.datasets import (dataset_size, get_dataset_spec, list_datasets,
                                       load_dataset)
 
@@ -380,6 +382,12 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
         also measure NeuroBench's metrics of the deployed network over the steps each
         sample used (``EvalResult.metrics``; :mod:`loihi_snn.sim.metrics`).
 
+    Under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) each rank runs its contiguous share
+    of the samples (:func:`loihi_snn.sim.runtime.shard.shard_of`; ``workers`` still shards
+    a rank's share over its cores) and the parts are gathered over ``torch.distributed``
+    (gloo): every rank returns the whole split's result, equal to one process's
+    (``wall_seconds`` the slowest rank's).
+
     Returns
     -------
     EvalResult
@@ -418,6 +426,53 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
     beta, where, eps = None, "none", None
     if cutoff:
         beta, where, eps = resolve_thresholds(spec, data, epsilon, calibration_limit)
+    dist = dist_from_env()
+    part = _run_part(spec, path, X, beta=beta, cutoff=cutoff, steps_T=steps_T,
+                     backend_used=backend_used, spikes=spikes, metrics=metrics,
+                     progress=progress, stall_timeout=stall_timeout, workers=workers,
+                     rows=shard_of(N, dist.rank, dist.world_size) if dist.enabled else None)
+    if dist.enabled:                     # torchrun: every rank ran its shard; gather them all
+        part = _merge_parts(_gather_parts(part, dist))
+    preds, used, total, wall = part["preds"], part["used"], part["total"], part["wall"]
+    spk, rate, source = None, None, part["source"]
+    if part["per"] is not None:
+        spk = float(part["per"].mean())
+        denom = float(part["neurons"].sum()) * float(np.sum(np.minimum(used, steps_T)))
+        rate = float(part["per"].sum() / denom) if denom > 0 else 0.0
+    measured = None
+    if metrics:
+        if isinstance(part["activity"], str):
+            measured = {"skipped": part["activity"]}
+        else:
+            measured = metrics_from_activity(part["plan"], part["activity"],
+                                             np.minimum(used, steps_T) if cutoff else None,
+                                             source="emulator (bit-exact fixed_pt)"
+                                             ).to_dict(per_sample=True)
+    return EvalResult(
+        accuracy=float(np.mean(preds == labels)), mean_steps=float(used.mean()),
+        spikes_per_sample=spk, nasfr=rate,
+        steps_per_second=float(total / wall) if wall > 0 else float("nan"), samples=int(N),
+        net=path, dataset=data.dataset, split=split, encoding=data.encoding, T=steps_T,
+        seed=data.seed, backend=backend_used, cutoff=cutoff, epsilon=eps, thresholds=where,
+        wall_seconds=float(wall), spike_source=source, predictions=preds.tolist(),
+        steps=used.tolist(), metrics=measured)
+
+
+def _run_part(spec, path: str, X: np.ndarray, *, beta, cutoff: bool, steps_T: int,
+              backend_used: str, spikes: bool, metrics: bool, progress, stall_timeout,
+              workers: int, rows: Optional[np.ndarray]) -> Dict[str, Any]:
+    """Run the samples ``X[rows]`` (all when ``rows`` is None) and measure them: per-sample
+    predictions, steps used and spikes, the run's sample-steps and wall time, and the
+    recorded activity for the metrics.  One rank's share under ``torchrun``."""
+    if rows is not None:
+        X = X[rows]
+    n = len(X)
+    part: Dict[str, Any] = {"preds": np.zeros(0, np.int64), "used": np.zeros(0, np.int64),
+                            "total": 0, "wall": 0.0, "per": None, "neurons": None,
+                            "source": "not counted", "plan": None, "activity": None}
+    if n == 0:                           # a rank with no samples (more ranks than samples)
+        part["source"] = "emulator (bit-exact fixed_pt), counted over the steps each sample used"
+        return part
     counted = None                       # (counts, sizes) when the run already counted
     if backend_used in ("emulator", "lava-fused"):
         t0 = time.perf_counter()
@@ -434,41 +489,71 @@ def evaluate(net: str, dataset: Optional[str] = None, *, split: str = "test",
             preds, used = offline_cutoff(out, beta, steps_T)
         else:
             preds = out.sum(-1).argmax(1)
-            used = np.full(N, steps_T, dtype=np.int64)
-        total = N * steps_T
+            used = np.full(n, steps_T, dtype=np.int64)
+        total = n * steps_T
     else:
         res = run_cutoff(path, X, beta=beta, cutoff=cutoff, backend=backend_used,
                          progress=progress, stall_timeout=stall_timeout, workers=workers)
         preds, used, total, wall = res.predictions, res.steps, res.total_steps, res.wall_seconds
-    preds = np.asarray(preds, dtype=np.int64)
-    used = np.asarray(used, dtype=np.int64)
-    spk, rate, source = None, None, "not counted"
+    part.update(preds=np.asarray(preds, dtype=np.int64), used=np.asarray(used, dtype=np.int64),
+                total=int(total), wall=float(wall))
     if spikes:
         try:
             counts, neurons = counted or layer_spike_counts(spec, X, steps_T)
-            per, rate = spikes_within(counts, neurons, used)
-            spk = float(per.mean())
-            source = "emulator (bit-exact fixed_pt), counted over the steps each sample used"
+            part["per"], _ = spikes_within(counts, neurons, part["used"])
+            part["neurons"] = np.asarray(neurons)
+            part["source"] = ("emulator (bit-exact fixed_pt), counted over the steps each "
+                              "sample used")
         except UnsupportedByEmulator as exc:
-            source = f"not counted: {exc}"
-    measured = None
+            part["source"] = f"not counted: {exc}"
     if metrics:
         try:
-            plan, activity = measure_activity(spec, X, steps=steps_T)
-            measured = metrics_from_activity(plan, activity,
-                                             np.minimum(used, steps_T) if cutoff else None,
-                                             source="emulator (bit-exact fixed_pt)"
-                                             ).to_dict(per_sample=True)
+            part["plan"], part["activity"] = measure_activity(spec, X, steps=steps_T)
         except UnsupportedByEmulator as exc:
-            measured = {"skipped": f"not measured: {exc}"}
-    return EvalResult(
-        accuracy=float(np.mean(preds == labels)), mean_steps=float(used.mean()),
-        spikes_per_sample=spk, nasfr=rate,
-        steps_per_second=float(total / wall) if wall > 0 else float("nan"), samples=int(N),
-        net=path, dataset=data.dataset, split=split, encoding=data.encoding, T=steps_T,
-        seed=data.seed, backend=backend_used, cutoff=cutoff, epsilon=eps, thresholds=where,
-        wall_seconds=float(wall), spike_source=source, predictions=preds.tolist(),
-        steps=used.tolist(), metrics=measured)
+            part["activity"] = f"not measured: {exc}"
+    return part
+
+
+def _gather_parts(part: Dict[str, Any], dist) -> List[Dict[str, Any]]:
+    """Every rank's part, in rank order, on every rank (``torch.distributed``; a gloo
+    group is made for the call when the caller has none)."""
+    import torch
+    import torch.distributed as td
+
+    from loihi_snn.train.distributed import process_group
+
+    with process_group(dist, torch.device("cpu")):
+        parts: List[Any] = [None] * dist.world_size
+        td.all_gather_object(parts, part)
+    return parts
+
+
+def _merge_parts(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The ranks' parts as one run's: samples concatenated in rank (= sample) order,
+    sample-steps summed, wall time the slowest rank's."""
+    full = [p for p in parts if len(p["preds"])] or parts[:1]
+    merged = dict(full[0])
+    merged["preds"] = np.concatenate([p["preds"] for p in full])
+    merged["used"] = np.concatenate([p["used"] for p in full])
+    merged["total"] = int(sum(p["total"] for p in parts))
+    merged["wall"] = float(max(p["wall"] for p in parts))
+    if all(p["per"] is not None for p in full):
+        merged["per"] = np.concatenate([p["per"] for p in full])
+    else:
+        merged["per"] = None
+        merged["source"] = next(p["source"] for p in full if p["per"] is None)
+    acts = [p["activity"] for p in full]
+    if acts and all(a is not None and not isinstance(a, str) for a in acts):
+        merged["activity"] = type(acts[0])(
+            spikes=np.concatenate([a.spikes for a in acts], axis=1),
+            ops=np.concatenate([a.ops for a in acts], axis=1),
+            updates=None if any(a.updates is None for a in acts)
+            else np.concatenate([a.updates for a in acts], axis=1),
+            outputs=None if any(a.outputs is None for a in acts)
+            else np.concatenate([a.outputs for a in acts], axis=0))
+    else:
+        merged["activity"] = next((a for a in acts if isinstance(a, str)), None)
+    return merged
 
 
 def format_report(r: EvalResult) -> str:

@@ -114,3 +114,62 @@ def test_cli_eval_errors(tmp_path):
     oxford = shared_network("oxford")
     if oxford.exists():
         assert_one_error_line(cli("eval", oxford), "--dataset")
+
+
+# ---------------------------------------------------------------------------- torchrun
+def _torchrun_eval(tmp_path, *args: str) -> dict:
+    """``loihi-snn eval ... --json --per-sample`` under ``torchrun`` with 2 CPU ranks: only
+    rank 0 prints (one JSON line), every rank exits 0."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT))
+    env.pop("RANK", None)
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m",
+                           "loihi_snn.app.cli", "eval", str(DIGITS), *args,
+                           "--json", "--per-sample"],
+                          capture_output=True, text=True, timeout=600, env=env,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    assert len(lines) == 1, proc.stdout            # rank 0 reports for both
+    return json.loads(lines[0])
+
+
+def _same_result(dist: dict, one) -> None:
+    ref = one.to_dict(per_sample=True)
+    for key in ("accuracy", "mean_steps", "spikes_per_sample", "nasfr", "samples",
+                "predictions", "steps", "epsilon", "backend", "cutoff"):
+        assert dist[key] == ref[key], key
+    if "metrics" in ref:
+        a, b = dict(dist["metrics"]), dict(ref["metrics"])
+        for d in (a, b):
+            d.pop("latency_seconds", None)
+        assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_eval_under_torchrun_equals_one_process(tmp_path):
+    """Two torchrun ranks each run half the samples (an odd count: unequal halves) and gather
+    over torch.distributed: predictions, steps, spikes and NeuroBench metrics equal to one
+    process's run of the whole split."""
+    args = dict(limit=37, epsilon=0.03, calibration_limit=200)
+    one = evaluate(str(DIGITS), backend="emulator", metrics=True, **args)
+    dist = _torchrun_eval(tmp_path, "--backend", "emulator", "--limit", "37", "--epsilon",
+                          "0.03", "--calibration-limit", "200", "--metrics")
+    _same_result(dist, one)
+    assert one.cutoff and one.mean_steps < one.T                # the cutoff did act
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_eval_under_torchrun_on_lava_equals_one_process(tmp_path):
+    """The same on Lava: each rank streams its share through its own supervised Lava run
+    with the cutoff controller; the gathered decisions equal one run's."""
+    one = evaluate(str(DIGITS), backend="lava-fixed", limit=9, epsilon=0.03,
+                   calibration_limit=200)
+    dist = _torchrun_eval(tmp_path, "--backend", "lava-fixed", "--limit", "9", "--epsilon",
+                          "0.03", "--calibration-limit", "200")
+    _same_result(dist, one)
