@@ -122,3 +122,22 @@ def test_torch_block_equals_steps(reset, ternary, big):
     got = lif_fixed_steps(u0, v0, a_t, p)
     for r, g in zip(ref, got):
         np.testing.assert_array_equal(np.asarray(r, np.int64), g.numpy().astype(np.int64))
+
+
+@pytest.mark.parametrize("reset,ternary", list(itertools.product(("hard", "soft", "none"),
+                                                                 (False, True))))
+def test_torch_kernel_of_accelerators_equals_steps(reset, ternary):
+    """The torch block kernel (what CUDA runs; host tensors run the numpy form on the same
+    memory) equals the int64 step, run here on CPU tensors so that CI checks it."""
+    torch = pytest.importorskip("torch")
+    from loihi_snn.core.lif import _steps_in_range_torch
+    rng = np.random.default_rng(11)
+    shape = (3, 4)
+    p = LIFParams(300, 100, 40, 0, reset, ternary)
+    a = rng.integers(-200, 200, size=(25,) + shape)
+    ref = _reference(np.zeros(shape, np.int64), np.zeros(shape, np.int64), a, p)
+    got = _steps_in_range_torch(torch.zeros(shape, dtype=torch.float64),
+                                torch.zeros(shape, dtype=torch.float64),
+                                torch.tensor(a, dtype=torch.float32), p)
+    for r, g in zip(ref, got):
+        np.testing.assert_array_equal(np.asarray(r, np.int64), g.numpy().astype(np.int64))
