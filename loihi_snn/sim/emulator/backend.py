@@ -112,6 +112,7 @@ class TorchBackend:
     def __init__(self, device: Any = "cpu", arithmetic: str = "float") -> None:
         import torch   # lazy: the numpy emulator (the default) does not need torch
         self.torch = torch
+        _numpy_dtypes(torch)
         self.arithmetic = check_arithmetic(arithmetic)
         self.device = torch.device(device)
         check_cuda_usable(self.device)
@@ -145,7 +146,18 @@ class TorchBackend:
     def dtype_of(self, x):
         return x.dtype
 
+    def _host(self, *xs) -> bool:
+        """True when every tensor lives in host memory outside autograd: numpy's loops then
+        run on the same memory (several times torch 2.3's for casts and concatenation on
+        one CPU thread)."""
+        return self.device.type == "cpu" and all(not x.requires_grad for x in xs)
+
     def spikes(self, x, dtype):
+        if self._host(x) and dtype in _NUMPY_DTYPES:
+            a = x.numpy()
+            out = a.view(np.uint8).astype(_NUMPY_DTYPES[dtype]) if a.dtype == np.bool_ else \
+                np.not_equal(a, 0).astype(_NUMPY_DTYPES[dtype])
+            return self.torch.from_numpy(out)
         return (x if x.dtype == self.torch.bool else x != 0).to(dtype)
 
     def abs_max(self, x) -> int:
@@ -154,7 +166,10 @@ class TorchBackend:
         return int(max(x.max().item(), -x.min().item()))
 
     def concat(self, parts, axis: int = 0):
-        return self.torch.cat(list(parts), dim=axis)
+        parts = list(parts)
+        if self._host(*parts) and len({p.dtype for p in parts}) == 1:
+            return self.torch.from_numpy(np.concatenate([p.numpy() for p in parts], axis=axis))
+        return self.torch.cat(parts, dim=axis)
 
     def roll(self, x, shift: int, axis: int):
         return self.torch.roll(x, shift, dims=axis)
@@ -171,6 +186,16 @@ class TorchBackend:
 
     def take_cols(self, flat, index):
         return flat[:, index]
+
+
+#: torch dtype -> numpy dtype of the host fast paths (filled when torch is imported)
+_NUMPY_DTYPES: dict = {}
+
+
+def _numpy_dtypes(torch) -> None:
+    if not _NUMPY_DTYPES:
+        _NUMPY_DTYPES.update({torch.float32: np.float32, torch.float64: np.float64,
+                              torch.int64: np.int64})
 
 
 def make_backend(device: Optional[Any] = None, arithmetic: str = "float"):
