@@ -51,7 +51,7 @@ def test_studies_are_the_ones_the_readme_lists():
     assert sorted(listed) == STUDIES
     for result in re.findall(r"`(results/[\w./]+)`", paragraph):
         assert (ROOT / result).is_file(), result
-    assert len(STUDIES) == 11
+    assert len(STUDIES) == 12
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -227,3 +227,23 @@ def test_nir_study_small(tmp_path):
     assert [x["network"] for x in r["exports"]] == ["digits_cuba"]
     _check_provenance(r["provenance"], "nir_study")
     assert (out / "models" / "snntorch_dense_leaky_seed0.nir").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (ours) and with snnTorch and Norse
+def test_peers_small(tmp_path):
+    """Three arms (ours, snnTorch, Norse), each tuned by the one protocol, then one seed."""
+    pytest.importorskip("snntorch", reason="snntorch (dev / nir extra) is not installed")
+    pytest.importorskip("norse", reason="norse (dev / nir extra) is not installed")
+    lines = _run(["studies.peers", "--size", "small", "--out", str(tmp_path)], tmp_path)
+    assert lines[-1] == "peers: OK"
+    r = _result(tmp_path / "peers" / "peers.json")
+    _check_provenance(r["provenance"], "peers")
+    rows = r["data"]["rows"]
+    assert r["status"] == "complete" and [(x["kind"], x["arm"]) for x in rows] == [
+        ("tune", "ours"), ("eval", "ours"), ("tune", "snntorch"), ("eval", "snntorch"),
+        ("tune", "norse"), ("eval", "norse")]
+    for tuning in r["data"]["tuning"].values():                    # the grid and its choice
+        assert tuning["choice"] == {"lr": 0.005, "width": 0.1} and tuning["trainings"] == 1
+    assert rows[1]["emulator_equals_torch"] is True
+    assert (tmp_path / "peers" / "peers.png").is_file()
