@@ -51,7 +51,7 @@ def test_studies_are_the_ones_the_readme_lists():
     assert sorted(listed) == STUDIES
     for result in re.findall(r"`(results/[\w./]+)`", paragraph):
         assert (ROOT / result).is_file(), result
-    assert len(STUDIES) == 12
+    assert len(STUDIES) == 13
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -247,3 +247,41 @@ def test_peers_small(tmp_path):
         assert tuning["choice"] == {"lr": 0.005, "width": 0.1} and tuning["trainings"] == 1
     assert rows[1]["emulator_equals_torch"] is True
     assert (tmp_path / "peers" / "peers.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.lava          # trains (and checks attacked samples on Lava)
+def test_lif_adversarial_small(tmp_path):
+    """Two variants, each tuned then trained and attacked (random, FGSM, PGD)."""
+    lines = _run(["studies.lif_adversarial", "--size", "small", "--out", str(tmp_path)],
+                 tmp_path)
+    assert lines[-1].startswith("lif_adversarial: OK")
+    r = _result(tmp_path / "lif_adversarial" / "lif_adversarial.json")
+    _check_provenance(r["provenance"], "lif_adversarial")
+    assert r["status"] == "complete"
+    assert sorted(r["data"]["tuning"]) == ["d0-soft-ff", "d0.1-soft-ff"]
+    evals = [x for x in r["data"]["rows"] if x["kind"] == "eval"]
+    assert [x["decay"] for x in evals] == [0.0, 0.1]
+    for x in evals:
+        assert sorted(x["attacks"]) == ["fgsm 0.02", "pgd 0.02", "random 0.02"]
+        assert x["lava"]["equal"] == x["lava"]["samples"] == 1
+    assert "pgd 0.02" in r["data"]["summary"]["leak_minus_no_leak"]["soft"]
+    assert (tmp_path / "lif_adversarial" / "lif_adversarial.png").is_file()
+
+
+def test_lif_adversarial_attacks_keep_the_budget():
+    """Every attack moves exactly k entries per sample by +-1 (integers stay integers)."""
+    import numpy as np
+    import torch
+
+    from studies import lif_adversarial as A
+    torch.manual_seed(0)
+    size = dict(A.SIZES["small"])
+    model = A.build(0.1, "soft", size, (16,), 4)
+    x = (np.random.default_rng(0).random((3, 16, 20)) < 0.2).astype(np.float32)
+    labels = np.array([0, 1, 2])
+    k = round(0.05 * 16 * 20)
+    for kind in A.ATTACKS:
+        xa = A.attack(model, x, labels, 20, kind, 0.05, np.random.default_rng(1))
+        d = (xa - x).reshape(3, -1)
+        assert np.all(np.isin(d, [-1.0, 0.0, 1.0])) and list((d != 0).sum(1)) == [k] * 3, kind
