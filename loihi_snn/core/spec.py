@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Protocol, Tuple
 import numpy as np
 
 LAYER_TYPES = ("input", "dense", "dense_rec", "dense_comp", "conv", "pool", "flatten", "average",
-               "convT", "unpool")
+               "convT", "unpool", "concat")
 #: values of the root attribute ``layer_start``: when each layer's neurons start.
 #: ``step_1``: at Lava step 1 (a fresh run; a biased layer integrates its bias while the
 #: input is still on its way through the synapses before it); ``first_input``: at the

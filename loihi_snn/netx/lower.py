@@ -32,6 +32,7 @@ import numpy as np
 
 from loihi_snn.core.constants import (DECAY_UNITY, GRADED_MESSAGE_BITS, VTH_MANT_MAX,
                                       WEIGHT_MANTISSA_BITS)
+from loihi_snn.core.errors import OptionError
 from loihi_snn.netx.schema import LayerSpec, NetSpec, NeuronSpec
 
 PRECISIONS = ("fixed", "float")
@@ -100,7 +101,8 @@ def lava_blocks(spec: NetSpec) -> int:
     """Number of Lava blocks the per-layer loader builds for ``spec``: every layer but
     ``flatten`` and a shape-only input layer (no neurons)."""
     return sum(1 for l in spec.layers
-               if l.type != "flatten" and not (l.type == "input" and l.neuron is None))
+               if l.type not in ("flatten", "concat")
+               and not (l.type == "input" and l.neuron is None))
 
 
 def latency_blocks(spec: NetSpec) -> int:
@@ -140,6 +142,11 @@ def reset_schedule(spec: NetSpec, reset_interval: Optional[int] = None,
     in the output's first steps (before the window aligned with NIR's output).
     """
     if reset_interval is not None:
+        if any(l.type == "concat" for l in spec.layers):
+            raise OptionError(f"{spec.path}: a network with concat (skip) layers cannot run "
+                              f"with a staggered reset_interval: its branches reach a layer "
+                              f"at different steps, so one reset per block would cut a "
+                              f"sample (run each sample fresh: run, run_many, the emulator)")
         return int(reset_interval), int(reset_offset)
     if getattr(spec, "layer_start", "step_1") == "first_input":
         return FIRST_INPUT_RESET_INTERVAL, first_input_offset(spec)

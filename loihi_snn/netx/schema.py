@@ -5,7 +5,7 @@ and extension groups live beside the stock ones, and a file that only uses stock
 CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
 
     /layer/<i>/type        bytes: input | dense | dense_rec | dense_comp | conv | pool | flatten
-                           | average | convT | unpool
+                           | average | convT | unpool | concat
     /layer/<i>/shape       output shape of the layer, (C, H, W) or (N,)
     /layer/<i>/weight      dense: (out, in); conv: (Cout, Cin/groups, kH, kW[, 1]);
                            pool: scalar or (1, 1, kH, kW); input: scalar;
@@ -18,6 +18,9 @@ CUBA layers stays loadable by stock ``lava.lib.dl.netx``)::
                            a complex dense layer (dense_comp, or SLAYER's dense): RF neurons
     /layer/<i>/neuron/...  type (CUBA | LOIHI | SDNN | ...), iDecay, vDecay, vThMant, ...
     /layer/<i>/asa/...     conv only, optional: ASA gate (see ``_validate_asa``)
+    /layer/<i>/inputs      concat only: indices of the earlier layers it concatenates
+                           (along channels for maps, features for vectors; no step of
+                           latency: see netx/concat.py)
     @layer_start           optional root attribute, bytes/str: ``step_1`` (absent: every
                            layer starts at Lava step 1, a fresh run) or ``first_input``
                            (each layer starts at the step its first input reaches it,
@@ -44,6 +47,7 @@ from loihi_snn.core.spec import (LAYER_STARTS, LAYER_TYPES, LayerSpec, NetSpec, 
                                  NeuronSpec)
 # the schema in parts, one concern each: reading (the safe open, groups as dicts, size
 # limits), fields (the checker and its limits), layers (one layer's validation)
+from loihi_snn.netx.concat import CONCAT, validate_concat
 from loihi_snn.netx.fields import (BIAS_LIMIT, BIAS_RANGES, INPUT_WEIGHT_MAX,  # noqa: F401
                                    MAX_LAYER_NEURONS, MAX_MESSAGE_LENGTH, _Checker,
                                    _one_line, bias_range, check_size)
@@ -166,10 +170,17 @@ def read_netx(path: str, input_shape: Optional[Tuple[int, ...]] = None) -> NetSp
             c.fail("type", "an input layer must be layer 0")
         if i == 0 and ltype in ("conv", "pool", "convT", "unpool") and input_shape is not None:
             prev_shape = _given_input_shape(c, input_shape)
-        layer = _validate_layer(c, ltype, raw, prev_shape)
+        if ltype == CONCAT:        # skip connections (netx/concat.py)
+            if i == len(keys) - 1:
+                c.fail("type", "a concat layer cannot be the last layer: it routes earlier "
+                               "layers' outputs into the layer after it")
+            layer = validate_concat(c, raw, i, layers)
+        else:
+            layer = _validate_layer(c, ltype, raw, prev_shape)
         layers.append(layer)
         prev_shape = layer.shape
-        neurons += layer.size if layer.neuron is not None or layer.type != "flatten" else 0
+        neurons += layer.size if layer.neuron is not None or layer.type not in (
+            "flatten", CONCAT) else 0
         if neurons > size_limit("neurons"):
             c.fail("shape", _cap_message("neurons up to this layer", neurons, "neurons"))
         synapses += layer.num_synapses
@@ -197,6 +208,12 @@ def _check_layer_start(path: str, value: Any, layers: List[LayerSpec]) -> None:
                               field="layer_start")
     if value == "first_input":
         for layer in layers:
+            if layer.type == "concat":
+                raise NetxFormatError(path, "'first_input' starts each layer at its first "
+                                            "input, which a concat's branches of different "
+                                            "depth reach at different steps (write "
+                                            "layer_start 'step_1' or remove it)",
+                                      layer=layer.index, field="layer_start")
             family = families.get(layer.neuron.type) if layer.neuron is not None else None
             if layer.neuron is not None and (family is None or not family.controllable):
                 raise NetxFormatError(path, f"'first_input' needs neurons a scheduled reset "

@@ -85,7 +85,7 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
             g.create_dataset("shape", data=np.asarray(input_shape, dtype=np.int64))
             offset = 1
         for i, block in enumerate(blocks):
-            _export_block(block, i, layer.create_group(str(i + offset)))
+            _export_block(block, i, layer.create_group(str(i + offset)), offset)
         for name, data in extensions.items():
             write_extension(f, name, data)
     return given
@@ -123,12 +123,18 @@ def _unset_shapes(block: Any) -> List[str]:
     return unset
 
 
-def _export_block(block: Any, index: int, group) -> None:
+def _export_block(block: Any, index: int, group, offset: int = 0) -> None:
     """``block.export_hdf5(group)``; a block not yet run (its shapes unset) raises one
     line saying to run one forward pass first (what SLAYER needs); any other failure of
-    the block's own export propagates unchanged (nothing is written either way)."""
+    the block's own export propagates unchanged (nothing is written either way).  A block
+    that names other layers (:class:`loihi_snn.torch.blocks.concat.Concat`, marked by
+    ``export_layer_offset``) also gets ``layer_offset``: block j is file layer
+    ``j + offset``."""
     try:
-        block.export_hdf5(group)
+        if getattr(block, "export_layer_offset", False):
+            block.export_hdf5(group, layer_offset=offset)
+        else:
+            block.export_hdf5(group)
     except LoihiSnnError:
         raise
     except Exception as exc:  # noqa: BLE001 - any error of a third-party export

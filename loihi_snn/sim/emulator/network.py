@@ -43,6 +43,7 @@ from loihi_snn.families.base import NeuronStep
 from loihi_snn.netx.lower import (bias_mantissa, complex_layer_weights, dense_layer_weights,
                                   is_graded, message_bits,
                                   output_transform, pool_kernel, reset_schedule, with_neuron)
+from loihi_snn.netx.concat import concat_pieces, kept_layers
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
 from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lower_transposed
 from loihi_snn.netx.inputs import check_input as check_input_values
@@ -262,10 +263,20 @@ class Emulator:
     def _compile(self, reset_offset: int) -> None:
         in_bits = self.input_message_bits
         phase = reset_offset + 1                # lava time starts at 1, as the loader
+        #: layers whose outputs a later concat takes (netx/concat.py), and their bits
+        self.keep = set(kept_layers(self.spec))
+        bits_of = {0: self.input_message_bits}  # (layer 0: the raw input when shape-only)
         for layer in self.spec.layers:
             ltype = layer.type
             if ltype == "flatten":
                 continue                        # C-order reshape: consumers reshape
+            if ltype == "concat":               # no neurons, no latency: the kept outputs
+                stage = _Stage("concat", layer)
+                stage.pieces = [(k, size) for k, _off, size in concat_pieces(self.spec, layer)]
+                self.stages.append(stage)
+                in_bits = max(bits_of[k] for k, _ in stage.pieces)
+                stage.out_bits = in_bits
+                continue
             if ltype == "input":
                 if layer.neuron is None:
                     continue
@@ -310,6 +321,7 @@ class Emulator:
                 phase += 1
             self.stages.append(stage)
             in_bits = stage.out_bits
+            bits_of[layer.index] = in_bits
         if not self.stages:
             raise NetxFormatError(self.spec.path, "the network has no layer with neurons or "
                                   "synapses", field="layer")
@@ -361,7 +373,11 @@ class Emulator:
         sig = self.xb.asarray(x)
         n = state.batch
         interval = self.reset_interval
+        kept = {0: sig} if 0 in self.keep else {}
         for i, st in enumerate(self.stages):
+            if st.kind == "concat":
+                sig = self._concat(st, kept, (n,))
+                continue
             if st.kind == "average":
                 sig = self.xb.sum_last(sig.reshape(n, st.shape[0], -1))
                 continue
@@ -382,7 +398,19 @@ class Emulator:
             state.neurons[i] = nstate
             if st.synapse_rec is not None:
                 st.synapse_rec.receive(state.synapses_rec[i], sig)
+            if st.layer.index in self.keep:
+                kept[st.layer.index] = sig
         return sig
+
+    def _concat(self, st: _Stage, kept: dict, lead: Tuple[int, ...]):
+        """A concat stage: the kept outputs of its sources, each flattened per sample
+        (C-order, file order), joined, shaped ``lead + st.shape``; binary spikes stay
+        spikes when every source is binary, else everything is in the state dtype."""
+        xb = self.xb
+        parts = [kept[k].reshape(lead + (size,)) for k, size in st.pieces]
+        if st.out_bits or len({xb.dtype_of(p) for p in parts}) > 1:
+            parts = [xb.cast(p, xb.state) for p in parts]
+        return xb.concat(parts, axis=len(lead)).reshape(lead + st.shape)
 
     def run_block(self, state: EmulatorState, x: np.ndarray, time_step: int,
                   counts: Optional[np.ndarray] = None, observe: Optional[Callable] = None,
@@ -425,8 +453,12 @@ class Emulator:
         T, n = int(x.shape[0]), state.batch
         sig = xb.asarray(x)
         interval = self.reset_interval
+        kept = {0: sig} if 0 in self.keep else {}
         layer = 0
         for i, st in enumerate(self.stages):
+            if st.kind == "concat":
+                sig = self._concat(st, kept, (T, n))
+                continue
             if st.kind == "average":
                 sig = xb.sum_last(sig.reshape(T, n, st.shape[0], -1))
                 continue
@@ -467,6 +499,8 @@ class Emulator:
                     changed[t] = _membrane_changed(st, before, nstate, (n,) + st.shape)
             state.neurons[i] = nstate
             sig = out
+            if st.layer.index in self.keep:
+                kept[st.layer.index] = sig
             if counts is not None:
                 counts[layer] = xb.to_numpy(xb.count_nonzero_last(out))
             if updates is not None:

@@ -27,6 +27,7 @@ from loihi_snn.netx.lower import (PRECISIONS, chw_to_whc, complex_layer_weights,
                                   conv_weight_to_lava, dense_layer_weights,
                                   lava_blocks, per_neuron, pool_kernel, reset_schedule,
                                   with_neuron)
+from loihi_snn.netx.concat import concat_pieces, producer, scatter_index
 from loihi_snn.netx.schema import LayerSpec, NetSpec, read_netx
 from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lava_index, lower_transposed
 
@@ -49,6 +50,34 @@ def _build_neuron(path: str, layer: LayerSpec, shape, precision, reset,
                            controlled=controlled)
     except ValueError as exc:
         raise NetxFormatError(path, str(exc), layer=layer.index, field="neuron/type") from None
+
+
+def _wire_concat(spec: NetSpec, layer: LayerSpec, consumer, blocks, block_of,
+                 input_receivers) -> None:
+    """Connect a concat layer's sources into ``consumer.inp``: per source one stateless
+    :class:`~loihi_snn.sim.lava.procs.gather.process.Gather` that puts the source's
+    output into its slice of the consumer's input in the same step (no latency; the
+    consumer's InPort sums its connections, the slices do not overlap)."""
+    from loihi_snn.sim.lava.procs.gather.process import Gather  # lazy: imports Lava
+    out_shape = tuple(consumer.inp.shape)
+    consumer.concat_gathers = []
+    for k, offset, _size in concat_pieces(spec, layer):
+        src_block = block_of[k]
+        src_shape = tuple(spec.layers[producer(spec, k)].shape)
+        if src_block == "input":       # the raw input: the first block's input port
+            port_shape = tuple(blocks[0].inp.shape)
+        else:
+            port_shape = tuple(src_block.out.shape)
+        index = scatter_index(src_shape, len(port_shape) == 3, offset, tuple(layer.shape),
+                              len(out_shape) == 3)
+        gather = Gather(in_shape=port_shape, out_shape=out_shape, index=index,
+                        name=f"layer{layer.index}_concat_from{k}")
+        if src_block == "input":
+            input_receivers.append(gather.a_in)
+        else:
+            src_block.out.connect(gather.a_in)
+        gather.a_out.connect(consumer.inp)
+        consumer.concat_gathers.append(gather)
 
 
 def load(path: str, *, precision: str = "fixed", input_message_bits: int = 0,
@@ -152,6 +181,13 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
     in_bits = int(input_message_bits)
     flatten_next = False
     next_reset = reset_offset + 1      # lava time starts at 1, as in netx
+    # concat (netx/concat.py): what each layer sends -- its block, or "input" for the raw
+    # input of a shape-only input layer -- and with how many message bits
+    block_of, bits_of = {}, {}
+    if spec.layers[0].type == "input" and spec.layers[0].neuron is None:
+        block_of[0], bits_of[0] = "input", int(input_message_bits)
+    pending_concat: Optional[LayerSpec] = None
+    input_receivers = []       # gathers fed by the network's own input port
 
     def reset_cfg():
         return None if reset_interval is None else (int(reset_interval), next_reset)
@@ -161,6 +197,10 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
         name = f"layer{layer.index}_{layer.type}"
         if layer.type == "flatten":
             flatten_next = True
+            continue
+        if layer.type == "concat":      # no block: the next block receives the gathers
+            pending_concat = layer
+            in_bits = max(bits_of[k] for k, _, _ in concat_pieces(spec, layer))
             continue
         if layer.type == "input":
             if layer.neuron is None:
@@ -227,7 +267,10 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
                                   layer=layer.index, field="type")
         block.layer_index = layer.index
         block.spec = layer
-        if blocks:
+        if pending_concat is not None:
+            _wire_concat(spec, pending_concat, block, blocks, block_of, input_receivers)
+            pending_concat = None
+        elif blocks:
             src = blocks[-1].out
             if flatten_next or (len(src.shape) != len(block.inp.shape)):
                 src = src.transpose([2, 1, 0]).flatten() if len(src.shape) == 3 else src
@@ -237,12 +280,14 @@ def build_network(spec: NetSpec, *, precision: str = "fixed", input_message_bits
             next_reset += 1
         blocks.append(block)
         in_bits = block.output_message_bits
+        block_of[layer.index], bits_of[layer.index] = block, in_bits
 
     if not blocks:
         raise NetxFormatError(spec.path, "the network has no layer with neurons or synapses",
                               field="layer")
     net = Network(layers=blocks, spec=spec, precision=precision,
-                  name=os.path.splitext(os.path.basename(spec.path))[0])
+                  name=os.path.splitext(os.path.basename(spec.path))[0],
+                  input_receivers=input_receivers)
     #: what the network was built to receive: 0 = binary spikes, >0 = graded messages
     net.input_message_bits = int(input_message_bits)
     #: the reset schedule built in (None: no scheduled reset)

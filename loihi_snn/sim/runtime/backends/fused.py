@@ -23,6 +23,7 @@ import numpy as np
 from loihi_snn.core.errors import BackendError
 from loihi_snn.core.lavadl import require_lava
 from loihi_snn.core.progress import Progress, want_progress
+from loihi_snn.netx.concat import has_concat
 from loihi_snn.netx.lower import first_input_offset, has_bias, latency_blocks
 from loihi_snn.netx.schema import input_transform
 from loihi_snn.sim.runtime.backends.base import Backend
@@ -71,8 +72,10 @@ def run_many(plan, opts) -> np.ndarray:
     delays = n_blocks - 1 + offset
     largest = max(int(np.prod(l.shape)) for l in spec.layers)
     lanes = max(1, min(N, FUSED_LANES, FUSED_LAYER_ELEMENTS // max(1, largest)))
-    fresh = any(l.type == "dense_rec" or has_bias(l) for l in spec.layers)
+    fresh = any(l.type == "dense_rec" or has_bias(l) for l in spec.layers) or has_concat(spec)
     if fresh:
+        # (a concat's branches reach a layer at different steps: a staggered reset
+        # would cut a sample, netx/concat.py)
         # the scheduled reset (as Lava's loader resets) zeroes the neurons but not the
         # spikes pending in a recurrent synapse, which would reach the next sample of
         # the lane; and a biased neuron integrates (and may fire) before the first input

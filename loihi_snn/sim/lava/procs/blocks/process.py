@@ -240,9 +240,13 @@ class Network(AbstractProcess):
         shapes of ``inp``/``out`` in Lava order (W, H, C) / (N,).
     output_scale : float
         factor the runners apply to the output (the last ternary layer's amplitude).
+    input_receivers : sequence of InPort
+        more ports the input reaches besides the first block (the gathers of a
+        ``concat`` that takes the raw input).
     """
 
-    def __init__(self, *, layers, spec, precision: str, name: Optional[str] = None) -> None:
+    def __init__(self, *, layers, spec, precision: str, name: Optional[str] = None,
+                 input_receivers=()) -> None:
         super().__init__(name=name or "Network")
         self.layers = list(layers)
         self.spec = spec
@@ -253,6 +257,8 @@ class Network(AbstractProcess):
         self.inp = InPort(shape=self.in_layer.inp.shape)
         self.out = OutPort(shape=self.out_layer.out.shape)
         self.inp.connect(self.in_layer.inp)
+        for port in input_receivers:    # a concat's gather of the raw input (loader)
+            self.inp.connect(port)
         self.out_layer.out.connect(self.out)
         self.input_shape = tuple(self.inp.shape)
         self.output_shape = tuple(self.out.shape)
