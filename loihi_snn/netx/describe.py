@@ -87,6 +87,8 @@ def layer_table(spec: NetSpec) -> List[Dict[str, Any]]:
             row["recurrent"] = True
         if "asa" in layer.fields:
             row["asa"] = asa_summary(layer)
+        if layer.type == "concat":
+            row["inputs"] = list(layer.fields["inputs"])
         rows.append(row)
     return rows
 
@@ -133,6 +135,8 @@ def format_table(spec: NetSpec, rows: List[Dict[str, Any]]) -> str:
             extra += f" max_delay={r['max_delay']}"
         if "asa" in r:
             extra += format_asa(r["asa"])
+        if "inputs" in r:
+            extra += f" inputs={r['inputs']} (no latency)"
         wb = "-" if r["weight_bits"] is None else str(r["weight_bits"])
         lines.append(f"{r['index']:>2}  {r['type']:<9} {str(tuple(r['shape'])):<16} {wb:>5} "
                      f"{r['synapses']:>10}  {format_neuron(r['neuron'])}{extra}")

@@ -156,7 +156,9 @@ def _bias_range(layer) -> Optional[Tuple[float, float]]:
 
 
 def _has_neurons(layer) -> bool:
-    return layer.type not in ("flatten",) and not (layer.type == "input" and layer.neuron is None)
+    # a concat routes: on the chip its sources' axons go straight to the next layer's
+    # synapses (counted there), so it has no neurons, synapses or cores of its own
+    return layer.type not in ("flatten", "concat") and not (layer.type == "input" and layer.neuron is None)
 
 
 # ----------------------------------------------------------------------------- estimate

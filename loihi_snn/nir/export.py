@@ -102,6 +102,9 @@ def netx_to_graph(net_path: str):
             continue
         if layer.type == "average":
             _refuse(path, layer, "type", "an 'average' (population sum) layer")
+        if layer.type == "concat":
+            _refuse(path, layer, "type", "a 'concat' (skip connection) layer: NIR 1.0.8 has no "
+                                         "concatenation node (edges into a node are summed)")
         if layer.type in ("convT", "unpool"):
             _refuse(path, layer, "type", f"a '{layer.type}' (transposed conv) layer: NIR 1.0.8 "
                                          f"has no transposed-conv node")

@@ -70,6 +70,7 @@ from loihi_snn.netx.lower import (bias_mantissa, complex_layer_weights, dense_la
                                   pool_kernel, weight_precision, with_neuron)
 from loihi_snn.netx.resources import estimate
 from loihi_snn.netx.schema import LayerSpec, NetSpec, input_transform, read_netx
+from loihi_snn.netx.concat import concat_pieces, producer
 from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lower_transposed
 
 __all__ = ["Connection", "CostPlan", "DeploymentMetrics", "ENERGY_NOTE", "cost_plan",
@@ -334,7 +335,8 @@ def cost_plan(spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 
     steps = []
     connections: List[Connection] = []
     notes: List[str] = []
-    prev_msg = "graded" if input_message_bits else "binary"
+    prev_msg = input_msg = "graded" if input_message_bits else "binary"
+    slot_of: Dict[int, Tuple[int, str]] = {}      # layer -> (slot, message): concat sources
     for layer in spec.layers:
         if layer.type == "average":
             notes.append(f"layer {layer.index}: the average layer's group sums (embedded CPU) "
@@ -372,10 +374,19 @@ def cost_plan(spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 
             if fan.size != in_size:     # pragma: no cover - the schema checks the shapes
                 raise ShapeError(f"{spec.path}: layer {layer.index}: {fan.size} source "
                                  f"neurons, expected {in_size}")
-            connections.append(Connection(layer.index, layer.type, "feedforward",
-                                          None if src is None else src.index,
-                                          None if src is None else slot - 1, prev_msg,
-                                          fan, dense))
+            feeder = spec.layers[producer(spec, layer.index - 1)]
+            if feeder.type == "concat":     # one connection per source (netx/concat.py)
+                for k, off, size in concat_pieces(spec, feeder):
+                    src_slot, msg = slot_of.get(k, (None, input_msg))
+                    connections.append(Connection(
+                        layer.index, layer.type, "feedforward",
+                        None if src_slot is None else k, src_slot, msg,
+                        fan[off:off + size], dense[off:off + size]))
+            else:
+                connections.append(Connection(layer.index, layer.type, "feedforward",
+                                              None if src is None else src.index,
+                                              None if src is None else slot - 1, prev_msg,
+                                              fan, dense))
             if layer.type == "dense_rec":
                 wr = {name: w for name, w, _, _ in _weight_tensors(layer)}["weight_rec"]
                 connections.append(Connection(
@@ -385,6 +396,7 @@ def cost_plan(spec: Union[NetSpec, str, os.PathLike], input_message_bits: int = 
         neuron_layers.append(layer)
         steps.append(step)
         prev_msg = _message(layer, step)
+        slot_of[layer.index] = (slot, prev_msg)
     neurons = np.array([int(np.prod(l.shape)) for l in neuron_layers], dtype=np.int64)
     num_states = np.array([2 if s is None else s.num_states for s in steps], dtype=np.int64)
     return CostPlan(spec=spec, neuron_layers=neuron_layers, neurons=neurons,
@@ -485,7 +497,7 @@ def _lava_activity(path: str, plan: CostPlan, x, steps, backend: str) -> _Activi
 
 
 def _has_block(layer: LayerSpec) -> bool:
-    return not (layer.type == "input" and layer.neuron is None)
+    return layer.type != "concat" and not (layer.type == "input" and layer.neuron is None)
 
 
 # ---------------------------------------------------------------------------- metrics
