@@ -63,6 +63,10 @@ def export_blocks(blocks: Sequence[Any], path: str, *, input_shape: Optional[Seq
         raise OptionError(f"extensions must be a dict of group names to dicts, e.g. "
                           f"{{'cutoff': {{...}}}}, got {show(extensions)}")
     extensions = dict(extensions or {})
+    if has_ternary(blocks) and any(getattr(b, "export_layer_offset", False) for b in blocks):
+        raise OptionError("ternary spikes (or learned amplitudes) with a Concat: folding an "
+                          "amplitude into the next weights assumes one source per layer; "
+                          "not supported yet")
     if has_ternary(blocks):
         blocks, output_scale = fold_amplitudes(blocks)
         if output_scale != 1.0:

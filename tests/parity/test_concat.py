@@ -103,8 +103,9 @@ def test_the_skip_branch_matters(tmp_path):
 
 def test_run_many_runs_each_sample_fresh(tmp_path):
     """Many samples through one lava-fused run (one lane per sample: a staggered reset
-    would cut a sample whose branches arrive at different steps) and the emulator's batch
-    equal the trainer's forward of each sample; an explicit reset_interval is refused."""
+    would cut a sample whose branches arrive at different steps), the per-layer Lava
+    stream and the emulator's batch equal the trainer's forward of each sample; an
+    explicit reset_interval is refused."""
     import torch
     path, _, _ = _exported("dense", tmp_path)
     net, _, _ = _skip_net("dense")
@@ -116,6 +117,8 @@ def test_run_many_runs_each_sample_fresh(tmp_path):
     Xi = X.numpy().astype(np.int64)
     np.testing.assert_array_equal(loihi_snn.emulate(path, Xi), expect)
     np.testing.assert_array_equal(loihi_snn.run_many(path, Xi, backend="lava-fused"), expect)
+    # the per-layer stream: the cutoff controller (off) resets every neuron at once
+    np.testing.assert_array_equal(loihi_snn.run_many(path, Xi, backend="lava-fixed"), expect)
     with pytest.raises(OptionError, match="concat") as err:
         loihi_snn.emulate(path, Xi, reset_interval=40)
     assert "\n" not in str(err.value)
