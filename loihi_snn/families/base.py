@@ -88,7 +88,7 @@ class TrainingFamily:
     description : str
         one line for help and error messages.
     blocks : str or callable
-        block library: ``"slayer-cuba"`` or ``"loihi-snn"``
+        block library: ``"slayer-cuba"``, ``"loihi-snn"`` or ``"loihi-snn-rf"``
         (``loihi_snn.train.models.BLOCK_LIBRARIES``), or a ``make_block(kind,
         neuron_params, **slayer_kwargs) -> torch.nn.Module`` of your own.
     defaults : dict

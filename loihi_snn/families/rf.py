@@ -37,7 +37,7 @@ import numpy as np
 from loihi_snn.core import fixed
 from loihi_snn.core.constants import VTH_MANT_MAX
 from loihi_snn.core.spec import FieldChecker, LayerSpec
-from loihi_snn.families.base import LavaNeuron, NeuronFamily, NeuronStep
+from loihi_snn.families.base import LavaNeuron, NeuronFamily, NeuronStep, TrainingFamily
 
 #: lava's RF processes as netx builds them: input shift and decay precision
 RF_STATE_EXP, RF_DECAY_BITS = 6, 12
@@ -166,6 +166,17 @@ def _builder(izhikevich: bool):
     return lava, step_builder
 
 
+#: SLAYER's ``rf.Neuron`` parameters a training config may set
+RF_PARAMS = ("threshold", "period", "decay", "tau_grad", "scale_grad", "scale", "norm",
+             "dropout", "requires_grad", "graded_spike")
+#: the training defaults (weight units; ``period`` in steps, ``decay`` per step; the
+#: threshold a multiple of 1/64, as the export truncates it); the trainer builds
+#: :class:`loihi_snn.torch.blocks.rf.Dense` (dense layers, one period and decay per
+#: layer: ``shared_param``, since the NetX fields are scalars)
+RF_DEFAULTS = {"threshold": 0.125, "period": 8, "decay": 0.1, "tau_grad": 1.0,
+               "scale_grad": 1.0, "requires_grad": False}
+
+
 _rf_lava, _rf_step = _builder(False)
 _iz_lava, _iz_step = _builder(True)
 
@@ -173,7 +184,12 @@ RF_FAMILY = NeuronFamily(
     netx_types=("RF_PHASE",),
     description="resonate-and-fire, phase spikes (lava's RF; stock netx loads it)",
     validate=validate_rf_fields, lava=_rf_lava, emulator_step=_rf_step, float_ok=False,
-    controllable=False, on_chip=True, complex_input=True)
+    controllable=False, on_chip=True, complex_input=True,
+    training=(TrainingFamily(
+        name="rf",
+        description="lava-dl SLAYER resonate-and-fire (slayer.block.rf, phase spikes), dense "
+                    "layers; one period and decay per layer; runs on stock netx",
+        blocks="loihi-snn-rf", defaults=dict(RF_DEFAULTS), allowed_params=RF_PARAMS),))
 
 RF_IZ_FAMILY = NeuronFamily(
     netx_types=("RF_IZHIKEVICH", "RF_IZ", "RF"),

@@ -479,6 +479,29 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "epochs": 30, "batch_size": 32, "optimizer": {"type": "adam", "lr": 0.005},
         "lava_limit": 300,
     },
+    "mnist1d_rf": {
+        "name": "mnist1d_rf",
+        "description": "MNIST-1D sequences fed one value per step as a 16-channel level code "
+                       "(one spike per step, in the channel of the value's bin) into 128 "
+                       "resonate-and-fire neurons (SLAYER's rf block with Loihi's integer "
+                       "eval forward, phase spikes, period 8, decay 0.2, threshold 1) and 10 "
+                       "RF outputs (period 6): resonators on an oscillating signal; "
+                       "cross-entropy on spike counts; 10000 generated sequences (8000 train "
+                       "/ 2000 test); Lava: lava-fused, one fresh lane per sample (RF has no "
+                       "reset) (netx_models/mnist1d_rf)",
+        "dataset": "mnist1d", "encoding": "level", "T": 40,
+        "dataset_options": {"levels": 16, "value_range": 2.5, "num_samples": 10000},
+        "architecture": [{"type": "dense", "out": 128, "weight_scale": 2,
+                          "weight_norm": False},
+                         {"type": "dense", "weight_scale": 2, "weight_norm": False,
+                          "neuron": {"period": 6}}],
+        "neuron": {"type": "rf", "threshold": 1.0, "period": 8, "decay": 0.2,
+                   "tau_grad": 1.0, "scale_grad": 1.0},
+        "loss": {"type": "cross_entropy", "scale": 1.0},
+        "epochs": 20, "batch_size": 32,
+        "optimizer": {"type": "adam", "lr": 0.01, "schedule": "cosine"},
+        "val_fraction": 0.0, "select": "last",
+    },
     "mnist1d_conv": {
         "name": "mnist1d_conv",
         "description": "MNIST-1D with a spiking conv front end: the 40-value sequence as a "

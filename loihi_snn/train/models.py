@@ -147,10 +147,25 @@ def _make_our_block(kind: str, neuron_params: Dict[str, Any], *, asa_conv: bool 
     return _our_factory(kind, neuron_params, **kwargs)
 
 
+def _make_rf_block(kind: str, neuron_params: Dict[str, Any], **kwargs) -> torch.nn.Module:
+    """:class:`loihi_snn.torch.blocks.rf.Dense` (SLAYER's rf block, eval forward in
+    Loihi's integers): dense layers only, one period and decay per layer."""
+    if kind != "dense":
+        raise ArchitectureError(f"resonate-and-fire ('rf') networks are built from dense "
+                                f"layers (lava's RF takes a complex dense synapse), not {kind!r}")
+    if kwargs.pop("delay", False):
+        raise ArchitectureError("a resonate-and-fire dense layer has no axonal delays "
+                                "(lava-dl's ComplexDense neither); set delay false")
+    # lazy: loihi_snn.torch.blocks imports lava-dl (seconds); configs and presets never need it
+    from loihi_snn.torch.blocks.rf import Dense
+    return Dense(dict(neuron_params, shared_param=True), **kwargs)
+
+
 #: block library name (``TrainingFamily.blocks``) -> ``make_block``
 BLOCK_LIBRARIES: Dict[str, BlockFactory] = {
     "slayer-cuba": _make_slayer_cuba_block,
     "loihi-snn": _make_our_block,
+    "loihi-snn-rf": _make_rf_block,
 }
 
 

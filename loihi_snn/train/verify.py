@@ -21,9 +21,11 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
+from loihi_snn import families
 from loihi_snn.core.cutoff import calibrate, offline_cutoff, optimal_cutoff_steps
 from loihi_snn.core.errors import LoihiSnnError
 from loihi_snn.netx.calibration import store_calibration
+from loihi_snn.netx.schema import read_netx
 from loihi_snn.sim.runtime.cutoff_run import run_cutoff
 from loihi_snn.sim.runtime.run import run
 from loihi_snn.sim.runtime.stream import run_many
@@ -74,6 +76,18 @@ def evaluate_model(model, inputs: np.ndarray, *, batch_size: int = 256,
             "layer_spikes_per_step": per_step}
 
 
+def lava_backend(net_path: str) -> str:
+    """The Lava backend that streams a file's test samples: ``lava-fixed`` (the per-layer
+    graph behind the cutoff controller, which resets every neuron between samples), or
+    ``lava-fused`` (one fixed_pt process, one fresh lane per sample, bit-exact with
+    lava-fixed) when some neurons have no reset (resonate-and-fire, ALIF)."""
+    spec = read_netx(net_path)
+    if all(l.neuron is None or getattr(families.get(l.neuron.type), "controllable", True)
+           for l in spec.layers):
+        return "lava-fixed"
+    return "lava-fused"
+
+
 def run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config: TrainConfig,
                 show: bool, keep: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Stream the first ``n`` test samples through Lava and compare with torch.
@@ -93,8 +107,9 @@ def run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config:
         return {"skipped": "no test samples"}
     X, labels = test.inputs[:n], test.labels[:n]
     t0 = time.time()
+    backend = lava_backend(net_path)
     try:
-        out = run_many(net_path, X, progress=show)
+        out = run_many(net_path, X, progress=show, backend=backend)
     except LoihiSnnError as exc:
         return {"skipped": f"Lava run failed: {exc}"}
     seconds = time.time() - t0
@@ -110,7 +125,7 @@ def run_on_lava(net_path: str, test, res: Dict[str, np.ndarray], n: int, config:
     if any(layer["type"] == "recurrent" for layer in config.architecture):
         extra = fresh_run_check(net_path, X, res["output"][:n], out, scale)
     return {**extra,
-        "backend": "lava-fixed", "samples": int(n),
+        "backend": backend, "samples": int(n),
         "accuracy": float((lava_pred == labels).mean()),
         "torch_accuracy": float((torch_pred == labels).mean()),
         "agreement": float((lava_pred == torch_pred).mean()),

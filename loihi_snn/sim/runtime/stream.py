@@ -74,9 +74,10 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
     if engine.run_many is None:
         raise BackendError(f"backend '{engine.name}' does not stream many samples; use "
                            f"one of {', '.join(n for n, b in backends.REGISTRY.items() if b.run_many)}")
-    if engine.uses_lava:
-        # the Lava streams reset the neurons between samples (the controller's reset, or
-        # the fused lanes' schedule): every layer's neurons must be resettable
+    if engine.uses_lava and engine.name != "lava-fused":
+        # the per-layer Lava streams reset the neurons between samples (the controller's
+        # reset): every layer's neurons must be resettable (lava-fused runs such a
+        # network one fresh lane per sample)
         spec = plan.spec
         bad = [l.index for l in spec.layers
                if l.neuron is not None and not families.get(l.neuron.type).controllable]
@@ -84,7 +85,8 @@ def run_many(path: str, X: np.ndarray, *, backend: str = "lava-fixed",
             resettable = ", ".join(t for t in families.netx_types()
                                    if families.get(t).controllable)
             raise ShapeError(f"{plan.path}: streaming resets {resettable} neurons only; "
-                             f"layers {bad} are not (run them with backend 'emulator')")
+                             f"layers {bad} are not (run them with backend 'lava-fused' or "
+                             f"'emulator')")
     if workers > 1 and engine.uses_lava:
         return concat_outputs(run_sharded(lambda p: engine.run_many(p, opts), plan, workers))
     return engine.run_many(plan, opts)

@@ -23,6 +23,7 @@ import numpy as np
 from loihi_snn.core.errors import BackendError
 from loihi_snn.core.lavadl import require_lava
 from loihi_snn.core.progress import Progress, want_progress
+from loihi_snn import families
 from loihi_snn.netx.concat import has_concat
 from loihi_snn.netx.lower import first_input_offset, has_bias, latency_blocks
 from loihi_snn.netx.schema import input_transform
@@ -59,6 +60,13 @@ def run_one(plan, opts) -> np.ndarray:
     return scale_output(out, proc)
 
 
+def resettable(spec) -> bool:
+    """True when every layer's neurons take the scheduled reset (their family is
+    ``controllable``; lava's RF, RF_IZ and ATRLIF have no reset)."""
+    return all(l.neuron is None or getattr(families.get(l.neuron.type), "controllable", True)
+               for l in spec.layers)
+
+
 def run_many(plan, opts) -> np.ndarray:
     """A batch (N, *input, T) through one FusedRun (module docstring); (N, *output, T)."""
     from loihi_snn.sim.lava.procs.fused.process import FusedRun  # lazy: imports Lava
@@ -72,8 +80,11 @@ def run_many(plan, opts) -> np.ndarray:
     delays = n_blocks - 1 + offset
     largest = max(int(np.prod(l.shape)) for l in spec.layers)
     lanes = max(1, min(N, FUSED_LANES, FUSED_LAYER_ELEMENTS // max(1, largest)))
-    fresh = any(l.type == "dense_rec" or has_bias(l) for l in spec.layers) or has_concat(spec)
+    fresh = any(l.type == "dense_rec" or has_bias(l) for l in spec.layers) or \
+        has_concat(spec) or not resettable(spec)
     if fresh:
+        # (RF / ALIF neurons have no scheduled reset: a lane would carry their state
+        # into its next sample)
         # (a concat's branches reach a layer at different steps: a staggered reset
         # would cut a sample, netx/concat.py)
         # the scheduled reset (as Lava's loader resets) zeroes the neurons but not the
