@@ -26,7 +26,7 @@ MODELS = REPO_ROOT / "netx_models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/model_card.json"))
 CALIBRATED = [p for p in MODEL_DIRS if cards.load_card(str(p)).get("cutoff")]
 SHIPPED = ("digits_cuba", "digits_lif", "digits_ternary", "mnist1d_rlif", "mnist1d_conv",
-           "events_asa")
+           "events_asa", "mnist1d_rf")
 
 
 def test_models_are_present():
@@ -52,7 +52,9 @@ def test_model_reproduces_its_card_on_lava(model_dir):
     X, labels = cards.reference_inputs(card)
     assert labels.tolist() == ref["labels"], "the data set no longer yields the same samples"
 
-    out = run_many(str(net), X)
+    # the backend the card's Lava check streamed with: lava-fixed, or lava-fused (one
+    # fresh lane per sample) for neurons without a reset (resonate-and-fire)
+    out = run_many(str(net), X, backend=card.get("lava", {}).get("backend", "lava-fixed"))
     assert out.shape == (ref["first"], card["data"]["num_classes"], card["data"]["T"])
     pred = out.sum(-1).argmax(1)
     assert pred.tolist() == ref["lava_predictions"]
@@ -165,3 +167,19 @@ def test_models_readme_table_is_generated_from_the_cards():
                            "--check"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, ("netx_models/README.md is stale: run "
                                   "`.venv/bin/python tools/models_table.py`", proc.stderr)
+
+
+def test_mnist1d_rf_is_resonate_and_fire_and_equal_to_torch_on_the_whole_test_split():
+    """The RF example (issue 33): resonate-and-fire layers (lava's RF, phase spikes) on
+    MNIST-1D in time layout, every test sequence on Lava (lava-fused, fixed point), the
+    same predictions and output spikes as the trainer's quantized forward."""
+    card = cards.load_card(str(MODELS / "mnist1d_rf"))
+    spec = read_netx(str(MODELS / "mnist1d_rf" / card["export"]["file"]))
+    assert [l.neuron.type for l in spec.layers if l.neuron is not None] == ["RF_PHASE"] * 2
+    assert all("weight_imag" in l.fields for l in spec.layers if l.neuron is not None)
+    assert card["neuron"]["type"] == "rf" and card["data"]["encoding"] == "level"
+    lava = card["lava"]
+    assert lava["backend"] == "lava-fused"
+    assert lava["samples"] == card["data"]["splits"]["test"] == 2000
+    assert lava["identical_output_spikes"] is True and lava["agreement"] == 1.0
+    assert lava["accuracy"] == lava["torch_accuracy"] > 0.1       # above chance (10 classes)

@@ -138,3 +138,37 @@ def test_rf_neurons_on_a_real_dense_layer_are_refused(rf_file, tmp_path):
     bad = _edit(path, str(tmp_path / "bad.net"), real_only)
     with pytest.raises(NetxFormatError, match="complex input"):
         loihi_snn.read_netx(bad)
+
+
+def test_trainer_rf_block_eval_equals_lava_and_streams_fresh(tmp_path):
+    """The trainer's RF block (``loihi_snn.torch.blocks.rf.Dense``: SLAYER's rf block with
+    Loihi's integer eval forward) equals the emulator, lava-fixed and lava-fused spike
+    for spike (SLAYER's float eval forward can differ from Loihi's integers in a few
+    spikes of a trained network); run_many streams RF samples on lava-fused one fresh lane per sample (RF has no reset)
+    and refuses the per-layer stream in one line."""
+    import torch
+
+    from loihi_snn.core.errors import OptionError, ShapeError
+    from loihi_snn.torch.blocks.rf import Dense
+    torch.manual_seed(3)
+    p = {"threshold": 0.5, "period": 8, "decay": 0.2, "shared_param": True}
+    blocks = torch.nn.ModuleList([Dense(p, 16, 32, weight_scale=4),
+                                  Dense(dict(p, period=6), 32, 10, weight_scale=4)])
+    X = (torch.rand(4, 16, STEPS) < 0.2).float()
+    blocks.eval()
+    with torch.no_grad():
+        y = X
+        for b in blocks:
+            y = b(y)
+    expect = y.numpy()
+    assert expect.sum() > 20
+    path = str(tmp_path / "rf.net")
+    export_blocks(blocks, path)
+    Xi = X.numpy().astype(np.int64)
+    np.testing.assert_array_equal(loihi_snn.emulate(path, Xi), expect)
+    np.testing.assert_array_equal(loihi_snn.run(path, Xi[0], backend="lava-fixed"), expect[0])
+    np.testing.assert_array_equal(loihi_snn.run_many(path, Xi, backend="lava-fused"), expect)
+    with pytest.raises(ShapeError, match="lava-fused"):
+        loihi_snn.run_many(path, Xi, backend="lava-fixed")
+    with pytest.raises(OptionError, match="1/64"):
+        Dense(dict(p, threshold=0.1), 16, 4)
