@@ -22,12 +22,13 @@ file and, for a range error, the layer and the largest value this network accept
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from loihi_snn.core.constants import (ACT_SHIFT, GRADED_MESSAGE_BITS, SDNN_EXP, STATE_BITS)
 from loihi_snn.core.errors import ShapeError
+from loihi_snn.netx.concat import concat_pieces
 from loihi_snn.netx.schema import INPUT_UNIT_WEIGHT, LayerSpec, NetSpec
 from loihi_snn.netx.transposed import TRANSPOSED_TYPES, lower_transposed
 
@@ -117,29 +118,55 @@ def check_input(x: Any, *, path: Optional[str] = None, integer: bool = True,
     return arr
 
 
-def _first_receiver(spec: NetSpec) -> Tuple[Optional[LayerSpec], int]:
-    """(the layer whose neurons receive the input, the largest sum of |weights| into one
-    of its neurons per unit of input)."""
+def _fan(layer: LayerSpec) -> Optional[int]:
+    """The largest sum of |weights| into one neuron of a synapse layer (None: no synapse)."""
+    w = layer.fields.get("weight")
+    if layer.type in ("dense", "dense_rec"):
+        fan = np.abs(w).sum(axis=1)
+        wi = layer.fields.get("weight_imag")         # complex dense: each part on its own
+        return int(max(fan.max(initial=0), np.abs(wi).sum(axis=1).max(initial=0)
+                       if wi is not None else 0))
+    if layer.type == "conv":
+        return int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
+    if layer.type == "pool":
+        return int(np.abs(w).sum())
+    if layer.type in TRANSPOSED_TYPES:
+        k = lower_transposed(layer).kernel
+        return int(np.abs(k).reshape(k.shape[0], -1).sum(axis=1).max(initial=0))
+    return None
+
+
+def _receivers(spec: NetSpec) -> List[Tuple[LayerSpec, int]]:
+    """Every (layer whose neurons receive the raw input, the largest sum of |weights|
+    into one of its neurons per unit of input): the first layer with synapses, and the
+    layer after a ``concat`` that takes the raw input (its whole row: an upper bound)."""
     first = spec.layers[0]
     if first.type == "input" and first.neuron is not None:
         if first.neuron.type == "SDNN":
-            return first, 1
-        return first, int(np.ceil(abs(first.fields.get("weight", INPUT_UNIT_WEIGHT))))
-    for layer in spec.layers:
-        if layer.type in ("input", "flatten"):
+            return [(first, 1)]
+        return [(first, int(np.ceil(abs(first.fields.get("weight", INPUT_UNIT_WEIGHT)))))]
+    out: List[Tuple[LayerSpec, int]] = []
+    for i, layer in enumerate(spec.layers):
+        if layer.type in ("input", "flatten", "concat"):
             continue
-        w = layer.fields.get("weight")
-        if layer.type in ("dense", "dense_rec"):
-            return layer, int(np.abs(w).sum(axis=1).max(initial=0))
-        if layer.type == "conv":
-            return layer, int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
-        if layer.type == "pool":
-            return layer, int(np.abs(w).sum())
-        if layer.type in TRANSPOSED_TYPES:
-            k = lower_transposed(layer).kernel
-            return layer, int(np.abs(k).reshape(k.shape[0], -1).sum(axis=1).max(initial=0))
-        return None, 0              # an average layer: no neurons, no state
-    return None, 0
+        before = [l for l in spec.layers[:i] if l.type != "flatten"]
+        feeder = before[-1] if before else None
+        takes_raw = feeder is None or feeder.type == "input" or (
+            feeder.type == "concat" and any(k == 0 for k, _, _ in concat_pieces(spec, feeder)))
+        if not takes_raw:
+            continue
+        fan = _fan(layer)
+        if fan is None:
+            break                   # an average layer: no neurons, no state
+        out.append((layer, fan))
+    return out
+
+
+def _first_receiver(spec: NetSpec) -> Tuple[Optional[LayerSpec], int]:
+    """(the receiver of the raw input with the largest fan (:func:`_receivers`), that
+    fan), or (None, 0)."""
+    rec = _receivers(spec)
+    return max(rec, key=lambda r: r[1]) if rec else (None, 0)
 
 
 def max_graded_input(spec: NetSpec) -> Optional[int]:

@@ -141,7 +141,8 @@ def _dense_file(path, inputs, shape=None, **extra):
               {"type": "dense", "shape": [3], "weight": np.full((3, 4), 40.0, np.float32),
                "neuron": CUBA},
               dict({"type": "concat", "inputs": np.asarray(inputs)}, **extra),
-              {"type": "dense", "shape": [2], "weight": np.full((2, 13), 30.0, np.float32),
+              {"type": "dense", "shape": [2],
+               "weight": np.full((2, int(shape[0]) if shape else 13), 30.0, np.float32),
                "neuron": CUBA}]
     if shape is not None:
         layers[3]["shape"] = shape
@@ -268,3 +269,13 @@ def test_metrics_count_every_branch_alike_on_lava_and_the_emulator(tmp_path):
     np.testing.assert_array_equal(emu[1].spikes, lava[1].spikes)
     np.testing.assert_array_equal(emu[1].ops, lava[1].ops)
     assert emu[1].ops[3:].sum() > 0
+
+
+def test_graded_input_range_counts_the_layer_after_a_concat_of_the_raw_input(tmp_path):
+    """A graded input reaches the first dense layer (fan 6 x 40) and, through the
+    concat, the last one (fan 13 x 30, the larger): the accepted range is set by it."""
+    from loihi_snn.netx.inputs import STATE_INPUT_LIMIT, max_graded_input
+    spec = loihi_snn.read_netx(_dense_file(tmp_path / "c.net", [2, 1, 0], shape=[13]))
+    assert max_graded_input(spec) == (STATE_INPUT_LIMIT >> 6) // (13 * 30)
+    spec = loihi_snn.read_netx(_dense_file(tmp_path / "d.net", [2, 1], shape=[7]))
+    assert max_graded_input(spec) == (STATE_INPUT_LIMIT >> 6) // (6 * 40)
