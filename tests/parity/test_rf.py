@@ -144,8 +144,8 @@ def test_trainer_rf_block_eval_equals_lava_and_streams_fresh(tmp_path):
     """The trainer's RF block (``loihi_snn.torch.blocks.rf.Dense``: SLAYER's rf block with
     Loihi's integer eval forward) equals the emulator, lava-fixed and lava-fused spike
     for spike (SLAYER's float eval forward can differ from Loihi's integers in a few
-    spikes of a trained network); run_many streams RF samples on lava-fused one fresh lane per sample (RF has no reset)
-    and refuses the per-layer stream in one line."""
+    spikes of a trained network); run_many streams RF samples on lava-fused, one fresh
+    lane per sample (RF has no reset), and refuses the per-layer stream in one line."""
     import torch
 
     from loihi_snn.core.errors import OptionError, ShapeError

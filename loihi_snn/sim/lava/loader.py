@@ -5,8 +5,8 @@ builds one block per layer from lava's processes.  It loads what lava-dl's netx
 loads (input, dense, dense with axonal delays, dense_rec, conv, flatten; CUBA/LOIHI
 and SDNN neurons) plus ``pool``, ``average``, ``convT``, ``unpool`` and ``concat``
 layers (one Gather per source into the next block's port, no latency:
-:mod:`loihi_snn.netx.concat`), and wires the input layer's port to its neuron.  For CUBA layers the processes and parameters are the ones stock
-netx builds, so fixed-point spikes are identical to stock netx.  Each layer's neurons
+:mod:`loihi_snn.netx.concat`), and wires the input layer's port to its neuron.  For
+CUBA layers the processes and parameters are the ones stock netx builds, so fixed-point spikes are identical to stock netx.  Each layer's neurons
 come from its family's Lava builder (:mod:`loihi_snn.families`); weights, kernels and
 biases from :mod:`loihi_snn.netx.lower`, as the emulator's.
 """
