@@ -514,17 +514,52 @@ def _run_part(spec, path: str, X: np.ndarray, *, beta, cutoff: bool, steps_T: in
     return part
 
 
+#: seconds a rank waits for the others' parts under torchrun (``LOIHI_SNN_GATHER_TIMEOUT``):
+#: a backstop -- torchrun ends every rank when one fails
+GATHER_TIMEOUT_S = 1800
+
+
 def _gather_parts(part: Dict[str, Any], dist) -> List[Dict[str, Any]]:
-    """Every rank's part, in rank order, on every rank (``torch.distributed``; a gloo
-    group is made for the call when the caller has none)."""
-    import torch
+    """Every rank's part, in rank order, on every rank.
+
+    Within a caller's process group: ``torch.distributed.all_gather_object``.  Otherwise
+    through the key-value store of torchrun's ``env://`` rendezvous (rank 0 hosts it): no
+    process group is made, so none is torn down -- destroying a gloo group right after a
+    gather can deadlock torch 2.3 (its worker thread waits for the GIL the joining main
+    thread holds).  Every wait has a deadline (:data:`GATHER_TIMEOUT_S`); running past it
+    is one :class:`EvalError` line."""
+    import pickle
+    from datetime import timedelta
+
     import torch.distributed as td
 
-    from loihi_snn.train.distributed import process_group
+    from loihi_snn.core.limits import env_int
 
-    with process_group(dist, torch.device("cpu")):
+    if td.is_initialized():
         parts: List[Any] = [None] * dist.world_size
         td.all_gather_object(parts, part)
+        return parts
+    timeout = env_int("LOIHI_SNN_GATHER_TIMEOUT", GATHER_TIMEOUT_S, minimum=1)
+    try:
+        store, _, _ = next(td.rendezvous("env://", rank=dist.rank, world_size=dist.world_size,
+                                         timeout=timedelta(seconds=timeout)))
+        store = td.PrefixStore("loihi_snn/eval", store)
+        store.set(f"part/{dist.rank}", pickle.dumps(part))
+        parts = [part if r == dist.rank else pickle.loads(store.get(f"part/{r}"))
+                 for r in range(dist.world_size)]
+        store.add("read", 1)
+        if dist.rank == 0:       # the store lives in this process: keep it until all have read
+            deadline = time.monotonic() + timeout
+            while store.add("read", 0) < dist.world_size:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the other ranks did not read the results")
+                time.sleep(0.02)
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EvalError(f"eval under torchrun, rank {dist.rank} of {dist.world_size}: the "
+                        f"ranks' results were not exchanged within {timeout} s ({first}); "
+                        f"another rank failed or stalled (see its output), or raise "
+                        f"LOIHI_SNN_GATHER_TIMEOUT") from None
     return parts
 
 

@@ -173,3 +173,28 @@ def test_eval_under_torchrun_on_lava_equals_one_process(tmp_path):
     dist = _torchrun_eval(tmp_path, "--backend", "lava-fixed", "--limit", "9", "--epsilon",
                           "0.03", "--calibration-limit", "200")
     _same_result(dist, one)
+
+
+def test_eval_rank_without_its_peers_ends_in_one_line():
+    """A torchrun rank whose peers never come (rank 0 absent) does not wait forever: past
+    LOIHI_SNN_GATHER_TIMEOUT it ends in one line, exit status 2."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:                      # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO_ROOT), RANK="1",
+               LOCAL_RANK="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+               LOIHI_SNN_GATHER_TIMEOUT="3")
+    proc = subprocess.run([sys.executable, "-m", "loihi_snn.app.cli", "eval", str(DIGITS),
+                           "--backend", "emulator", "--limit", "5", "--no-spikes"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    # torch's c10d logs its own socket line first; ours is the one error line, last
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+    assert len(errors) == 1 and proc.stderr.strip().splitlines()[-1] == errors[0]
+    assert "rank 1 of 2" in errors[0] and "LOIHI_SNN_GATHER_TIMEOUT" in errors[0]
