@@ -269,6 +269,7 @@ def test_lif_adversarial_small(tmp_path):
     assert (tmp_path / "lif_adversarial" / "lif_adversarial.png").is_file()
 
 
+@pytest.mark.lava  # builds a SLAYER network through the study (lava-dl)
 def test_lif_adversarial_attacks_keep_the_budget():
     """Every attack moves exactly k entries per sample by +-1 (integers stay integers)."""
     import numpy as np
