@@ -282,8 +282,11 @@ def _export(config: TrainConfig, out_dir: str, trained: _Trained, talk: bool) ->
     torch_acc = float((res["predictions"] == test.labels).mean()) if len(test) else float("nan")
     net_path = export_model(model, os.path.join(out_dir, f"{config.name}.net"), config,
                             trained.data_info)
-    _log(talk, f"best epoch {best['epoch']} ({splits.selected_on} accuracy {best['score']:.3f}); "
-               f"torch test accuracy {torch_acc:.3f} on {len(test)} samples; exported {net_path}")
+    chosen = ("the last epoch" if config.select == "last"
+              else f"the best epoch by {splits.selected_on} accuracy")
+    _log(talk, f"exported {chosen}: {best['epoch']} ({splits.selected_on} accuracy "
+               f"{best['score']:.3f}); "
+               f"torch test accuracy {torch_acc:.3f} on {len(test)} samples; written to {net_path}")
     return _Exported(model, view, res, torch_acc, net_path, ckpt_path)
 
 

@@ -161,8 +161,6 @@ LEGACY = {
     "results/asa/epochs24_noise20/parts/seed_0/asa.json": "part of epochs24_noise20",
     "results/asa/epochs24_noise20/parts/seed_1/asa.json": "part of epochs24_noise20",
     "results/asa/epochs24_noise20/parts/seed_2/asa.json": "part of epochs24_noise20",
-    "results/demo/demo.json": "demo figures (uncommitted tree, output under /work/helpers); "
-                              "the demo is not a study of issue 35",
     "results/lif_variants/lif_variants.json": "LIF variants study (flat provenance: clean or "
                                               "not unrecorded); not re-run (the leak sweep is "
                                               "results/lif_leak)",
