@@ -1,11 +1,14 @@
 """Study: what the Top-K cutoff buys over networks *trained* for fewer steps (run on Lava).
 
-    python -m studies.cutoff [--size small|full] [--seeds N] [--out RESULTS_DIR]
+    python -m studies.cutoff [--size small|full] [--task digits|events|mnist1d]
+                             [--seeds N] [--out RESULTS_DIR]
 
 The baseline a referee asks for: not a T=16 network stopped early (its first steps are
 latency; it was never trained to decide sooner) but networks trained at each shorter T.
-For every T in {4, 6, 8, 11, 16} a 64-128-10 binary LIF network on rate-coded digits is
-tuned by the one protocol of :func:`studies.harness.tune` (learning rate x surrogate
+For every T in {4, 6, 8, 11, 16} a binary LIF network of the task (:data:`TASKS`:
+``digits``, 64-128-10 on rate-coded digits; ``events``, the conv net of the RCS study on
+the synthetic DVS moving dot, 2x8x8, 4 classes; ``mnist1d``, the ``mnist1d_conv``
+preset's conv front end on MNIST-1D in space layout) is tuned by the one protocol of :func:`studies.harness.tune` (learning rate x surrogate
 width on two seeded 20 % hold-outs of the training split; the last epoch's validation
 accuracy; the test split never used for a choice), then trained for every seed (10 %
 of the training split held out -- here only to choose the cutoff's epsilon --, the last
@@ -25,7 +28,8 @@ epoch exported).  Per seed:
    mean and that expected accuracy), and against the T=16 network truncated at the same
    mean steps (the old baseline).
 
-Writes ``<out>/cutoff/cutoff.{json,md,png}`` (:func:`studies.harness.write_result`).
+Writes ``<out>/cutoff/cutoff.{json,md,png}`` for digits, ``<out>/cutoff_<task>/...`` for
+the other tasks (:func:`studies.harness.write_result`).
 Cutoff: Wu et al. (2025), docs ALGORITHMS.md section 4, ``loihi_snn/core/cutoff.py``.
 The walk-through: tutorials/05_cutoff.py.
 """
@@ -58,15 +62,72 @@ SIZES = {"small": {"Ts": [4, 16], "train_limit": 300, "test_limit": 60, "epochs"
                   "epochs": 15, "seeds": 5, "grid": GRID, "splits": list(harness.TUNE_SPLITS)}}
 
 
-def base_config(T: int, size: dict):
+#: the tasks: data, network, batch size and (full size) tuning grid of each (the neuron,
+#: the T values and the epsilon rule are the same for all; the conv nets' grids hold
+#: lower learning rates, around their presets' 0.001 / 0.005); ``events_options`` is the RCS study's
+#: synthetic DVS moving dot (2x8x8, 4 directions), ``mnist1d`` the mnist1d_conv preset's
+#: front end (the 40-value sequence as a 1x1x40 map, x16 graded input)
+_CONV = {"weight_norm": False}
+TASKS = {
+    "digits": {
+        "what": "64-128-10 binary LIF, rate-coded digits (1438 train / 359 test)",
+        "config": {"dataset": "digits", "encoding": "rate", "batch_size": 32,
+                   "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}]}},
+    "events": {
+        "what": "conv8 - conv16 (stride 2) - dense binary LIF on the synthetic DVS moving dot "
+                "(2x8x8 events, 4 directions; the RCS study's task and network)",
+        "grid": {"lr": [0.001, 0.003, 0.01], "tau_grad": [0.01, 0.03, 0.1]},
+        "config": {"dataset": "events", "encoding": "binary", "batch_size": 16,
+                   "dataset_options": {"height": 8, "width": 8, "num_classes": 4},
+                   "architecture": [
+                       {"type": "conv", "out": 8, "kernel": 3, "padding": 1,
+                        "weight_scale": 3, **_CONV},
+                       {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
+                        "weight_scale": 3, **_CONV},
+                       {"type": "flatten"}, {"type": "dense", "weight_scale": 2, **_CONV}]}},
+    "mnist1d": {
+        "what": "conv16 (1x5) - conv32 (1x5, stride 2) - dense128 - 10 binary LIF on MNIST-1D "
+                "in space layout (the mnist1d_conv preset's network; x16 graded input)",
+        "grid": {"lr": [0.002, 0.005, 0.01], "tau_grad": [0.01, 0.03, 0.1]},
+        "config": {"dataset": "mnist1d", "encoding": "direct", "input_scale": 16,
+                   "batch_size": 64, "dataset_options": {"layout": "space"},
+                   "architecture": [
+                       {"type": "conv", "out": 16, "kernel": [1, 5], "padding": [0, 2],
+                        "weight_scale": 1},
+                       {"type": "conv", "out": 32, "kernel": [1, 5], "padding": [0, 2],
+                        "stride": [1, 2], "weight_scale": 1},
+                       {"type": "flatten"}, {"type": "dense", "out": 128, "weight_scale": 1},
+                       {"type": "dense", "weight_scale": 1}]}},
+}
+#: per task and size, the data set's size (digits: the package's split, limited for small)
+TASK_DATA = {
+    "events": {"small": {"num_train": 160, "num_test": 40},
+               "full": {"num_train": 1500, "num_test": 1000}},
+    "mnist1d": {"small": {"num_samples": 400}, "full": {"num_samples": 10000}},
+}
+
+
+def result_name(task: str) -> str:
+    """The result's name: ``cutoff`` for digits (the first study), ``cutoff_<task>``."""
+    return "cutoff" if task == "digits" else f"cutoff_{task}"
+
+
+def base_config(T: int, size: dict, task: str = "digits"):
     from loihi_snn.train.config import TrainConfig
-    return TrainConfig(name=f"digits_lif_T{T}", dataset="digits", encoding="rate", T=T,
-                       train_limit=size["train_limit"], test_limit=size["test_limit"],
+    spec = TASKS[task]["config"]
+    extra = {k: v for k, v in spec.items() if k not in ("dataset_options", "architecture")}
+    options = dict(spec.get("dataset_options", {}))
+    options.update(TASK_DATA.get(task, {}).get(size.get("name", "full"), {}))
+    limits = ({"train_limit": size["train_limit"], "test_limit": size["test_limit"]}
+              if task == "digits" else {})
+    if options:
+        extra["dataset_options"] = options
+    return TrainConfig(name=f"{task}_lif_T{T}", T=T, **limits, **extra,
                        val_fraction=0.1, select="last", neuron=dict(NEURON),
-                       architecture=[{"type": "dense", "out": 128}, {"type": "dense"}],
+                       architecture=[dict(a) for a in spec["architecture"]],
                        loss={"type": "cross_entropy", "scale": 1.0},
                        optimizer={"type": "adam", "lr": 0.03, "schedule": "cosine"},
-                       epochs=size["epochs"], batch_size=32, seed=0, device="cpu")
+                       epochs=size["epochs"], seed=0, device="cpu")
 
 
 def interpolate(xs: list, ys: list, x: float) -> float:
@@ -106,7 +167,8 @@ def step_synops(view, spec, inputs: np.ndarray) -> np.ndarray:
 
 def train_one(T: int, seed: int, params: dict, size: dict, work: str):
     from loihi_snn.train.loop import train
-    cfg = harness.final_config(base_config(T, size), params, seed).replace(val_fraction=0.1)
+    cfg = harness.final_config(base_config(T, size, size.get("task", "digits")), params,
+                               seed).replace(val_fraction=0.1)
     res = train(cfg, os.path.join(work, f"T{T}_s{seed}"), progress=False, verbose=False,
                 lava=False)
     return cfg, res
@@ -270,7 +332,7 @@ def verdicts(s: dict) -> dict:
     return out
 
 
-def plot(rows: list, s: dict, path: str) -> None:
+def plot(rows: list, s: dict, path: str, task: str = "digits") -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -300,7 +362,7 @@ def plot(rows: list, s: dict, path: str) -> None:
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Digits LIF: the Top-K cutoff against networks trained for fewer steps")
+    fig.suptitle(f"{task}: the Top-K cutoff against networks trained for fewer steps")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -356,8 +418,9 @@ def write(rows, args, size, status, wall, study) -> None:
     tables += [per_seed, tune_t]
     n_tune = sum(t["trainings"] for t in tunings.values())
     text = [
-        f"Networks: 64-128-10 binary LIF {NEURON}, rate-coded digits, cross-entropy on the "
-        f"output spike counts, Adam with a cosine schedule, batch 32, {size['epochs']} epochs, "
+        f"Networks: {TASKS[args.task]['what']}; neuron {NEURON}; cross-entropy on the "
+        f"output spike counts, Adam with a cosine schedule, batch "
+        f"{TASKS[args.task]['config']['batch_size']}, {size['epochs']} epochs, "
         "the last epoch exported; 10 % of the training split held out (used only to choose "
         "epsilon).",
         f"Tuning (studies.harness.tune, per T): grid {size['grid']}; {harness.TUNE_RULE}.  "
@@ -374,19 +437,21 @@ def write(rows, args, size, status, wall, study) -> None:
         "non-zero fan-out, over the steps the sample ran (the cutoff: its own steps).  "
         "*Interpolated at equal cost*: linear between the two neighbouring trained T (a mix "
         "of the two networks over the samples has exactly that mean cost and that expected "
-        "accuracy).  Plot: `cutoff.png`.",
+        f"accuracy).  Plot: `{result_name(args.task)}.png`.",
         "**Verdicts.** " + " ".join(f"*{k}*: {x}." for k, x in v.items()),
         f"Wall time {wall / 60:.1f} min.",
     ]
-    folder = os.path.join(args.out, "cutoff")
+    name = result_name(args.task)
+    folder = os.path.join(args.out, name)
     os.makedirs(folder, exist_ok=True)
     if s:
-        plot(rows, s, os.path.join(folder, "cutoff.png"))
-    harness.write_result("cutoff", study=study,
-                         title="Top-K cutoff against networks trained for fewer steps: digits "
-                               "LIF (every T tuned on validation)",
+        plot(rows, s, os.path.join(folder, f"{name}.png"), args.task)
+    harness.write_result(name, study=study,
+                         title="Top-K cutoff against networks trained for fewer steps: "
+                               f"{args.task} LIF (every T tuned on validation)",
                          tables=tables,
-                         data={"size": args.size, "sizes": size, "neuron": NEURON,
+                         data={"task": args.task, "network": TASKS[args.task]["what"],
+                               "size": args.size, "sizes": size, "neuron": NEURON,
                                "epsilons": list(EPSILONS), "tolerance": TOLERANCE,
                                "tuning": tunings, "verdicts": v, "summary": s, "rows": rows,
                                "wall_seconds": round(wall, 1)},
@@ -397,14 +462,21 @@ def main(argv=None) -> int:
     p = harness.parser(__doc__, SIZES)
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default by size)")
+    p.add_argument("--task", choices=sorted(TASKS), default="digits",
+                   help="digits (64-128-10 on rate-coded digits), events (conv net on the "
+                        "synthetic DVS moving dot) or mnist1d (the mnist1d_conv front end on "
+                        "MNIST-1D, space layout); default digits")
     p.add_argument("--out", default=str(harness.RESULTS),
-                   help="results folder; writes OUT/cutoff/cutoff.{json,md,png}")
+                   help="results folder; writes OUT/cutoff/cutoff.{json,md,png} (digits) or "
+                        "OUT/cutoff_TASK/cutoff_TASK.{json,md,png}")
     p.add_argument("--work", default=None, help="folder for the trained models "
                    "(default: a temporary folder, removed at the end)")
     args = p.parse_args(argv)
     study = harness.Study("cutoff", argv)     # the revision and machine this run started from
     harness.start()
-    size = dict(SIZES[args.size])
+    size = dict(SIZES[args.size], name=args.size, task=args.task)
+    if args.size == "full" and "grid" in TASKS[args.task]:
+        size["grid"] = TASKS[args.task]["grid"]      # the task's learning rates (conv nets)
     if args.seeds is not None:
         size["seeds"] = args.seeds
     choices = {}
@@ -414,7 +486,7 @@ def main(argv=None) -> int:
         with harness.work_folder(args.work, "cutoff-") as work:
             if kind == "tune":
                 t0 = time.time()
-                cfg = base_config(value, size)
+                cfg = base_config(value, size, args.task)
                 rec = harness.tune(size["grid"], lambda prm, split: harness.validation_accuracy(
                     cfg, prm, split, work), size["splits"])
                 choices[value] = rec["choice"]
@@ -441,7 +513,8 @@ def main(argv=None) -> int:
     seeds = [r for r in rows if r["kind"] == "seed"]
     ok = all(r["lava"]["equals_offline_rule"] for r in seeds) and all(
         x["emulator_equals_torch"] for r in seeds for x in r["trained"].values())
-    print(f"results: {os.path.join(args.out, 'cutoff', 'cutoff.md')}")
+    name = result_name(args.task)
+    print(f"results: {os.path.join(args.out, name, name + '.md')}")
     print(f"cutoff: {'OK' if ok else 'FAILED'} ({len(seeds)} seeds; Lava controller == offline "
           f"rule on every test sample)")
     return 0 if ok else 1

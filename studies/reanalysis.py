@@ -1,22 +1,25 @@
-"""Study: paired 95 % intervals for the committed LIF-variant and ASA results (no training).
+"""Study: paired 95 % intervals for the committed LIF-variant and ASA 2x2 results (no training).
 
     python -m studies.reanalysis [--size small|full] [--out RESULTS_DIR]
 
-The LIF variants (results/lif_variants/) and ASA (results/asa/, results/asa/
-epochs24_noise20/) studies reported mean ± std only.  This reads their committed per-seed
-rows (nothing is trained or re-run; the rows' own provenance stays theirs) and gives
-every claim-level contrast its seed-paired 95 % t-interval, so each verdict can say
-whether the interval includes 0:
+The LIF variants (results/lif_variants/) and ASA 2x2 (results/asa/gain2x2/) studies
+report per-seed rows and mean ± std.  This reads their committed rows (nothing is
+trained or re-run; the rows' own provenance stays theirs) and gives every claim-level
+contrast its seed-paired 95 % t-interval, so each verdict can say whether the interval
+includes 0:
 
 * LIF variants, per task, the contrasts of ``studies.lif_variants.paired`` (leak on - off at
   equal reset and recurrence, recurrent - feed-forward, reset hard/soft - none) on each
   task's key metric; for the noise-robustness claim, the per-seed mean over the six
   variant pairs of (relative drop with leak - without);
-* ASA, per noise rate, the adaptive and static gates and the no-gate net against the
-  constant-gain control: accuracy in points and spikes per sample in % of the control;
 * the ASA 2x2 design when its runs are committed (:data:`ASA_2X2`): the adaptive gate
   against a constant gain equal to its starting gain, at starting gains 0.5 and 0.953,
   and the interaction (does the gate's advantage depend on where it starts?).
+
+The first ASA design's files (``results/asa/asa.json``, ``results/asa/epochs24_noise20/``:
+a gate starting at gain 0.95, cross-entropy, a validation-picked epoch) were written from
+an uncommitted tree and are superseded by the 2x2 design; they are no longer read here
+(:func:`asa` still reads any file of that layout).
 
 ``--size`` is accepted for the harness's command line; both sizes do the same (seconds).
 Writes ``<out>/reanalysis/reanalysis.{json,md}``.
@@ -35,8 +38,6 @@ from studies import harness  # noqa: E402
 
 SIZES = {"small": {}, "full": {}}
 LIF_FILE = "results/lif_variants/lif_variants.json"
-ASA_FILES = {"12 epochs, 5 seeds": "results/asa/asa.json",
-             "24 epochs, 3 seeds (20 Hz)": "results/asa/epochs24_noise20/asa.json"}
 ASA_REFERENCE = "gain"
 #: the 2x2 ASA design (issue 35): gate and constant gain at two starting gains, one run
 #: each (python -m studies.asa --map-bias B --arms gain,adaptive ...); read when present
@@ -160,18 +161,7 @@ def write(args, study, data: dict) -> None:
         for e in t["differences"]:
             lif_t.rows.append([f"{task} ({t['metric']})", e["comparison"], e["a"], e["b"],
                                ci(e["metric"], 1, "+.3f"), WORD[e["sign"]]])
-    asa_t = Table("ASA: each arm against the constant-gain control (seed-paired, 95 % "
-                  "t-interval)", ["run", "noise, Hz", "arm", "seeds", "Δ spikes/sample, % "
-                                  "[95 % CI]", "Δ accuracy, pts [95 % CI]", "mean gate gain"])
-    for run, cells in data["asa"].items():
-        for noise, cell in cells.items():
-            for arm, c in cell.items():
-                asa_t.rows.append([run, noise, arm, len(c["seeds"]),
-                                   ci(c["spikes_percent"], 1, "+.1f"),
-                                   ci(c["accuracy_points"], 1, "+.1f"),
-                                   "-" if c["gate_gain_mean"] is None
-                                   else f"{c['gate_gain_mean']:.3f}"])
-    tables = [lif_t, asa_t]
+    tables = [lif_t]
     if data.get("asa_2x2"):
         t2 = Table("ASA 2x2: the adaptive gate against a constant gain equal to its starting "
                    "gain, at two starting gains (seed-paired, 95 % t-interval)",
@@ -196,9 +186,10 @@ def write(args, study, data: dict) -> None:
     pooled = data["lif"]["lif_patterns"]["leak_drop_pooled"]
     rng = data["lif"]["lif_stream"]["recurrent_minus_ff_range"]
     text = [
-        f"Inputs: `{LIF_FILE}` and " + ", ".join(f"`{f}`" for f in ASA_FILES.values())
-        + " (their rows as committed; their provenance is theirs: see tests/unit/"
-        "test_provenance.py LEGACY).  Nothing is trained here.",
+        f"Inputs: `{LIF_FILE}` and " + ", ".join(f"`{f}`" for f in data.get("inputs_2x2",
+                                                                             {}).values())
+        + " (their rows as committed, each with its own provenance).  Nothing is trained "
+        "here.",
         "LIF noise robustness: per seed, the mean over the six (reset, recurrence) pairs of "
         "the relative accuracy drop with leak minus without: "
         f"{ci(pooled, 1, '+.3f')} ({WORD[harness.sign(pooled)]}).  Streamed without resets, "
@@ -211,7 +202,7 @@ def write(args, study, data: dict) -> None:
                          title="Paired 95 % intervals for the LIF-variant and ASA results "
                                "(re-analysis of committed rows)",
                          tables=tables,
-                         data={"inputs": {"lif": LIF_FILE, "asa": ASA_FILES}, **data},
+                         data={"inputs": {"lif": LIF_FILE}, **data},
                          text=text, out=args.out)
 
 
@@ -221,8 +212,7 @@ def main(argv=None) -> int:
                    help="results folder; writes OUT/reanalysis/reanalysis.{json,md}")
     args = p.parse_args(argv)
     study = harness.Study("reanalysis", argv)
-    data = {"lif": lif(_read(LIF_FILE)),
-            "asa": {run: asa(_read(f)) for run, f in ASA_FILES.items()}}
+    data = {"lif": lif(_read(LIF_FILE))}
     present = {k: f for k, f in ASA_2X2.items() if os.path.isfile(os.path.join(harness.ROOT, f))}
     if present:
         data["asa_2x2"] = asa_2x2({k: _read(f) for k, f in present.items()})

@@ -74,18 +74,41 @@ def _result(path: Path) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.lava          # trains with SLAYER (and checks on Lava)
-def test_cutoff_small(tmp_path):
-    lines = _run(["studies.cutoff", "--size", "small", "--out", str(tmp_path)], tmp_path)
+@pytest.mark.parametrize("task", ["digits", "events"])
+def test_cutoff_small(tmp_path, task):
+    name = "cutoff" if task == "digits" else f"cutoff_{task}"
+    lines = _run(["studies.cutoff", "--size", "small", "--task", task, "--out", str(tmp_path)],
+                 tmp_path)
     assert lines[-1].startswith("cutoff: OK")
-    r = _result(tmp_path / "cutoff" / "cutoff.json")
+    r = _result(tmp_path / name / f"{name}.json")
+    assert r["data"]["task"] == task
     rows = r["data"]["rows"]
     assert r["status"] == "complete" and [x["kind"] for x in rows] == ["tune", "tune", "seed"]
     assert sorted(r["data"]["tuning"]) == ["16", "4"]                 # every T tuned
     seed = rows[-1]
     assert set(seed["trained"]) == {"4", "16"} and seed["lava"]["equals_offline_rule"]
     assert 1 <= seed["mean_steps"] <= 16 and seed["cutoff_synops"] <= seed["synops_full_T"]
-    assert (tmp_path / "cutoff" / "cutoff.png").is_file()
+    assert (tmp_path / name / f"{name}.png").is_file()
     _check_provenance(r["provenance"], "cutoff")
+
+
+def test_cutoff_tasks_build_their_networks():
+    """Every task of the cutoff study (the MNIST-1D one is too slow to train here) gives a
+    valid config whose network takes the task's input and has one output per class."""
+    import torch
+
+    from loihi_snn.train.data import load_data
+    from loihi_snn.train.models import build_model
+    from studies import cutoff as C
+    for task in C.TASKS:
+        for size in ("small", "full"):
+            cfg = C.base_config(16, dict(C.SIZES[size], name=size), task)
+            assert cfg.T == 16 and cfg.select == "last", (task, size)
+        cfg = C.base_config(4, dict(C.SIZES["small"], name="small"), task)
+        data = load_data(cfg)
+        model = build_model(cfg.architecture, cfg.neuron, data.input_shape, data.num_classes)
+        x = torch.from_numpy(data.train.inputs[:2]).float()
+        assert model(x).shape == (2, data.num_classes, 4), task
 
 
 @pytest.mark.slow
@@ -153,7 +176,7 @@ def test_lif_leak_small(tmp_path):
 
 
 def test_reanalysis_small(tmp_path):
-    """No training: paired intervals from the committed LIF-variant and ASA rows."""
+    """No training: paired intervals from the committed LIF-variant and ASA 2x2 rows."""
     lines = _run(["studies.reanalysis", "--size", "small", "--out", str(tmp_path)], tmp_path)
     assert lines[-1] == "reanalysis: OK"
     r = _result(tmp_path / "reanalysis" / "reanalysis.json")
@@ -161,7 +184,8 @@ def test_reanalysis_small(tmp_path):
     d = r["data"]
     assert set(d["lif"]) == {"lif_memory", "lif_patterns", "lif_stream", "lif_order"}
     assert d["lif"]["lif_patterns"]["leak_drop_pooled"]["n"] == 3
-    assert set(d["asa"]["12 epochs, 5 seeds"]) == {"5", "20", "50"}
+    assert set(d["asa_2x2"]) == {"0.5", "0.953", "interaction"}
+    assert "asa" not in d       # the superseded first ASA design is not read
 
 
 @pytest.mark.slow
