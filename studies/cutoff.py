@@ -62,49 +62,7 @@ SIZES = {"small": {"Ts": [4, 16], "train_limit": 300, "test_limit": 60, "epochs"
                   "epochs": 15, "seeds": 5, "grid": GRID, "splits": list(harness.TUNE_SPLITS)}}
 
 
-#: the tasks: data, network, batch size and (full size) tuning grid of each (the neuron,
-#: the T values and the epsilon rule are the same for all; the conv nets' grids hold
-#: lower learning rates, around their presets' 0.001 / 0.005); ``events_options`` is the RCS study's
-#: synthetic DVS moving dot (2x8x8, 4 directions), ``mnist1d`` the mnist1d_conv preset's
-#: front end (the 40-value sequence as a 1x1x40 map, x16 graded input)
-_CONV = {"weight_norm": False}
-TASKS = {
-    "digits": {
-        "what": "64-128-10 binary LIF, rate-coded digits (1438 train / 359 test)",
-        "config": {"dataset": "digits", "encoding": "rate", "batch_size": 32,
-                   "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}]}},
-    "events": {
-        "what": "conv8 - conv16 (stride 2) - dense binary LIF on the synthetic DVS moving dot "
-                "(2x8x8 events, 4 directions; the RCS study's task and network)",
-        "grid": {"lr": [0.001, 0.003, 0.01], "tau_grad": [0.01, 0.03, 0.1]},
-        "config": {"dataset": "events", "encoding": "binary", "batch_size": 16,
-                   "dataset_options": {"height": 8, "width": 8, "num_classes": 4},
-                   "architecture": [
-                       {"type": "conv", "out": 8, "kernel": 3, "padding": 1,
-                        "weight_scale": 3, **_CONV},
-                       {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
-                        "weight_scale": 3, **_CONV},
-                       {"type": "flatten"}, {"type": "dense", "weight_scale": 2, **_CONV}]}},
-    "mnist1d": {
-        "what": "conv16 (1x5) - conv32 (1x5, stride 2) - dense128 - 10 binary LIF on MNIST-1D "
-                "in space layout (the mnist1d_conv preset's network; x16 graded input)",
-        "grid": {"lr": [0.002, 0.005, 0.01], "tau_grad": [0.01, 0.03, 0.1]},
-        "config": {"dataset": "mnist1d", "encoding": "direct", "input_scale": 16,
-                   "batch_size": 64, "dataset_options": {"layout": "space"},
-                   "architecture": [
-                       {"type": "conv", "out": 16, "kernel": [1, 5], "padding": [0, 2],
-                        "weight_scale": 1},
-                       {"type": "conv", "out": 32, "kernel": [1, 5], "padding": [0, 2],
-                        "stride": [1, 2], "weight_scale": 1},
-                       {"type": "flatten"}, {"type": "dense", "out": 128, "weight_scale": 1},
-                       {"type": "dense", "weight_scale": 1}]}},
-}
-#: per task and size, the data set's size (digits: the package's split, limited for small)
-TASK_DATA = {
-    "events": {"small": {"num_train": 160, "num_test": 40},
-               "full": {"num_train": 1500, "num_test": 1000}},
-    "mnist1d": {"small": {"num_samples": 400}, "full": {"num_samples": 10000}},
-}
+TASKS = harness.TASKS
 
 
 def result_name(task: str) -> str:
@@ -113,21 +71,10 @@ def result_name(task: str) -> str:
 
 
 def base_config(T: int, size: dict, task: str = "digits"):
-    from loihi_snn.train.config import TrainConfig
-    spec = TASKS[task]["config"]
-    extra = {k: v for k, v in spec.items() if k not in ("dataset_options", "architecture")}
-    options = dict(spec.get("dataset_options", {}))
-    options.update(TASK_DATA.get(task, {}).get(size.get("name", "full"), {}))
-    limits = ({"train_limit": size["train_limit"], "test_limit": size["test_limit"]}
-              if task == "digits" else {})
-    if options:
-        extra["dataset_options"] = options
-    return TrainConfig(name=f"{task}_lif_T{T}", T=T, **limits, **extra,
-                       val_fraction=0.1, select="last", neuron=dict(NEURON),
-                       architecture=[dict(a) for a in spec["architecture"]],
-                       loss={"type": "cross_entropy", "scale": 1.0},
-                       optimizer={"type": "adam", "lr": 0.03, "schedule": "cosine"},
-                       epochs=size["epochs"], seed=0, device="cpu")
+    return harness.task_config(task, T=T, size=size.get("name", "full"), neuron=NEURON,
+                               epochs=size["epochs"], name=f"{task}_lif_T{T}",
+                               train_limit=size["train_limit"], test_limit=size["test_limit"],
+                               val_fraction=0.1)
 
 
 def interpolate(xs: list, ys: list, x: float) -> float:
@@ -418,7 +365,7 @@ def write(rows, args, size, status, wall, study) -> None:
     tables += [per_seed, tune_t]
     n_tune = sum(t["trainings"] for t in tunings.values())
     text = [
-        f"Networks: {TASKS[args.task]['what']}; neuron {NEURON}; cross-entropy on the "
+        f"Networks: {TASKS[args.task]['what'].replace('LIF', 'binary LIF')}; neuron {NEURON}; cross-entropy on the "
         f"output spike counts, Adam with a cosine schedule, batch "
         f"{TASKS[args.task]['config']['batch_size']}, {size['epochs']} epochs, "
         "the last epoch exported; 10 % of the training split held out (used only to choose "
@@ -475,8 +422,8 @@ def main(argv=None) -> int:
     study = harness.Study("cutoff", argv)     # the revision and machine this run started from
     harness.start()
     size = dict(SIZES[args.size], name=args.size, task=args.task)
-    if args.size == "full" and "grid" in TASKS[args.task]:
-        size["grid"] = TASKS[args.task]["grid"]      # the task's learning rates (conv nets)
+    if args.size == "full" and args.task != "digits":
+        size["grid"] = harness.task_grid(args.task, size["grid"])   # the task's learning rates
     if args.seeds is not None:
         size["seeds"] = args.seeds
     choices = {}

@@ -231,6 +231,86 @@ def final_config(cfg: Any, params: Mapping[str, Any], seed: int) -> Any:
 
 # ----------------------------------------------------------------------------- statistics
 
+# --------------------------------------------------------------------------------------
+# the tasks the accuracy-vs-cost studies share (cutoff, ternary): data, network, batch
+# --------------------------------------------------------------------------------------
+
+_NO_NORM = {"weight_norm": False}
+#: per task: what it is (for the result's text), the TrainConfig fields of its data and
+#: network, and the learning rates its tuning grid spans at full size (the conv nets train
+#: at lower rates than the digits MLP: their presets use 0.001 / 0.005).  ``events`` is the
+#: RCS study's synthetic DVS moving dot (2x8x8 events, 4 directions) and conv net;
+#: ``mnist1d`` the mnist1d_conv preset's front end (the 40-value sequence as a 1x1x40 map,
+#: x16 graded input).
+TASKS: Dict[str, Dict[str, Any]] = {
+    "digits": {
+        "what": "64-H-10 LIF (H = 128), rate-coded digits (1438 train / 359 test)",
+        "config": {"dataset": "digits", "encoding": "rate", "batch_size": 32,
+                   "architecture": [{"type": "dense", "out": 128}, {"type": "dense"}]},
+        "lr": [0.01, 0.03, 0.1]},
+    "events": {
+        "what": "conv8 - conv16 (stride 2) - dense LIF on the synthetic DVS moving dot (2x8x8 "
+                "events, 4 directions; the RCS study's task and network)",
+        "config": {"dataset": "events", "encoding": "binary", "batch_size": 16,
+                   "dataset_options": {"height": 8, "width": 8, "num_classes": 4},
+                   "architecture": [
+                       {"type": "conv", "out": 8, "kernel": 3, "padding": 1,
+                        "weight_scale": 3, **_NO_NORM},
+                       {"type": "conv", "out": 16, "kernel": 3, "padding": 1, "stride": 2,
+                        "weight_scale": 3, **_NO_NORM},
+                       {"type": "flatten"}, {"type": "dense", "weight_scale": 2, **_NO_NORM}]},
+        "data": {"small": {"num_train": 160, "num_test": 40},
+                 "full": {"num_train": 1500, "num_test": 1000}},
+        "lr": [0.001, 0.003, 0.01]},
+    "mnist1d": {
+        "what": "conv16 (1x5) - conv32 (1x5, stride 2) - dense128 - 10 LIF on MNIST-1D in space "
+                "layout (the mnist1d_conv preset's network; x16 graded input; 8000 train / "
+                "2000 test sequences)",
+        "config": {"dataset": "mnist1d", "encoding": "direct", "input_scale": 16,
+                   "batch_size": 64, "dataset_options": {"layout": "space"},
+                   "architecture": [
+                       {"type": "conv", "out": 16, "kernel": [1, 5], "padding": [0, 2],
+                        "weight_scale": 1},
+                       {"type": "conv", "out": 32, "kernel": [1, 5], "padding": [0, 2],
+                        "stride": [1, 2], "weight_scale": 1},
+                       {"type": "flatten"}, {"type": "dense", "out": 128, "weight_scale": 1},
+                       {"type": "dense", "weight_scale": 1}]},
+        "data": {"small": {"num_samples": 400}, "full": {"num_samples": 10000}},
+        "lr": [0.002, 0.005, 0.01]},
+}
+
+
+def task_config(task: str, *, T: int, size: str, neuron: Mapping[str, Any], epochs: int,
+                name: str, width: int = 1, seed: int = 0, train_limit: Optional[int] = None,
+                test_limit: Optional[int] = None, **fields: Any) -> Any:
+    """The untuned TrainConfig of ``task`` (:data:`TASKS`) at ``T`` steps for study size
+    ``size`` ("small" | "full": the data set's size), with ``neuron`` on every layer, every
+    hidden layer's width (``out``) times ``width``, Adam with a cosine schedule, the last
+    epoch exported; ``fields`` override the rest (e.g. ``val_fraction``)."""
+    from loihi_snn.train.config import TrainConfig
+    spec = TASKS[task]
+    cfg = {k: v for k, v in spec["config"].items() if k not in ("dataset_options",
+                                                                 "architecture")}
+    options = {**spec["config"].get("dataset_options", {}), **spec.get("data", {}).get(size, {})}
+    if options:
+        cfg["dataset_options"] = options
+    if task == "digits":
+        cfg.update(train_limit=train_limit, test_limit=test_limit)
+    arch = [dict(a, out=a["out"] * width) if "out" in a else dict(a)
+            for a in spec["config"]["architecture"]]
+    cfg.update(name=name, T=T, neuron=dict(neuron), architecture=arch, epochs=epochs,
+               seed=seed, device="cpu", loss={"type": "cross_entropy", "scale": 1.0},
+               optimizer={"type": "adam", "lr": spec["lr"][1], "schedule": "cosine"},
+               val_fraction=0.0, select="last")
+    cfg.update(fields)
+    return TrainConfig(**cfg)
+
+
+def task_grid(task: str, grid: Mapping[str, Sequence[Any]]) -> Dict[str, List[Any]]:
+    """The full-size tuning grid for ``task``: ``grid`` with the task's learning rates."""
+    return {**{k: list(v) for k, v in grid.items()}, "lr": list(TASKS[task]["lr"])}
+
+
 def paired(a: Mapping[Hashable, Any], b: Mapping[Hashable, Any],
            value: Callable[[Any, Any], float]) -> Tuple[List[Hashable], List[float]]:
     """Per-seed (per-key) differences: the keys ``a`` and ``b`` share, sorted, and

@@ -1,9 +1,12 @@
 """Study: binary vs ternary spikes, every arm tuned alike, accuracy against synaptic operations.
 
-    python -m studies.ternary [--size small|full] [--seeds N] [--Ts 2,4,8,16] [--out DIR]
+    python -m studies.ternary [--size small|full] [--task digits|events|mnist1d]
+                              [--seeds N] [--Ts 2,4,8,16] [--out DIR]
 
-Six arms on rate-coded digits (64-H-10 LIF, cross-entropy on the output spike counts,
-Adam with a cosine schedule, 15 epochs, the last epoch exported):
+Six arms on a task of :data:`studies.harness.TASKS` (default rate-coded digits, 64-H-10
+LIF; ``events``: the conv net of the RCS study on the synthetic DVS moving dot;
+``mnist1d``: the mnist1d_conv front end on MNIST-1D in space layout), cross-entropy on the
+output spike counts, Adam with a cosine schedule, 15 epochs, the last epoch exported:
 
 * ``binary``: spikes in {0, 1} (H = 128);
 * ``binary_alpha``: binary spikes times a learnable per-layer amplitude (init 1), folded
@@ -11,7 +14,8 @@ Adam with a cosine schedule, 15 epochs, the last epoch exported):
   gain", which the ternary arms with a learned amplitude also have;
 * ``ternary``: spikes in {-1, 0, +1}, amplitude fixed at 1;
 * ``ternary_alpha``: spikes {-a, 0, +a}, a learnable per layer (the paper's);
-* ``binary_wide``: binary with H = 256 -- spends more synaptic operations the plain way;
+* ``binary_wide``: binary with every hidden layer twice as wide (digits: H = 256; conv
+  nets: twice the channels) -- spends more synaptic operations the plain way;
 * ``authors``: the paper's neuron: ternary, thresholds +-0.5, straight-through
   estimator (the window of clamp(v / (2 vth))), learnable amplitude.
 
@@ -87,18 +91,16 @@ SIZES = {
 
 
 def base_config(arm: str, T: int, size: dict, seed: int = 0):
-    """The untuned config of ``arm`` at ``T`` (the grid's knobs are applied on top)."""
-    from loihi_snn.train.config import TrainConfig
+    """The untuned config of ``arm`` at ``T`` on ``size["task"]`` (default digits; the
+    grid's knobs are applied on top)."""
     spec = ARMS[arm]
-    return TrainConfig(name=f"digits_{arm}_T{T}", dataset="digits", encoding="rate", T=T,
-                       train_limit=size["train_limit"], test_limit=size["test_limit"],
-                       epochs=size["epochs"], batch_size=32, seed=seed, device="cpu",
-                       neuron={**BASE_NEURON, **spec["neuron"]},
-                       architecture=[{"type": "dense", "out": spec.get("hidden", HIDDEN)},
-                                     {"type": "dense"}],
-                       optimizer={"type": "adam", "lr": 0.01, "schedule": "cosine"},
-                       loss={"type": "cross_entropy", "scale": 1.0}, val_fraction=0.0,
-                       select="last")
+    task = size.get("task", "digits")
+    return harness.task_config(task, T=T, size=size.get("name", "full"),
+                               neuron={**BASE_NEURON, **spec["neuron"]},
+                               epochs=size["epochs"], name=f"{task}_{arm}_T{T}", seed=seed,
+                               width=spec.get("hidden", HIDDEN) // HIDDEN,
+                               train_limit=size["train_limit"], test_limit=size["test_limit"],
+                               optimizer={"type": "adam", "lr": 0.01, "schedule": "cosine"})
 
 
 def arm_grid(arm: str, size: dict) -> dict:
@@ -365,8 +367,9 @@ def write(rows: list, args, size: dict, status: str, wall: float, study) -> None
     n_tune = sum(t["trainings"] for t in tunings.values())
     text = [
         f"Arms: {', '.join(ARMS)} (see the module docstring).  Base neuron {BASE_NEURON}; "
-        f"64-{HIDDEN}-10 (binary_wide 64-{2 * HIDDEN}-10), rate code, {size['epochs']} epochs, "
-        "batch 32, Adam with a cosine schedule, cross-entropy on the output spike counts, "
+        f"{harness.TASKS[args.task]['what']} (binary_wide: every hidden layer twice as "
+        f"wide), {size['epochs']} epochs, batch {harness.TASKS[args.task]['config']['batch_size']}, "
+        "Adam with a cosine schedule, cross-entropy on the output spike counts, "
         "the last epoch exported.",
         f"Tuning (one protocol, studies.harness.tune): grid {json.dumps(size['grid'])} (the "
         f"authors' STE arm: lr only); {harness.TUNE_RULE}.  Splits (seeds) {size['splits']}.  "
@@ -395,9 +398,10 @@ def write(rows: list, args, size: dict, status: str, wall: float, study) -> None
         plot(summary, os.path.join(folder, f"{args.name}.png"))
     harness.write_result(args.name, study=study,
                          title="Binary vs ternary spikes, every arm tuned on validation "
-                               "(Guo et al. 2024)",
+                               f"(Guo et al. 2024): {args.task}",
                          tables=[main, paired, tune_t, layers],
-                         data={"size": args.size, "sizes": size, "base_neuron": BASE_NEURON,
+                         data={"task": args.task, "network": harness.TASKS[args.task]["what"],
+                               "size": args.size, "sizes": size, "base_neuron": BASE_NEURON,
                                "arms": ARMS, "grid": size["grid"],
                                "comparisons": [list(c) for c in COMPARISONS], "claims": cl,
                                "pareto": front, "tuning": tunings, "summary": summary,
@@ -420,7 +424,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default by size)")
     p.add_argument("--Ts", default=None, help="comma-separated T values (default by size)")
-    p.add_argument("--name", default="ternary", help="result name (OUT/NAME/NAME.{json,md})")
+    p.add_argument("--task", choices=sorted(harness.TASKS), default="digits",
+                   help="digits (64-128-10 on rate-coded digits), events (conv net on the "
+                        "synthetic DVS moving dot) or mnist1d (the mnist1d_conv front end on "
+                        "MNIST-1D, space layout); default digits")
+    p.add_argument("--name", default=None, help="result name (OUT/NAME/NAME.{json,md}; "
+                   "default ternary for digits, ternary_TASK otherwise)")
     p.add_argument("--out", default=str(harness.RESULTS),
                    help="results folder; writes OUT/NAME/NAME.{json,md,png}")
     p.add_argument("--work", default=None, help="folder for the trained models "
@@ -430,7 +439,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     study = harness.Study("ternary", argv)    # the revision and machine this run started from
     harness.start()
-    size = dict(SIZES[args.size])
+    size = dict(SIZES[args.size], name=args.size, task=args.task)
+    if args.name is None:
+        args.name = "ternary" if args.task == "digits" else f"ternary_{args.task}"
+    if args.size == "full" and args.task != "digits":
+        size["grid"] = harness.task_grid(args.task, size["grid"])   # the task's learning rates
     if args.seeds is not None:
         size["seeds"] = args.seeds
     if args.Ts is not None:

@@ -92,23 +92,36 @@ def test_cutoff_small(tmp_path, task):
     _check_provenance(r["provenance"], "cutoff")
 
 
-def test_cutoff_tasks_build_their_networks():
-    """Every task of the cutoff study (the MNIST-1D one is too slow to train here) gives a
-    valid config whose network takes the task's input and has one output per class."""
+def test_study_tasks_build_their_networks():
+    """Every task of the cutoff and ternary studies (harness.TASKS; the MNIST-1D ones are
+    too slow to train here, events runs end to end above) gives a valid config whose
+    network takes the task's input and has one output per class; ternary's wide arm
+    doubles every hidden layer; the full-size grids hold the task's learning rates."""
     import torch
 
     from loihi_snn.train.data import load_data
     from loihi_snn.train.models import build_model
     from studies import cutoff as C
-    for task in C.TASKS:
+    from studies import harness
+    from studies import ternary as TR
+    for task in harness.TASKS:
         for size in ("small", "full"):
             cfg = C.base_config(16, dict(C.SIZES[size], name=size), task)
-            assert cfg.T == 16 and cfg.select == "last", (task, size)
-        cfg = C.base_config(4, dict(C.SIZES["small"], name="small"), task)
+            assert cfg.T == 16 and cfg.select == "last" and cfg.val_fraction == 0.1
+        assert harness.task_grid(task, C.GRID)["lr"] == harness.TASKS[task]["lr"]
+        small = dict(C.SIZES["small"], name="small")
+        cfg = C.base_config(4, small, task)
         data = load_data(cfg)
         model = build_model(cfg.architecture, cfg.neuron, data.input_shape, data.num_classes)
         x = torch.from_numpy(data.train.inputs[:2]).float()
         assert model(x).shape == (2, data.num_classes, 4), task
+        tsize = dict(TR.SIZES["small"], name="small", task=task)
+        plain, wide = TR.base_config("binary", 4, tsize), TR.base_config("binary_wide", 4, tsize)
+        assert plain.dataset == cfg.dataset and wide.neuron == plain.neuron
+        outs = [(a.get("out"), b.get("out")) for a, b in zip(plain.architecture,
+                                                             wide.architecture)]
+        assert all(w == 2 * p for p, w in outs if p) and any(p for p, _ in outs), (task, outs)
+        assert TR.base_config("authors", 4, tsize).neuron["surrogate"] == "ste"
 
 
 @pytest.mark.slow
