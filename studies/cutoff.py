@@ -8,11 +8,11 @@ latency; it was never trained to decide sooner) but networks trained at each sho
 For every T in {4, 6, 8, 11, 16} a binary LIF network of the task (:data:`TASKS`:
 ``digits``, 64-128-10 on rate-coded digits; ``events``, the conv net of the RCS study on
 the synthetic DVS moving dot, 2x8x8, 4 classes; ``mnist1d``, the ``mnist1d_conv``
-preset's conv front end on MNIST-1D in space layout) is tuned by the one protocol of :func:`studies.harness.tune` (learning rate x surrogate
-width on two seeded 20 % hold-outs of the training split; the last epoch's validation
-accuracy; the test split never used for a choice), then trained for every seed (10 %
-of the training split held out -- here only to choose the cutoff's epsilon --, the last
-epoch exported).  Per seed:
+preset's conv front end on MNIST-1D in space layout) is tuned by the one protocol of
+:func:`studies.harness.tune` (learning rate x surrogate width on two seeded 20 % hold-outs
+of the training split; the last epoch's validation accuracy; the test split never used for
+a choice), then trained for every seed (10 % of the training split held out -- here only
+to choose the cutoff's epsilon --, the last epoch exported).  Per seed:
 
 1. every trained-at-T network: test accuracy at its T and synaptic operations per sample
    (every spike, input included, costs one operation per outgoing non-zero synapse);
@@ -365,8 +365,8 @@ def write(rows, args, size, status, wall, study) -> None:
     tables += [per_seed, tune_t]
     n_tune = sum(t["trainings"] for t in tunings.values())
     text = [
-        f"Networks: {TASKS[args.task]['what'].replace('LIF', 'binary LIF')}; neuron {NEURON}; cross-entropy on the "
-        f"output spike counts, Adam with a cosine schedule, batch "
+        f"Networks: {TASKS[args.task]['what'].replace('LIF', 'binary LIF')}; neuron {NEURON}; "
+        f"cross-entropy on the output spike counts, Adam with a cosine schedule, batch "
         f"{TASKS[args.task]['config']['batch_size']}, {size['epochs']} epochs, "
         "the last epoch exported; 10 % of the training split held out (used only to choose "
         "epsilon).",

@@ -368,7 +368,8 @@ def write(rows: list, args, size: dict, status: str, wall: float, study) -> None
     text = [
         f"Arms: {', '.join(ARMS)} (see the module docstring).  Base neuron {BASE_NEURON}; "
         f"{harness.TASKS[args.task]['what']} (binary_wide: every hidden layer twice as "
-        f"wide), {size['epochs']} epochs, batch {harness.TASKS[args.task]['config']['batch_size']}, "
+        f"wide), {size['epochs']} epochs, "
+        f"batch {harness.TASKS[args.task]['config']['batch_size']}, "
         "Adam with a cosine schedule, cross-entropy on the output spike counts, "
         "the last epoch exported.",
         f"Tuning (one protocol, studies.harness.tune): grid {json.dumps(size['grid'])} (the "
