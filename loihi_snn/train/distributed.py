@@ -8,8 +8,13 @@ rank 0 of a world of one and every helper here is a no-op pass-through.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import gc
 import os
 import random
+import sys
+import time
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import Iterator, List
 
@@ -74,23 +79,58 @@ def all_sum(values: List[float], dist: Dist, device) -> List[float]:
     return t.tolist()
 
 
+#: seconds any collective of the training group may wait for the other ranks
+#: (``LOIHI_SNN_DDP_TIMEOUT``): past it the collective raises instead of waiting forever
+DDP_TIMEOUT_S = 1800
+#: seconds the group's worker threads get to finish the last collective's bookkeeping before
+#: the group is destroyed
+SETTLE_S = 0.25
+#: seconds destroying the group may take before the process is ended
+DESTROY_DEADLINE_S = 120
+
+
 @contextlib.contextmanager
 def process_group(dist: Dist, device: torch.device) -> Iterator[None]:
     """Inside the block, a process group for a ``torchrun`` job (nccl on CUDA, else gloo).
 
-    Only a group created here is destroyed on leaving; one set up by the caller stays.
+    Every collective has a deadline (:data:`DDP_TIMEOUT_S`, ``LOIHI_SNN_DDP_TIMEOUT``).
+    Only a group created here is destroyed on leaving (:func:`_destroy_group`); one set up
+    by the caller stays.
     """
     own_group = False
     if dist.enabled and not td.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        td.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        timeout = env_int("LOIHI_SNN_DDP_TIMEOUT", DDP_TIMEOUT_S, minimum=1)
+        td.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                              timeout=timedelta(seconds=timeout))
         own_group = True
     try:
         yield
     finally:
         if own_group and td.is_initialized():
-            td.destroy_process_group()
+            _destroy_group()
+
+
+def _destroy_group() -> None:
+    """Destroy the default group without risking a silent hang.
+
+    torch 2.3's gloo group joins its worker threads in its destructor while holding the GIL;
+    a worker still finishing the last collective (releasing tensors that Python objects keep)
+    waits for that GIL, and both wait forever.  So the workers first get :data:`SETTLE_S`
+    seconds with the GIL free, and the destruction runs under a C-level watchdog
+    (``faulthandler``, which needs no GIL): past :data:`DESTROY_DEADLINE_S` it prints where
+    every thread stood and ends the process with status 1 rather than hang.
+    """
+    gc.collect()
+    time.sleep(SETTLE_S)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    faulthandler.dump_traceback_later(DESTROY_DEADLINE_S, exit=True)
+    try:
+        td.destroy_process_group()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def barrier(dist: Dist) -> None:
