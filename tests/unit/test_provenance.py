@@ -161,14 +161,10 @@ LEGACY = {
     "results/asa/epochs24_noise20/parts/seed_0/asa.json": "part of epochs24_noise20",
     "results/asa/epochs24_noise20/parts/seed_1/asa.json": "part of epochs24_noise20",
     "results/asa/epochs24_noise20/parts/seed_2/asa.json": "part of epochs24_noise20",
-    "results/lif_variants/lif_variants.json": "LIF variants study (flat provenance: clean or "
-                                              "not unrecorded); not re-run (the leak sweep is "
-                                              "results/lif_leak)",
-    "results/lif_variants/distractors/lif_variants.json": "LIF variants follow-up (same)",
-    "results/nir/nir_study.json": "NIR study (older record: inside the repository not "
-                                  "recorded); its peers are not re-tuned yet",
-    "results/rcs/rcs.json": "RCS on the events conv net (older record); kept beside the "
-                            "digits RCS study of issue 35, not re-run",
+    "results/lif_variants/distractors/lif_variants.json": "LIF variants distractor follow-up "
+                                                          "(flat provenance); not re-run",
+    "results/nir/nir_study.json": "NIR study (older record without a revision); its "
+                                  "figures are not quoted in the README until it is re-run",
     "results/rcs/first_recipe/rcs.json": "the confounded first RCS recipe, kept for the "
                                          "diagnosis (uncommitted tree)",
     "results/rcs_weak/rcs_weak.json": "superseded: the confounded first RCS recipe "
@@ -182,9 +178,6 @@ LEGACY = {
                                                               "(uncommitted tree); the events "
                                                               "task is not re-run",
     "results/training_digits/training_digits.json": "digits recipe ladder (uncommitted tree)",
-    "results/training_mnist1d/training_mnist1d.json": "collects runs from /work/helpers "
-                                                      "(outside the repository) on an "
-                                                      "uncommitted tree",
 }
 
 #: absolute paths a command may name without reading code or data from outside the
@@ -240,6 +233,36 @@ def test_legacy_list_only_names_files_with_problems():
         assert path in committed, f"{path}: listed as legacy but not a committed result"
         assert result_file_problems(ROOT / path), f"{path}: clean now; remove it from LEGACY"
         assert len(reason) > 10, path
+
+
+def _inputs(node) -> list:
+    """The repository paths a result says it read (``data.inputs``, ``data.inputs_2x2``)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [p for v in node.values() for p in _inputs(v)]
+    if isinstance(node, (list, tuple)):
+        return [p for v in node for p in _inputs(v)]
+    return []
+
+
+def test_the_readme_quotes_no_legacy_result():
+    """Every figure the README quotes (results/README_NUMBERS.json) comes from a file written
+    from clean committed code inside the repository: none from a :data:`LEGACY` file, and
+    none from a result that re-analyses one (the files named in its ``data.inputs``)."""
+    figures = json.loads((ROOT / "results" / "README_NUMBERS.json").read_text())["figures"]
+    bad = {}
+    for f in figures:
+        if not f.get("readme"):
+            continue
+        sources = [f["file"]]
+        if f["file"].startswith("results/") and f["file"].endswith(".json"):
+            data = json.loads((ROOT / f["file"]).read_text()).get("data") or {}
+            sources += [p for k, v in data.items() if k.startswith("inputs") for p in _inputs(v)]
+        for src in sources:
+            if src in LEGACY:
+                bad.setdefault(src, []).append(f"{f['figure']} ({f['file']})")
+    assert bad == {}, "README figures from legacy results: " + json.dumps(bad)[:2000]
 
 
 def test_the_problems_catch_dirty_trees_outside_code_and_outside_inputs(repo, tmp_path):
