@@ -210,14 +210,16 @@ def test_lif_variants_small(tmp_path):
     r = _result(out / "lif_variants.json")
     assert r["complete"] and len(r["rows"]) == 16 and (out / "lif_variants.png").is_file()
     _check_provenance(r["provenance"], "lif_variants")
-    # the tables rebuild from the JSON alone, also from a file of the layout before the
-    # provenance record (the committed results)
-    rebuilt = tmp_path / "rebuilt"
-    _run(["studies.lif_variants", "--from-json",
-          str(ROOT / "results" / "lif_variants" / "lif_variants.json"), "--out", str(rebuilt)],
-         tmp_path)
-    md = (rebuilt / "lif_variants.md").read_text()
-    assert "- command: `python tutorials/02_lif_variants.py --size full`" in md
+    # the tables rebuild from the JSON alone: the committed result (provenance record) and
+    # a file of the layout before the provenance record (the distractor follow-up)
+    for src, command in [("lif_variants.json", "python -m studies.lif_variants --size full"),
+                         ("distractors/lif_variants.json",
+                          "python tutorials/02_lif_variants.py --size full")]:
+        rebuilt = tmp_path / "rebuilt" / src.replace("/", "_")
+        _run(["studies.lif_variants", "--from-json",
+              str(ROOT / "results" / "lif_variants" / src), "--out", str(rebuilt)], tmp_path)
+        md = (rebuilt / "lif_variants.md").read_text()
+        assert f"- command: `{command}" in md, md[:400]
 
 
 @pytest.mark.slow
