@@ -1,15 +1,16 @@
 """Study: does ASA's input-dependent split cut spikes at equal accuracy? On Lava.
 
     python -m studies.asa [--size small|full] [--seeds 0,1,2] [--noise 5,20,50]
-                          [--epochs N] [--out DIR]
+                          [--epochs N] [--task dot8|dot16] [--tune] [--out DIR]
 
 ASA (Advance Spatial Attention, Yao et al., ICCV 2023) rescales a conv layer's
 synaptic current with two spatial maps, one for an *important* set of channels and one
 for the rest, so that noisy feature maps fall below threshold.  Here the gate is
 causal and per sample (:class:`loihi_snn.torch.blocks.ASAConv`, fixed point on Lava)
 and the study trains the same small conv network (conv8 - conv16 stride 2 - dense, LIF)
-on synthetic DVS events (a dot moving in one of 4 directions, 2 x 8 x 8, T = 16) with
-background noise at several rates, in four arms:
+on synthetic DVS events (``--task dot8``: a dot moving in one of 4 directions, 2 x 8 x 8,
+T = 16; ``--task dot16``: 8 directions, 2 x 16 x 16, T = 32) with background noise at
+several rates, in four arms:
 
 * ``plain``: no gate;
 * ``gain``: no gate, but every conv current scaled by the gate's starting gain
@@ -18,7 +19,10 @@ background noise at several rates, in four arms:
 * ``adaptive``: the paper's gate: per sample and step, the top half of the channel
   scores (avg + max pooling of the current input through a learned layer).
 
-For every model (package trainer, best epoch on a 10 % validation hold-out): test
+For every model (package trainer, best epoch on a 10 % validation hold-out; with
+``--tune`` each arm's learning rate x surrogate width is first chosen on validation by the
+studies' one protocol and every seed then trains on the whole training split, the last
+epoch exported): test
 accuracy of the quantized forward (= Lava fixed point, checked spike for spike on the
 first test samples), NASFR and spikes per sample per layer, each conv layer's firing
 rate on noise-only recordings at the same rate, and the gates' mean gains.  The claim
@@ -37,6 +41,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -54,8 +59,20 @@ SIZES = {
              "noise_samples": 100, "seeds": [0, 1, 2], "noise": [5.0, 20.0, 50.0]},
 }
 ARMS = ("plain", "gain", "static", "adaptive")
-DATA = {"height": 8, "width": 8, "num_classes": 4, "duration_us": 100_000}
-T = 16
+#: --task: the event data set.  ``dot8`` is the study's first task (2 x 8 x 8, 4 directions,
+#: T = 16 frames of 6.25 ms); ``dot16`` the larger one (2 x 16 x 16, 8 directions with the
+#: diagonals, T = 32 frames of the same 6.25 ms: 200 ms recordings); the network is the same
+TASKS = {"dot8": {"data": {"height": 8, "width": 8, "num_classes": 4, "duration_us": 100_000},
+                  "T": 16},
+         "dot16": {"data": {"height": 16, "width": 16, "num_classes": 8,
+                            "duration_us": 200_000}, "T": 32}}
+DATA = dict(TASKS["dot8"]["data"])
+T = TASKS["dot8"]["T"]
+#: --tune: every arm's learning rate x surrogate width chosen by the studies' one protocol
+#: (:func:`studies.harness.tune`: two seeded 20 % hold-outs of the training split, the last
+#: epoch's validation accuracy, the test split never used); then every seed is trained on
+#: the whole training split and the last epoch exported
+TUNE_GRID = {"lr": [0.003, 0.01, 0.03], "tau_grad": [0.1, 0.25]}
 # surrogate: scale 3 x exp(-|v - vth| / 0.25); with gentler surrogates the first conv
 # layer's gradient falls below Adam's eps (1e-8) and it does not train at all
 NEURON = {"threshold": 1.0, "current_decay": 0.5, "voltage_decay": 0.1, "tau_grad": 0.25,
@@ -89,6 +106,23 @@ def config_for(arm: str, noise: float, size: dict, seed: int):
         select=size.get("select", "best"),
         optimizer={"type": "adam", "lr": 0.01}, epochs=size["epochs"], batch_size=16,
         seed=seed, device="cpu")
+
+
+def tuned_config(arm: str, noise: float, size: dict, seed: int, tuning: dict, work: str):
+    """``config_for`` with the arm's tuned learning rate and surrogate width (tuned on
+    first use at this noise rate, the record kept in ``tuning``), trained on the whole
+    training split, the last epoch exported."""
+    cfg = config_for(arm, noise, size, seed)
+    key = f"{arm}@{noise:g}"
+    if key not in tuning:
+        t0 = time.time()
+        rec = harness.tune(size["tune_grid"], lambda prm, split: harness.validation_accuracy(
+            cfg, prm, split, work), size.get("tune_splits", harness.TUNE_SPLITS))
+        tuning[key] = {"arm": arm, "noise": noise, **rec, "seconds": round(time.time() - t0, 1)}
+        print(f"noise {noise:5g} {arm:8s} tuned {rec['choice']} (validation "
+              f"{rec['validation_accuracy']:.3f}, {rec['trainings']} trainings, "
+              f"{tuning[key]['seconds']} s)", flush=True)
+    return harness.final_config(cfg, tuning[key]["choice"], seed)
 
 
 def noise_inputs(noise: float, n: int, seed: int) -> np.ndarray:
@@ -161,22 +195,28 @@ def measure(model, test, noise_x: np.ndarray, lava_path: str, lava_limit: int) -
                                                          output[:n]))}
 
 
-def train_and_measure(noise: float, seed: int, arm: str, size: dict, models: str) -> dict:
+def train_and_measure(noise: float, seed: int, arm: str, size: dict, models: str,
+                      tuning: Optional[dict] = None) -> dict:
     """One model of ``arm`` at ``noise`` Hz, seed ``seed``: trained by the package trainer
-    and measured (:func:`measure`) on the test split and noise-only recordings."""
+    and measured (:func:`measure`) on the test split and noise-only recordings; with
+    ``size["tune_grid"]`` the arm's recipe is tuned first (:func:`tuned_config`)."""
     from loihi_snn.train.checkpoint import load_checkpoint
     from loihi_snn.train.data import load_split
     from loihi_snn.train.loop import train
     noise_x = _noise_inputs(noise, size["noise_samples"], seed)
-    cfg = config_for(arm, noise, size, seed)
     t0 = time.time()
+    if size.get("tune_grid"):
+        cfg = tuned_config(arm, noise, size, seed, tuning if tuning is not None else {}, models)
+    else:
+        cfg = config_for(arm, noise, size, seed)
     res = train(cfg, os.path.join(models, cfg.name), progress=False, verbose=False, lava=False)
     model, _ = load_checkpoint(res.checkpoint)
     test = load_split(cfg.dataset, "test", T=cfg.T, encoding=cfg.encoding, seed=cfg.seed,
                       limit=cfg.test_limit, options=cfg.dataset_options,
                       input_scale=cfg.input_scale)
     return {"noise": noise, "arm": arm, "seed": seed, "best_epoch": res.best_epoch,
-            "validation_accuracy": res.best_score,
+            "lr": cfg.optimizer["lr"], "tau_grad": cfg.neuron["tau_grad"],
+            "validation_accuracy": res.best_score if cfg.val_fraction > 0 else None,
             **measure(model, test, noise_x, res.net_path, size["lava_limit"]),
             "seconds": round(time.time() - t0, 1)}
 
@@ -187,8 +227,19 @@ def _noise_inputs(noise: float, n: int, seed: int) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    global MAP_BIAS
+    global MAP_BIAS, DATA, T
     p = harness.parser(__doc__, SIZES)
+    p.add_argument("--task", choices=sorted(TASKS), default="dot8",
+                   help="event data: dot8 (2x8x8, 4 directions, T=16; default) or dot16 "
+                        "(2x16x16, 8 directions, T=32)")
+    p.add_argument("--tune", action="store_true",
+                   help="tune every arm's learning rate x surrogate width on validation "
+                        f"(grid {TUNE_GRID}; two seeded 20 %% hold-outs, last epoch), then "
+                        "train each seed on the whole training split and export the last "
+                        "epoch")
+    p.add_argument("--tune-grid", default=None, metavar="SPEC",
+                   help="the tuning grid instead of the default, e.g. "
+                        "'lr=0.003,0.01,0.03;tau_grad=0.25' (implies --tune)")
     p.add_argument("--seeds", default=None, help="comma-separated training seeds")
     p.add_argument("--noise", default=None,
                    help="comma-separated background noise rates, Hz per pixel")
@@ -228,6 +279,16 @@ def main(argv=None) -> int:
         size["loss"] = args.loss
     if args.select is not None:
         size["select"] = args.select
+    DATA, T = dict(TASKS[args.task]["data"]), TASKS[args.task]["T"]
+    if args.tune or args.tune_grid:
+        try:
+            size["tune_grid"] = parse_grid(args.tune_grid) if args.tune_grid else TUNE_GRID
+        except ValueError as e:
+            p.error(f"--tune-grid: {e}")
+        size["select"] = "last"
+        if args.size == "small":
+            size["tune_grid"] = {k: v[:1] for k, v in size["tune_grid"].items()}
+            size["tune_splits"] = [harness.TUNE_SPLITS[0]]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else size["seeds"]
     noises = [float(s) for s in args.noise.split(",")] if args.noise else size["noise"]
     arms = [a for a in args.arms.split(",") if a]
@@ -241,7 +302,8 @@ def main(argv=None) -> int:
     report = {"provenance": study.started,
               "size": args.size, "size_params": size, "seeds": seeds, "noise_rates": noises,
               "arms": arms, "neuron": NEURON, "asa_ratio": ASA_RATIO, "map_bias": MAP_BIAS,
-              "data": {**DATA, "T": T, "encoding": "binary"}, "rows": []}
+              "task": args.task, "data": {**DATA, "T": T, "encoding": "binary"},
+              "tuning": {}, "rows": []}
     cpu0 = sum(os.times()[:4])
     cells = [(noise, seed, arm) for noise in noises for seed in seeds for arm in arms]
 
@@ -262,11 +324,32 @@ def main(argv=None) -> int:
                           complete=False)
         write(out, report)
 
-    study.run(cells, lambda c: train_and_measure(*c, size, models), write_report, line,
+    study.run(cells, lambda c: train_and_measure(*c, size, models, report["tuning"]),
+              write_report, line,
               rows=report["rows"])
     print(f"results: {out}/asa.md")
     print("asa: OK")
     return 0
+
+
+def parse_grid(spec: str) -> dict:
+    """``'lr=0.003,0.01;tau_grad=0.25'`` -> ``{"lr": [0.003, 0.01], "tau_grad": [0.25]}``
+    (only ``lr`` and ``tau_grad``; ValueError naming the bad part)."""
+    grid = {}
+    for part in (x.strip() for x in spec.split(";") if x.strip()):
+        key, _, values = part.partition("=")
+        key = key.strip()
+        if key not in TUNE_GRID:
+            raise ValueError(f"unknown knob {key!r} in {part!r}; use {' or '.join(TUNE_GRID)}")
+        try:
+            grid[key] = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"{part!r}: the values must be numbers") from None
+        if not grid[key]:
+            raise ValueError(f"{part!r} has no values")
+    if not grid:
+        raise ValueError(f"empty grid {spec!r}")
+    return grid
 
 
 def combine(dirs, command: str) -> dict:
@@ -286,6 +369,7 @@ def combine(dirs, command: str) -> dict:
             raise SystemExit(f"cannot combine: the runs differ in {key}")
     provs = [provenance.result_provenance(p) for p in parts]
     base["rows"] = [r for p in parts for r in p["rows"]]
+    base["tuning"] = {k: v for p in parts for k, v in (p.get("tuning") or {}).items()}
     base["noise_rates"] = sorted({n for p in parts for n in p["noise_rates"]})
     base["seeds"] = sorted({s for p in parts for s in p["seeds"]})
     base["provenance"] = provenance.combine(
@@ -345,6 +429,8 @@ def verdict(rows, noises, arm, ref, tol_points: float = 1.0) -> dict:
         fewer = all(s < 0 for s in d["spikes_percent"])
         holds = fewer and acc[0] >= -tol_points
         per[noise] = {"n": len(d["seeds"]), "accuracy_points": acc, "spikes_percent": spk,
+                      "accuracy_ci95": harness.mean_ci(d["accuracy_points"])["ci95"],
+                      "spikes_ci95": harness.mean_ci(d["spikes_percent"])["ci95"],
                       "noise_spikes_percent": _ms(d["noise_spikes_percent"]),
                       "fewer_spikes_every_seed": fewer, "holds": holds}
         gaps.append(-spk[0])
@@ -359,6 +445,8 @@ def markdown(r: dict) -> str:
     arms = [a for a in r["arms"] if any(x["arm"] == a for x in rows)]
     done = len(rows)
     planned = len(noises) * len(r["seeds"]) * len(r["arms"])
+    tuned = bool(s.get("tune_grid"))
+    start_gain = 1 / (1 + np.exp(-r["map_bias"]))
     lines = [
         "# ASA: input-dependent split vs static split vs gain control vs no gate", "",
         *harness.provenance_lines(r),
@@ -370,19 +458,24 @@ def markdown(r: dict) -> str:
         f"Models: {done} of {planned}" + ("" if r.get("complete") else
                                           " (**partial: the run is still going or was cut "
                                           "short**)") + ".", "",
-        f"Data: synthetic DVS moving dot (4 directions), 2 x {r['data']['height']} x "
+        f"Data: synthetic DVS moving dot ({r['data']['num_classes']} directions), "
+        f"2 x {r['data']['height']} x "
         f"{r['data']['width']}, T = {r['data']['T']} binary frames of "
         f"{r['data']['duration_us'] / 1000 / r['data']['T']:g} ms "
         f"({r['data']['duration_us'] / 1000:g} ms recordings), background noise at "
         f"{', '.join(f'{n:g}' for n in noises)} Hz per pixel (random place, time and "
-        f"polarity); {s['num_train']} generated training recordings (10 % held out; "
-        f"the epoch is picked on it unless the last is exported), {s['num_test']} test "
-        f"recordings, {s['epochs']} epochs, seeds "
+        f"polarity); {s['num_train']} generated training recordings ("
+        + ("every arm tuned on two seeded 20 % hold-outs of them, then each seed trained on "
+           "all of them" if tuned else "10 % held out; the epoch is picked on it unless the "
+                                       "last is exported")
+        + f"), {s['num_test']} test recordings, {s['epochs']} epochs, seeds "
         f"{r['seeds']}.  Network: conv8 (3x3) - conv16 (3x3, stride 2) - dense, LIF "
-        f"{r['neuron']}, {s.get('loss', 'cross_entropy').replace('_', ' ')} loss, Adam lr "
-        f"0.01, batch 16, the {s.get('select', 'best')} epoch exported.", "",
+        f"{r['neuron']}, {s.get('loss', 'cross_entropy').replace('_', ' ')} loss, Adam "
+        + ("with each arm's tuned learning rate and surrogate width (tau_grad; table "
+           "Tuning)" if tuned else "lr 0.01")
+        + f", batch 16, the {s.get('select', 'best')} epoch exported.", "",
         "Arms: **plain** no gate; **gain** every conv current times the gates' starting "
-        f"gain (sigmoid({r['map_bias']:g}) = {1 / (1 + np.exp(-r['map_bias'])):.3f} in 8 bits, "
+        f"gain (sigmoid({r['map_bias']:g}) = {start_gain:.3f} in 8 bits, "
         "a constant: the control for "
         "the gain alone); **static** ASA gate with one learned split per layer; "
         "**adaptive** ASA gate with the split chosen per sample and step from the current "
@@ -421,14 +514,27 @@ def markdown(r: dict) -> str:
                          f"{nas[0]:.4f} +- {nas[1]:.4f} | {spk[0]:.0f} +- {spk[1]:.0f} | "
                          f"{per_layer} | {nz[0]:.0f} +- {nz[1]:.0f} | {nrate} | {gains} | "
                          f"{lava} |")
+    if r.get("tuning"):
+        first = next(iter(r["tuning"].values()))
+        lines += ["", "## Tuning", "",
+                  f"Grid {first['grid']} per arm and noise rate, the same for every arm; "
+                  f"{first['rule']}.", "",
+                  "| noise (Hz) | arm | choice | validation accuracy | trainings | s |",
+                  "|---|---|---|---|---|---|"]
+        for t in r["tuning"].values():
+            lines.append(f"| {t['noise']:g} | {t['arm']} | {t['choice']} | "
+                         f"{t['validation_accuracy']:.3f} | {t['trainings']} | "
+                         f"{t.get('seconds', '')} |")
     lines += ["", "## Verdicts", "",
               "Paired by seed against the reference arm: accuracy difference in points, "
               "spikes per test sample and noise-only conv spikes in % of the reference "
-              "(mean +- std over seeds).  A claim holds at a noise rate if the arm fires less "
-              "in every seed and its mean accuracy is at most 1 point below; overall if it "
-              "holds at every rate and the spike gap grows with the noise rate.", "",
-              "| claim | noise (Hz) | seeds | accuracy (points) | spikes (%) | noise-only "
-              "conv spikes (%) | holds |", "|---|---|---|---|---|---|---|"]
+              "(mean +- std over seeds, and the paired 95 % t-interval of the mean).  A claim "
+              "holds at a noise rate if the arm fires less in every seed and its mean "
+              "accuracy is at most 1 point below; overall if it holds at every rate and the "
+              "spike gap grows with the noise rate.", "",
+              "| claim | noise (Hz) | seeds | accuracy (points) | accuracy 95 % CI | "
+              "spikes (%) | spikes 95 % CI | noise-only conv spikes (%) | holds |",
+              "|---|---|---|---|---|---|---|---|---|"]
     claims = [("adaptive", "gain", "adaptive ASA fires less than the gain control at "
                                    "equal or better accuracy"),
               ("static", "gain", "static-split ASA fires less than the gain control"),
@@ -441,9 +547,12 @@ def markdown(r: dict) -> str:
             continue
         v = verdict(rows, noises, arm, ref)
         for noise, d in v["per_noise"].items():
+            ci_a, ci_s = d["accuracy_ci95"], d["spikes_ci95"]
             lines.append(f"| {arm} vs {ref} | {noise:g} | {d['n']} | "
                          f"{d['accuracy_points'][0]:+.1f} +- {d['accuracy_points'][1]:.1f} | "
+                         f"[{ci_a[0]:+.1f}, {ci_a[1]:+.1f}] | "
                          f"{d['spikes_percent'][0]:+.0f} +- {d['spikes_percent'][1]:.0f} | "
+                         f"[{ci_s[0]:+.0f}, {ci_s[1]:+.0f}] | "
                          f"{d['noise_spikes_percent'][0]:+.0f} +- "
                          f"{d['noise_spikes_percent'][1]:.0f} | "
                          f"{'yes' if d['holds'] else 'no'} |")
@@ -457,21 +566,27 @@ def markdown(r: dict) -> str:
     for noise in noises:
         sel = [x for x in rows if x["noise"] == noise]
         late = sum(x["best_epoch"] >= s["epochs"] - 1 for x in sel)
+        picked = s.get("select", "best") == "best"
         gated = [x for x in sel if x["gate_gains"] and x["arm"] in ("static", "adaptive")]
         applied = [g["all"] for x in gated for g in x["gate_gains"].values()]
-        lines.append(f"- {noise:g} Hz: best epoch in the last two of {s['epochs']} for {late} "
-                     f"of {len(sel)} models" + (" (not converged: more epochs could change "
-                                                "these numbers)" if late > len(sel) / 3 else "")
+        lines.append(f"- {noise:g} Hz: "
+                     + (f"best epoch in the last two of {s['epochs']} for {late} of {len(sel)} "
+                        "models" + (" (not converged: more epochs could change these numbers)"
+                                    if late > len(sel) / 3 else "")
+                        if picked else f"the last of {s['epochs']} epochs exported for every "
+                                       f"model")
                      + (f"; trained static/adaptive gates apply a mean gain of "
                         f"{np.mean(applied):.2f} (range {min(applied):.2f}-{max(applied):.2f}; "
-                        f"they started at 0.95)" if applied else "") + ".")
+                        f"they started at {start_gain:.2f})" if applied else "") + ".")
     lines += ["", "Per model:", "",
-              "| noise | arm | seed | best epoch | val acc | test acc | NASFR | spikes/sample | "
-              "noise-only conv spikes | Lava identical | s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| noise | arm | seed | lr | tau_grad | exported epoch | val acc | test acc | "
+              "NASFR | spikes/sample | noise-only conv spikes | Lava identical | s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for x in rows:
-        lines.append(f"| {x['noise']:g} | {x['arm']} | {x['seed']} | {x['best_epoch']} | "
-                     f"{x['validation_accuracy']:.3f} | {x['accuracy']:.3f} | "
+        val = x.get("validation_accuracy")
+        lines.append(f"| {x['noise']:g} | {x['arm']} | {x['seed']} | {x.get('lr', 0.01):g} | "
+                     f"{x.get('tau_grad', r['neuron']['tau_grad']):g} | {x['best_epoch']} | "
+                     f"{'-' if val is None else format(val, '.3f')} | {x['accuracy']:.3f} | "
                      f"{x['nasfr']:.4f} | {x['spikes_per_sample']:.0f} | "
                      f"{x['noise_conv_spikes']:.0f} | {x['lava_identical_output']} | "
                      f"{x['seconds']} |")

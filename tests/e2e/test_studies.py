@@ -242,6 +242,37 @@ def test_asa_small(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.lava          # trains with SLAYER (and checks on Lava)
+def test_asa_small_tuned_on_the_larger_task(tmp_path):
+    """--task dot16 --tune: every arm tuned by the one protocol before its seeds train on
+    the whole training split; the rows carry the chosen recipe, the report the tuning
+    records and paired intervals."""
+    out = tmp_path / "asa"
+    lines = _run(["studies.asa", "--size", "small", "--task", "dot16", "--tune",
+                  "--arms", "gain,adaptive", "--map-bias", "0", "--out", str(out)], tmp_path)
+    assert lines[-1] == "asa: OK"
+    r = _result(out / "asa.json")
+    assert r["complete"] and r["task"] == "dot16"
+    assert (r["data"]["height"], r["data"]["num_classes"], r["data"]["T"]) == (16, 8, 32)
+    assert sorted(r["tuning"]) == ["adaptive@30", "gain@30"]
+    for row in r["rows"]:
+        choice = r["tuning"][f"{row['arm']}@30"]["choice"]
+        assert (row["lr"], row["tau_grad"]) == (choice["lr"], choice["tau_grad"])
+        assert row["validation_accuracy"] is None and row["lava_identical_output"]
+    md = (out / "asa.md").read_text()
+    assert "## Tuning" in md and "accuracy 95 % CI" in md and "(8 directions)" in md
+
+
+def test_asa_tuning_grid_is_checked():
+    from studies import asa
+    assert asa.parse_grid("lr=0.003,0.01;tau_grad=0.25") == {"lr": [0.003, 0.01],
+                                                             "tau_grad": [0.25]}
+    for bad in ("momentum=0.9", "lr=fast", "lr=", ""):
+        with pytest.raises(ValueError):
+            asa.parse_grid(bad)
+
+
+@pytest.mark.slow
+@pytest.mark.lava          # trains with SLAYER (and checks on Lava)
 def test_training_small(tmp_path):
     _run(["studies.training", "digits", "--size", "small", "--only", "hard reset",
           "--out", str(tmp_path)], tmp_path)
