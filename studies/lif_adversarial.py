@@ -3,8 +3,8 @@
     python -m studies.lif_adversarial [--size small|full] [--seeds N] [--out RESULTS_DIR]
 
 The LIF-variants study (:mod:`studies.lif_variants`) measured robustness on the
-``lif_patterns`` task with random noise only.  Here a reduced set of variants -- voltage
-decay 0 and 0.1 x hard / soft reset, feed-forward (48 hidden single-state LIF neurons, the
+``lif_patterns`` task with random noise only.  Here every variant -- voltage decay 0 and 0.1
+x hard / soft / no reset x feed-forward / recurrent (48 hidden single-state LIF neurons, the
 network of :mod:`studies.lif_variants`) -- is trained on ``lif_patterns`` with each
 variant's learning rate chosen by the one protocol (:func:`studies.harness.tune`: two
 seeded 20 % hold-outs of the training samples, the last epoch, never the test samples),
@@ -23,8 +23,9 @@ of ``k`` input entries (a fraction of all channel x step entries) by +-1:
 
 Accuracy is the quantized forward's (what Lava fixed_pt computes; checked on attacked
 samples of the first seed).  Per variant and seed: clean accuracy, accuracy under each
-attack and budget, the relative drop.  Paired per seed: leak - no leak (per reset) of the
-relative drop, and adversarial - random at the same budget.
+attack and budget, the relative drop.  Paired per seed: leak - no leak (per reset and
+recurrence), recurrent - feed-forward (per decay and reset) of the relative drop, and
+adversarial - random at the same budget.
 
 Writes ``<out>/lif_adversarial/lif_adversarial.{json,md,png}``.
 """
@@ -44,24 +45,35 @@ from studies import harness  # noqa: E402
 TASK = "lif_patterns"
 ATTACKS = ("random", "fgsm", "pgd")
 PGD_STEPS = 5
-VARIANTS = [(0.0, "hard"), (0.0, "soft"), (0.1, "hard"), (0.1, "soft")]
+#: (voltage decay, reset, recurrent): the first study's four feed-forward variants first,
+#: then no reset, then the recurrent ones
+VARIANTS = [(0.0, "hard", False), (0.0, "soft", False), (0.1, "hard", False),
+            (0.1, "soft", False), (0.0, "none", False), (0.1, "none", False),
+            (0.0, "hard", True), (0.0, "soft", True), (0.1, "hard", True), (0.1, "soft", True),
+            (0.0, "none", True), (0.1, "none", True)]
+RESETS = ("hard", "soft", "none")
 SIZES = {"small": {"train": 96, "test": 32, "epochs": 1, "hidden": 8, "lava": 1,
-                   "seeds": 1, "variants": [(0.0, "soft"), (0.1, "soft")],
+                   "seeds": 1, "variants": [(0.0, "soft", False), (0.1, "soft", False),
+                                            (0.1, "soft", True)],
                    "budgets": [0.02], "grid": {"lr": [3e-3]}, "splits": [1000]},
          "full": {"train": 2000, "test": 500, "epochs": 8, "hidden": 48, "lava": 4,
                   "seeds": 5, "variants": VARIANTS, "budgets": [0.01, 0.03],
                   "grid": {"lr": [1e-3, 3e-3, 1e-2]}, "splits": list(harness.TUNE_SPLITS)}}
 
 
-def tag(decay: float, reset: str) -> str:
-    return f"d{decay:g}-{reset}-ff"
+def tag(decay: float, reset: str, recurrent: bool = False) -> str:
+    return f"d{decay:g}-{reset}-{'rec' if recurrent else 'ff'}"
 
 
-def build(decay, reset, size, input_shape, num_classes):
+def build(decay, reset, size, input_shape, num_classes, recurrent: bool = False):
+    """The study's network: ``input_shape`` (channels,) -> ``size["hidden"]`` LIF neurons
+    (dense or with a trained recurrent weight) -> ``num_classes``; voltage decay ``decay``
+    (0: no leak), ``reset`` hard / soft / none."""
     from loihi_snn.train.models import build_model
 
     from studies.lif_variants import NEURON, WEIGHT_SCALE
-    arch = [{"type": "dense", "out": size["hidden"], "weight_scale": WEIGHT_SCALE},
+    arch = [{"type": "recurrent" if recurrent else "dense", "out": size["hidden"],
+             "weight_scale": WEIGHT_SCALE},
             {"type": "dense", "weight_scale": WEIGHT_SCALE}]
     neuron = {**NEURON, "voltage_decay": decay, "leak": decay > 0, "reset": reset}
     return build_model(arch, neuron, input_shape, num_classes)
@@ -95,7 +107,8 @@ def validation_score(variant, params, split, size) -> float:
                                 labels=np.ascontiguousarray(train.labels[ti]))
     readout = train.task_info["readout"]
     torch.manual_seed(split)
-    model = build(*variant, size, train.input_shape, train.num_classes)
+    model = build(variant[0], variant[1], size, train.input_shape, train.num_classes,
+                  recurrent=variant[2])
     fit(model, sub, readout, size["epochs"], split, params["lr"])
     return accuracy(model, train.inputs[vi], train.labels[vi], readout)[0]
 
@@ -147,11 +160,13 @@ def run_one(variant, seed, params, size, work, lava: int) -> dict:
     train, test = data(seed, size)
     readout = train.task_info["readout"]
     torch.manual_seed(seed)
-    model = build(*variant, size, train.input_shape, train.num_classes)
+    model = build(variant[0], variant[1], size, train.input_shape, train.num_classes,
+                  recurrent=variant[2])
     fit(model, train, readout, size["epochs"], seed, params["lr"])
     acc, spikes, _ = accuracy(model, test.inputs, test.labels, readout)
-    decay, reset = variant
-    row = {"kind": "eval", "tag": tag(*variant), "decay": decay, "reset": reset, "seed": seed,
+    decay, reset, recurrent = variant
+    row = {"kind": "eval", "tag": tag(*variant), "decay": decay, "reset": reset,
+           "recurrent": recurrent, "seed": seed,
            "lr": params["lr"], "accuracy": acc, "spikes_per_sample": spikes, "attacks": {}}
     worst = None
     for budget in size["budgets"]:
@@ -178,7 +193,8 @@ def summarize(rows, size) -> dict:
     for r in evals:
         by.setdefault(r["tag"], {})[r["seed"]] = r
     keys = [f"{k} {b:g}" for b in size["budgets"] for k in ATTACKS]
-    s = {"variants": {}, "leak_minus_no_leak": {}, "adversarial_minus_random": {}}
+    s = {"variants": {}, "leak_minus_no_leak": {}, "recurrent_minus_ff": {},
+         "adversarial_minus_random": {}}
     for t, runs in by.items():
         s["variants"][t] = {"accuracy": harness.mean_ci([r["accuracy"] for r in runs.values()]),
                             **{k: harness.mean_ci([r["attacks"][k]["relative_drop"]
@@ -190,16 +206,25 @@ def summarize(rows, size) -> dict:
                     - y["attacks"][f"random {b:g}"]["relative_drop"]))
                 s["adversarial_minus_random"].setdefault(t, {})[f"{kind} {b:g}"] = \
                     harness.mean_ci(d)
-    for reset in ("hard", "soft"):
-        a, b = by.get(tag(0.1, reset)), by.get(tag(0.0, reset))
-        if not a or not b:
-            continue
-        s["leak_minus_no_leak"][reset] = {"accuracy": harness.mean_ci(
+    def diff(a, b):
+        out = {"accuracy": harness.mean_ci(
             harness.paired(a, b, lambda x, y: x["accuracy"] - y["accuracy"])[1])}
         for k in keys:
             _, d = harness.paired(a, b, lambda x, y: x["attacks"][k]["relative_drop"]
                                   - y["attacks"][k]["relative_drop"])
-            s["leak_minus_no_leak"][reset][k] = harness.mean_ci(d)
+            out[k] = harness.mean_ci(d)
+        return out
+
+    for rec in (False, True):
+        for reset in RESETS:
+            a, b = by.get(tag(0.1, reset, rec)), by.get(tag(0.0, reset, rec))
+            if a and b:
+                s["leak_minus_no_leak"][f"{reset}-{'rec' if rec else 'ff'}"] = diff(a, b)
+    for decay in (0.0, 0.1):
+        for reset in RESETS:
+            a, b = by.get(tag(decay, reset, True)), by.get(tag(decay, reset, False))
+            if a and b:
+                s["recurrent_minus_ff"][f"d{decay:g}-{reset}"] = diff(a, b)
     lav = [r["lava"] for r in evals if "lava" in r]
     s["lava"] = {"samples": sum(x["samples"] for x in lav), "equal": sum(x["equal"] for x in lav)}
     return s
@@ -213,14 +238,22 @@ def _word(d) -> str:
 def verdicts(s, size) -> dict:
     out = {}
     b = size["budgets"][-1]
-    for reset, d in s["leak_minus_no_leak"].items():
+    def lowers(x):
+        return _word({**x, "mean": -x["mean"], "ci95": [-x["ci95"][1], -x["ci95"][0]]})
+
+    for group, d in s["leak_minus_no_leak"].items():
+        reset, _, ff = group.partition("-")
         for kind in ATTACKS:
             x = d.get(f"{kind} {b:g}")
             if x:
                 out[f"leak (decay 0.1) lowers the relative drop under {kind} {b:g}, "
-                    f"{reset} reset"] = (
-                    f"{_word({**x, 'mean': -x['mean'], 'ci95': [-x['ci95'][1], -x['ci95'][0]]})}"
-                    f": leak - no leak {harness.interval(x, 1, '+.3f')}")
+                    f"{reset} reset, {'recurrent' if ff == 'rec' else 'feed-forward'}"] = (
+                    f"{lowers(x)}: leak - no leak {harness.interval(x, 1, '+.3f')}")
+    for group, d in s["recurrent_minus_ff"].items():
+        x = d.get(f"pgd {b:g}")
+        if x:
+            out[f"recurrence lowers the relative drop under pgd {b:g}, {group}"] = (
+                f"{lowers(x)}: recurrent - feed-forward {harness.interval(x, 1, '+.3f')}")
     for t, d in s["adversarial_minus_random"].items():
         x = d.get(f"pgd {b:g}")
         if x:
@@ -234,7 +267,8 @@ def plot(s, size, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     tags = list(s["variants"])
-    fig, axes = plt.subplots(1, len(size["budgets"]), figsize=(5.5 * len(size["budgets"]), 4),
+    width = max(5.5, 0.75 * len(tags))
+    fig, axes = plt.subplots(1, len(size["budgets"]), figsize=(width * len(size["budgets"]), 4.4),
                              squeeze=False)
     for ax, b in zip(axes[0], size["budgets"]):
         w = 0.8 / len(ATTACKS)
@@ -244,7 +278,7 @@ def plot(s, size, path) -> None:
                    yerr=[[m["mean"] - m["ci95"][0] if m["n"] > 1 else 0 for m in ms],
                          [m["ci95"][1] - m["mean"] if m["n"] > 1 else 0 for m in ms]],
                    capsize=2, label=kind)
-        ax.set_xticks(range(len(tags)), tags, fontsize=8)
+        ax.set_xticks(range(len(tags)), tags, fontsize=8, rotation=45, ha="right")
         ax.set_ylabel("relative accuracy drop (mean, 95 % CI)")
         ax.set_title(f"budget {b:g} of the input entries moved by +-1", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
@@ -271,16 +305,21 @@ def write(rows, args, size, status, wall, study) -> None:
                             harness.interval(x["accuracy"], 1, ".3f")]
                            + [harness.interval(x[k], 1, "+.3f") for k in keys])
         t2 = Table("Leak (decay 0.1) - no leak, paired per seed: relative drop",
-                   ["reset", "clean accuracy"] + keys)
-        for reset, d in s["leak_minus_no_leak"].items():
-            t2.rows.append([reset, harness.interval(d["accuracy"], 1, "+.3f")]
+                   ["reset, recurrence", "clean accuracy"] + keys)
+        for group, d in s["leak_minus_no_leak"].items():
+            t2.rows.append([group, harness.interval(d["accuracy"], 1, "+.3f")]
                            + [harness.interval(d[k], 1, "+.3f") for k in keys])
         t3 = Table("Adversarial - random at the same budget, paired per seed: relative drop",
                    ["variant"] + [f"{k} {b:g}" for b in size["budgets"] for k in ("fgsm", "pgd")])
         for t, d in s["adversarial_minus_random"].items():
             t3.rows.append([t] + [harness.interval(d[f"{k} {b:g}"], 1, "+.3f")
                                   for b in size["budgets"] for k in ("fgsm", "pgd")])
-        tables += [t1, t2, t3]
+        t4 = Table("Recurrent - feed-forward, paired per seed: relative drop",
+                   ["decay, reset", "clean accuracy"] + keys)
+        for group, d in s["recurrent_minus_ff"].items():
+            t4.rows.append([group, harness.interval(d["accuracy"], 1, "+.3f")]
+                           + [harness.interval(d[k], 1, "+.3f") for k in keys])
+        tables += [t1, t2, t3, t4]
     tt = Table("Tuning per variant (validation accuracy, mean over the splits)",
                ["variant", "points: lr -> validation accuracy", "chosen"])
     for t, tun in tunings.items():
@@ -291,8 +330,9 @@ def write(rows, args, size, status, wall, study) -> None:
     text = [
         f"Task {TASK} (4 classes, 16 channels, fixed random spike patterns with mild training "
         f"noise), {size['train']} training / {size['test']} test samples, 48 hidden "
-        f"single-state LIF neurons (the network of studies.lif_variants), feed-forward, "
-        f"{size['epochs']} epochs; variants (decay, reset) {size['variants']}.",
+        f"single-state LIF neurons (the network of studies.lif_variants), dense or recurrent, "
+        f"{size['epochs']} epochs; variants (decay, reset, recurrent) "
+        f"{[tuple(v) for v in size['variants']]}.",
         f"Tuning (studies.harness.tune, per variant): grid {size['grid']}; "
         f"{harness.TUNE_RULE}.  Budget: {n_tune} tuning trainings, then {len(evals)} networks "
         f"({size['seeds']} seeds).",
@@ -305,8 +345,6 @@ def write(rows, args, size, status, wall, study) -> None:
         f"Lava fixed_pt equals the quantized forward on {s.get('lava', {}).get('equal')} of "
         f"{s.get('lava', {}).get('samples')} attacked test samples (PGD at the largest budget, "
         "the first seed of every variant).  Plot: `lif_adversarial.png`.",
-        "Reduced design (one session, one core): 4 variants (decay 0 / 0.1 x hard / soft "
-        "reset, feed-forward), no recurrent or no-reset variants, two budgets.",
         "**Verdicts.** " + " ".join(f"*{k}*: {x}." for k, x in v.items()),
         f"Wall time {wall / 60:.1f} min.",
     ]
@@ -360,6 +398,7 @@ def main(argv=None) -> int:
 
     cells = []
     for v in size["variants"]:
+        v = tuple(v) if len(v) == 3 else (*v, False)
         cells += [("tune", tuple(v), None)] + [("eval", tuple(v), s)
                                                for s in range(size["seeds"])]
     rows = study.run(cells, run_cell,

@@ -322,20 +322,23 @@ def test_peers_small(tmp_path):
 @pytest.mark.slow
 @pytest.mark.lava          # trains (and checks attacked samples on Lava)
 def test_lif_adversarial_small(tmp_path):
-    """Two variants, each tuned then trained and attacked (random, FGSM, PGD)."""
+    """Three variants (one recurrent), each tuned then trained and attacked (random, FGSM,
+    PGD); leak and recurrence compared paired per seed."""
     lines = _run(["studies.lif_adversarial", "--size", "small", "--out", str(tmp_path)],
                  tmp_path)
     assert lines[-1].startswith("lif_adversarial: OK")
     r = _result(tmp_path / "lif_adversarial" / "lif_adversarial.json")
     _check_provenance(r["provenance"], "lif_adversarial")
     assert r["status"] == "complete"
-    assert sorted(r["data"]["tuning"]) == ["d0-soft-ff", "d0.1-soft-ff"]
+    assert sorted(r["data"]["tuning"]) == ["d0-soft-ff", "d0.1-soft-ff", "d0.1-soft-rec"]
     evals = [x for x in r["data"]["rows"] if x["kind"] == "eval"]
-    assert [x["decay"] for x in evals] == [0.0, 0.1]
+    assert [(x["decay"], x["recurrent"]) for x in evals] == [(0.0, False), (0.1, False),
+                                                             (0.1, True)]
     for x in evals:
         assert sorted(x["attacks"]) == ["fgsm 0.02", "pgd 0.02", "random 0.02"]
         assert x["lava"]["equal"] == x["lava"]["samples"] == 1
-    assert "pgd 0.02" in r["data"]["summary"]["leak_minus_no_leak"]["soft"]
+    assert "pgd 0.02" in r["data"]["summary"]["leak_minus_no_leak"]["soft-ff"]
+    assert "pgd 0.02" in r["data"]["summary"]["recurrent_minus_ff"]["d0.1-soft"]
     assert (tmp_path / "lif_adversarial" / "lif_adversarial.png").is_file()
 
 
