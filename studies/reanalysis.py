@@ -12,7 +12,8 @@ includes 0:
   equal reset and recurrence, recurrent - feed-forward, reset hard/soft - none) on each
   task's key metric; for the noise-robustness claim, the per-seed mean over the six
   variant pairs of (relative drop with leak - without);
-* the ASA 2x2 design when its runs are committed (:data:`ASA_2X2`): the adaptive gate
+* the ASA 2x2 design when its runs are committed (:data:`ASA_2X2`, one learning rate for
+  every arm; :data:`ASA_2X2_TUNED`, every arm tuned on validation): the adaptive gate
   against a constant gain equal to its starting gain, at starting gains 0.5 and 0.953,
   and the interaction (does the gate's advantage depend on where it starts?).
 
@@ -43,6 +44,10 @@ ASA_REFERENCE = "gain"
 #: each (python -m studies.asa --map-bias B --arms gain,adaptive ...); read when present
 ASA_2X2 = {"0.5": "results/asa/gain2x2/start0.5/asa.json",
            "0.953": "results/asa/gain2x2/start0.95/asa.json"}
+#: the same design with every arm's learning rate x surrogate width tuned on validation
+#: (python -m studies.asa --tune ...), each seed trained on the whole training split
+ASA_2X2_TUNED = {"0.5": "results/asa/tuned2x2/start0.5/asa.json",
+                 "0.953": "results/asa/tuned2x2/start0.95/asa.json"}
 
 
 def _read(rel: str) -> dict:
@@ -151,6 +156,32 @@ def asa_2x2(docs: dict) -> dict:
 WORD = {1: "above 0", -1: "below 0", 0: "includes 0", None: "one seed"}
 
 
+def _asa_table(cells: dict, what: str):
+    """The 2x2 table of :func:`asa_2x2`'s result ``cells`` (recipe described by ``what``)."""
+    ci = harness.interval
+    t2 = harness.Table(f"ASA 2x2 ({what}): the adaptive gate against a constant gain equal "
+                       "to its starting gain, at two starting gains (seed-paired, 95 % "
+                       "t-interval)",
+                       ["starting gain", "seeds", "gain acc", "adaptive acc",
+                        "Δ spikes/sample, % [95 % CI]", "Δ accuracy, pts [95 % CI]",
+                        "mean gate gain"])
+    for start, c in cells.items():
+        if start == "interaction" or "adaptive" not in c:
+            continue
+        a = c["adaptive"]
+        t2.rows.append([start, len(a["seeds"]), harness.pm(c["gain_accuracy"]),
+                        harness.pm(c["adaptive_accuracy"]),
+                        ci(a["spikes_percent"], 1, "+.1f"),
+                        ci(a["accuracy_points"], 1, "+.1f"),
+                        "-" if a["gate_gain_mean"] is None else f"{a['gate_gain_mean']:.3f}"])
+    it = cells.get("interaction")
+    if it:
+        t2.rows.append(["difference 0.5 - 0.953 (interaction)", len(it["seeds"]), "", "",
+                        ci(it["spikes_percent"], 1, "+.1f"),
+                        ci(it["accuracy_points"], 1, "+.1f"), ""])
+    return t2
+
+
 def write(args, study, data: dict) -> None:
     Table = harness.Table
     ci = harness.interval
@@ -162,32 +193,17 @@ def write(args, study, data: dict) -> None:
             lif_t.rows.append([f"{task} ({t['metric']})", e["comparison"], e["a"], e["b"],
                                ci(e["metric"], 1, "+.3f"), WORD[e["sign"]]])
     tables = [lif_t]
-    if data.get("asa_2x2"):
-        t2 = Table("ASA 2x2: the adaptive gate against a constant gain equal to its starting "
-                   "gain, at two starting gains (seed-paired, 95 % t-interval)",
-                   ["starting gain", "seeds", "gain acc", "adaptive acc",
-                    "Δ spikes/sample, % [95 % CI]", "Δ accuracy, pts [95 % CI]",
-                    "mean gate gain"])
-        for start, c in data["asa_2x2"].items():
-            if start == "interaction" or "adaptive" not in c:
-                continue
-            a = c["adaptive"]
-            t2.rows.append([start, len(a["seeds"]), harness.pm(c["gain_accuracy"]),
-                            harness.pm(c["adaptive_accuracy"]),
-                            ci(a["spikes_percent"], 1, "+.1f"),
-                            ci(a["accuracy_points"], 1, "+.1f"),
-                            "-" if a["gate_gain_mean"] is None else f"{a['gate_gain_mean']:.3f}"])
-        it = data["asa_2x2"].get("interaction")
-        if it:
-            t2.rows.append(["difference 0.5 - 0.953 (interaction)", len(it["seeds"]), "", "",
-                            ci(it["spikes_percent"], 1, "+.1f"),
-                            ci(it["accuracy_points"], 1, "+.1f"), ""])
-        tables.append(t2)
+    for key, what in (("asa_2x2", "lr 0.01 for every arm"),
+                      ("asa_2x2_tuned", "every arm's lr x surrogate width tuned on "
+                                        "validation")):
+        if data.get(key):
+            tables.append(_asa_table(data[key], what))
     pooled = data["lif"]["lif_patterns"]["leak_drop_pooled"]
     rng = data["lif"]["lif_stream"]["recurrent_minus_ff_range"]
     text = [
-        f"Inputs: `{LIF_FILE}` and " + ", ".join(f"`{f}`" for f in data.get("inputs_2x2",
-                                                                             {}).values())
+        f"Inputs: `{LIF_FILE}` and " + ", ".join(
+            f"`{f}`" for key in ("inputs_2x2", "inputs_2x2_tuned")
+            for f in data.get(key, {}).values())
         + " (their rows as committed, each with its own provenance).  Nothing is trained "
         "here.",
         "LIF noise robustness: per seed, the mean over the six (reset, recurrence) pairs of "
@@ -217,6 +233,11 @@ def main(argv=None) -> int:
     if present:
         data["asa_2x2"] = asa_2x2({k: _read(f) for k, f in present.items()})
         data["inputs_2x2"] = present
+    tuned = {k: f for k, f in ASA_2X2_TUNED.items()
+             if os.path.isfile(os.path.join(harness.ROOT, f))}
+    if tuned:
+        data["asa_2x2_tuned"] = asa_2x2({k: _read(f) for k, f in tuned.items()})
+        data["inputs_2x2_tuned"] = tuned
     write(args, study, data)
     print(f"results: {os.path.join(args.out, 'reanalysis', 'reanalysis.md')}")
     print("reanalysis: OK")
