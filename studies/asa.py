@@ -240,6 +240,9 @@ def main(argv=None) -> int:
     p.add_argument("--tune-grid", default=None, metavar="SPEC",
                    help="the tuning grid instead of the default, e.g. "
                         "'lr=0.003,0.01,0.03;tau_grad=0.25' (implies --tune)")
+    p.add_argument("--tune-splits", type=int, default=None, metavar="N",
+                   help=f"tune on the first N of the tuning splits {list(harness.TUNE_SPLITS)} "
+                        "(default all; implies --tune)")
     p.add_argument("--seeds", default=None, help="comma-separated training seeds")
     p.add_argument("--noise", default=None,
                    help="comma-separated background noise rates, Hz per pixel")
@@ -280,12 +283,16 @@ def main(argv=None) -> int:
     if args.select is not None:
         size["select"] = args.select
     DATA, T = dict(TASKS[args.task]["data"]), TASKS[args.task]["T"]
-    if args.tune or args.tune_grid:
+    if args.tune_splits is not None and not 1 <= args.tune_splits <= len(harness.TUNE_SPLITS):
+        p.error(f"--tune-splits must be 1..{len(harness.TUNE_SPLITS)}, got {args.tune_splits}")
+    if args.tune or args.tune_grid or args.tune_splits:
         try:
             size["tune_grid"] = parse_grid(args.tune_grid) if args.tune_grid else TUNE_GRID
         except ValueError as e:
             p.error(f"--tune-grid: {e}")
         size["select"] = "last"
+        if args.tune_splits:
+            size["tune_splits"] = list(harness.TUNE_SPLITS[:args.tune_splits])
         if args.size == "small":
             size["tune_grid"] = {k: v[:1] for k, v in size["tune_grid"].items()}
             size["tune_splits"] = [harness.TUNE_SPLITS[0]]
@@ -518,7 +525,7 @@ def markdown(r: dict) -> str:
         first = next(iter(r["tuning"].values()))
         lines += ["", "## Tuning", "",
                   f"Grid {first['grid']} per arm and noise rate, the same for every arm; "
-                  f"{first['rule']}.", "",
+                  f"tuning splits (seeds) {first['splits']}; {first['rule']}.", "",
                   "| noise (Hz) | arm | choice | validation accuracy | trainings | s |",
                   "|---|---|---|---|---|---|"]
         for t in r["tuning"].values():
