@@ -248,7 +248,8 @@ def test_asa_small_tuned_on_the_larger_task(tmp_path):
     records and paired intervals."""
     out = tmp_path / "asa"
     lines = _run(["studies.asa", "--size", "small", "--task", "dot16", "--tune",
-                  "--tune-splits", "1", "--arms", "gain,adaptive", "--map-bias", "0", "--out", str(out)], tmp_path)
+                  "--tune-splits", "1", "--arms", "gain,adaptive", "--map-bias", "0",
+                  "--out", str(out)], tmp_path)
     assert lines[-1] == "asa: OK"
     r = _result(out / "asa.json")
     assert r["complete"] and r["task"] == "dot16"
