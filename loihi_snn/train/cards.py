@@ -130,7 +130,8 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
                torch_eval: Dict[str, np.ndarray], torch_accuracy: float, lava: Dict[str, Any],
                net_path: str, checkpoint: str, command: str, device: str, world_size: int,
                train_seconds: float, wall_seconds: float,
-               cutoff: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+               cutoff: Optional[Dict[str, Any]] = None,
+               started: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Assemble the card dict (see the module docstring for its sections).
 
     Args:
@@ -139,6 +140,8 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
             ``accuracy``, ``agreement``, ..., ``reference_subset``) or ``{"skipped": reason}``.
         cutoff: the cutoff calibration section (:func:`loihi_snn.train.verify.calibrate_cutoff`,
             ``config.cutoff_epsilon``), or None.
+        started: the provenance record taken when training started (before this run
+            wrote anything into the tree); None takes one now.
     """
     test = splits.test
     T = splits.T
@@ -195,7 +198,8 @@ def build_card(*, config, splits, model, history: List[Dict[str, Any]], best: Di
         "seed": config.seed,
         "command": command,
         "config": config.to_dict(),
-        "provenance": provenance.record(command, device=device),
+        "provenance": dict(started) if started is not None
+        else provenance.record(command, device=device),
         "wall_seconds": round(wall_seconds, 1),
     }
     return _jsonable(card)

@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
+from loihi_snn.core import provenance
 from loihi_snn.core.lavadl import ensure_lava_runtime, lava_dl, lava_problem
 from loihi_snn.core.limits import env_int
 from loihi_snn.train import cards
@@ -148,6 +149,9 @@ class _Session:
     talk: bool           # log lines
     command: str
     t_start: float
+    #: the provenance record taken before anything is written (rank 0; None elsewhere):
+    #: the revision that ran, not one dirtied by this run's own outputs
+    started: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -236,9 +240,10 @@ def _prepare(config: TrainConfig, out_dir: str, progress: Optional[bool], lava: 
     warnings.filterwarnings("ignore", message=".*weight_norm is deprecated.*")
     show = dist.main and (progress if progress is not None else sys.stderr.isatty())
     talk = verbose and dist.main
-    os.makedirs(out_dir, exist_ok=True)
     command = command if command is not None else " ".join(shlex.quote(a) for a in sys.argv)
-    return _Session(dist, device, show, talk, command, t_start)
+    started = provenance.record(command, device=str(device)) if dist.main else None
+    os.makedirs(out_dir, exist_ok=True)
+    return _Session(dist, device, show, talk, command, t_start, started)
 
 
 def _fit_in_group(config: TrainConfig, out_dir: str, s: _Session) -> _Trained:
@@ -356,7 +361,8 @@ def _card(config: TrainConfig, out_dir: str, trained: _Trained, ex: _Exported,
                             net_path=ex.net_path, checkpoint=ex.checkpoint, command=s.command,
                             device=str(s.device), world_size=s.dist.world_size,
                             train_seconds=trained.train_seconds,
-                            wall_seconds=time.time() - s.t_start, cutoff=calibration)
+                            wall_seconds=time.time() - s.t_start, cutoff=calibration,
+                            started=s.started)
     paths = cards.write_card(card, out_dir)
     _log(s.talk, f"model card: {paths[1]}")
     return TrainResult(out_dir, ex.checkpoint, ex.net_path, card, trained.history,

@@ -459,3 +459,22 @@ def test_ddp_two_processes_keep_weights_in_sync(tmp_path):
     model, ckpt = load_checkpoint(str(out / CHECKPOINT_NAME))
     assert ckpt["epoch"] == 1
     assert parameter_digest(model) == digests["0"]
+
+
+def test_the_card_records_the_tree_as_it_was_before_training_wrote(tmp_path, monkeypatch):
+    """The card's provenance is taken before the run writes anything (a run whose --out lies
+    inside the repository must not record itself as a dirty tree)."""
+    from loihi_snn.core import provenance
+    from loihi_snn.train import loop
+    out = tmp_path / "run"
+    seen = []
+    real = provenance.record
+
+    def record(command, **kw):
+        seen.append(out.exists())
+        return {**real(command, **kw), "marker": len(seen)}
+
+    monkeypatch.setattr(loop.provenance, "record", record)
+    res = loop.train(_tiny(), str(out), progress=False, verbose=False, lava=False)
+    assert seen == [False]               # one record, taken before out/ was created
+    assert res.card["provenance"]["marker"] == 1
