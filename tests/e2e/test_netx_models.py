@@ -101,7 +101,8 @@ def test_digits_lif_meets_its_target_with_and_without_cutoff():
     card = cards.load_card(str(MODELS / "digits_lif"))
     lava, cut = card["lava"], card["cutoff"]
     assert card["neuron"]["type"] == "lif" and card["neuron"]["spike"] == "binary"
-    assert card["command"] == "loihi-snn train --preset digits_lif --out netx_models/digits_lif"
+    assert card["command"].startswith(
+        "loihi-snn train --preset digits_lif --out netx_models/digits_lif")
     assert lava["samples"] == card["data"]["splits"]["test"] == 359
     assert lava["accuracy"] >= 0.975 and lava["agreement"] == 1.0
     assert lava["identical_output_spikes"] is True
