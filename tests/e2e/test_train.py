@@ -461,6 +461,7 @@ def test_ddp_two_processes_keep_weights_in_sync(tmp_path):
     assert parameter_digest(model) == digests["0"]
 
 
+@pytest.mark.lava  # trains with SLAYER (lava-dl)
 def test_the_card_records_the_tree_as_it_was_before_training_wrote(tmp_path, monkeypatch):
     """The card's provenance is taken before the run writes anything (a run whose --out lies
     inside the repository must not record itself as a dirty tree)."""
