@@ -126,7 +126,8 @@ def tuned_config(arm: str, noise: float, size: dict, seed: int, tuning: dict, wo
 
 
 def noise_inputs(noise: float, n: int, seed: int) -> np.ndarray:
-    """``n`` noise-only recordings (no dot) at ``noise`` Hz, binary frames (N, 2, 8, 8, T)."""
+    """``n`` noise-only recordings (no dot) at ``noise`` Hz, binary frames (N, 2, H, W, T) of
+    the current task (:data:`DATA`, :data:`T`)."""
     from loihi_snn.train.events import events_to_frames, noise_events
     ev = noise_events(n, np.random.default_rng([seed, 7919]), height=DATA["height"],
                       width=DATA["width"], duration_us=DATA["duration_us"], noise_rate=noise)
@@ -472,8 +473,8 @@ def markdown(r: dict) -> str:
         f"({r['data']['duration_us'] / 1000:g} ms recordings), background noise at "
         f"{', '.join(f'{n:g}' for n in noises)} Hz per pixel (random place, time and "
         f"polarity); {s['num_train']} generated training recordings ("
-        + ("every arm tuned on two seeded 20 % hold-outs of them, then each seed trained on "
-           "all of them" if tuned else "10 % held out; the epoch is picked on it unless the "
+        + (f"every arm tuned on {len(s.get('tune_splits', harness.TUNE_SPLITS))} seeded 20 % "
+           "hold-outs of them, then each seed trained on all of them" if tuned else "10 % held out; the epoch is picked on it unless the "
                                        "last is exported")
         + f"), {s['num_test']} test recordings, {s['epochs']} epochs, seeds "
         f"{r['seeds']}.  Network: conv8 (3x3) - conv16 (3x3, stride 2) - dense, LIF "

@@ -79,6 +79,12 @@ def build(decay, reset, size, input_shape, num_classes, recurrent: bool = False)
     return build_model(arch, neuron, input_shape, num_classes)
 
 
+def _model(variant, size, ds):
+    """:func:`build` for ``variant`` = (decay, reset, recurrent) on data set ``ds``."""
+    decay, reset, recurrent = variant
+    return build(decay, reset, size, ds.input_shape, ds.num_classes, recurrent=recurrent)
+
+
 def fit(model, ds, readout, epochs, seed, lr):
     import studies.lif_variants as L
     old = L.LR
@@ -107,8 +113,7 @@ def validation_score(variant, params, split, size) -> float:
                                 labels=np.ascontiguousarray(train.labels[ti]))
     readout = train.task_info["readout"]
     torch.manual_seed(split)
-    model = build(variant[0], variant[1], size, train.input_shape, train.num_classes,
-                  recurrent=variant[2])
+    model = _model(variant, size, train)
     fit(model, sub, readout, size["epochs"], split, params["lr"])
     return accuracy(model, train.inputs[vi], train.labels[vi], readout)[0]
 
@@ -160,8 +165,7 @@ def run_one(variant, seed, params, size, work, lava: int) -> dict:
     train, test = data(seed, size)
     readout = train.task_info["readout"]
     torch.manual_seed(seed)
-    model = build(variant[0], variant[1], size, train.input_shape, train.num_classes,
-                  recurrent=variant[2])
+    model = _model(variant, size, train)
     fit(model, train, readout, size["epochs"], seed, params["lr"])
     acc, spikes, _ = accuracy(model, test.inputs, test.labels, readout)
     decay, reset, recurrent = variant
@@ -399,7 +403,7 @@ def main(argv=None) -> int:
     cells = []
     for v in size["variants"]:
         v = tuple(v) if len(v) == 3 else (*v, False)
-        cells += [("tune", tuple(v), None)] + [("eval", tuple(v), s)
+        cells += [("tune", v, None)] + [("eval", v, s)
                                                for s in range(size["seeds"])]
     rows = study.run(cells, run_cell,
                      lambda rows, status, wall: write(rows, args, size, status, wall, study),
